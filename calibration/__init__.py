@@ -1,0 +1,1 @@
+"""gazefusion.calibration: camera intrinsics and the tracker-to-camera mapping."""

@@ -1,0 +1,150 @@
+"""Camera intrinsics: the YAML file of DESIGN.md and what a run does with it.
+
+File keys: ``image_size`` [width, height] px, ``camera_matrix`` 3x3, ``dist_coeffs`` (list,
+OpenCV order k1 k2 p1 p2 [k3 …]), ``rms`` px. Extra keys (per-view errors, date) are kept.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import yaml
+
+from gazefusion.fusion.errors import UserError
+
+
+class CameraIntrinsics(NamedTuple):
+    """A pinhole camera with distortion.
+
+    Attributes
+    ----------
+    image_size : tuple[int, int]
+        (width, height) px the calibration holds for.
+    camera_matrix : numpy.ndarray
+        (3, 3) float64: fx, fy, cx, cy in px.
+    dist_coeffs : numpy.ndarray
+        (N,) float64, OpenCV order.
+    rms : float
+        RMS reprojection error of the calibration, px; nan for an assumed camera.
+    """
+
+    image_size: tuple[int, int]
+    camera_matrix: np.ndarray
+    dist_coeffs: np.ndarray
+    rms: float = math.nan
+
+    @classmethod
+    def from_fov(cls, image_size: tuple[int, int], horizontal_fov_deg: float = 60.0) -> "CameraIntrinsics":
+        """An assumed distortion-free camera with square pixels and the principal point centred.
+
+        Parameters
+        ----------
+        image_size : tuple[int, int]
+            (width, height) px.
+        horizontal_fov_deg : float
+            Horizontal field of view, degrees. (default: 60.0)
+        """
+        width, height = image_size
+        focal_px = (width / 2.0) / math.tan(math.radians(horizontal_fov_deg) / 2.0)
+        matrix = np.array([[focal_px, 0, width / 2.0], [0, focal_px, height / 2.0], [0, 0, 1]], dtype=np.float64)
+        return cls((int(width), int(height)), matrix, np.zeros(5), math.nan)
+
+    def scaled_to(self, image_size: tuple[int, int]) -> "CameraIntrinsics":
+        """The same camera at another resolution of the same aspect ratio.
+
+        Raises
+        ------
+        UserError
+            When the aspect ratio differs (a crop or another camera: scaling would be wrong).
+        """
+        width, height = self.image_size
+        new_width, new_height = image_size
+        if (new_width, new_height) == (width, height):
+            return self
+        sx, sy = new_width / width, new_height / height
+        if abs(sx - sy) > 0.01 * max(sx, sy):
+            raise UserError(
+                f"intrinsics are for {width}x{height} but the images are {new_width}x{new_height} "
+                "(another aspect ratio): calibrate this camera at this resolution"
+            )
+        matrix = self.camera_matrix.copy()
+        matrix[0, :] *= sx
+        matrix[1, :] *= sy
+        matrix[2, :] = (0.0, 0.0, 1.0)
+        return self._replace(image_size=(int(new_width), int(new_height)), camera_matrix=matrix)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for YAML."""
+        return {
+            "image_size": [int(v) for v in self.image_size],
+            "camera_matrix": [[float(v) for v in row] for row in self.camera_matrix],
+            "dist_coeffs": [float(v) for v in self.dist_coeffs.ravel()],
+            "rms": float(self.rms),
+        }
+
+
+def load_intrinsics(path: str | Path) -> CameraIntrinsics:
+    """Read an intrinsics YAML file.
+
+    Raises
+    ------
+    UserError
+        Missing file, not YAML, a missing key or a value of the wrong shape, named.
+    """
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"intrinsics file not found: {path}") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        raise UserError(f"intrinsics file {path} is not readable YAML") from None
+    if not isinstance(data, dict):
+        raise UserError(f"intrinsics file {path}: expected a mapping with image_size, camera_matrix, dist_coeffs")
+    missing = [key for key in ("image_size", "camera_matrix", "dist_coeffs") if key not in data]
+    if missing:
+        raise UserError(f"intrinsics file {path} lacks {', '.join(missing)}")
+    try:
+        size = tuple(int(v) for v in data["image_size"])
+        matrix = np.array(data["camera_matrix"], dtype=np.float64)
+        dist = np.array(data["dist_coeffs"], dtype=np.float64).ravel()
+        rms = float(data.get("rms", math.nan))
+    except (TypeError, ValueError):
+        raise UserError(f"intrinsics file {path}: image_size, camera_matrix and dist_coeffs must be numbers") from None
+    if len(size) != 2 or min(size) <= 0:
+        raise UserError(f"intrinsics file {path}: image_size must be [width, height] in px, got {data['image_size']!r}")
+    if matrix.shape != (3, 3) or not np.all(np.isfinite(matrix)) or matrix[0, 0] <= 0 or matrix[1, 1] <= 0:
+        raise UserError(f"intrinsics file {path}: camera_matrix must be 3x3 with positive fx and fy")
+    if dist.size not in (4, 5, 8, 12, 14) or not np.all(np.isfinite(dist)):
+        raise UserError(f"intrinsics file {path}: dist_coeffs must hold 4, 5, 8, 12 or 14 finite numbers")
+    return CameraIntrinsics((size[0], size[1]), matrix, dist, rms)
+
+
+def save_intrinsics(intrinsics: CameraIntrinsics, path: str | Path, extra: dict[str, Any] | None = None) -> None:
+    """Write an intrinsics YAML file (atomically: a half-written file never appears).
+
+    Parameters
+    ----------
+    intrinsics : CameraIntrinsics
+        What to write.
+    path : str or pathlib.Path
+        Destination.
+    extra : dict or None
+        More keys to write beside (per-view errors, date, board). (default: None)
+    """
+    data = intrinsics.to_dict() | (extra or {})
+    write_yaml_atomic(path, data)
+
+
+def write_yaml_atomic(path: str | Path, data: Any) -> None:
+    """Write YAML to a temporary file beside `path`, then rename it into place."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"cannot write {path}: {exc.strerror}") from None

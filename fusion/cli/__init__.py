@@ -1,0 +1,89 @@
+"""The ``gazefusion`` command line: a thin layer over the public API.
+
+Each command lives in its own module here with ``add_arguments(parser)`` and
+``run(args) -> int``. Errors a user can cause (:class:`UserError`) end with one line on
+stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from gazefusion.fusion.errors import UserError
+
+# (words, module, one-line help). Two words make a command group ("calibrate camera").
+COMMANDS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("demo",), "demo", "the whole pipeline on a synthetic scene: MJPEG camera, iViewX simulator, markers"),
+    (("run",), "run", "live: camera + tracker -> fixations, looks, display, recording"),
+    (("replay",), "replay", "a recorded session through the same pipeline"),
+    (("fixations",), "fixations", "offline fixation detection on a gaze table"),
+    (("locate",), "locate", "find markers and their 3D pose in one image"),
+    (("probe",), "probe", "read frames from a camera source and report what arrives"),
+    (("calibrate", "camera"), "calibrate_camera", "camera intrinsics from chessboard views"),
+    (("calibrate", "tracker"), "calibrate_tracker", "tracker-to-camera mapping with validation"),
+    (("simulate", "iviewx"), "simulate_iviewx", "run the iViewX simulator on UDP"),
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line and exit 2, like every other user error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(f"{message} (see {self.prog} --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser with every command's arguments."""
+    parser = _Parser(prog="gazefusion", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    top = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    groups: dict[str, argparse._SubParsersAction] = {}
+    for words, module_name, help_text in COMMANDS:
+        module = importlib.import_module(f"gazefusion.fusion.cli.{module_name}")
+        if len(words) == 1:
+            sub = top.add_parser(words[0], help=help_text, description=help_text)
+        else:
+            group = groups.get(words[0])
+            if group is None:
+                group_parser = top.add_parser(words[0], help=f"{words[0]} ({', '.join(w[1] for w, _, _ in COMMANDS if w[0] == words[0])})")
+                group = group_parser.add_subparsers(dest="subcommand", metavar="WHAT", parser_class=_Parser)
+                group.required = True
+                groups[words[0]] = group
+            sub = group.add_parser(words[1], help=help_text, description=help_text)
+        module.add_arguments(sub)
+        sub.set_defaults(handler=module.run)
+    return parser
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet else logging.DEBUG if verbose >= 2 else logging.INFO
+    logging.basicConfig(level=level, format="gazefusion: %(message)s", stream=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if getattr(args, "handler", None) is None:
+            parser.print_help()
+            return 2
+        _setup_logging(args.verbose, args.quiet)
+        return int(args.handler(args) or 0)
+    except UserError as exc:
+        print(f"gazefusion: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("gazefusion: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""The configuration: one validated, immutable object, loaded from YAML, overridden by flags.
+
+Every key has a default here; ``config/default.yaml`` documents every key and a test keeps it
+equal to these defaults. A file needs only the keys it changes. Errors name the key, the
+value and what was expected, in one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gazefusion.fusion.errors import ConfigError
+
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class CameraConfig(_Section):
+    """Where frames come from and how the reader behaves."""
+
+    source: str = "none"
+    connect_timeout_s: float = Field(5.0, gt=0)
+    read_timeout_s: float = Field(5.0, gt=0)
+    reconnect_initial_s: float = Field(0.25, gt=0)
+    reconnect_max_s: float = Field(8.0, gt=0)
+    snapshot_rate_hz: float = Field(10.0, gt=0)
+    max_part_bytes: int = Field(16_000_000, gt=1024)
+    recorder_queue_frames: int = Field(256, ge=1)
+
+
+class TrackerConfig(_Section):
+    """The gaze source. `spec` is what ``--tracker`` sets."""
+
+    spec: str = "mock"
+    host: str = "127.0.0.1"
+    command_port: int = Field(4444, ge=1, le=65535)
+    listen_port: int = Field(5555, ge=0, le=65535)
+    bind_address: str = "0.0.0.0"
+    ping_timeout_s: float = Field(2.0, gt=0)
+    watchdog_s: float = Field(1.0, gt=0)
+    sample_format: str = "%TU %ET %SX %SY %DX %DY"
+    stream_rate_hz: int | None = Field(None, ge=1)
+    queue_samples: int = Field(200_000, ge=1)
+
+
+class ScreenConfig(_Section):
+    """The tracked screen: size in px and mm, viewing distance in mm."""
+
+    size_px: tuple[int, int] = (1920, 1080)
+    size_mm: tuple[float, float] = (531.0, 299.0)
+    distance_mm: float = Field(650.0, gt=0)
+
+
+class FixationConfig(_Section):
+    """The fixation detector: a registry name and its parameters (degrees, seconds)."""
+
+    method: str = "ivt"
+    params: dict[str, float] = Field(default_factory=dict)
+
+
+class AoiConfig(_Section):
+    """The area of interest drawn around each fixation."""
+
+    size_deg: float = Field(3.0, gt=0)
+
+
+class MarkersConfig(_Section):
+    """The marker library and the detector's settings."""
+
+    file: str | None = None
+    n_features: int = Field(1000, ge=50)
+    ratio: float = Field(0.8, gt=0, lt=1)
+    min_inliers: int = Field(12, ge=4)
+    max_reprojection_px: float = Field(3.0, gt=0)
+    redetect_every: int = Field(5, ge=1)
+
+
+class CalibrationConfig(_Section):
+    """Calibration files used by a run (paths; None means the stated default)."""
+
+    intrinsics: str | None = None
+    mapping: str | None = None
+
+
+class RecordConfig(_Section):
+    """Session recording."""
+
+    dir: str | None = None
+    flush_every_s: float = Field(0.5, ge=0)
+
+
+class DisplayConfig(_Section):
+    """The window, or what a headless run writes instead."""
+
+    headless: bool = False
+    fullscreen: bool = False
+    annotated_video: bool = True
+    look_snapshots: bool = True
+
+
+class Config(_Section):
+    """The whole configuration (``config/default.yaml`` documents every key)."""
+
+    camera: CameraConfig = CameraConfig()
+    tracker: TrackerConfig = TrackerConfig()
+    screen: ScreenConfig = ScreenConfig()
+    fixations: FixationConfig = FixationConfig()
+    aoi: AoiConfig = AoiConfig()
+    markers: MarkersConfig = MarkersConfig()
+    calibration: CalibrationConfig = CalibrationConfig()
+    record: RecordConfig = RecordConfig()
+    display: DisplayConfig = DisplayConfig()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (lists, not tuples) for writing into session.yaml."""
+        return _plain(self.model_dump())
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict) and key != "params":
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key (value {error['input']!r}); see config/default.yaml for the keys"
+    return f"{key}: {error['input']!r} is not valid: expected {error['msg'].lower()}"
+
+
+def validate_config(data: Mapping[str, Any], source: str = "configuration") -> Config:
+    """Validate plain data into a :class:`Config`.
+
+    Parameters
+    ----------
+    data : Mapping
+        Nested sections, partial; missing keys take their defaults.
+    source : str
+        Where the data came from, for the error message. (default: "configuration")
+
+    Raises
+    ------
+    ConfigError
+        One line naming the first bad key, its value and the expectation.
+    """
+    try:
+        return Config.model_validate(_merge(Config().model_dump(), data))
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_describe(exc.errors()[0])}") from None
+
+
+def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
+    """Load a YAML configuration over the defaults, then apply overrides.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path or None
+        A YAML file with any subset of the keys; None for the defaults alone. (default: None)
+    overrides : Mapping or None
+        Dotted keys to values, e.g. ``{"camera.source": "http://…"}`` (CLI flags; None values
+        are ignored). (default: None)
+    """
+    data: dict[str, Any] = {}
+    source = "configuration"
+    if path is not None:
+        path = Path(path)
+        source = str(path)
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"configuration file not found: {path}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read configuration {path}: {exc}") from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"configuration {path} is not valid YAML{where}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"configuration {path}: expected a mapping of sections, got {type(loaded).__name__}")
+        data = loaded
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        node = data
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                node[part] = child
+            node = child
+        node[leaf] = value
+    return validate_config(data, source)
+
+

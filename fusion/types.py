@@ -1,0 +1,154 @@
+"""Data types of the fusion side (DESIGN.md, Types): frames, fixations, marker hits, looks.
+
+Camera pixels have their origin top-left, y down; 3D is the OpenCV camera frame in metres
+(x right, y down, z forward). Host times are ``time.monotonic()`` seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal, NamedTuple
+
+import numpy as np
+
+
+class Frame(NamedTuple):
+    """One decoded camera frame.
+
+    Attributes
+    ----------
+    index : int
+        Running frame number of the source, continuing across reconnects.
+    t : float
+        Host monotonic time at arrival (the last byte received), s.
+    t_source : float
+        The camera's own timestamp, s, or ``nan`` where the source gives none.
+    image : numpy.ndarray
+        BGR image, uint8, shape (height, width, 3).
+    jpeg : bytes or None
+        The JPEG bytes as received, for MJPEG and snapshot sources; None otherwise.
+    """
+
+    index: int
+    t: float
+    t_source: float
+    image: np.ndarray
+    jpeg: bytes | None = None
+
+
+class Fixation(NamedTuple):
+    """A fixation as known at the time of an event.
+
+    Attributes
+    ----------
+    id : int
+        Running number from 1, per detector.
+    onset, offset : float
+        First and last sample times, s, on the clock of the input's ``t``.
+    duration : float
+        ``offset - onset`` plus one sample interval, s.
+    x, y : float
+        Centroid, tracker screen px.
+    dispersion_deg : float
+        Spatial extent (max over axes of the range), degrees of visual angle.
+    n_samples : int
+        Valid samples in the fixation.
+    cam_x, cam_y : float
+        Centroid mapped into camera px; ``nan`` until the fusion core maps it.
+    """
+
+    id: int
+    onset: float
+    offset: float
+    duration: float
+    x: float
+    y: float
+    dispersion_deg: float
+    n_samples: int
+    cam_x: float = math.nan
+    cam_y: float = math.nan
+
+
+FixationEventKind = Literal["start", "update", "end"]
+
+
+class FixationEvent(NamedTuple):
+    """A fixation's start, update or end, emitted as soon as it is decidable.
+
+    Attributes
+    ----------
+    kind : {"start", "update", "end"}
+        What happened.
+    fixation : Fixation
+        The fixation as known now; for ``"end"`` it is final.
+    t : float
+        Time of the sample that made the event decidable, on the input's clock, s.
+    """
+
+    kind: FixationEventKind
+    fixation: Fixation
+    t: float
+
+
+class MarkerHit(NamedTuple):
+    """A verified detection of a known planar marker in a frame.
+
+    Attributes
+    ----------
+    marker_id : str
+        The marker's id in the library.
+    corners : numpy.ndarray
+        (4, 2) float, frame px: the marker's top-left, top-right, bottom-right, bottom-left.
+    homography : numpy.ndarray
+        (3, 3), marker reference image px to frame px.
+    inliers : int
+        Feature correspondences consistent with the homography.
+    reprojection_error_px : float
+        RMS reprojection error of the inliers under the pose, frame px.
+    position_m : numpy.ndarray
+        (3,), the marker centre in the camera frame, m.
+    rotation : numpy.ndarray
+        (3,), Rodrigues vector of the marker frame in the camera frame.
+    distance_m : float
+        Euclidean distance of the marker centre from the camera, m.
+    pose_ambiguous : bool
+        True where the planar pose has two near-equal solutions (small or distant marker):
+        the tilt is uncertain, the position is not.
+    contains_gaze : bool
+        Whether the gaze point given to the detector lies inside `corners`.
+    """
+
+    marker_id: str
+    corners: np.ndarray
+    homography: np.ndarray
+    inliers: int
+    reprojection_error_px: float
+    position_m: np.ndarray
+    rotation: np.ndarray
+    distance_m: float
+    pose_ambiguous: bool = False
+    contains_gaze: bool = False
+
+
+class Look(NamedTuple):
+    """A fixation joined with the marker hit it fell on, or with none.
+
+    Attributes
+    ----------
+    fixation : Fixation
+        The fixation, with its camera-px centroid.
+    hit : MarkerHit or None
+        The marker looked at; None for a look at nothing.
+    t : float
+        Host time of the frame the look was found in, s.
+    frame_index : int
+        Index of that frame.
+    aoi : tuple[int, int, int, int]
+        The AOI box in camera px as (x, y, width, height), clipped to the frame.
+    """
+
+    fixation: Fixation
+    hit: MarkerHit | None
+    t: float
+    frame_index: int
+    aoi: tuple[int, int, int, int]

@@ -1,0 +1,95 @@
+"""Shared fixtures: free loopback ports, the ffmpeg MJPEG camera, the benchmark data."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+LUND_DIR = REPO_ROOT.parent / "shared" / "data" / "lund2013"
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A port on 127.0.0.1 that is free now (TCP by default, UDP with SOCK_DGRAM)."""
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_tcp(port: int, timeout_s: float = 10.0) -> None:
+    """Block until something accepts TCP connections on 127.0.0.1:port."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout_s} s")
+
+
+class FfmpegCamera:
+    """ffmpeg serving an MJPEG test pattern over HTTP on loopback, like an IP camera.
+
+    ffmpeg's ``-listen 1`` serves one client and then exits; `url` is where to read.
+    """
+
+    def __init__(self, size: str = "640x480", rate: int = 30, seconds: float | None = None) -> None:
+        if shutil.which("ffmpeg") is None:
+            raise RuntimeError("ffmpeg is not installed: tests/run installs it")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/stream"
+        duration = ["-t", str(seconds)] if seconds else []
+        self.process = subprocess.Popen(
+            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi",
+             "-i", f"testsrc2=size={size}:rate={rate}", *duration, "-c:v", "mjpeg", "-q:v", "5",
+             "-f", "mpjpeg", "-listen", "1", self.url],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+
+    def wait_listening(self, timeout_s: float = 10.0) -> None:
+        """Wait until ffmpeg's HTTP listener is bound (checked without connecting)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"ffmpeg exited: {self.process.stderr.read().decode(errors='replace')}")
+            with socket.socket() as probe:
+                try:
+                    probe.bind(("127.0.0.1", self.port))
+                except OSError:
+                    return
+            time.sleep(0.05)
+        raise TimeoutError("ffmpeg did not start listening")
+
+    def stop(self) -> None:
+        """Kill ffmpeg and reap it."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
+        if self.process.stderr:
+            self.process.stderr.close()
+
+
+@pytest.fixture
+def ffmpeg_camera() -> Iterator[FfmpegCamera]:
+    """A running ffmpeg MJPEG camera at 640x480, 30 fps, on a free loopback port."""
+    camera = FfmpegCamera()
+    try:
+        camera.wait_listening()
+        yield camera
+    finally:
+        camera.stop()
+
+
+@pytest.fixture
+def lund_dir() -> Path:
+    """The Lund 2013 labelled data (../shared/data/lund2013 beside the repository)."""
+    if not LUND_DIR.is_dir():
+        pytest.fail(f"benchmark data missing: {LUND_DIR}")
+    return LUND_DIR

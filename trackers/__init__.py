@@ -1,0 +1,1 @@
+"""gazefusion.trackers: the tracker interface, the iViewX client and simulator, mock trackers."""
