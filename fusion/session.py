@@ -38,7 +38,10 @@ import numpy as np
 import yaml
 
 from gazefusion.calibration.intrinsics import write_yaml_atomic
-from gazefusion.fusion.config import Config, validate_config
+from gazefusion.fusion.camera import CameraSource, redact_url, register_source
+from gazefusion.fusion.camera.base import SourceError, SourceFinished
+from gazefusion.fusion.camera.decode import CorruptJpeg, default_decoder
+from gazefusion.fusion.config import CameraConfig, Config, validate_config
 from gazefusion.fusion.core import LookEvent
 from gazefusion.fusion.errors import UserError
 from gazefusion.fusion.tables import TableReader, TableWriter, parse_float
@@ -123,13 +126,13 @@ def _json_line(record: dict[str, Any]) -> str:
     return json.dumps(clean, default=_json_default, separators=(",", ":")) + "\n"
 
 
-def _redacted_config(config: Config) -> dict[str, Any]:
+def _recorded_config(config: Config) -> dict[str, Any]:
+    """The configuration as stored: credentials redacted, file paths absolute (replay from anywhere)."""
     data = config.to_dict()
-    try:
-        from gazefusion.fusion.camera import redact_url
-    except ImportError:  # the camera package not installed: nothing to redact with
-        return data
     data["camera"]["source"] = redact_url(str(data["camera"]["source"]))
+    for section, key in (("markers", "file"), ("calibration", "intrinsics"), ("calibration", "mapping")):
+        if data[section][key]:
+            data[section][key] = str(Path(data[section][key]).expanduser().resolve())
     return data
 
 
@@ -186,7 +189,7 @@ class SessionRecorder:
             "start_time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"),
             "start_monotonic_s": time.monotonic(),
             "software": {"name": "gazefusion", "version": software_version()},
-            "config": _redacted_config(config),
+            "config": _recorded_config(config),
             "calibration": {
                 "intrinsics": _calibration_record(config.calibration.intrinsics),
                 "mapping": _calibration_record(config.calibration.mapping),
@@ -518,8 +521,62 @@ def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
 
 
 def decode_jpeg(data: bytes) -> np.ndarray | None:
-    """Decode JPEG bytes to BGR the way the camera sources do (None if not a JPEG)."""
-    if not data:
+    """Decode JPEG bytes to BGR with the camera sources' decoder, so replay sees the live pixels."""
+    try:
+        return default_decoder(data)
+    except CorruptJpeg:
         return None
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
-    return image
+
+
+class SessionCameraSource(CameraSource):
+    """A recorded session's video as a camera source, at its original frame timing.
+
+    Frames get new arrival times (this run's clock); the recorded source time is kept as
+    ``t_source``. The source ends after the last frame.
+
+    Parameters
+    ----------
+    spec : str
+        The session folder.
+    config : CameraConfig
+        Timeouts (unused: a folder connects at once).
+    """
+
+    reconnects_on_loss = False
+
+    def __init__(self, spec: str, config: CameraConfig) -> None:
+        super().__init__(f"session {spec}", config)
+        self.directory = Path(spec).expanduser()
+        self._reader: SessionReader | None = None
+
+    def _connect(self, timeout_s: float) -> None:
+        try:
+            self._reader = SessionReader(self.directory)
+        except UserError as exc:
+            raise SourceError(str(exc)) from None
+        if not self._reader.has_frames:
+            raise SourceError("the session has no frames.tsv and video.mjpeg")
+
+    def _read(self) -> None:
+        assert self._reader is not None
+        start_wall = time.monotonic()
+        first_t: float | None = None
+        for record, frame in self._reader.frames():
+            if first_t is None:
+                first_t = record.t
+            if self._stop.wait(max(0.0, start_wall + (record.t - first_t) - time.monotonic())):
+                return
+            self._publish(frame.image, time.monotonic(), record.t, frame.jpeg)
+        raise SourceFinished("end of the recorded session")
+
+    def _disconnect(self) -> None:
+        """Nothing held open between frames."""
+
+
+def is_session_folder(spec: str) -> bool:
+    """Whether a camera spec names a recorded session folder."""
+    path = Path(spec).expanduser()
+    return path.is_dir() and ((path / "frames.tsv").exists() or (path / "session.yaml").exists())
+
+
+register_source("session", is_session_folder, SessionCameraSource)
