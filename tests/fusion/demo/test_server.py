@@ -92,3 +92,26 @@ def test_falling_behind_skips_frames_rather_than_lagging() -> None:
         time.sleep(0.6)
         stats = server.stats()
     assert stats.skipped > 0
+
+
+def test_the_real_http_camera_source_reads_it() -> None:
+    from gazefusion.fusion.camera import open_camera
+    from gazefusion.fusion.config import CameraConfig
+
+    scene = DemoScene()
+    published: list[int] = []
+    with MjpegServer(lambda i, t: scene.render(t)[0], on_publish=lambda i, *_: published.append(i)) as server:
+        with open_camera(server.url, CameraConfig()) as camera:
+            camera.start()
+            first = camera.latest(timeout_s=5.0)
+            assert first is not None
+            frame = camera.latest(newer_than=first.index + 5, timeout_s=5.0)
+            stats = camera.stats()
+    assert frame is not None and frame.image.shape == (480, 640, 3)
+    assert frame.jpeg is not None and frame.jpeg[:2] == b"\xff\xd8"
+    assert camera.size == (640, 480)
+    assert stats.corrupt == 0 and stats.frames >= 6
+    # The image is the scene: the frame matches one of the last renders closely (JPEG aside).
+    errors = [float(np.abs(scene.render(k / 30.0)[0].astype(int) - frame.image.astype(int)).mean()) for k in published[-30:]]
+    assert min(errors) < 3.0
+    assert max(errors) > min(errors)  # the scene moves: frames differ
