@@ -11,7 +11,8 @@ import yaml
 
 from gazefusion.fusion.cli import main
 from gazefusion.fusion.config import load_config
-from gazefusion.fusion.demo.run import CONFIG_FILE, DEMO_CONFIG, TRUTH_COLUMNS, DemoResult, demo_config, run_demo
+from gazefusion.fusion.demo.run import CONFIG_FILE, DEMO_CONFIG, DemoResult, demo_config, run_demo
+from gazefusion.fusion.demo.truth import TRUTH_COLUMNS
 from gazefusion.fusion.tables import TableReader
 
 
