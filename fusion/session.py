@@ -104,7 +104,8 @@ def event_record(item: FixationEvent | LookEvent) -> dict[str, Any]:
     """A fixation event or look as an events.jsonl record."""
     if isinstance(item, LookEvent):
         row = look_row(item)
-        return {"kind": "look", "t": item.look.t, **{k: v for k, v in row.items() if k != "t" and v != ""}}
+        fields = {k: v for k, v in row.items() if k not in ("t", "kind") and v != ""}
+        return {"kind": f"look_{item.kind}", "t": item.look.t, **fields}
     f = item.fixation
     return {
         "kind": f"fixation_{item.kind}", "t": item.t, "id": f.id, "onset": f.onset, "offset": f.offset,
@@ -261,7 +262,9 @@ class SessionRecorder:
         offset = self._video_offset
 
         def write() -> None:
+            # The JPEG reaches the OS before its row does: a row never points past the video's end.
             self._video.write(data)  # type: ignore[union-attr]
+            self._video.flush()  # type: ignore[union-attr]
             self._frames.write([frame.index, frame.t, frame.t_source, offset, len(data), fed_after])  # type: ignore[union-attr]
 
         self._guard("video.mjpeg", write)
