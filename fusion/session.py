@@ -378,6 +378,10 @@ class SessionReader:
         self.directory = Path(directory)
         if not self.directory.is_dir():
             raise UserError(f"session folder not found: {self.directory}")
+        if not any((self.directory / name).exists() for name in SESSION_FILES[:4]):
+            raise UserError(
+                f"{self.directory} is not a session folder (no session.yaml, gaze.tsv, video.mjpeg or frames.tsv)"
+            )
         self.problems: list[str] = []
         self.header: dict[str, Any] = {}
         path = self.directory / "session.yaml"
@@ -396,8 +400,6 @@ class SessionReader:
         if not (self.directory / "frames.tsv").exists() or not (self.directory / "video.mjpeg").exists():
             which = [n for n in ("frames.tsv", "video.mjpeg") if not (self.directory / n).exists()]
             self.problems.append(f"{' and '.join(which)} missing: replaying gaze without frames")
-        if not self.problems and not any((self.directory / name).exists() for name in SESSION_FILES[1:4]):
-            raise UserError(f"{self.directory} is not a session folder (no gaze.tsv, video.mjpeg or frames.tsv)")
         self._video_size = self._size("video.mjpeg")
 
     def _size(self, name: str) -> int:
