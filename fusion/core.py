@@ -179,8 +179,9 @@ class FusionCore:
         (until then fixations have no camera centroid). (default: None)
     marker_search : MarkerSearch or None
         ``search(image, aoi, gaze_cam_xy) -> hits`` (best first), e.g. a bound
-        ``MarkerDetector.detect`` with ``roi=aoi``; None: every look is a look at nothing.
-        (default: None)
+        ``MarkerDetector.detect`` with ``roi=aoi``; if it has a ``reset()`` method (a
+        detect-then-track search) it is called at every fixation start. None: every look
+        is a look at nothing. (default: None)
     ring_frames : int
         Recent frames kept to join a fixation's start with the nearest frame. (default: 32)
     max_join_gap_s : float
@@ -317,6 +318,9 @@ class FusionCore:
             outputs.append(event)
             if event.kind == "start":
                 self._active = _Active(fixation, self.aoi_for(fixation.x, fixation.y))
+                reset = getattr(self.marker_search, "reset", None)
+                if reset is not None:
+                    reset()  # a stateful search (detect-then-track) starts afresh per fixation
                 self.stats.fixations += 1
                 frame = self._nearest_frame(fixation)
                 if frame is not None:

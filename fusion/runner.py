@@ -62,7 +62,12 @@ def screen_geometry(config: Config) -> ScreenGeometry:
 
 
 class LazyMarkerSearch:
-    """Marker search that builds its detector at the first frame, when the image size is known.
+    """Marker search for the core: detect, then track by optical flow between detections.
+
+    The detector is built at the first frame, when the image size is known (intrinsics from
+    ``calibration.intrinsics`` scaled to it, or an assumed 60-degree camera). The core calls
+    :meth:`reset` at every fixation start, so tracking never carries over between fixations
+    and a replay of the same frames gives the same hits.
 
     Parameters
     ----------
@@ -77,22 +82,27 @@ class LazyMarkerSearch:
         self.library = MarkerLibrary.load(config.markers.file, config.markers)  # type: ignore[arg-type]
         self._loaded = load_intrinsics(config.calibration.intrinsics) if config.calibration.intrinsics else None
         self.intrinsics: CameraIntrinsics | None = None
-        self._detector: Any = None
+        self._tracker: Any = None
         self._size: tuple[int, int] | None = None
 
-    def _detector_for(self, size: tuple[int, int]) -> Any:
-        from gazefusion.fusion.markers import MarkerDetector
+    def _tracker_for(self, size: tuple[int, int]) -> Any:
+        from gazefusion.fusion.markers import MarkerDetector, MarkerTracker
 
-        if self._detector is None or size != self._size:
+        if self._tracker is None or size != self._size:
             self.intrinsics = self._loaded.scaled_to(size) if self._loaded else CameraIntrinsics.from_fov(size)
-            self._detector = MarkerDetector(self.library, self.intrinsics, self.config.markers)
+            self._tracker = MarkerTracker(MarkerDetector(self.library, self.intrinsics, self.config.markers))
             self._size = size
-        return self._detector
+        return self._tracker
+
+    def reset(self) -> None:
+        """Forget tracked markers: the next frame is detected afresh."""
+        if self._tracker is not None:
+            self._tracker.reset()
 
     def __call__(self, image: np.ndarray, aoi: tuple[int, int, int, int], gaze_xy: tuple[float, float]) -> list[MarkerHit]:
-        detector = self._detector_for((image.shape[1], image.shape[0]))
+        tracker = self._tracker_for((image.shape[1], image.shape[0]))
         gaze = gaze_xy if all(math.isfinite(v) for v in gaze_xy) else None
-        return detector.detect(image, roi=aoi, gaze_xy=gaze)
+        return tracker.update(image, roi=aoi, gaze_xy=gaze)
 
 
 def make_core(config: Config) -> FusionCore:
