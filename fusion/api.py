@@ -49,6 +49,10 @@ class Pipeline:
         Overrides ``record.dir``: record from the start. (default: None)
     overrides : Mapping or None
         More dotted keys, e.g. ``{"aoi.size_deg": 4}``. (default: None)
+    extra_session : dict or None
+        More keys for a recording's session.yaml. (default: None)
+    tracker_object, camera_object : Tracker, CameraSource or None
+        Objects to use instead of opening the configured specs (unopened). (default: None)
     """
 
     def __init__(
@@ -59,6 +63,8 @@ class Pipeline:
         record: str | Path | None = None,
         overrides: Mapping[str, Any] | None = None,
         extra_session: dict[str, Any] | None = None,
+        tracker_object: Any = None,
+        camera_object: Any = None,
     ) -> None:
         flags: dict[str, Any] = {"camera.source": camera, "tracker.spec": tracker,
                                  "record.dir": None if record is None else str(record), **(overrides or {})}
@@ -77,7 +83,7 @@ class Pipeline:
             self.config = validate_config(data)
         else:
             self.config = load_config(config, flags)
-        self.runner = Runner(self.config, extra_session=extra_session)
+        self.runner = Runner(self.config, extra_session=extra_session, tracker=tracker_object, camera=camera_object)
 
     # --- life cycle ---------------------------------------------------------------------------
 

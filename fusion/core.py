@@ -117,6 +117,7 @@ class _Active:
     emitted: bool = False
     last_frame_index: int = -1
     last_frame_t: float = math.nan
+    frames_since_search: int = 0
     frames_searched: int = 0
     hits: dict[str, list[MarkerHit]] = field(default_factory=dict)
     first_seen: list[str] = field(default_factory=list)
@@ -186,6 +187,9 @@ class FusionCore:
         Recent frames kept to join a fixation's start with the nearest frame. (default: 32)
     max_join_gap_s : float
         A fixation is joined with no frame farther than this from its samples. (default: 0.5)
+    empty_search_every : int
+        While the AOI of a fixation holds no marker, search only every this many frames
+        (1: every frame). A marker found is followed on every frame. (default: 1)
     """
 
     def __init__(
@@ -197,6 +201,7 @@ class FusionCore:
         marker_search: MarkerSearch | None = None,
         ring_frames: int = 32,
         max_join_gap_s: float = 0.5,
+        empty_search_every: int = 1,
     ) -> None:
         self.detector = detector
         self.geometry = geometry
@@ -205,9 +210,12 @@ class FusionCore:
         self._mapping_checked = False
         self.marker_search = marker_search
         self.max_join_gap_s = max_join_gap_s
+        self.empty_search_every = max(1, int(empty_search_every))
         self.camera_size: tuple[int, int] | None = None
         self.stats = CoreStats()
-        self.state = OverlayState()
+        self._state = OverlayState()
+        self._gaze_px: tuple[float, float] | None = None
+        self._gaze_outside = False
         self._ring: deque[Frame] = deque(maxlen=ring_frames)
         self._active: _Active | None = None
         self._finished = False
@@ -269,20 +277,38 @@ class FusionCore:
     def feed_sample(self, sample: GazeSample) -> list[CoreOutput]:
         """Take one gaze sample; returns the fixation events and looks it made decidable."""
         self.stats.samples += 1
-        valid = bool(sample.valid) and math.isfinite(sample.x) and math.isfinite(sample.y)
+        x, y = sample.x, sample.y
+        valid = bool(sample.valid) and x - x == 0.0 and y - y == 0.0  # finite
         if valid:
-            cam = self.to_camera(sample.x, sample.y)
             outside = False
             if self.mapping is not None:
-                outside = not bool(self.mapping.in_calibrated_area(np.array([sample.x, sample.y]))[0])
+                outside = not self._inside(x, y)
                 if outside:
                     self.stats.samples_outside_calibrated += 1
-            gaze = cam if math.isfinite(cam[0]) else None
-            self.state = self.state._replace(gaze_cam=gaze, gaze_outside=outside)
+            self._gaze_px = (x, y)
+            self._gaze_outside = outside
         else:
             self.stats.invalid_samples += 1
-        events = self.detector.push(sample.t, sample.x if valid else math.nan, sample.y if valid else math.nan, valid)
-        return self._on_fixation_events(events)
+        events = self.detector.push(sample.t, x if valid else math.nan, y if valid else math.nan, valid)
+        return self._on_fixation_events(events) if events else []
+
+    def _inside(self, x: float, y: float) -> bool:
+        """Whether a tracker-px point lies in the mapping's calibrated area (fast for the whole screen)."""
+        assert self.mapping is not None
+        if self.mapping.calibrated_area is None:
+            width, height = self.mapping.screen_size_px
+            return 0.0 <= x <= width and 0.0 <= y <= height
+        return bool(self.mapping.in_calibrated_area(np.array([x, y]))[0])
+
+    @property
+    def state(self) -> OverlayState:
+        """What the overlay draws, as of the last input (the gaze point mapped on demand)."""
+        gaze = self._gaze_px
+        cam = None
+        if gaze is not None:
+            cx, cy = self.to_camera(*gaze)
+            cam = (cx, cy) if math.isfinite(cx) else None
+        return self._state._replace(gaze_cam=cam, gaze_outside=self._gaze_outside)
 
     def feed_frame(self, frame: Frame) -> list[CoreOutput]:
         """Take one camera frame; returns the looks it gave (during a fixation)."""
@@ -293,6 +319,10 @@ class FusionCore:
         self._ring.append(frame)
         active = self._active
         if active is None or frame.index <= active.last_frame_index:
+            return []
+        if active.last_hit is None and active.frames_since_search + 1 < self.empty_search_every:
+            # Nothing found in this fixation's AOI lately: look again only every few frames.
+            active.frames_since_search += 1
             return []
         look = self._search(active, frame)
         return [] if look is None else [look]
@@ -345,9 +375,9 @@ class FusionCore:
     def _publish(self) -> None:
         active = self._active
         if active is None:
-            self.state = self.state._replace(fixation=None, aoi=None, hit=None)
+            self._state = OverlayState()
         else:
-            self.state = self.state._replace(fixation=active.fixation, aoi=active.aoi, hit=active.last_hit)
+            self._state = OverlayState(fixation=active.fixation, aoi=active.aoi, hit=active.last_hit)
 
     def _nearest_frame(self, fixation: Fixation) -> Frame | None:
         """The ring's frame nearest in time to the fixation's samples (latest on ties)."""
@@ -363,6 +393,7 @@ class FusionCore:
         """Search one frame for markers in the active fixation's AOI; a look if one is due."""
         active.last_frame_index = frame.index
         active.last_frame_t = frame.t
+        active.frames_since_search = 0
         active.frames_searched += 1
         self.stats.frames_searched += 1
         fixation = active.fixation

@@ -128,7 +128,8 @@ def make_core(config: Config) -> FusionCore:
                 f"{mapping.screen_size_px[1]} screen but screen.size_px is {screen[0]}x{screen[1]}"
             )
     search: MarkerSearch | None = LazyMarkerSearch(config) if config.markers.file else None
-    return FusionCore(detector, geometry, config.aoi.size_deg, mapping, search)
+    return FusionCore(detector, geometry, config.aoi.size_deg, mapping, search,
+                      empty_search_every=config.markers.redetect_every)
 
 
 class Runner:
@@ -147,6 +148,11 @@ class Runner:
         fell behind the camera; skipped frames are recorded as such). (default: 4)
     extra_session : dict or None
         More keys for session.yaml (the demo's true poses). (default: None)
+    tracker : Tracker or None
+        An unopened tracker object to use instead of opening ``tracker.spec`` (e.g. a
+        ``ScriptedTracker`` with a script of one's own). (default: None)
+    camera : CameraSource or None
+        An unstarted camera source to use instead of opening ``camera.source``. (default: None)
     """
 
     def __init__(
@@ -155,8 +161,12 @@ class Runner:
         hold_s: float = 0.1,
         max_pending_frames: int = 4,
         extra_session: dict[str, Any] | None = None,
+        tracker: Any = None,
+        camera: Any = None,
     ) -> None:
         self.config = config
+        self._given_tracker = tracker
+        self._given_camera = camera
         self.hold_s = hold_s
         self.max_pending_frames = max_pending_frames
         self.extra_session = extra_session
@@ -197,12 +207,13 @@ class Runner:
         from gazefusion.trackers import open_tracker
 
         try:
-            self.tracker = open_tracker(self.config.tracker.spec, self.config.tracker, self.config.screen)
+            self.tracker = self._given_tracker or open_tracker(
+                self.config.tracker.spec, self.config.tracker, self.config.screen)
             self.tracker.open()
-            if self.config.camera.source != "none":
+            if self._given_camera is not None or self.config.camera.source != "none":
                 from gazefusion.fusion.camera import open_camera
 
-                self.camera = open_camera(self.config.camera.source, self.config.camera)
+                self.camera = self._given_camera or open_camera(self.config.camera.source, self.config.camera)
                 self.camera.start()
                 self._tap = self.camera.tap(self.config.camera.recorder_queue_frames)
                 if self.camera.size is not None:

@@ -28,6 +28,8 @@ import importlib.metadata
 import json
 import logging
 import math
+import queue
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -464,16 +466,22 @@ class SessionReader:
                     continue
                 yield record, Frame(record.index, record.t, record.t_source, image, data)
 
-    def inputs(self) -> Iterator[GazeSample | Frame]:
+    def inputs(self, prefetch: bool = True) -> Iterator[GazeSample | Frame]:
         """The core's inputs in the order the live run fed them.
 
         With ``fed_after`` recorded, frames go in after exactly that many samples and frames
         the live core skipped are skipped; without it, samples and frames merge by time
         (samples first on ties).
+
+        Parameters
+        ----------
+        prefetch : bool
+            Read and decode frames ahead on a second thread (the order is unchanged).
+            (default: True)
         """
         samples = self.samples()
         fed = 0
-        frames = self.frames()
+        frames = _prefetched(self.frames()) if prefetch else self.frames()
         first = next(frames, None)
         if first is None or first[0].fed_after == -2:
             # No frames, or a session without fed_after: merge by time.
@@ -518,6 +526,41 @@ class SessionReader:
             self.problems.append(f"{name} is missing")
             return []
         return list(TableReader(path))
+
+
+def _prefetched(items: Iterator[Any], depth: int = 8) -> Iterator[Any]:
+    """Run an iterator ahead on a thread (JPEG decoding overlaps the core); same items, same order."""
+    slots: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        slots.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slots.put(("end", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            slots.put(("error", exc))
+
+    thread = threading.Thread(target=produce, name="gazefusion-replay-frames", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = slots.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        thread.join(timeout=2.0)
 
 
 def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:

@@ -31,9 +31,29 @@ def make_config(**overrides: Any) -> Config:
     return load_config(None, {key.replace("__", "."): value for key, value in overrides.items()})
 
 
-def run_for(config: Config, seconds: float, during: Any = None) -> Runner:
+def marker_gaze_tracker(config: Config, rate_hz: float = 250.0, seed: int = 0) -> Any:
+    """A streaming scripted tracker whose gaze visits the scene's markers (full-screen mapping) and the wall."""
+    import numpy as np
+
+    from gazefusion.calibration.mapping import TrackerCameraMapping
+    from gazefusion.fusion.runner import screen_geometry
+    from gazefusion.trackers.mock import ScriptedTracker
+    from gazefusion.trackers.script import ScriptedGaze
+
+    mapping = TrackerCameraMapping.fullscreen(tuple(config.screen.size_px), SCENE.size)
+    to_screen = np.linalg.inv(mapping.params)
+    targets = []
+    for truth in SCENE.truth_at_rest().values():
+        x, y, w = to_screen @ np.array([truth.centre_px[0], truth.centre_px[1], 1.0])
+        targets.append((x / w, y / w, 0.45))
+    targets.insert(2, (1750.0, 950.0, 0.3))  # the wall: a look at nothing
+    script = ScriptedGaze(screen_geometry(config), seed=seed, targets=targets, blink_probability=0.0)
+    return ScriptedTracker(script, rate_hz=rate_hz)
+
+
+def run_for(config: Config, seconds: float, during: Any = None, tracker: Any = None) -> Runner:
     """Run a pipeline for `seconds` (calling `during(runner, elapsed_s)` every 50 ms), stop it."""
-    runner = Runner(config).start()
+    runner = Runner(config, tracker=tracker).start()
     began = time.monotonic()
     try:
         while time.monotonic() - began < seconds and not runner.finished:

@@ -17,7 +17,7 @@ from gazefusion.fusion.core import LookEvent
 from gazefusion.fusion.replay import replay_session
 from gazefusion.fusion.session import SessionReader
 from gazefusion.fusion.types import FixationEvent
-from tests.fusion.sessionkit import make_config, run_for, scene_files, scene_server
+from tests.fusion.sessionkit import make_config, marker_gaze_tracker, run_for, scene_files, scene_server
 
 
 def events_of(folder) -> list[dict]:
@@ -27,9 +27,8 @@ def events_of(folder) -> list[dict]:
 def test_replay_of_a_live_run_gives_the_same_fixations_and_looks(tmp_path):
     files = scene_files(tmp_path)
     with scene_server() as server:
-        config = make_config(camera__source=server.url, tracker__spec="mock:3?rate=250",
-                             record__dir=str(tmp_path / "live"), aoi__size_deg=6.0, **files)
-        runner = run_for(config, 4.0)
+        config = make_config(camera__source=server.url, record__dir=str(tmp_path / "live"), aoi__size_deg=4.5, **files)
+        runner = run_for(config, 4.0, tracker=marker_gaze_tracker(config))
     live = tmp_path / "live"
     assert runner.fixations_seen >= 5 and runner.frames_fed >= 60
     result = replay_session(live, tmp_path / "replay")
@@ -39,10 +38,12 @@ def test_replay_of_a_live_run_gives_the_same_fixations_and_looks(tmp_path):
         live_rows = (live / name).read_text().splitlines()
         assert len(live_rows) > 5
         assert (tmp_path / "replay" / name).read_text().splitlines() == live_rows
-    # Looks name every fixation (on a marker or on nothing), each ends with one summary.
+    # Every fixation has one summary look; the gaze on markers finds them, the wall gives nothing.
     looks = SessionReader(live).table("looks.tsv")
     ends = [row for row in looks if row["kind"] == "end"]
     assert len(ends) == runner.fixations_seen
+    found = {row["marker"] for row in ends}
+    assert len(found - {""}) >= 3 and "" in found
 
 
 def test_a_camera_that_drops_out_comes_back_and_gaze_goes_on(tmp_path):
