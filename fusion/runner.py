@@ -192,6 +192,7 @@ class Runner:
         self._marks: queue.Queue[Mark] = queue.Queue()
         self._recorder_requests: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._frames_by_index: dict[int, Frame] = {}
+        self._tracker_ended_at: float | None = None
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -370,7 +371,7 @@ class Runner:
                         last_frame_t = frame.t
                         got = True
                 self._side_channels()
-                ended = self.tracker.finished and not samples
+                ended = self._ended(samples, frames)
                 now = time.monotonic()
                 horizon = now - self.hold_s
                 if self._tap is None:
@@ -413,6 +414,20 @@ class Runner:
                 queues = list(self._queues)
             for subscriber in queues:
                 subscriber.put(None)
+
+    def _ended(self, samples: deque[GazeSample], frames: deque[Frame]) -> bool:
+        """Whether the inputs have run out: the tracker ended (a replay), and the camera too
+        (a finite source) or has sent nothing for a second since."""
+        if not self.tracker.finished or samples:
+            return False
+        now = time.monotonic()
+        if self._tracker_ended_at is None:
+            self._tracker_ended_at = now
+        if self.camera is None:
+            return True
+        if self.camera.finished:
+            return self._tap is None or len(self._tap) == 0
+        return now - max(self._tracker_ended_at, frames[-1].t if frames else -math.inf) > 1.0
 
     def _feed_sample(self, sample: GazeSample) -> None:
         if self.recorder is not None:
@@ -459,7 +474,6 @@ class Runner:
         if self.camera is not None:
             for t, kind, text in self.camera.pop_events():
                 camera_event = CameraEvent(t, kind, text)
-                log.warning("camera %s: %s", kind, text)
                 if recorder is not None:
                     recorder.write_event({"kind": f"camera_{kind}", "t": t, "text": text})
                 self._emit(camera_event)
