@@ -189,8 +189,7 @@ class Runner:
         self._lock = threading.Lock()
         self._callbacks: list[Callable[[PipelineEvent], None]] = []
         self._queues: list[queue.Queue[PipelineEvent | None]] = []
-        self._marks: queue.Queue[Mark] = queue.Queue()
-        self._recorder_requests: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._control: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._frames_by_index: dict[int, Frame] = {}
         self._tracker_ended_at: float | None = None
 
@@ -308,7 +307,7 @@ class Runner:
 
     def mark(self, text: str) -> None:
         """Mark an event: into events.jsonl, and to the tracker as a message (``send_message``)."""
-        self._marks.put(Mark(time.monotonic(), text))
+        self._control.put(("mark", Mark(time.monotonic(), text)))
 
     def start_recording(self, directory: str | Path) -> None:
         """Start recording into a new session folder (replacing no running recording).
@@ -320,13 +319,13 @@ class Runner:
         """
         if self.recorder is not None and self.recorder.active:
             raise UserError(f"already recording into {self.recorder.directory}: stop_recording() first")
-        recorder = SessionRecorder(directory, self.config.model_copy(update={}), extra=self.extra_session)
-        self._recorder_requests.put(("start", recorder))
+        recorder = SessionRecorder(directory, self.config, extra=self.extra_session)
+        self._control.put(("start", recorder))
 
     def stop_recording(self, timeout_s: float = 5.0) -> None:
         """Stop the running recording (its files are closed and complete)."""
         done = threading.Event()
-        self._recorder_requests.put(("stop", done))
+        self._control.put(("stop", done))
         if self._worker is not None and self._worker.is_alive():
             done.wait(timeout_s)
         elif self.recorder is not None:
@@ -484,24 +483,20 @@ class Runner:
                     "text": "the core worker fell behind the camera; these frames are in neither the recording nor the core",
                 })
             self._tap_dropped = self._tap.dropped
-        while True:
+        while True:  # marks and recording requests, in the order they were made
             try:
-                mark = self._marks.get_nowait()
+                action, value = self._control.get_nowait()
             except queue.Empty:
                 break
-            try:
-                self.tracker.send_message(mark.text)
-            except Exception as exc:  # a mark must never stop the run
-                log.debug("send_message failed: %s", exc)
-            if recorder is not None:
-                recorder.mark(mark.text, mark.t)
-            self._emit(mark)
-        while True:
-            try:
-                action, value = self._recorder_requests.get_nowait()
-            except queue.Empty:
-                break
-            if action == "start":
+            if action == "mark":
+                try:
+                    self.tracker.send_message(value.text)
+                except Exception as exc:  # a mark must never stop the run
+                    log.debug("send_message failed: %s", exc)
+                if recorder is not None:
+                    recorder.mark(value.text, value.t)
+                self._emit(value)
+            elif action == "start":
                 self._close_recorder()
                 self.recorder = recorder = value
             else:
