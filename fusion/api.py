@@ -69,18 +69,9 @@ class Pipeline:
         flags: dict[str, Any] = {"camera.source": camera, "tracker.spec": tracker,
                                  "record.dir": None if record is None else str(record), **(overrides or {})}
         if isinstance(config, Config):
-            data = config.to_dict()
-            for dotted, value in flags.items():
-                if value is None:
-                    continue
-                node = data
-                *parents, leaf = dotted.split(".")
-                for part in parents:
-                    node = node.setdefault(part, {})
-                node[leaf] = value
-            from gazefusion.fusion.config import validate_config
+            from gazefusion.fusion.replay import override_config
 
-            self.config = validate_config(data)
+            self.config = override_config(config, flags, "configuration")
         else:
             self.config = load_config(config, flags)
         self.runner = Runner(self.config, extra_session=extra_session, tracker=tracker_object, camera=camera_object)
