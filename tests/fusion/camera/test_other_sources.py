@@ -34,9 +34,10 @@ def video_file(tmp_path: Path) -> Path:
 
 
 def test_video_file_plays_every_frame_then_ends(video_file: Path) -> None:
-    with open_camera(str(video_file)) as source:
+    source = open_camera(str(video_file))
+    tap = source.tap()
+    with source:
         assert isinstance(source, OpenCvSource)
-        tap = source.tap()
         frames = []
         while (frame := tap.get(timeout_s=5)) is not None:
             frames.append(frame)
