@@ -91,10 +91,8 @@ class IVTDetector(FixationDetector):
         # Delay line: samples (t, x, y, ax, ay, valid); those before `_next` are decided and
         # kept only as the velocity window's past half.
         self._median_half = p["median_window_s"] / 2.0
-        self._t: list[float] = []
+        self._samples: list[tuple[float, float, float, float, float]] = []  # t, x, y, ax, ay
         self._rt: list[float] = []  # t - epoch, for a well-conditioned velocity fit
-        self._x: list[float] = []
-        self._y: list[float] = []
         self._ax: list[float] = []
         self._ay: list[float] = []
         self._valid: list[bool] = []
@@ -123,72 +121,68 @@ class IVTDetector(FixationDetector):
 
     def _push(self, t: float, x: float, y: float, ax: float, ay: float, valid: bool) -> list[FixationEvent]:
         events: list[FixationEvent] = []
-        if self._count == 0:
+        count = self._count
+        if count == 0:
             self._epoch = t
         rel = t - self._epoch
         if rel > _REBASE_S:
             self._rebase(rel)
             rel = t - self._epoch
-        seg = self._seg
-        if valid and self._count > 0 and self._valid[-1]:
-            seg.append(seg[-1])
-        else:
-            seg.append(self._count)
-        self._t.append(t)
+        valids, seg = self._valid, self._seg
+        seg.append(seg[-1] if valid and count and valids[-1] else count)
+        valids.append(valid)
+        self._samples.append((t, x, y, ax, ay))
         self._rt.append(rel)
-        self._x.append(x)
-        self._y.append(y)
         self._ax.append(ax)
         self._ay.append(ay)
-        self._valid.append(valid)
-        self._count += 1
+        self._count = count + 1
         self._advance(rel, t, events)
-        if len(self._rt) > _COMPACT_AT:
+        if len(valids) > _COMPACT_AT:
             self._compact()
         return events
 
     def _advance(self, rel: float, t: float, events: list[FixationEvent]) -> None:
         """Filter and classify every sample whose lookahead is complete at relative time `rel`."""
-        rt, base = self._rt, self._base
+        rt, base, count = self._rt, self._base, self._count
         half_m = self._median_half
-        while self._mnext < self._count and rel - rt[self._mnext - base] >= half_m:
-            self._filter(self._mnext - base)
-            self._mnext += 1
-        if self._mnext == 0:
+        mnext = self._mnext
+        while mnext < count and rel - rt[mnext - base] >= half_m:
+            self._filter(mnext - base)
+            mnext += 1
+        self._mnext = mnext
+        if mnext == 0:
             return
-        newest = rt[self._mnext - 1 - base]
+        newest = rt[mnext - 1 - base]
         half_v = self._half_window
-        while self._vnext < self._mnext and newest - rt[self._vnext - base] >= half_v:
+        while self._vnext < mnext and newest - rt[self._vnext - base] >= half_v:
             self._decide(self._vnext - base, t, events)
             self._vnext += 1
 
-    def _window(self, p: int, lo: int, half: float, end: int) -> tuple[int, int]:
-        """List positions [lo, hi] of the contiguous valid samples within `half` of sample `p`."""
-        rt, seg = self._rt, self._seg
-        t0, segment = rt[p], seg[p]
-        lo = max(lo, segment - self._base)
-        while rt[lo] < t0 - half:
-            lo += 1
-        hi = p
-        while hi + 1 < end and seg[hi + 1] == segment and rt[hi + 1] - t0 <= half:
-            hi += 1
-        return lo, hi
-
     def _filter(self, p: int) -> None:
+        """Median of the contiguous valid positions within ``median_window_s / 2`` of `p`."""
         if not self._valid[p]:
             self._fx.append(math.nan)
             self._fy.append(math.nan)
             return
-        if self._median_half <= 0.0:
-            self._fx.append(self._ax[p])
-            self._fy.append(self._ay[p])
+        ax, ay = self._ax, self._ay
+        half = self._median_half
+        if half <= 0.0:
+            self._fx.append(ax[p])
+            self._fy.append(ay[p])
             return
-        lo, hi = self._window(p, self._mlo - self._base, self._median_half, len(self._rt))
-        self._mlo = lo + self._base
-        xs = sorted(self._ax[lo:hi + 1])
-        ys = sorted(self._ay[lo:hi + 1])
-        middle = len(xs) // 2
-        if len(xs) % 2:
+        rt, seg, base = self._rt, self._seg, self._base
+        t0, segment = rt[p], seg[p]
+        lo = max(self._mlo - base, segment - base)
+        while rt[lo] < t0 - half:
+            lo += 1
+        self._mlo = lo + base
+        hi, end = p + 1, len(rt)
+        while hi < end and seg[hi] == segment and rt[hi] - t0 <= half:
+            hi += 1
+        xs = sorted(ax[lo:hi])
+        ys = sorted(ay[lo:hi])
+        middle = len(xs) >> 1
+        if len(xs) & 1:
             self._fx.append(xs[middle])
             self._fy.append(ys[middle])
         else:
@@ -196,15 +190,23 @@ class IVTDetector(FixationDetector):
             self._fy.append(0.5 * (ys[middle - 1] + ys[middle]))
 
     def _velocity(self, p: int) -> float:
-        """Least-squares slope of the filtered positions over the window around `p`, deg/s."""
-        lo, hi = self._window(p, self._vlo - self._base, self._half_window, self._mnext - self._base)
-        self._vlo = lo + self._base
-        n = hi + 1 - lo
+        """Least-squares slope of the filtered positions within ``velocity_window_s / 2`` of `p`, deg/s."""
+        rt, seg, base = self._rt, self._seg, self._base
+        half = self._half_window
+        t0, segment = rt[p], seg[p]
+        lo = max(self._vlo - base, segment - base)
+        while rt[lo] < t0 - half:
+            lo += 1
+        self._vlo = lo + base
+        hi, end = p + 1, self._mnext - base
+        while hi < end and seg[hi] == segment and rt[hi] - t0 <= half:
+            hi += 1
+        n = hi - lo
         if n < 2:
             return math.inf
-        ts = self._rt[lo:hi + 1]
-        xs = self._fx[lo:hi + 1]
-        ys = self._fy[lo:hi + 1]
+        ts = rt[lo:hi]
+        xs = self._fx[lo:hi]
+        ys = self._fy[lo:hi]
         st = sum(ts)
         denominator = n * sum(map(mul, ts, ts)) - st * st
         if denominator <= 0.0:
@@ -218,7 +220,7 @@ class IVTDetector(FixationDetector):
         keep_from = min(self._mlo, self._vlo, self._vnext) - self._base
         if keep_from <= 0:
             return
-        for values in (self._t, self._rt, self._x, self._y, self._ax, self._ay, self._valid, self._seg, self._fx, self._fy):
+        for values in (self._samples, self._rt, self._ax, self._ay, self._valid, self._seg, self._fx, self._fy):
             del values[:keep_from]
         self._base += keep_from
 
@@ -229,7 +231,8 @@ class IVTDetector(FixationDetector):
 
     def _decide(self, p: int, now: float, events: list[FixationEvent]) -> None:
         """Classify sample at list position `p`; `now` is the newest sample's time."""
-        t, x, y, ax, ay, valid = self._t[p], self._x[p], self._y[p], self._ax[p], self._ay[p], self._valid[p]
+        t, x, y, ax, ay = self._samples[p]
+        valid = self._valid[p]
         self._now = now
         if not valid:
             self._lost(t, events)
