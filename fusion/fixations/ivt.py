@@ -152,7 +152,8 @@ class IVTDetector(FixationDetector):
         self._mnext = mnext
         if mnext == 0:
             return
-        newest = rt[mnext - 1 - base]
+        # At the end of input (rel = inf) every filtered sample is decided.
+        newest = rt[mnext - 1 - base] if rel < math.inf else math.inf
         half_v = self._half_window
         while self._vnext < mnext and newest - rt[self._vnext - base] >= half_v:
             self._decide(self._vnext - base, t, events)
