@@ -11,7 +11,7 @@ warning, exit status 0.
 from __future__ import annotations
 
 import argparse
-import logging
+import sys
 from pathlib import Path
 
 from gazefusion.fusion.config import load_config
@@ -22,8 +22,6 @@ from gazefusion.fusion.tables import TableReader, TableWriter, parse_float
 from gazefusion.fusion.types import Fixation
 
 FIXATION_COLUMNS = ("id", "onset", "offset", "duration", "x", "y", "cam_x", "cam_y", "dispersion_deg", "n_samples")
-
-log = logging.getLogger("gazefusion.fixations")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -83,6 +81,10 @@ def resolve_geometry(args: argparse.Namespace, gaze: Path, screen: object) -> Sc
     return base.validate()
 
 
+def _warn(message: str) -> None:
+    print(f"gazefusion: warning: {message}", file=sys.stderr)
+
+
 def _row(fixation: Fixation) -> list[object]:
     return [fixation.id, fixation.onset, fixation.offset, fixation.duration, fixation.x, fixation.y,
             fixation.cam_x, fixation.cam_y, fixation.dispersion_deg, fixation.n_samples]
@@ -131,12 +133,11 @@ def run(args: argparse.Namespace) -> int:
                 writer.write(_row(event.fixation))
                 fixations.append(event.fixation.duration)
     if detector.skipped_samples:
-        log.warning("warning: skipped %d row(s) whose t did not increase (first: data row %d)",
-                    detector.skipped_samples, first_skipped)
+        _warn(f"skipped {detector.skipped_samples} row(s) whose t did not increase (first: data row {first_skipped})")
     if rows and not valid_rows:
-        log.warning("warning: no valid samples in %s (%d row(s), all invalid): no fixations", gaze, rows)
+        _warn(f"no valid samples in {gaze} ({rows} row(s), all invalid): no fixations")
     elif not rows:
-        log.warning("warning: %s has a header but no samples: no fixations", gaze)
+        _warn(f"{gaze} has a header but no samples: no fixations")
     mean_ms = 1000 * sum(fixations) / len(fixations) if fixations else 0.0
     print(f"{len(fixations)} fixations (mean {mean_ms:.0f} ms) from {rows} samples ({valid_rows} valid) "
           f"with {method} -> {out}")
