@@ -248,6 +248,13 @@ class IVTDetector(FixationDetector):
         if velocity < self.threshold_deg_s:
             if self._sd_factor > 0.0:
                 self._track_noise(velocity)
+            run = self._run
+            if run is not None and self._fixation_open and not self._tail_s:
+                # The common case, kept short: one more sample of a running fixation.
+                run.add(t, x, y, ax, ay)
+                if t - self._last_event_t >= self._update_interval_s:
+                    self._update(run, now, events)
+                return
             self._fixation_sample(t, x, y, ax, ay, events)
         else:
             self._saccade_sample(t, events)

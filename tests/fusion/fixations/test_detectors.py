@@ -221,3 +221,29 @@ def test_ivt_merges_fixations_split_by_a_short_noise_burst() -> None:
     assert len(merged) == 2
     split = ends(run("ivt", noisy, params={"max_angle_deg": 0.5, "max_time_between_s": 0.0}))
     assert len(split) == 3
+
+
+def test_ivt_offset_and_onset_trims_move_the_boundaries() -> None:
+    gaze = make_gaze(seed=14)
+    plain = ends(run("ivt", gaze, params={"onset_trim_s": 0.0}))
+    trimmed = ends(run("ivt", gaze, params={"onset_trim_s": 0.02, "offset_trim_s": 0.02}))
+    assert len(plain) == len(trimmed) == len(gaze.fixations)
+    for a, b in zip(plain[1:-1], trimmed[1:-1]):
+        assert b.onset - a.onset == pytest.approx(0.02, abs=1.5 * STEP_S)
+        assert a.offset - b.offset == pytest.approx(0.02, abs=1.5 * STEP_S)
+        assert b.n_samples == pytest.approx(a.n_samples - 20, abs=2)
+
+
+def test_ivt_loss_trims_cut_around_a_long_loss() -> None:
+    gaze = make_gaze(seed=15, n_fixations=2, fixation_s=(0.8, 0.8))
+    onset = gaze.fixations[0][0]
+    lost = (gaze.t > onset + 0.3) & (gaze.t < onset + 0.45)
+    x, y = gaze.x.copy(), gaze.y.copy()
+    x[lost] = y[lost] = math.nan
+    blink = Synthetic(gaze.t, x, y, gaze.valid, gaze.fixations, gaze.centres)
+    plain = ends(run("ivt", blink, params={"onset_trim_s": 0.0}))
+    trimmed = ends(run("ivt", blink, params={"onset_trim_s": 0.0, "loss_trim_before_s": 0.05, "loss_trim_after_s": 0.08}))
+    assert len(plain) == len(trimmed) == 3
+    assert plain[0].offset - trimmed[0].offset == pytest.approx(0.05, abs=1.5 * STEP_S)
+    assert trimmed[1].onset - plain[1].onset == pytest.approx(0.08, abs=1.5 * STEP_S)
+    assert trimmed[0].n_samples == pytest.approx(plain[0].n_samples - 25, abs=2)
