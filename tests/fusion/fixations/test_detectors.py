@@ -247,3 +247,19 @@ def test_ivt_loss_trims_cut_around_a_long_loss() -> None:
     assert plain[0].offset - trimmed[0].offset == pytest.approx(0.05, abs=1.5 * STEP_S)
     assert trimmed[1].onset - plain[1].onset == pytest.approx(0.08, abs=1.5 * STEP_S)
     assert trimmed[0].n_samples == pytest.approx(plain[0].n_samples - 25, abs=2)
+
+
+def test_ivt_adaptive_threshold_follows_the_noise() -> None:
+    params = {"noise_sd_factor": 6.0, "velocity_threshold_deg_s": 150.0, "min_threshold_deg_s": 1.0}
+    thresholds = []
+    for noise_deg in (0.01, 0.04):
+        gaze = make_gaze(seed=16, noise_deg=noise_deg, n_fixations=10)
+        detector = make_detector("ivt", LUND_SCREEN, params)
+        found = []
+        for t, x, y in zip(gaze.t.tolist(), gaze.x.tolist(), gaze.y.tolist()):
+            found += [e.fixation for e in detector.push(t, x, y, True) if e.kind == "end"]
+        found += [e.fixation for e in detector.flush() if e.kind == "end"]
+        assert_matches_truth(found, gaze)
+        thresholds.append(detector.threshold_deg_s)
+    assert 1.0 < thresholds[0] < thresholds[1] < 150.0
+    assert thresholds[1] > 2 * thresholds[0]
