@@ -49,6 +49,10 @@ class Pipeline:
         Overrides ``record.dir``: record from the start. (default: None)
     overrides : Mapping or None
         More dotted keys, e.g. ``{"aoi.size_deg": 4}``. (default: None)
+    extra_session : dict or None
+        More keys for a recording's session.yaml. (default: None)
+    tracker_object, camera_object : Tracker, CameraSource or None
+        Objects to use instead of opening the configured specs (unopened). (default: None)
     """
 
     def __init__(
@@ -59,25 +63,18 @@ class Pipeline:
         record: str | Path | None = None,
         overrides: Mapping[str, Any] | None = None,
         extra_session: dict[str, Any] | None = None,
+        tracker_object: Any = None,
+        camera_object: Any = None,
     ) -> None:
         flags: dict[str, Any] = {"camera.source": camera, "tracker.spec": tracker,
                                  "record.dir": None if record is None else str(record), **(overrides or {})}
         if isinstance(config, Config):
-            data = config.to_dict()
-            for dotted, value in flags.items():
-                if value is None:
-                    continue
-                node = data
-                *parents, leaf = dotted.split(".")
-                for part in parents:
-                    node = node.setdefault(part, {})
-                node[leaf] = value
-            from gazefusion.fusion.config import validate_config
+            from gazefusion.fusion.replay import override_config
 
-            self.config = validate_config(data)
+            self.config = override_config(config, flags, "configuration")
         else:
             self.config = load_config(config, flags)
-        self.runner = Runner(self.config, extra_session=extra_session)
+        self.runner = Runner(self.config, extra_session=extra_session, tracker=tracker_object, camera=camera_object)
 
     # --- life cycle ---------------------------------------------------------------------------
 

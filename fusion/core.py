@@ -35,6 +35,9 @@ from gazefusion.trackers.types import GazeSample
 
 LookKind = Literal["first", "change", "end"]
 
+CLOCK_JUMP_S = 1.0
+"""A tracker clock that falls behind the host clock by more than this restarted: re-anchor."""
+
 
 class LookEvent(NamedTuple):
     """A look as the core reports it.
@@ -117,6 +120,7 @@ class _Active:
     emitted: bool = False
     last_frame_index: int = -1
     last_frame_t: float = math.nan
+    frames_since_search: int = 0
     frames_searched: int = 0
     hits: dict[str, list[MarkerHit]] = field(default_factory=dict)
     first_seen: list[str] = field(default_factory=list)
@@ -179,12 +183,16 @@ class FusionCore:
         (until then fixations have no camera centroid). (default: None)
     marker_search : MarkerSearch or None
         ``search(image, aoi, gaze_cam_xy) -> hits`` (best first), e.g. a bound
-        ``MarkerDetector.detect`` with ``roi=aoi``; None: every look is a look at nothing.
-        (default: None)
+        ``MarkerDetector.detect`` with ``roi=aoi``; if it has a ``reset()`` method (a
+        detect-then-track search) it is called at every fixation start. None: every look
+        is a look at nothing. (default: None)
     ring_frames : int
         Recent frames kept to join a fixation's start with the nearest frame. (default: 32)
     max_join_gap_s : float
         A fixation is joined with no frame farther than this from its samples. (default: 0.5)
+    empty_search_every : int
+        While the AOI of a fixation holds no marker, search only every this many frames
+        (1: every frame). A marker found is followed on every frame. (default: 1)
     """
 
     def __init__(
@@ -196,6 +204,7 @@ class FusionCore:
         marker_search: MarkerSearch | None = None,
         ring_frames: int = 32,
         max_join_gap_s: float = 0.5,
+        empty_search_every: int = 1,
     ) -> None:
         self.detector = detector
         self.geometry = geometry
@@ -204,9 +213,13 @@ class FusionCore:
         self._mapping_checked = False
         self.marker_search = marker_search
         self.max_join_gap_s = max_join_gap_s
+        self.empty_search_every = max(1, int(empty_search_every))
         self.camera_size: tuple[int, int] | None = None
         self.stats = CoreStats()
-        self.state = OverlayState()
+        self._state = OverlayState()
+        self._gaze_px: tuple[float, float] | None = None
+        self._clock_offset: float | None = None
+        self._gaze_outside = False
         self._ring: deque[Frame] = deque(maxlen=ring_frames)
         self._active: _Active | None = None
         self._finished = False
@@ -268,20 +281,56 @@ class FusionCore:
     def feed_sample(self, sample: GazeSample) -> list[CoreOutput]:
         """Take one gaze sample; returns the fixation events and looks it made decidable."""
         self.stats.samples += 1
-        valid = bool(sample.valid) and math.isfinite(sample.x) and math.isfinite(sample.y)
+        x, y = sample.x, sample.y
+        valid = bool(sample.valid) and x - x == 0.0 and y - y == 0.0  # finite
         if valid:
-            cam = self.to_camera(sample.x, sample.y)
             outside = False
             if self.mapping is not None:
-                outside = not bool(self.mapping.in_calibrated_area(np.array([sample.x, sample.y]))[0])
+                outside = not self._inside(x, y)
                 if outside:
                     self.stats.samples_outside_calibrated += 1
-            gaze = cam if math.isfinite(cam[0]) else None
-            self.state = self.state._replace(gaze_cam=gaze, gaze_outside=outside)
+            self._gaze_px = (x, y)
+            self._gaze_outside = outside
         else:
             self.stats.invalid_samples += 1
-        events = self.detector.push(sample.t, sample.x if valid else math.nan, sample.y if valid else math.nan, valid)
-        return self._on_fixation_events(events)
+        events = self.detector.push(self.sample_time(sample), x if valid else math.nan, y if valid else math.nan, valid)
+        return self._on_fixation_events(events) if events else []
+
+    def sample_time(self, sample: GazeSample) -> float:
+        """The sample's time on the host clock, from the tracker's clock where it has one.
+
+        Arrival times carry network and scheduling jitter (samples read in a burst share
+        nearly one time), which a velocity threshold reads as saccades. The tracker clock is
+        even, so the detector gets ``tracker_t + offset`` with the offset the smallest
+        ``t - tracker_t`` seen (the least delayed arrival), restarted when the tracker's
+        clock jumps (a restart) by more than `CLOCK_JUMP_S`.
+        """
+        tracker_t = sample.tracker_t
+        if not math.isfinite(tracker_t):
+            return sample.t
+        offset = sample.t - tracker_t
+        known = self._clock_offset
+        if known is None or offset < known or offset - known > CLOCK_JUMP_S:
+            self._clock_offset = known = offset
+        return tracker_t + known
+
+    def _inside(self, x: float, y: float) -> bool:
+        """Whether a tracker-px point lies in the mapping's calibrated area (fast for the whole screen)."""
+        assert self.mapping is not None
+        if self.mapping.calibrated_area is None:
+            width, height = self.mapping.screen_size_px
+            return 0.0 <= x <= width and 0.0 <= y <= height
+        return bool(self.mapping.in_calibrated_area(np.array([x, y]))[0])
+
+    @property
+    def state(self) -> OverlayState:
+        """What the overlay draws, as of the last input (the gaze point mapped on demand)."""
+        gaze = self._gaze_px
+        cam = None
+        if gaze is not None:
+            cx, cy = self.to_camera(*gaze)
+            cam = (cx, cy) if math.isfinite(cx) else None
+        return self._state._replace(gaze_cam=cam, gaze_outside=self._gaze_outside)
 
     def feed_frame(self, frame: Frame) -> list[CoreOutput]:
         """Take one camera frame; returns the looks it gave (during a fixation)."""
@@ -292,6 +341,10 @@ class FusionCore:
         self._ring.append(frame)
         active = self._active
         if active is None or frame.index <= active.last_frame_index:
+            return []
+        if active.last_hit is None and active.frames_since_search + 1 < self.empty_search_every:
+            # Nothing found in this fixation's AOI lately: look again only every few frames.
+            active.frames_since_search += 1
             return []
         look = self._search(active, frame)
         return [] if look is None else [look]
@@ -317,6 +370,9 @@ class FusionCore:
             outputs.append(event)
             if event.kind == "start":
                 self._active = _Active(fixation, self.aoi_for(fixation.x, fixation.y))
+                reset = getattr(self.marker_search, "reset", None)
+                if reset is not None:
+                    reset()  # a stateful search (detect-then-track) starts afresh per fixation
                 self.stats.fixations += 1
                 frame = self._nearest_frame(fixation)
                 if frame is not None:
@@ -341,9 +397,9 @@ class FusionCore:
     def _publish(self) -> None:
         active = self._active
         if active is None:
-            self.state = self.state._replace(fixation=None, aoi=None, hit=None)
+            self._state = OverlayState()
         else:
-            self.state = self.state._replace(fixation=active.fixation, aoi=active.aoi, hit=active.last_hit)
+            self._state = OverlayState(fixation=active.fixation, aoi=active.aoi, hit=active.last_hit)
 
     def _nearest_frame(self, fixation: Fixation) -> Frame | None:
         """The ring's frame nearest in time to the fixation's samples (latest on ties)."""
@@ -359,6 +415,7 @@ class FusionCore:
         """Search one frame for markers in the active fixation's AOI; a look if one is due."""
         active.last_frame_index = frame.index
         active.last_frame_t = frame.t
+        active.frames_since_search = 0
         active.frames_searched += 1
         self.stats.frames_searched += 1
         fixation = active.fixation

@@ -82,7 +82,10 @@ def draw_overlay(
     if "label" in shown and hit is not None:
         corners = np.asarray(hit.corners, dtype=np.float64).reshape(-1, 2)
         x0, y0 = int(corners[:, 0].min()), int(corners[:, 1].min())
-        _text(out, marker_label(hit.marker_id, hit.position_m), (max(4, x0), max(16, y0 - 6)))
+        label = marker_label(hit.marker_id, hit.position_m)
+        (width_px, _), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 3)
+        x = min(max(4, x0), out.shape[1] - width_px - 4)  # keep the whole label in the frame
+        _text(out, label, (max(4, x), max(16, y0 - 6)))
     if "gaze" in shown and state.gaze_cam is not None:
         gx, gy = int(round(state.gaze_cam[0])), int(round(state.gaze_cam[1]))
         color = _RED if state.gaze_outside else _GREEN

@@ -43,15 +43,17 @@ def _count_lines(path: Path) -> int:
         return 0
 
 
-def replay_config(recorded: Config, overrides: Mapping[str, Any] | None = None) -> Config:
-    """The recorded configuration with dotted-key overrides (None values ignored)."""
-    data = recorded.to_dict()
+def override_config(config: Config, overrides: Mapping[str, Any] | None = None, source: str = "parameters") -> Config:
+    """A configuration with dotted-key overrides applied (None values ignored), validated.
+
+    New ``fixations.params`` for the same method keep the other parameters of `config`.
+    """
+    data = config.to_dict()
     overrides = dict(overrides or {})
     method = overrides.get("fixations.method")
     params = overrides.get("fixations.params")
-    if params is not None and method in (None, recorded.fixations.method):
-        # New values for some parameters of the same method keep the recorded others.
-        overrides["fixations.params"] = {**recorded.fixations.params, **params}
+    if params is not None and method in (None, config.fixations.method):
+        overrides["fixations.params"] = {**config.fixations.params, **params}
     for dotted, value in overrides.items():
         if value is None:
             continue
@@ -60,7 +62,7 @@ def replay_config(recorded: Config, overrides: Mapping[str, Any] | None = None) 
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = value
-    return validate_config(data, "replay parameters")
+    return validate_config(data, source)
 
 
 def replay_session(
@@ -94,7 +96,7 @@ def replay_session(
         Called with every fixation event and look as it is made. (default: None)
     """
     reader = SessionReader(session)
-    config = replay_config(reader.config, overrides)
+    config = override_config(reader.config, overrides, "replay parameters")
     core = make_core(config)
     recorder = None
     if out_dir is not None:

@@ -30,7 +30,7 @@ from gazefusion.fusion.config import Config
 from gazefusion.fusion.core import CoreOutput, FusionCore, LookEvent, MarkerSearch, OverlayState
 from gazefusion.fusion.errors import UserError
 from gazefusion.fusion.geometry import ScreenGeometry
-from gazefusion.fusion.session import SessionRecorder
+from gazefusion.fusion.session import SessionRecorder, as_jpeg_frame
 from gazefusion.fusion.types import FixationEvent, Frame, MarkerHit
 from gazefusion.trackers.types import GazeSample, TrackerEvent
 
@@ -62,7 +62,12 @@ def screen_geometry(config: Config) -> ScreenGeometry:
 
 
 class LazyMarkerSearch:
-    """Marker search that builds its detector at the first frame, when the image size is known.
+    """Marker search for the core: detect, then track by optical flow between detections.
+
+    The detector is built at the first frame, when the image size is known (intrinsics from
+    ``calibration.intrinsics`` scaled to it, or an assumed 60-degree camera). The core calls
+    :meth:`reset` at every fixation start, so tracking never carries over between fixations
+    and a replay of the same frames gives the same hits.
 
     Parameters
     ----------
@@ -77,22 +82,27 @@ class LazyMarkerSearch:
         self.library = MarkerLibrary.load(config.markers.file, config.markers)  # type: ignore[arg-type]
         self._loaded = load_intrinsics(config.calibration.intrinsics) if config.calibration.intrinsics else None
         self.intrinsics: CameraIntrinsics | None = None
-        self._detector: Any = None
+        self._tracker: Any = None
         self._size: tuple[int, int] | None = None
 
-    def _detector_for(self, size: tuple[int, int]) -> Any:
-        from gazefusion.fusion.markers import MarkerDetector
+    def _tracker_for(self, size: tuple[int, int]) -> Any:
+        from gazefusion.fusion.markers import MarkerDetector, MarkerTracker
 
-        if self._detector is None or size != self._size:
+        if self._tracker is None or size != self._size:
             self.intrinsics = self._loaded.scaled_to(size) if self._loaded else CameraIntrinsics.from_fov(size)
-            self._detector = MarkerDetector(self.library, self.intrinsics, self.config.markers)
+            self._tracker = MarkerTracker(MarkerDetector(self.library, self.intrinsics, self.config.markers))
             self._size = size
-        return self._detector
+        return self._tracker
+
+    def reset(self) -> None:
+        """Forget tracked markers: the next frame is detected afresh."""
+        if self._tracker is not None:
+            self._tracker.reset()
 
     def __call__(self, image: np.ndarray, aoi: tuple[int, int, int, int], gaze_xy: tuple[float, float]) -> list[MarkerHit]:
-        detector = self._detector_for((image.shape[1], image.shape[0]))
+        tracker = self._tracker_for((image.shape[1], image.shape[0]))
         gaze = gaze_xy if all(math.isfinite(v) for v in gaze_xy) else None
-        return detector.detect(image, roi=aoi, gaze_xy=gaze)
+        return tracker.update(image, roi=aoi, gaze_xy=gaze)
 
 
 def make_core(config: Config) -> FusionCore:
@@ -118,7 +128,8 @@ def make_core(config: Config) -> FusionCore:
                 f"{mapping.screen_size_px[1]} screen but screen.size_px is {screen[0]}x{screen[1]}"
             )
     search: MarkerSearch | None = LazyMarkerSearch(config) if config.markers.file else None
-    return FusionCore(detector, geometry, config.aoi.size_deg, mapping, search)
+    return FusionCore(detector, geometry, config.aoi.size_deg, mapping, search,
+                      empty_search_every=config.markers.redetect_every)
 
 
 class Runner:
@@ -137,6 +148,11 @@ class Runner:
         fell behind the camera; skipped frames are recorded as such). (default: 4)
     extra_session : dict or None
         More keys for session.yaml (the demo's true poses). (default: None)
+    tracker : Tracker or None
+        An unopened tracker object to use instead of opening ``tracker.spec`` (e.g. a
+        ``ScriptedTracker`` with a script of one's own). (default: None)
+    camera : CameraSource or None
+        An unstarted camera source to use instead of opening ``camera.source``. (default: None)
     """
 
     def __init__(
@@ -145,8 +161,12 @@ class Runner:
         hold_s: float = 0.1,
         max_pending_frames: int = 4,
         extra_session: dict[str, Any] | None = None,
+        tracker: Any = None,
+        camera: Any = None,
     ) -> None:
         self.config = config
+        self._given_tracker = tracker
+        self._given_camera = camera
         self.hold_s = hold_s
         self.max_pending_frames = max_pending_frames
         self.extra_session = extra_session
@@ -169,9 +189,9 @@ class Runner:
         self._lock = threading.Lock()
         self._callbacks: list[Callable[[PipelineEvent], None]] = []
         self._queues: list[queue.Queue[PipelineEvent | None]] = []
-        self._marks: queue.Queue[Mark] = queue.Queue()
-        self._recorder_requests: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._control: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._frames_by_index: dict[int, Frame] = {}
+        self._tracker_ended_at: float | None = None
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -187,12 +207,13 @@ class Runner:
         from gazefusion.trackers import open_tracker
 
         try:
-            self.tracker = open_tracker(self.config.tracker.spec, self.config.tracker, self.config.screen)
+            self.tracker = self._given_tracker or open_tracker(
+                self.config.tracker.spec, self.config.tracker, self.config.screen)
             self.tracker.open()
-            if self.config.camera.source != "none":
+            if self._given_camera is not None or self.config.camera.source != "none":
                 from gazefusion.fusion.camera import open_camera
 
-                self.camera = open_camera(self.config.camera.source, self.config.camera)
+                self.camera = self._given_camera or open_camera(self.config.camera.source, self.config.camera)
                 self.camera.start()
                 self._tap = self.camera.tap(self.config.camera.recorder_queue_frames)
                 if self.camera.size is not None:
@@ -286,7 +307,7 @@ class Runner:
 
     def mark(self, text: str) -> None:
         """Mark an event: into events.jsonl, and to the tracker as a message (``send_message``)."""
-        self._marks.put(Mark(time.monotonic(), text))
+        self._control.put(("mark", Mark(time.monotonic(), text)))
 
     def start_recording(self, directory: str | Path) -> None:
         """Start recording into a new session folder (replacing no running recording).
@@ -298,13 +319,13 @@ class Runner:
         """
         if self.recorder is not None and self.recorder.active:
             raise UserError(f"already recording into {self.recorder.directory}: stop_recording() first")
-        recorder = SessionRecorder(directory, self.config.model_copy(update={}), extra=self.extra_session)
-        self._recorder_requests.put(("start", recorder))
+        recorder = SessionRecorder(directory, self.config, extra=self.extra_session)
+        self._control.put(("start", recorder))
 
     def stop_recording(self, timeout_s: float = 5.0) -> None:
         """Stop the running recording (its files are closed and complete)."""
         done = threading.Event()
-        self._recorder_requests.put(("stop", done))
+        self._control.put(("stop", done))
         if self._worker is not None and self._worker.is_alive():
             done.wait(timeout_s)
         elif self.recorder is not None:
@@ -349,7 +370,7 @@ class Runner:
                         last_frame_t = frame.t
                         got = True
                 self._side_channels()
-                ended = self.tracker.finished and not samples
+                ended = self._ended(samples, frames)
                 now = time.monotonic()
                 horizon = now - self.hold_s
                 if self._tap is None:
@@ -393,6 +414,20 @@ class Runner:
             for subscriber in queues:
                 subscriber.put(None)
 
+    def _ended(self, samples: deque[GazeSample], frames: deque[Frame]) -> bool:
+        """Whether the inputs have run out: the tracker ended (a replay), and the camera too
+        (a finite source) or has sent nothing for a second since."""
+        if not self.tracker.finished or samples:
+            return False
+        now = time.monotonic()
+        if self._tracker_ended_at is None:
+            self._tracker_ended_at = now
+        if self.camera is None:
+            return True
+        if self.camera.finished:
+            return self._tap is None or len(self._tap) == 0
+        return now - max(self._tracker_ended_at, frames[-1].t if frames else -math.inf) > 1.0
+
     def _feed_sample(self, sample: GazeSample) -> None:
         if self.recorder is not None:
             self.recorder.write_sample(sample)
@@ -408,6 +443,7 @@ class Runner:
                 recorder.write_frame(frame, -1)
             return
         if recorder is not None:
+            frame = as_jpeg_frame(frame)  # an OpenCV source's frame: the core sees what replay will
             recorder.write_frame(frame, recorder.samples_written)
         self.frames_fed += 1
         self._frames_by_index[frame.index] = frame
@@ -438,7 +474,6 @@ class Runner:
         if self.camera is not None:
             for t, kind, text in self.camera.pop_events():
                 camera_event = CameraEvent(t, kind, text)
-                log.warning("camera %s: %s", kind, text)
                 if recorder is not None:
                     recorder.write_event({"kind": f"camera_{kind}", "t": t, "text": text})
                 self._emit(camera_event)
@@ -449,24 +484,20 @@ class Runner:
                     "text": "the core worker fell behind the camera; these frames are in neither the recording nor the core",
                 })
             self._tap_dropped = self._tap.dropped
-        while True:
+        while True:  # marks and recording requests, in the order they were made
             try:
-                mark = self._marks.get_nowait()
+                action, value = self._control.get_nowait()
             except queue.Empty:
                 break
-            try:
-                self.tracker.send_message(mark.text)
-            except Exception as exc:  # a mark must never stop the run
-                log.debug("send_message failed: %s", exc)
-            if recorder is not None:
-                recorder.mark(mark.text, mark.t)
-            self._emit(mark)
-        while True:
-            try:
-                action, value = self._recorder_requests.get_nowait()
-            except queue.Empty:
-                break
-            if action == "start":
+            if action == "mark":
+                try:
+                    self.tracker.send_message(value.text)
+                except Exception as exc:  # a mark must never stop the run
+                    log.debug("send_message failed: %s", exc)
+                if recorder is not None:
+                    recorder.mark(value.text, value.t)
+                self._emit(value)
+            elif action == "start":
                 self._close_recorder()
                 self.recorder = recorder = value
             else:

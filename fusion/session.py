@@ -28,6 +28,8 @@ import importlib.metadata
 import json
 import logging
 import math
+import queue
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,6 +75,27 @@ def software_version() -> str:
         return "unknown"
 
 
+def as_jpeg_frame(frame: Frame, quality: int = 95) -> Frame:
+    """A frame of a non-JPEG source as it will be recorded and replayed: JPEG-encoded, decoded back.
+
+    The live core takes this frame instead of the original, so a replay, which can only
+    decode the recorded JPEG, sees the very same pixels.
+
+    Parameters
+    ----------
+    frame : Frame
+        A frame; returned unchanged if it has JPEG bytes already.
+    quality : int
+        JPEG quality. (default: 95)
+    """
+    if frame.jpeg is not None:
+        return frame
+    ok, encoded = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    data = encoded.tobytes() if ok else b""
+    image = decode_jpeg(data)
+    return frame._replace(image=frame.image if image is None else image, jpeg=data)
+
+
 def fixation_row(event: FixationEvent) -> list[Any]:
     """A fixation (at its end event) as a row of :data:`FIXATION_COLUMNS`."""
     f = event.fixation
@@ -104,7 +127,8 @@ def event_record(item: FixationEvent | LookEvent) -> dict[str, Any]:
     """A fixation event or look as an events.jsonl record."""
     if isinstance(item, LookEvent):
         row = look_row(item)
-        return {"kind": "look", "t": item.look.t, **{k: v for k, v in row.items() if k != "t" and v != ""}}
+        fields = {k: v for k, v in row.items() if k not in ("t", "kind") and v != ""}
+        return {"kind": f"look_{item.kind}", "t": item.look.t, **fields}
     f = item.fixation
     return {
         "kind": f"fixation_{item.kind}", "t": item.t, "id": f.id, "onset": f.onset, "offset": f.offset,
@@ -250,18 +274,17 @@ class SessionRecorder:
     def write_frame(self, frame: Frame, fed_after: int) -> None:
         """Append one frame's JPEG bytes and its row (`fed_after` -1: not processed).
 
-        Frames without JPEG bytes (OpenCV sources) are encoded once here at quality 95.
+        Frames without JPEG bytes (OpenCV sources) are encoded here (see :func:`as_jpeg_frame`).
         """
         if self._video is None or self._frames is None or self.error is not None:
             return
-        data = frame.jpeg
-        if data is None:
-            ok, encoded = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 95])
-            data = encoded.tobytes() if ok else b""
+        data = frame.jpeg if frame.jpeg is not None else as_jpeg_frame(frame).jpeg or b""
         offset = self._video_offset
 
         def write() -> None:
+            # The JPEG reaches the OS before its row does: a row never points past the video's end.
             self._video.write(data)  # type: ignore[union-attr]
+            self._video.flush()  # type: ignore[union-attr]
             self._frames.write([frame.index, frame.t, frame.t_source, offset, len(data), fed_after])  # type: ignore[union-attr]
 
         self._guard("video.mjpeg", write)
@@ -375,6 +398,10 @@ class SessionReader:
         self.directory = Path(directory)
         if not self.directory.is_dir():
             raise UserError(f"session folder not found: {self.directory}")
+        if not any((self.directory / name).exists() for name in SESSION_FILES[:4]):
+            raise UserError(
+                f"{self.directory} is not a session folder (no session.yaml, gaze.tsv, video.mjpeg or frames.tsv)"
+            )
         self.problems: list[str] = []
         self.header: dict[str, Any] = {}
         path = self.directory / "session.yaml"
@@ -393,8 +420,6 @@ class SessionReader:
         if not (self.directory / "frames.tsv").exists() or not (self.directory / "video.mjpeg").exists():
             which = [n for n in ("frames.tsv", "video.mjpeg") if not (self.directory / n).exists()]
             self.problems.append(f"{' and '.join(which)} missing: replaying gaze without frames")
-        if not self.problems and not any((self.directory / name).exists() for name in SESSION_FILES[1:4]):
-            raise UserError(f"{self.directory} is not a session folder (no gaze.tsv, video.mjpeg or frames.tsv)")
         self._video_size = self._size("video.mjpeg")
 
     def _size(self, name: str) -> int:
@@ -459,16 +484,22 @@ class SessionReader:
                     continue
                 yield record, Frame(record.index, record.t, record.t_source, image, data)
 
-    def inputs(self) -> Iterator[GazeSample | Frame]:
+    def inputs(self, prefetch: bool = True) -> Iterator[GazeSample | Frame]:
         """The core's inputs in the order the live run fed them.
 
         With ``fed_after`` recorded, frames go in after exactly that many samples and frames
         the live core skipped are skipped; without it, samples and frames merge by time
         (samples first on ties).
+
+        Parameters
+        ----------
+        prefetch : bool
+            Read and decode frames ahead on a second thread (the order is unchanged).
+            (default: True)
         """
         samples = self.samples()
         fed = 0
-        frames = self.frames()
+        frames = _prefetched(self.frames()) if prefetch else self.frames()
         first = next(frames, None)
         if first is None or first[0].fed_after == -2:
             # No frames, or a session without fed_after: merge by time.
@@ -513,6 +544,41 @@ class SessionReader:
             self.problems.append(f"{name} is missing")
             return []
         return list(TableReader(path))
+
+
+def _prefetched(items: Iterator[Any], depth: int = 8) -> Iterator[Any]:
+    """Run an iterator ahead on a thread (JPEG decoding overlaps the core); same items, same order."""
+    slots: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        slots.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slots.put(("end", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            slots.put(("error", exc))
+
+    thread = threading.Thread(target=produce, name="gazefusion-replay-frames", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = slots.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        thread.join(timeout=2.0)
 
 
 def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
