@@ -22,12 +22,13 @@ Measured, per size:
   plus one decode; cv2.VideoCapture read at the same half rate for comparison.
 - decoder options (decode-only): fast DCT + fast upsampling, grayscale, half size.
 
-Run:  nice -n 10 python bench/bench_camera.py [--seconds 2] [--rounds 3] [--camera-hz 60]
+Run:  nice -n 10 python bench/bench_camera.py [--seconds 1.5] [--rounds 5] [--camera-hz 60]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import multiprocessing as mp
 import shutil
 import socket
@@ -151,16 +152,18 @@ def decode_only(frames: list[bytes], decode: Callable[[bytes], object], seconds:
 def videocapture_fps(url: str, seconds: float) -> float:
     cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG)
     if not cap.isOpened():
-        return float("nan")
+        return float("nan"), float("nan")
     cap.read()
     n = 0
+    cpu = time.process_time()
     start = time.perf_counter()
     while time.perf_counter() - start < seconds:
         ok, _ = cap.read()
         n += ok
     fps = n / (time.perf_counter() - start)
+    cpu_ms = (time.process_time() - cpu) * 1000 / max(n, 1)
     cap.release()
-    return fps
+    return fps, cpu_ms
 
 
 def seed_fps(url: str, seconds: float) -> float:
@@ -170,6 +173,7 @@ def seed_fps(url: str, seconds: float) -> float:
     stream = urllib.request.urlopen(url)
     buffer = b""
     n = 0
+    cpu = time.process_time()
     start = time.perf_counter()
     while time.perf_counter() - start < seconds:
         buffer += stream.read(1024)
@@ -181,17 +185,19 @@ def seed_fps(url: str, seconds: float) -> float:
             if cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR) is not None:
                 n += 1
     fps = n / (time.perf_counter() - start)
+    cpu_ms = (time.process_time() - cpu) * 1000 / max(n, 1)
     stream.close()
-    return fps
+    return fps, cpu_ms
 
 
-def gazefusion_fps(url: str, seconds: float, decoder: Callable[[bytes], np.ndarray]) -> tuple[float, float, int]:
-    """(decoded fps, fps the consumer got, JPEGs skipped as the decoder was behind)."""
+def gazefusion_fps(url: str, seconds: float, decoder: Callable[[bytes], np.ndarray]) -> tuple[float, float, float, int]:
+    """(decoded fps, CPU ms per decoded frame, fps the consumer got, JPEGs skipped as the decoder was behind)."""
     with MjpegSource(url, CameraConfig(), decoder=decoder) as source:
         frame = source.latest(timeout_s=5)
         assert frame is not None
         first_stats = source.stats()
         got = 0
+        cpu = time.process_time()
         start = time.perf_counter()
         while time.perf_counter() - start < seconds:
             newer = source.latest(frame.index, timeout_s=1)
@@ -200,7 +206,21 @@ def gazefusion_fps(url: str, seconds: float, decoder: Callable[[bytes], np.ndarr
                 got += 1
         elapsed = time.perf_counter() - start
         stats = source.stats()
-    return (stats.frames - first_stats.frames) / elapsed, got / elapsed, stats.skipped - first_stats.skipped
+        decoded = stats.frames - first_stats.frames
+        cpu_ms = (time.process_time() - cpu) * 1000 / max(decoded, 1)
+    return decoded / elapsed, cpu_ms, got / elapsed, stats.skipped - first_stats.skipped
+
+
+def sustained(frames: list[bytes], rate_hz: float, seconds: float) -> tuple[float, float]:
+    """The server paced at `rate_hz`: (fps decoded, share of the sent frames decoded)."""
+    with Server(frames, rate_hz) as server, MjpegSource(server.url, CameraConfig()) as source:
+        source.latest(timeout_s=5)
+        before = source.stats()
+        time.sleep(seconds)
+        after = source.stats()
+    decoded = after.frames - before.frames
+    received = decoded + (after.skipped - before.skipped) + (after.corrupt - before.corrupt)
+    return decoded / seconds, decoded / max(received, 1)
 
 
 # -- parsing cost ---------------------------------------------------------------------------
@@ -265,8 +285,8 @@ def summary_ms(ages: list[float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=2.0, help="seconds per throughput measurement (default: 2)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of turns; medians are reported (default: 3)")
+    parser.add_argument("--seconds", type=float, default=1.5, help="seconds per throughput measurement (default: 1.5)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of turns; medians are reported (default: 5)")
     parser.add_argument("--camera-hz", type=float, default=60.0, help="paced camera rate for freshness (default: 60)")
     args = parser.parse_args()
     rows = []
@@ -274,30 +294,40 @@ def main() -> None:
         frames = encode_frames(width, height)
         mean_kib = statistics.mean(map(len, frames)) / 1024
         print(f"\n== {width}x{height}: {N_FRAMES} testsrc2 frames, mean {mean_kib:.0f} KiB/JPEG ==")
-        # The machine is shared: the methods take turns, round after round, and each keeps its
-        # median, so a burst of load elsewhere hits all of them alike.
+        # The machine is shared: the methods take turns, round after round; each round's ratios
+        # are against VideoCapture in that round, and the medians over rounds are reported.
         runs: dict[str, list] = {key: [] for key in ("sj", "cvd", "cap", "seed", "ours", "ours_cv")}
         for _ in range(args.rounds):
-            runs["sj"].append(decode_only(frames, decode_simplejpeg, args.seconds))
-            runs["cvd"].append(decode_only(frames, decode_cv2, args.seconds))
-            with Server(frames) as server:
-                runs["cap"].append(videocapture_fps(server.url, args.seconds))
-            with Server(frames) as server:
-                runs["seed"].append(seed_fps(server.url, args.seconds))
-            with Server(frames) as server:
-                runs["ours"].append(gazefusion_fps(server.url, args.seconds, decode_simplejpeg))
-            with Server(frames) as server:
-                runs["ours_cv"].append(gazefusion_fps(server.url, args.seconds, decode_cv2)[0])
-        sj, cvd, cap, seed, ours_cv = (statistics.median(runs[k]) for k in ("sj", "cvd", "cap", "seed", "ours_cv"))
-        ours_runs = sorted(runs["ours"])
-        ours, ours_got, ours_skipped = ours_runs[len(ours_runs) // 2]
-        print(f"{'method':<38}{'fps':>9}{'x VideoCapture':>16}")
-        for name, fps in [("decode-only simplejpeg (in memory)", sj), ("decode-only cv2.imdecode (in memory)", cvd),
-                          ("cv2.VideoCapture", cap), ("seed (1024-byte reads, find FFD8/FFD9)", seed),
-                          ("gazefusion MjpegSource (simplejpeg)", ours), ("gazefusion MjpegSource (cv2 decoder)", ours_cv)]:
-            print(f"{name:<38}{fps:9.0f}{fps / cap:16.2f}")
-        print(f"  gazefusion consumer got {ours_got:.0f} fps; {ours_skipped} JPEGs skipped in {args.seconds:g} s while "
-              "the decoder was behind (the server sends faster than any client decodes)")
+            runs["sj"].append((decode_only(frames, decode_simplejpeg, args.seconds), math.nan))
+            runs["cvd"].append((decode_only(frames, decode_cv2, args.seconds), math.nan))
+            for key, measure in (("cap", videocapture_fps), ("seed", seed_fps),
+                                 ("ours", lambda url, sec: gazefusion_fps(url, sec, decode_simplejpeg)),
+                                 ("ours_cv", lambda url, sec: gazefusion_fps(url, sec, decode_cv2))):
+                with Server(frames) as server:
+                    runs[key].append(measure(server.url, args.seconds))
+        median = {key: statistics.median(r[0] for r in value) for key, value in runs.items()}
+        ratio = {key: statistics.median(r[0] / c[0] for r, c in zip(value, runs["cap"])) for key, value in runs.items()}
+        cpu = {key: statistics.median(r[1] for r in value) for key, value in runs.items()}
+        ours_got = statistics.median(r[2] for r in runs["ours"])
+        ours_skipped = statistics.median(r[3] for r in runs["ours"])
+        sj, cap, seed, ours = median["sj"], median["cap"], median["seed"], median["ours"]
+        print(f"{'method':<40}{'fps':>8}{'x VideoCapture':>16}{'CPU ms/frame':>14}")
+        for key, name in [("sj", "decode-only simplejpeg (in memory)"), ("cvd", "decode-only cv2.imdecode (in memory)"),
+                          ("cap", "cv2.VideoCapture"), ("seed", "seed (1024-byte reads, find FFD8/FFD9)"),
+                          ("ours", "gazefusion MjpegSource (simplejpeg)"), ("ours_cv", "gazefusion MjpegSource (cv2 decoder)")]:
+            print(f"{name:<40}{median[key]:8.0f}{ratio[key]:16.2f}{cpu[key]:14.2f}")
+        print(f"  gazefusion: the consumer got {ours_got:.0f} fps; {ours_skipped:.0f} JPEGs skipped in {args.seconds:g} s "
+              "while the decoder was behind (the server sends faster than any client decodes)")
+        # The throughput that matters for a camera: the highest frame rate decoded in full. The
+        # saturating server above makes any freshness-keeping reader read frames it then skips.
+        best_rate = 0.0
+        for factor in (1.0, 1.2, 1.5, 2.0):
+            fps, share = sustained(frames, factor * cap, args.seconds)
+            print(f"  server paced at {factor:.1f}x VideoCapture's rate ({factor * cap:.0f} Hz): gazefusion decodes "
+                  f"{fps:.0f} fps, {share:.1%} of the frames")
+            if share >= 0.98:
+                best_rate = max(best_rate, factor * cap)
+        print(f"  sustained without skipping (>= 98% decoded): {best_rate:.0f} Hz = {best_rate / cap:.1f}x VideoCapture")
         parse_cl = parse_seconds_per_frame(frames, True)
         parse_scan = parse_seconds_per_frame(frames, False)
         decode_s = 1.0 / sj
@@ -322,14 +352,15 @@ def main() -> None:
         print(f"  gazefusion since sent:    {summary_ms(sent_ages)}  ({over:.1%} over the bound, {len(sent_ages)} calls)")
         print(f"  gazefusion since arrival: {summary_ms(arrival_ages)}")
         print(f"  cv2.VideoCapture sent:    {summary_ms(cap_ages)}  (a backlog: it returns the oldest unread frame)")
-        rows.append((f"{width}x{height}", sj, cap, seed, ours, ours / cap, parse_cl / decode_s, parse_scan / decode_s,
+        rows.append((f"{width}x{height}", sj, cap, seed, ours, ratio["ours"], best_rate / cap, parse_cl / decode_s, parse_scan / decode_s,
                      max(sent_ages), bound_s, over))
     print("\n== summary ==")
-    print(f"{'size':<10}{'decode':>8}{'VidCap':>8}{'seed':>7}{'ours':>7}{'ours/VC':>9}{'parse CL':>10}{'parse scan':>11}"
-          f"{'max age':>9}{'bound':>7}{'over':>7}")
-    for size, sj, cap, seed, ours, ratio, pcl, pscan, age, bound, over in rows:
-        print(f"{size:<10}{sj:8.0f}{cap:8.0f}{seed:7.0f}{ours:7.0f}{ratio:9.2f}{pcl:10.1%}{pscan:11.1%}"
+    print(f"{'size':<10}{'decode':>8}{'VidCap':>8}{'seed':>7}{'ours':>7}{'ours/VC':>9}{'sustain/VC':>11}{'parse CL':>10}"
+          f"{'parse scan':>11}{'max age':>9}{'bound':>7}{'over':>7}")
+    for size, sj, cap, seed, ours, ratio, sustain, pcl, pscan, age, bound, over in rows:
+        print(f"{size:<10}{sj:8.0f}{cap:8.0f}{seed:7.0f}{ours:7.0f}{ratio:9.2f}{sustain:11.1f}{pcl:10.1%}{pscan:11.1%}"
               f"{age * 1000:8.1f}m{bound * 1000:6.1f}m{over:7.1%}")
+    print("(fps columns: medians over rounds; ours/VC: median of the per-round ratios; ages in ms)")
 
 
 if __name__ == "__main__":
