@@ -81,6 +81,7 @@ class MarkersConfig(_Section):
     min_inliers: int = Field(12, ge=4)
     max_reprojection_px: float = Field(3.0, gt=0)
     redetect_every: int = Field(5, ge=1)
+    homography: str = "usac_magsac"
 
 
 class CalibrationConfig(_Section):
