@@ -33,7 +33,7 @@ class CameraConfig(_Section):
     snapshot_rate_hz: float = Field(10.0, gt=0)
     max_part_bytes: int = Field(16_000_000, gt=1024)
     recorder_queue_frames: int = Field(256, ge=1)
-    max_decode_lag_s: float = Field(0.1, gt=0)
+    max_decode_lag_s: float = Field(0.05, gt=0)
 
 
 class TrackerConfig(_Section):
