@@ -525,6 +525,8 @@ class LiveCapture:
         self.selector_options = selector_options or {}
         self.on_view = on_view
         self.frames_seen = 0
+        #: Why the last `run` stopped ("" while running or when all views were taken).
+        self.ended = ""
 
     def run(self, timeout_s: float, frame_timeout_s: float = 5.0) -> list[BoardView]:
         """Read frames until enough views are taken, `timeout_s` passes, or the user quits.
@@ -540,14 +542,19 @@ class LiveCapture:
 
         selector: ViewSelector | None = None
         views: list[BoardView] = []
+        self.ended = ""
         last_index = -1
         deadline = time.monotonic() + timeout_s
         try:
             while len(views) < self.views_wanted and time.monotonic() < deadline:
                 frame = self.source.latest(newer_than=last_index, timeout_s=min(frame_timeout_s, max(0.05, deadline - time.monotonic())))
                 if frame is None:
-                    if time.monotonic() < deadline:
-                        log.warning("no new frame from the camera for %.1f s", frame_timeout_s)
+                    if getattr(self.source, "finished", False):
+                        self.ended = "the source ended"
+                    elif time.monotonic() < deadline:
+                        self.ended = f"no new frame for {frame_timeout_s:g} s"
+                    else:
+                        self.ended = f"timed out after {timeout_s:g} s"
                     break
                 last_index = frame.index
                 self.frames_seen += 1
@@ -564,7 +571,11 @@ class LiveCapture:
                     if self.on_view is not None:
                         self.on_view(view, frame.image)
                 if self.window and self._show(frame.image, corners, len(views)):
+                    self.ended = "stopped by the user"
                     break
+            else:
+                if len(views) < self.views_wanted:
+                    self.ended = f"timed out after {timeout_s:g} s"
         finally:
             if self.window:
                 cv2.destroyWindow(self.WINDOW)

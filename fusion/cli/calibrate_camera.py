@@ -58,6 +58,12 @@ def _warn(text: str) -> None:
     print(f"gazefusion: {text}", file=sys.stderr)
 
 
+def _check_display() -> None:
+    """Refuse a window where none can open (Qt aborts the process instead of raising)."""
+    if sys.platform.startswith("linux") and not any(os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
+        raise UserError("no display for the calibration window (DISPLAY is not set): use --headless")
+
+
 def _check_out(path: Path) -> None:
     """Refuse an unwritable --out before any work is done."""
     parent = path.parent if str(path.parent) else Path(".")
@@ -111,12 +117,13 @@ def _live_views(args: argparse.Namespace, board: tuple[int, int]) -> tuple[list[
         if save_dir is not None:
             cv2.imwrite(str(save_dir / f"{view.name}.png"), image)
 
+    if not args.headless:
+        _check_display()
     with open_camera(args.camera, CameraConfig(source=args.camera)) as source:
-        source.start()
         capture = LiveCapture(source, board, args.views, window=not args.headless, on_view=save)
         views = capture.run(args.timeout_s)
     if len(views) < args.views:
-        _warn(f"took {len(views)} of {args.views} views before the capture ended")
+        _warn(f"took {len(views)} of {args.views} views before the capture ended ({capture.ended})")
     if not views:
         raise UserError(f"no usable views: the {board[0]}x{board[1]} chessboard was never seen whole and steady "
                         f"in {capture.frames_seen} frames")

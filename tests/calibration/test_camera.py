@@ -21,7 +21,7 @@ from gazefusion.calibration.camera import (
     view_signature,
 )
 from gazefusion.fusion.errors import UserError
-from tests.calibration.chessboards import TRUE_DIST, TRUE_MATRIX, TRUE_SIZE, random_poses, render_chessboard, true_corners
+from tests.calibration.chessboards import TRUE_DIST, TRUE_MATRIX, TRUE_SIZE, random_poses, true_corners
 from tests.calibration.conftest import BOARD, SQUARE_MM
 
 
