@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+from pathlib import Path
 from typing import NamedTuple
 
 import cv2
@@ -159,10 +160,9 @@ def random_poses(
     return poses
 
 
-def write_views(folder, board: tuple[int, int], square_mm: float, count: int, seed: int = 0, ext: str = "png", **render) -> list:
+def write_views(folder: str | Path, board: tuple[int, int], square_mm: float, count: int, seed: int = 0,
+                ext: str = "png", **render: object) -> list[tuple[Path, BoardPose]]:
     """Render `count` random views into `folder` as view-NN.<ext>; returns their paths and poses."""
-    from pathlib import Path
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     out = []
@@ -171,3 +171,18 @@ def write_views(folder, board: tuple[int, int], square_mm: float, count: int, se
         cv2.imwrite(str(path), render_chessboard(board, square_mm, pose, seed=seed * 1000 + index, **render))
         out.append((path, pose))
     return out
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="render chessboard views by the known camera (TRUE_MATRIX, TRUE_DIST)")
+    parser.add_argument("folder", help="where to write view-NN.png")
+    parser.add_argument("--board", default="9x6", help="inner corners COLSxROWS (default: 9x6)")
+    parser.add_argument("--square-mm", type=float, default=25.0, help="square side, mm (default: 25)")
+    parser.add_argument("--count", type=int, default=15, help="views (default: 15)")
+    parser.add_argument("--seed", type=int, default=3, help="pose and noise seed (default: 3)")
+    args = parser.parse_args()
+    cols, rows = (int(v) for v in args.board.lower().split("x"))
+    for path, _ in write_views(args.folder, (cols, rows), args.square_mm, args.count, seed=args.seed):
+        print(path)
