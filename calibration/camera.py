@@ -262,32 +262,29 @@ def read_views(paths: Sequence[str | Path], board: tuple[int, int], method: str 
     skipped : list[tuple[str, str]]
         (file, reason) of every image not used.
     """
-    images: list[tuple[str, np.ndarray]] = []
+    # One pass, keeping only corners (a folder of large images never sits in memory at once).
+    found: list[tuple[str, tuple[int, int], BoardView | None]] = []
     skipped: list[tuple[str, str]] = []
     for path in paths:
         image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
         if image is None or image.size == 0:
             skipped.append((str(path), "not a readable image"))
-        else:
-            images.append((str(path), image))
+            continue
+        size = (image.shape[1], image.shape[0])
+        found.append((str(path), size, find_view(image, board, str(path), method, half_window_px)))
     sizes: dict[tuple[int, int], int] = {}
-    for _, image in images:
-        size = (image.shape[1], image.shape[0])
+    for _, size, _ in found:
         sizes[size] = sizes.get(size, 0) + 1
-    if len(sizes) > 1:
-        ranked = sorted(sizes.items(), key=lambda item: (-item[1], -item[0][0] * item[0][1]))
-        if ranked[0][1] == ranked[1][1]:
-            listing = ", ".join(f"{w}x{h} ({n} images)" for (w, h), n in ranked)
-            raise UserError(f"the images are of different sizes, {listing}: give the views of one camera resolution")
-    keep = max(sizes, key=sizes.get) if sizes else None
+    ranked = sorted(sizes.items(), key=lambda item: (-item[1], -item[0][0] * item[0][1]))
+    if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
+        listing = ", ".join(f"{w}x{h} ({n} images)" for (w, h), n in ranked)
+        raise UserError(f"the images are of different sizes, {listing}: give the views of one camera resolution")
+    keep = ranked[0][0] if ranked else None
     views: list[BoardView] = []
-    for name, image in images:
-        size = (image.shape[1], image.shape[0])
+    for name, size, view in found:
         if size != keep:
             skipped.append((name, f"{size[0]}x{size[1]}, not {keep[0]}x{keep[1]} like the others"))
-            continue
-        view = find_view(image, board, name, method, half_window_px)
-        if view is None:
+        elif view is None:
             skipped.append((name, f"no whole {board[0]}x{board[1]} chessboard found"))
         else:
             views.append(view)
@@ -312,7 +309,7 @@ def calibrate_views(
     board: tuple[int, int],
     square_mm: float,
     min_views: int = 5,
-    max_view_rms_px: float = 1.0,
+    max_view_rms_px: float = 0.5,
     outlier_factor: float = 3.0,
     flags: int = 0,
 ) -> CalibrationResult:
@@ -333,7 +330,7 @@ def calibrate_views(
     min_views : int
         Fewest views to calibrate from, also after rejections. (default: 5)
     max_view_rms_px : float
-        Views below this RMS are never rejected, px. (default: 1.0)
+        Views below this RMS are never rejected, px. (default: 0.5)
     outlier_factor : float
         Multiple of the median view RMS beyond which a view is rejected. (default: 3.0)
     flags : int

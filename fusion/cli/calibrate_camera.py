@@ -45,8 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="live: give up after this long, s (default: 300)")
     parser.add_argument("--save-views", metavar="DIR", help="live: also write the views taken as PNG files here")
     parser.add_argument("--min-views", type=int, default=5, metavar="N", help="fewest usable views (default: 5)")
-    parser.add_argument("--max-view-rms", type=float, default=1.0, metavar="PX",
-                        help="views below this RMS error are never rejected, px (default: 1.0)")
+    parser.add_argument("--max-view-rms", type=float, default=0.5, metavar="PX",
+                        help="views below this RMS error are never rejected, px (default: 0.5)")
     parser.add_argument("--detector", choices=sorted(DETECTORS), default="auto",
                         help="chessboard detector: sb, classic or auto (sb then classic) (default: auto)")
     parser.add_argument("--window", type=int, default=None, metavar="H",

@@ -14,8 +14,8 @@ import yaml
 
 from gazefusion.calibration.intrinsics import load_intrinsics
 from gazefusion.fusion.cli import main
-from tests.calibration.chessboards import TRUE_MATRIX
-from tests.calibration.conftest import SQUARE_MM
+from tests.calibration.chessboards import TRUE_MATRIX, random_poses, render_chessboard
+from tests.calibration.conftest import BOARD, SQUARE_MM
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -62,6 +62,28 @@ def test_json_summary(rendered_views, tmp_path: Path, capsys) -> None:
     assert summary["views_used"] == 8
     assert summary["fx"] == pytest.approx(TRUE_MATRIX[0, 0], rel=0.01)
     assert len(summary["dist_coeffs"]) == 5
+
+
+def test_a_view_by_another_lens_is_rejected_and_named(rendered_views, tmp_path: Path, capsys) -> None:
+    """One view taken zoomed out (another focal length and distortion) does not fit the others."""
+    folder = _copy_views(rendered_views, tmp_path / "views", 10)
+    zoomed_matrix = np.array([[430.0, 0.0, 300.0], [0.0, 430.0, 250.0], [0.0, 0.0, 1.0]])
+    zoomed_dist = np.array([0.1, 0.0, 0.0, 0.0, 0.0])
+    pose = random_poses(1, BOARD, SQUARE_MM, seed=42, camera_matrix=zoomed_matrix, dist_coeffs=zoomed_dist, fill_range=(0.5, 0.7))[0]
+    zoomed = folder / "zoomed.png"
+    cv2.imwrite(str(zoomed), render_chessboard(BOARD, SQUARE_MM, pose, camera_matrix=zoomed_matrix, dist_coeffs=zoomed_dist))
+    out = tmp_path / "c.yaml"
+    code, stdout, stderr = _run(capsys, "--images", str(folder / "*.png"), "--board", "9x6", "--square-mm", "25", "--out", str(out))
+    assert code == 0, stderr
+    assert "from 10 views (1 rejected, 0 skipped)" in stdout
+    assert f"rejected {zoomed}" in stdout.splitlines()
+    data = yaml.safe_load(out.read_text())
+    assert [item["image"] for item in data["rejected"]] == [str(zoomed)]
+    assert data["rejected"][0]["rms"] > 0.5
+    assert str(zoomed) not in data["images"]
+    intrinsics = load_intrinsics(out)
+    assert abs(intrinsics.camera_matrix[0, 2] - TRUE_MATRIX[0, 2]) < 2.0
+    assert intrinsics.camera_matrix[0, 0] == pytest.approx(TRUE_MATRIX[0, 0], rel=0.005)
 
 
 def test_unreadable_and_boardless_images_are_skipped_and_named(rendered_views, tmp_path: Path, capsys) -> None:
