@@ -33,6 +33,7 @@ class CameraConfig(_Section):
     snapshot_rate_hz: float = Field(10.0, gt=0)
     max_part_bytes: int = Field(16_000_000, gt=1024)
     recorder_queue_frames: int = Field(256, ge=1)
+    max_decode_lag_s: float = Field(0.1, gt=0)
 
 
 class TrackerConfig(_Section):
@@ -80,6 +81,7 @@ class MarkersConfig(_Section):
     min_inliers: int = Field(12, ge=4)
     max_reprojection_px: float = Field(3.0, gt=0)
     redetect_every: int = Field(5, ge=1)
+    homography: str = "usac_magsac"
 
 
 class CalibrationConfig(_Section):
