@@ -96,3 +96,16 @@ def test_live_views_fewer_than_min_views_refused(tmp_path: Path, capsys) -> None
                  "--square-mm", "25", "--out", str(tmp_path / "c.yaml")])
     assert code == 2
     assert capsys.readouterr().err == "gazefusion: --views 3: need at least --min-views (5)\n"
+
+
+def test_a_camera_that_refuses_fails_in_one_line_without_credentials(tmp_path: Path, capsys) -> None:
+    from tests.conftest import free_port
+
+    url = f"http://user:secret@127.0.0.1:{free_port()}/stream"
+    code = main(["calibrate", "camera", "--camera", url, "--headless", "--board", "9x6",
+                 "--square-mm", "25", "--out", str(tmp_path / "c.yaml")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.splitlines()) == 1 and err.startswith("gazefusion: camera http://***@127.0.0.1:")
+    assert "secret" not in err
+    assert not (tmp_path / "c.yaml").exists()
