@@ -30,10 +30,14 @@ from gazefusion.calibration.camera import (
 from gazefusion.calibration.intrinsics import save_intrinsics
 from gazefusion.fusion.errors import UserError
 
+#: What a folder given to --images contributes.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `calibrate camera`."""
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--images", metavar="GLOB", help="chessboard images, a glob pattern (quote it)")
+    source.add_argument("--images", metavar="GLOB", help="chessboard images: a glob pattern (quote it) or a folder")
     source.add_argument("--camera", metavar="SOURCE", help="a live camera source (URL, device index, file)")
     parser.add_argument("--board", required=True, metavar="COLSxROWS", help="inner corners of the chessboard, e.g. 9x6")
     parser.add_argument("--square-mm", required=True, type=float, metavar="S", help="side of one square, mm")
@@ -92,15 +96,21 @@ def _check_args(args: argparse.Namespace) -> tuple[int, int]:
 
 
 def _image_views(args: argparse.Namespace, board: tuple[int, int]) -> tuple[list[BoardView], list[tuple[str, str]], None]:
-    paths = sorted(glob.glob(os.path.expanduser(args.images), recursive=True))
-    paths = [path for path in paths if os.path.isfile(path)]
+    pattern = os.path.expanduser(args.images)
+    if os.path.isdir(pattern):
+        paths = sorted(str(path) for path in Path(pattern).iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
+    else:
+        paths = sorted(path for path in glob.glob(pattern, recursive=True) if os.path.isfile(path))
     if not paths:
         raise UserError(f"--images {args.images!r} matches no files")
     views, skipped = read_views(paths, board, args.detector, args.window)
     for name, reason in skipped:
         _warn(f"skipped {name}: {reason}")
     if not views:
-        raise UserError(f"no usable views: none of the {len(paths)} images shows the whole "
+        unreadable = sum(reason == "not a readable image" for _, reason in skipped)
+        if unreadable == len(paths):
+            raise UserError(f"no usable views: none of the {len(paths)} files matched by --images is a readable image")
+        raise UserError(f"no usable views: none of the {len(paths) - unreadable} images shows the whole "
                         f"{board[0]}x{board[1]} chessboard (check --board: inner corners, e.g. 9x6)")
     return views, skipped, None
 

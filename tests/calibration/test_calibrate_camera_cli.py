@@ -147,6 +147,23 @@ def test_folder_without_usable_views(tmp_path: Path, capsys) -> None:
     assert not (tmp_path / "c.yaml").exists()
 
 
+def test_files_that_are_no_images(tmp_path: Path, capsys) -> None:
+    for index in range(2):
+        (tmp_path / f"notes-{index}.png").write_text("not an image")
+    code, line = _bad(capsys, tmp_path, "--images", str(tmp_path / "*.png"), "--board", "9x6", "--square-mm", "25", "--out", str(tmp_path / "c.yaml"))
+    assert code == 2
+    assert line == "gazefusion: no usable views: none of the 2 files matched by --images is a readable image"
+
+
+def test_a_folder_as_images(rendered_views, tmp_path: Path, capsys) -> None:
+    folder = _copy_views(rendered_views, tmp_path / "views", 6)
+    (folder / "notes.txt").write_text("ignored: not an image suffix")
+    out = tmp_path / "c.yaml"
+    code, stdout, stderr = _run(capsys, "--images", str(folder), "--board", "9x6", "--square-mm", "25", "--out", str(out))
+    assert code == 0, stderr
+    assert "from 6 views (0 rejected, 0 skipped)" in stdout
+
+
 def test_wrong_board_size_finds_no_views(rendered_views, tmp_path: Path, capsys) -> None:
     folder = _copy_views(rendered_views, tmp_path / "views", 2)
     code, line = _bad(capsys, tmp_path, "--images", str(folder / "*.png"), "--board", "8x6", "--square-mm", "25", "--out", str(tmp_path / "c.yaml"))
