@@ -165,9 +165,9 @@ def test_a_folder_as_images(rendered_views, tmp_path: Path, capsys) -> None:
 
 
 def test_wrong_board_size_finds_no_views(rendered_views, tmp_path: Path, capsys) -> None:
-    folder = _copy_views(rendered_views, tmp_path / "views", 2)
+    folder = _copy_views(rendered_views, tmp_path / "views", 1)
     code, line = _bad(capsys, tmp_path, "--images", str(folder / "*.png"), "--board", "8x6", "--square-mm", "25", "--out", str(tmp_path / "c.yaml"))
-    assert code == 2 and line.startswith("gazefusion: no usable views: none of the 2 images")
+    assert code == 2 and line.startswith("gazefusion: no usable views: none of the 1 images")
 
 
 def test_too_few_views(rendered_views, tmp_path: Path, capsys) -> None:
