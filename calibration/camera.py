@@ -411,10 +411,11 @@ def calibration_record(result: CalibrationResult, board: tuple[int, int], square
 
 
 def view_signature(corners: np.ndarray, board: tuple[int, int], image_size: tuple[int, int]) -> np.ndarray:
-    """Where and how the board lies in the image: centre, size and tilt, each about 0..1.
+    """Where and how the board lies in the image: centre, size and tilt, each of order 1.
 
-    (centre x / width, centre y / height, sqrt(board area / image area), and the relative
-    difference of opposite sides in each direction, which grows with the tilt.)
+    (centre x / width, centre y / height, sqrt(board area / image area), and twice the relative
+    difference of opposite sides in each direction, which grows with the tilt and keeps its
+    direction.)
 
     Parameters
     ----------
@@ -428,15 +429,18 @@ def view_signature(corners: np.ndarray, board: tuple[int, int], image_size: tupl
     cols, rows = board
     width, height = image_size
     grid = np.asarray(corners, dtype=np.float64).reshape(rows, cols, 2)
+    # OpenCV may report a symmetric board in either of two opposite orders: take the one that
+    # starts nearer the image's top-left, so a tilt keeps its sign.
+    if grid[0, 0].sum() > grid[-1, -1].sum():
+        grid = grid[::-1, ::-1]
     quad = np.array([grid[0, 0], grid[0, -1], grid[-1, -1], grid[-1, 0]])
     centre = quad.mean(axis=0)
     diag_a, diag_b = quad[2] - quad[0], quad[3] - quad[1]
     area = 0.5 * abs(diag_a[0] * diag_b[1] - diag_a[1] * diag_b[0])
     top, right = np.linalg.norm(quad[1] - quad[0]), np.linalg.norm(quad[2] - quad[1])
     bottom, left = np.linalg.norm(quad[2] - quad[3]), np.linalg.norm(quad[3] - quad[0])
-    # A 180-degree turn of the board reverses the corner order; sort out the sign of the tilts.
-    tilt_a = abs(right - left) / (right + left)
-    tilt_b = abs(bottom - top) / (bottom + top)
+    tilt_a = (right - left) / (right + left)
+    tilt_b = (bottom - top) / (bottom + top)
     return np.array([centre[0] / width, centre[1] / height, math.sqrt(area / (width * height)), 2 * tilt_a, 2 * tilt_b])
 
 

@@ -168,6 +168,11 @@ def test_signature_separates_position_size_and_tilt() -> None:
     tilted = view_signature(keystone, BOARD, TRUE_SIZE)
     assert moved[0] - base[0] == pytest.approx(200 / 640)
     assert bigger[2] > base[2] * 1.4
-    assert tilted[3] > 0.2 and base[3] == pytest.approx(0.0)
+    assert tilted[3] < -0.2 and base[3] == pytest.approx(0.0)
+    # Turned the other way (the left edge shorter): the same size of tilt, the other sign.
+    mirrored = keystone.copy()
+    mirrored[:, 0] = 440 - (keystone[:, 0] - 100)
+    mirrored = mirrored.reshape(6, 9, 2)[:, ::-1].reshape(-1, 2)
+    assert view_signature(mirrored, BOARD, TRUE_SIZE)[3] == pytest.approx(-tilted[3])
     # The 180-degree corner order of OpenCV gives the same signature.
     assert np.allclose(view_signature(keystone[::-1], BOARD, TRUE_SIZE), tilted)
