@@ -2,8 +2,9 @@
 
 Renders chessboard views with a known camera (640x480, fx=610, fy=606, k1=-0.28, k2=0.09)
 and, on the same views in the same run, compares:
-- refinement: the window sized to the squares as imaged (gazefusion's default) against fixed
-  11x11 and 5x5 windows and against no refinement at all;
+- refinement: the window sized to the squares as imaged (gazefusion's default, 0.4 of the
+  smallest imaged square side; also 0.25) against fixed 11x11 and 5x5 windows and against
+  no refinement at all;
 - detection: findChessboardCornersSB against findChessboardCorners (adaptive threshold) and
   "auto" (SB, then the classic one where SB fails).
 Prints corner error against the true corners, calibration RMS, and the errors of fx, fy and
@@ -41,7 +42,15 @@ from tests.calibration.chessboards import (  # noqa: E402
 
 BOARD = (9, 6)
 SQUARE_MM = 25.0
-WINDOWS: dict[str, int | None] = {"sized (0.4 x square)": None, "fixed 11x11": 5, "fixed 5x5": 2, "none (detector's own)": -1}
+# Refinement peers: a fraction of the smallest imaged square side (float), a fixed half-window
+# (int), or None for the detector's own corners.
+WINDOWS: dict[str, float | int | None] = {
+    "sized (0.4 x square)": 0.4,
+    "sized (0.25 x square)": 0.25,
+    "fixed 11x11": 5,
+    "fixed 5x5": 2,
+    "none (detector's own)": None,
+}
 # (blur sigma px, noise grey levels, board width as a fraction of the image width)
 CONDITIONS = {
     "sharp (blur 0.6 px, noise 2, board 20-70% wide)": (0.6, 2.0, (0.2, 0.7)),
@@ -80,11 +89,11 @@ def main() -> int:
                 corners = detect_board(gray, BOARD, "auto")
                 if corners is None:
                     continue
-                for name, half in WINDOWS.items():
-                    if half == -1:
+                for name, window in WINDOWS.items():
+                    if window is None:
                         refined, used = corners, 0
                     else:
-                        used = sized_half_window(corners, BOARD) if half is None else half
+                        used = sized_half_window(corners, BOARD, ratio=window) if isinstance(window, float) else window
                         refined = refine_corners(gray, corners, used)
                     corner_errors[name].append(_aligned_errors(refined, truth))
                     views[name].append(BoardView(f"set{set_index}-view{index}", TRUE_SIZE, refined, used))
