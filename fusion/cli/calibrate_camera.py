@@ -132,6 +132,9 @@ def _live_views(args: argparse.Namespace, board: tuple[int, int]) -> tuple[list[
     with open_camera(args.camera, CameraConfig(source=args.camera)) as source:
         capture = LiveCapture(source, board, args.views, window=not args.headless, on_view=save)
         views = capture.run(args.timeout_s)
+    if save_dir is not None:
+        # Name the views by their files, so the record points at images a later --images run can use.
+        views = [view._replace(name=str(save_dir / f"{view.name}.png")) for view in views]
     if len(views) < args.views:
         _warn(f"took {len(views)} of {args.views} views before the capture ended ({capture.ended})")
     if not views:

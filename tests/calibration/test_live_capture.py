@@ -42,9 +42,13 @@ def test_live_calibration_end_to_end(board_server, tmp_path: Path, capsys) -> No
     assert intrinsics.camera_matrix[0, 0] == pytest.approx(TRUE_MATRIX[0, 0], rel=0.02)
     assert abs(intrinsics.camera_matrix[0, 2] - TRUE_MATRIX[0, 2]) < 8
     data = yaml.safe_load(out.read_text())
-    assert data["images"] == [f"live-{i:02d}" for i in range(1, 8)]
+    assert data["images"] == [str(saved / f"live-{i:02d}.png") for i in range(1, 8)]
     assert data["source"] == server.url
     assert sorted(p.name for p in saved.iterdir()) == [f"live-{i:02d}.png" for i in range(1, 8)]
+    # The saved views calibrate again from files, to the same camera.
+    again = tmp_path / "again.yaml"
+    assert main(["calibrate", "camera", "--images", str(saved), "--board", "9x6", "--square-mm", "25", "--out", str(again)]) == 0
+    assert load_intrinsics(again).camera_matrix == pytest.approx(intrinsics.camera_matrix, rel=1e-3)
 
 
 def test_a_moving_board_is_never_taken(board_server) -> None:
