@@ -577,6 +577,9 @@ class LiveCapture:
             else:
                 if len(views) < self.views_wanted:
                     self.ended = f"timed out after {timeout_s:g} s"
+        except KeyboardInterrupt:
+            # Ctrl-C ends the capture, not the calibration: the views taken are kept.
+            self.ended = "interrupted"
         finally:
             if self.window:
                 cv2.destroyWindow(self.WINDOW)

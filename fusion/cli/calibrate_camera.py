@@ -46,7 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--views", type=int, default=15, metavar="N", help="live: views to take (default: 15)")
     parser.add_argument("--headless", action="store_true", help="live: no window")
     parser.add_argument("--timeout-s", type=float, default=300.0, metavar="S",
-                        help="live: give up after this long, s (default: 300)")
+                        help="live: stop capturing after this long, s; Ctrl-C also stops and calibrates "
+                             "from the views taken (default: 300)")
     parser.add_argument("--save-views", metavar="DIR", help="live: also write the views taken as PNG files here")
     parser.add_argument("--min-views", type=int, default=5, metavar="N", help="fewest usable views (default: 5)")
     parser.add_argument("--max-view-rms", type=float, default=0.5, metavar="PX",
@@ -89,6 +90,12 @@ def _check_args(args: argparse.Namespace) -> tuple[int, int]:
         raise UserError(f"--min-views must be at least 3, got {args.min_views}")
     if args.camera is not None and args.views < args.min_views:
         raise UserError(f"--views {args.views}: need at least --min-views ({args.min_views})")
+    if not (math.isfinite(args.max_view_rms) and args.max_view_rms > 0):
+        raise UserError(f"--max-view-rms must be a positive number of px, got {args.max_view_rms:g}")
+    if args.camera is None and args.save_views:
+        raise UserError("--save-views is for a live calibration (--camera)")
+    if args.camera is not None and not (math.isfinite(args.timeout_s) and args.timeout_s > 0):
+        raise UserError(f"--timeout-s must be a positive number of seconds, got {args.timeout_s:g}")
     if args.window is not None and args.window < 1:
         raise UserError(f"--window must be a half-size of at least 1 px, got {args.window}")
     _check_out(Path(args.out))
@@ -121,7 +128,10 @@ def _live_views(args: argparse.Namespace, board: tuple[int, int]) -> tuple[list[
 
     save_dir = Path(args.save_views) if args.save_views else None
     if save_dir is not None:
-        save_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            save_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"--save-views {save_dir}: cannot make the folder ({exc.strerror})") from None
 
     def save(view: BoardView, image: np.ndarray) -> None:
         if save_dir is not None:

@@ -220,6 +220,17 @@ def test_unwritable_out(rendered_views, tmp_path: Path, capsys, where: str) -> N
     assert len(stderr.splitlines()) == 1
 
 
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--max-view-rms", "0"], "gazefusion: --max-view-rms must be a positive number of px, got 0"),
+    (["--save-views", "somewhere"], "gazefusion: --save-views is for a live calibration (--camera)"),
+    (["--window", "0"], "gazefusion: --window must be a half-size of at least 1 px, got 0"),
+    (["--min-views", "2"], "gazefusion: --min-views must be at least 3, got 2"),
+], ids=["max-view-rms", "save-views-without-camera", "window", "min-views"])
+def test_bad_options(tmp_path: Path, capsys, argv: list[str], message: str) -> None:
+    code, line = _bad(capsys, tmp_path, "--images", "*.png", "--board", "9x6", "--square-mm", "25", "--out", str(tmp_path / "c.yaml"), *argv)
+    assert code == 2 and line == message
+
+
 def test_images_and_camera_are_exclusive(tmp_path: Path, capsys) -> None:
     code, line = _bad(capsys, tmp_path, "--images", "*.png", "--camera", "0", "--board", "9x6", "--square-mm", "25", "--out", str(tmp_path / "c.yaml"))
     assert code == 2 and "not allowed with argument" in line

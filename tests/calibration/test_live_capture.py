@@ -95,6 +95,15 @@ def test_a_window_without_a_display_is_refused(tmp_path: Path, capsys, monkeypat
     assert capsys.readouterr().err == "gazefusion: no display for the calibration window (DISPLAY is not set): use --headless\n"
 
 
+def test_bad_timeout_and_save_folder(tmp_path: Path, capsys) -> None:
+    base = ["calibrate", "camera", "--camera", "0", "--headless", "--board", "9x6", "--square-mm", "25", "--out", str(tmp_path / "c.yaml")]
+    assert main([*base, "--timeout-s", "0"]) == 2
+    assert capsys.readouterr().err == "gazefusion: --timeout-s must be a positive number of seconds, got 0\n"
+    (tmp_path / "file").write_text("x")
+    assert main([*base, "--save-views", str(tmp_path / "file")]) == 2
+    assert capsys.readouterr().err.startswith(f"gazefusion: --save-views {tmp_path / 'file'}: cannot make the folder (")
+
+
 def test_live_views_fewer_than_min_views_refused(tmp_path: Path, capsys) -> None:
     code = main(["calibrate", "camera", "--camera", "0", "--views", "3", "--headless", "--board", "9x6",
                  "--square-mm", "25", "--out", str(tmp_path / "c.yaml")])
@@ -113,3 +122,21 @@ def test_a_camera_that_refuses_fails_in_one_line_without_credentials(tmp_path: P
     assert len(err.splitlines()) == 1 and err.startswith("gazefusion: camera http://***@127.0.0.1:")
     assert "secret" not in err
     assert not (tmp_path / "c.yaml").exists()
+
+
+def test_ctrl_c_ends_the_capture_and_keeps_the_views(board_server) -> None:
+    import os
+    import signal
+    import threading
+
+    server = board_server(count=3, frames_per_pose=10)
+    timer = threading.Timer(2.0, lambda: os.kill(os.getpid(), signal.SIGINT))
+    with open_camera(server.url, CameraConfig()) as source:
+        capture = LiveCapture(source, BOARD, views=10)
+        timer.start()
+        try:
+            views = capture.run(timeout_s=30.0)
+        finally:
+            timer.cancel()
+    assert capture.ended == "interrupted"
+    assert 1 <= len(views) <= 3
