@@ -261,12 +261,11 @@ def run_demo(
         closers.insert(0, server.close)
         gaze = DemoGaze(scene, mapping, geometry, seed=seed, origin_s=server.origin_s)
         listen_port = _free_udp_port()
-        simulator = IViewXSimulator(script=gaze, rate_hz=GAZE_RATE_HZ, host="127.0.0.1", command_port=0)
-        try:
-            simulator.__enter__()
-        except OSError as exc:
-            raise UserError(f"the iViewX simulator could not start on 127.0.0.1: {exc.strerror or exc}") from None
-        closers.insert(0, lambda: simulator.__exit__(None, None, None))
+        # Data go to the client's listening port, as a configured iViewX server sends them.
+        simulator = IViewXSimulator(script=gaze, rate_hz=GAZE_RATE_HZ, host="127.0.0.1", command_port=0,
+                                    data_port=listen_port)
+        simulator.start()
+        closers.insert(0, simulator.stop)
         config = demo_config(config_path, {
             "camera.source": server.url,
             "tracker.spec": f"iviewx://127.0.0.1:{simulator.command_port}?listen={listen_port}",
@@ -320,7 +319,6 @@ def run_demo(
         wall_s = time.monotonic() - started
         runner.raise_error()
         camera_stats = runner.camera.stats() if runner.camera is not None else None
-        server_stats = server.stats()
     finally:
         for close in closers:
             try:
@@ -334,7 +332,7 @@ def run_demo(
     scene_end_s = time.monotonic() - origin
     summary = summarise(records, scene, scene_end_s, with_intent=True)
     write_yaml_atomic(out / "scene.yaml", {**scene.to_dict(), "scene_origin_monotonic_s": origin})
-    return DemoResult(summary, out, printed, server_stats, runner.summary(), camera_stats, wall_s)
+    return DemoResult(summary, out, printed, server.stats(), runner.summary(), camera_stats, wall_s)
 
 
 def _intent(record: FixationRecord, visits: list[tuple[float, float, str | None]]) -> str | None:
