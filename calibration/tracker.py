@@ -386,8 +386,8 @@ class ModelReport(NamedTuple):
         """Plain data for the result file."""
         if self.mapping is None:
             return {"refused": self.refused}
-        out: dict[str, Any] = {"fit": _round(self.fit.summary())}
-        out["cross_validation"] = None if self.cross_validation is None else _round(self.cross_validation.summary())
+        out: dict[str, Any] = {"fit": plain(self.fit.summary())}
+        out["cross_validation"] = None if self.cross_validation is None else plain(self.cross_validation.summary())
         return out
 
 
@@ -497,18 +497,18 @@ class TargetValidation(NamedTuple):
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the result file."""
-        out: dict[str, Any] = {"name": self.name, "target_px": _round(self.target_px.tolist())}
+        out: dict[str, Any] = {"name": self.name, "target_px": plain(self.target_px.tolist())}
         if self.failed:
             return out | {"failed": self.failed, "n_samples": self.n_samples}
         return out | {
             "n_samples": self.n_samples,
             "n_used": self.n_used,
-            "accuracy_deg": _round(self.accuracy_deg),
-            "accuracy_px": _round(self.accuracy_px),
-            "offset_of_mean_deg": _round(self.offset_of_mean_deg),
-            "offset_of_mean_px": _round(self.offset_of_mean_px),
-            "precision_deg": _round(self.precision_deg),
-            "precision_px": _round(self.precision_px),
+            "accuracy_deg": plain(self.accuracy_deg),
+            "accuracy_px": plain(self.accuracy_px),
+            "offset_of_mean_deg": plain(self.offset_of_mean_deg),
+            "offset_of_mean_px": plain(self.offset_of_mean_px),
+            "precision_deg": plain(self.precision_deg),
+            "precision_px": plain(self.precision_px),
         }
 
 
@@ -607,7 +607,7 @@ class ValidationSummary(NamedTuple):
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the result file."""
         return {
-            "overall": _round(self.overall()),
+            "overall": plain(self.overall()),
             "targets": [target.to_dict() for target in self.targets],
             "failed": [target.name for target in self.failed],
         }
@@ -651,12 +651,12 @@ def validate_mapping(
     return ValidationSummary(results)
 
 
-def _round(value: Any, digits: int = 4) -> Any:
+def plain(value: Any, digits: int = 4) -> Any:
     """Floats rounded for a readable file; nan becomes None (YAML has no portable nan)."""
     if isinstance(value, dict):
-        return {key: _round(item, digits) for key, item in value.items()}
+        return {key: plain(item, digits) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_round(item, digits) for item in value]
+        return [plain(item, digits) for item in value]
     if isinstance(value, (float, np.floating)):
         return None if not np.isfinite(value) else round(float(value), digits)
     if isinstance(value, np.integer):
