@@ -322,12 +322,39 @@ class TrackerCalibration:
             except UserError as exc:
                 skipped = f"; failed targets: {', '.join(failed)}" if failed else ""
                 raise UserError(f"{exc}{skipped}") from None
-            checked = [self._collect(target) for target in self.validation_targets]
+            checked, summary = self._validate(fit.mapping)
         finally:
             self.presenter.show(None)
             self.tracker.stop_streaming()
+        run = CalibrationRun(fit.mapping, fit, collected, checked, summary, self.view)
+        return run._replace(mapping=fit.mapping._replace(info=result_info(run, self.settings)))
+
+    def run_validation(self, mapping: TrackerCameraMapping) -> tuple[list[Collected], ValidationSummary]:
+        """Validate an existing mapping on the validation targets only (nothing is fitted).
+
+        Raises
+        ------
+        CalibrationAborted
+            On :meth:`abort`, Esc, or the tracker's ET_BRK.
+        UserError
+            When the mapping was made for another camera resolution or screen.
+        """
+        mapping.check_camera_size(self.view.camera_size_px)
+        if tuple(mapping.screen_size_px) != self.view.screen_size_px:
+            sw, sh = mapping.screen_size_px
+            w, h = self.view.screen_size_px
+            raise UserError(f"mapping was calibrated for a {sw}x{sh} screen but screen.size_px is {w}x{h}: calibrate again")
+        self.tracker.start_streaming()
+        try:
+            return self._validate(mapping)
+        finally:
+            self.presenter.show(None)
+            self.tracker.stop_streaming()
+
+    def _validate(self, mapping: TrackerCameraMapping) -> tuple[list[Collected], ValidationSummary]:
+        checked = [self._collect(target) for target in self.validation_targets]
         summary = validate_mapping(
-            fit.mapping,
+            mapping,
             [c.target.name for c in checked],
             np.array([c.target.camera_px for c in checked]),
             [c.samples_px if c.status != "failed" else None for c in checked],
@@ -335,8 +362,7 @@ class TrackerCalibration:
             {c.target.name: c.reason for c in checked if c.status == "failed"},
             self.settings.mad_k,
         )
-        run = CalibrationRun(fit.mapping, fit, collected, checked, summary, self.view)
-        return run._replace(mapping=fit.mapping._replace(info=result_info(run, self.settings)))
+        return checked, summary
 
     def _check_abort(self) -> None:
         event = self.tracker.get_event(0)
