@@ -204,3 +204,27 @@ def test_target_validation_uses_the_kept_samples_only() -> None:
     result = target_validation("V1", np.array([320.0, 240.0]), samples, mapping, VIEW, np.array([True, True, False]))
     assert result.n_samples == 3 and result.n_used == 2
     assert result.accuracy_deg == pytest.approx(0.0) and result.precision_deg == pytest.approx(0.0)
+
+
+def test_mapping_file_round_trips_with_its_info(tmp_path) -> None:
+    from gazefusion.calibration.mapping import save_mapping
+
+    camera = calibration_targets(9, (640, 480))
+    mapping = fit_and_choose(_tracker_px(camera), camera, VIEW).mapping._replace(info={"date": "2026-01-01T00:00:00+00:00", "validation": {"overall": {"accuracy_deg": 0.3}}})
+    path = tmp_path / "mapping.yaml"
+    save_mapping(mapping, path)
+    loaded = load_mapping(path)
+    assert loaded.kind == mapping.kind and loaded.info == mapping.info
+    np.testing.assert_allclose(loaded.params, mapping.params)
+    np.testing.assert_allclose(loaded.calibrated_area, mapping.calibrated_area)
+    probe = np.array([[500.0, 300.0]])
+    np.testing.assert_allclose(loaded.to_camera(probe), mapping.to_camera(probe))
+    assert [p.name for p in tmp_path.iterdir()] == ["mapping.yaml"]
+
+
+def test_mapping_from_another_camera_resolution_is_refused_with_the_reason() -> None:
+    camera = calibration_targets(9, (640, 480))
+    mapping = fit_and_choose(_tracker_px(camera), camera, VIEW).mapping
+    mapping.check_camera_size((640, 480))
+    with pytest.raises(UserError, match="calibrated for a 640x480 camera image but the camera gives 1280x720"):
+        mapping.check_camera_size((1280, 720))
