@@ -208,6 +208,10 @@ class ProcedureSettings(NamedTuple):
         Its parameters; None: its defaults. (default: None)
     poll_interval_s : float
         How often the presenter is refreshed and keys read, s. (default: 0.03)
+    sample_clock : bool
+        Time each target (onset, dwell, timeout) by the samples' ``t`` from the first sample
+        after the target appeared, not by the host clock: for a tracker that runs faster than
+        real time (``mock?fast``). (default: False)
     """
 
     points: int = 9
@@ -219,6 +223,7 @@ class ProcedureSettings(NamedTuple):
     fixation_method: str = "ivt"
     fixation_params: Mapping[str, float] | None = None
     poll_interval_s: float = 0.03
+    sample_clock: bool = False
 
 
 class CalibrationRun(NamedTuple):
@@ -312,7 +317,7 @@ class TrackerCalibration:
         """
         self.tracker.start_streaming()
         try:
-            collected = [self._collect(target) for target in self.targets]
+            collected = [self.collect(target) for target in self.targets]
             ok = [c for c in collected if c.status != "failed"]
             centres = np.array([select_samples(c.samples_px, self.view.geometry, self.settings.mad_k).centre_px for c in ok]).reshape(-1, 2)
             cameras = np.array([c.target.camera_px for c in ok]).reshape(-1, 2)
@@ -352,7 +357,7 @@ class TrackerCalibration:
             self.tracker.stop_streaming()
 
     def _validate(self, mapping: TrackerCameraMapping) -> tuple[list[Collected], ValidationSummary]:
-        checked = [self._collect(target) for target in self.validation_targets]
+        checked = [self.collect(target) for target in self.validation_targets]
         summary = validate_mapping(
             mapping,
             [c.target.name for c in checked],
@@ -373,18 +378,20 @@ class TrackerCalibration:
         if self._abort.is_set():
             raise CalibrationAborted(f"calibration {self._abort_reason}: nothing written")
 
-    def _collect(self, target: Target) -> Collected:
+    def collect(self, target: Target) -> Collected:
+        """Show one target and wait for a stable fixation on it (or a timeout, Esc, space)."""
         settings = self.settings
         detector = make_detector(settings.fixation_method, self.view.geometry, settings.fixation_params)
         self._accept.clear()
         self.presenter.show(target)
-        onset = time.monotonic()
-        deadline = onset + settings.timeout_s
+        shown = time.monotonic()
+        host_deadline = shown + settings.timeout_s
+        onset: float | None = None if settings.sample_clock else shown
         times: list[float] = []
         points: list[tuple[float, float]] = []
         fixation_onset: float | None = None
         rejected_onset: float | None = None
-        next_poll = onset
+        next_poll = shown
         target_deg = screen_to_degrees(self.view.geometry, target.screen_px)[0]
         while True:
             now = time.monotonic()
@@ -397,16 +404,18 @@ class TrackerCalibration:
                 self._check_abort()
                 next_poll = now + settings.poll_interval_s
             if self._accept.is_set():
-                start = fixation_onset if fixation_onset is not None else (times[-1] - settings.dwell_s if times else onset)
+                start = fixation_onset if fixation_onset is not None else (times[-1] - settings.dwell_s if times else shown)
                 return Collected(target, _since(times, points, start), "manual")
             sample = self.tracker.get_sample(timeout_s=settings.poll_interval_s)
             if sample is None:
-                if time.monotonic() > deadline:
+                if time.monotonic() > host_deadline:
                     return _timeout(target, settings.timeout_s)
                 continue
+            if onset is None:
+                onset = sample.t
             if sample.t < onset:
                 continue  # still in flight from the previous target
-            if sample.t > deadline:
+            if sample.t > onset + settings.timeout_s:
                 return _timeout(target, settings.timeout_s)
             if sample.valid:
                 times.append(sample.t)
