@@ -54,10 +54,10 @@ def open_calibration_tracker(config: Config, participant: Any = None, rate_hz: f
             with open_tracker(client_spec, config.tracker, config.screen) as tracker:
                 yield tracker
         return
+    if participant is not None and not spec.lower().startswith("mock"):
+        raise UserError(f"--simulate-participant needs --tracker mock or {SIMULATOR_SPEC} (the participant runs in this process), not {spec!r}")
     tracker = open_tracker(spec, config.tracker, config.screen)
     if participant is not None:
-        if not isinstance(tracker, ScriptedTracker):
-            raise UserError(f"--simulate-participant needs --tracker mock or {SIMULATOR_SPEC} (the participant runs in this process), not {spec!r}")
         tracker.script = participant
     with tracker:
         yield tracker
