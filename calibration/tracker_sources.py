@@ -25,6 +25,21 @@ def is_fast(tracker: Any) -> bool:
     return isinstance(tracker, ScriptedTracker) and not tracker.realtime
 
 
+def check_participant_spec(spec: str, simulated: bool) -> None:
+    """Refuse a tracker spec that cannot go with (or without) a simulated participant.
+
+    Raises
+    ------
+    UserError
+        ``sim`` without a participant; a participant with a tracker other than mock or sim.
+    """
+    spec = spec.strip().lower()
+    if spec == SIMULATOR_SPEC and not simulated:
+        raise UserError(f"--tracker {SIMULATOR_SPEC} is the iViewX simulator driven by a simulated participant: add --simulate-participant")
+    if simulated and spec != SIMULATOR_SPEC and not spec.startswith("mock"):
+        raise UserError(f"--simulate-participant needs --tracker mock or {SIMULATOR_SPEC} (the participant runs in this process), not {spec!r}")
+
+
 @contextlib.contextmanager
 def open_calibration_tracker(config: Config, participant: Any = None, rate_hz: float = 500.0) -> Iterator[Any]:
     """Open the tracker of ``config.tracker.spec``, driven by `participant` when given.
@@ -44,9 +59,8 @@ def open_calibration_tracker(config: Config, participant: Any = None, rate_hz: f
         A simulated participant with a tracker it cannot drive, or ``sim`` without one.
     """
     spec = config.tracker.spec.strip()
+    check_participant_spec(spec, participant is not None)
     if spec.lower() == SIMULATOR_SPEC:
-        if participant is None:
-            raise UserError("--tracker sim is the iViewX simulator driven by a simulated participant: add --simulate-participant")
         from gazefusion.trackers.iviewx.simulator import IViewXSimulator
 
         with IViewXSimulator(script=participant, rate_hz=rate_hz, host="127.0.0.1", command_port=0) as simulator:
@@ -54,8 +68,6 @@ def open_calibration_tracker(config: Config, participant: Any = None, rate_hz: f
             with open_tracker(client_spec, config.tracker, config.screen) as tracker:
                 yield tracker
         return
-    if participant is not None and not spec.lower().startswith("mock"):
-        raise UserError(f"--simulate-participant needs --tracker mock or {SIMULATOR_SPEC} (the participant runs in this process), not {spec!r}")
     tracker = open_tracker(spec, config.tracker, config.screen)
     if participant is not None:
         tracker.script = participant

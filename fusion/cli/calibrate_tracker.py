@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -30,13 +29,11 @@ from gazefusion.calibration.tracker_procedure import (
     WindowPresenter,
 )
 from gazefusion.calibration.tracker_report import draw_report, report_lines, write_png_atomic
-from gazefusion.calibration.tracker_sources import is_fast, open_calibration_tracker
+from gazefusion.calibration.tracker_sources import check_participant_spec, is_fast, open_calibration_tracker
 from gazefusion.fusion.camera import open_camera, redact_url
 from gazefusion.fusion.config import Config, load_config
 from gazefusion.fusion.errors import UserError
 from gazefusion.fusion.geometry import ScreenGeometry
-
-log = logging.getLogger("gazefusion.calibrate")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", default=None, metavar="PNG", help="the report image (default: the --out path with .png)")
     parser.add_argument("--validate", default=None, metavar="MAPPING.yaml",
                         help="validate this existing mapping on the validation targets only; writes only the report")
-    parser.add_argument("--headless", action="store_true", help="no window (needs --simulate-participant or a participant at the tracker's own screen)")
+    parser.add_argument("--headless", action="store_true", help="no window (with --simulate-participant: tests, users without a tracker)")
     parser.add_argument("--simulate-participant", action="store_true",
                         help="a simulated participant looks at the targets through a hidden distortion (tracker mock or sim)")
     parser.add_argument("--seed", type=int, default=0, help="simulated participant's random seed (default: 0)")
@@ -108,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("calibrate tracker needs a camera (--camera SOURCE): the targets are placed in the camera "
                         "image, so camera none is not valid here")
     settings = _settings(args, config)
+    check_participant_spec(config.tracker.spec, args.simulate_participant)
     out = Path(args.out)
     report = Path(args.report) if args.report else out.with_suffix(".png")
     existing = load_mapping(args.validate) if args.validate else None
@@ -117,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.headless and not os.environ.get("DISPLAY") and os.name != "nt":
         raise UserError("no display for the calibration window: run on a display, or use --headless")
     if args.headless and not args.simulate_participant:
-        log.info("headless: the participant sees the targets only on the tracker's own screen")
+        raise UserError("--headless shows no targets, so nobody can look at them: add --simulate-participant, or run on a display")
     geometry = ScreenGeometry(*config.screen.size_px, *config.screen.size_mm, config.screen.distance_mm).validate()
     never = [name.strip() for name in args.never_fixate.split(",") if name.strip()]
     participant = SimulatedParticipant(geometry, noise_deg=args.noise_deg, never_fixate=never, seed=args.seed) if args.simulate_participant else None

@@ -89,8 +89,8 @@ def test_validating_an_existing_mapping_prints_its_figures(ffmpeg_camera, tmp_pa
         pytest.param(["--tracker", "sim"], "--tracker sim is the iViewX simulator driven by a simulated participant", id="sim-without-participant"),
     ],
 )
-def test_tracker_that_cannot_take_the_participant_is_refused(ffmpeg_camera, tmp_path: Path, capsys, flags: list[str], message: str) -> None:
-    code = main(["calibrate", "tracker", "--camera", ffmpeg_camera.url, "--headless", "--out", str(tmp_path / "m.yaml"), *flags])
+def test_tracker_that_cannot_take_the_participant_is_refused(tmp_path: Path, capsys, flags: list[str], message: str) -> None:
+    code = main(["calibrate", "tracker", "--camera", "http://127.0.0.1:9/none", "--headless", "--out", str(tmp_path / "m.yaml"), *flags])
     assert code == 2
     assert message in _one_error_line(capsys)
     assert list(tmp_path.iterdir()) == []
@@ -103,10 +103,13 @@ def test_tracker_that_cannot_take_the_participant_is_refused(ffmpeg_camera, tmp_
         pytest.param(["--dwell", "0"], "--dwell must be a positive number", id="zero-dwell"),
         pytest.param(["--margin", "0.6"], "--margin must be in [0, 0.5)", id="margin-too-big"),
         pytest.param(["--points", "5"], "argument --points: invalid choice: 5", id="points-not-9-or-13"),
+        pytest.param(["--no-participant"], "--headless shows no targets", id="headless-without-participant"),
     ],
 )
 def test_bad_flags_are_refused_before_anything_starts(capsys, flags: list[str], message: str) -> None:
+    participant = [] if "--no-participant" in flags else ["--simulate-participant"]
+    flags = [flag for flag in flags if flag != "--no-participant"]
     code = main(["calibrate", "tracker", "--tracker", "mock?fast", "--camera", "http://127.0.0.1:9/none", "--headless",
-                 "--simulate-participant", *flags])
+                 *participant, *flags])
     assert code == 2
     assert message in _one_error_line(capsys)

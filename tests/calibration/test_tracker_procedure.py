@@ -141,3 +141,17 @@ def test_unknown_fixation_method_is_refused_before_anything_is_shown() -> None:
     with ScriptedTracker(SimulatedParticipant(GEOMETRY), realtime=False) as tracker:
         with pytest.raises(UserError, match="unknown fixation method 'nope'"):
             TrackerCalibration(tracker, VIEW, HeadlessPresenter(), ProcedureSettings(fixation_method="nope"))
+
+
+def test_the_screen_shows_the_camera_letterboxed_and_the_target_where_the_display_puts_it() -> None:
+    from gazefusion.calibration.tracker_procedure import make_targets, render_screen
+
+    image = np.full((480, 640, 3), 100, np.uint8)
+    target = make_targets(9, VIEW)[0][1]  # C2, top left, camera (64, 48)
+    screen = render_screen(image, VIEW, target)
+    assert screen.shape == (1080, 1920, 3)
+    assert screen[540, 100].tolist() == [0, 0, 0]  # pillarbox
+    assert screen[540, 300].tolist() == [100, 100, 100]  # camera image
+    x, y = target.screen_px.astype(int)
+    assert (x, y) == (384, 108)
+    assert screen[y, x].tolist() == [0, 0, 255]  # the target's red centre
