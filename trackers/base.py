@@ -281,8 +281,8 @@ class Tracker:
             self._stalled = False
             self._push_event(TrackerEvent(sample.t, "resume"))
         last = self._last
-        if last is not None:
-            dt = sample.tracker_t - last.tracker_t
+        dt = math.nan if last is None else sample.tracker_t - last.tracker_t
+        if dt == dt:  # nan: no previous sample, or no tracker clock to keep books by
             if dt == 0.0 and _same(sample.x, last.x) and _same(sample.y, last.y) and _same(sample.pupil, last.pupil):
                 self._duplicates += 1
                 return
@@ -300,10 +300,18 @@ class Tracker:
                     self._deliver(sample, advance=False)
                     return
             elif self.sample_rate_hz > 0.0:
-                missing = int((dt - self._clock_resolution_s) * self.sample_rate_hz + 0.5) - 1
+                missing = self._periods(dt) - 1
                 if missing > 0:
                     self._gaps += missing
         self._deliver(sample, advance=True)
+
+    def _periods(self, dt: float) -> int:
+        """Sample periods in a tracker clock step of `dt` s, allowing for the clock's resolution."""
+        slack = self._clock_resolution_s * self.sample_rate_hz
+        if slack < 0.5:
+            return round(dt * self.sample_rate_hz)
+        # A coarse clock (ms stamps at 1000 Hz and above): the fewest periods that fit.
+        return math.ceil((dt - self._clock_resolution_s) * self.sample_rate_hz - 1e-6)
 
     def _deliver(self, sample: GazeSample, advance: bool) -> None:
         if advance:
