@@ -31,9 +31,11 @@ UPSCALE_BELOW_PX = 480
 #: FAST corner threshold of the frame's ORB: lower than OpenCV's 20, since small, blurred,
 #: JPEG-compressed markers have soft corners.
 FAST_THRESHOLD = 8
-#: A search region larger than `UPSCALE_BELOW_PX` squared gets proportionally more ORB
-#: features than ``markers.n_features``, up to this factor.
-MAX_FEATURE_FACTOR = 3.0
+#: A search region larger than this square (frame px) gets proportionally more ORB features
+#: than ``markers.n_features``, up to `MAX_FEATURE_FACTOR` times: a whole frame holds more
+#: clutter and smaller markers than a gaze AOI.
+FEATURE_REGION_PX = 240
+MAX_FEATURE_FACTOR = 6.0
 #: The largest upscale factor of a small search region.
 MAX_UPSCALE = 3.0
 #: Frame px around the region ORB may look at, so keypoints reach the region's edge.
@@ -224,7 +226,7 @@ class MarkerDetector:
         if scale != 1.0:
             crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
         # More features for a larger search area (a whole frame may hold several markers).
-        area_factor = width * height * scale * scale / float(UPSCALE_BELOW_PX * UPSCALE_BELOW_PX)
+        area_factor = width * height / float(FEATURE_REGION_PX * FEATURE_REGION_PX)
         self._orb.setMaxFeatures(round(self.config.n_features * min(max(area_factor, 1.0), MAX_FEATURE_FACTOR)))
         keypoints, descriptors = self._orb.detectAndCompute(crop, None)
         if descriptors is None or len(keypoints) < self.config.min_inliers:
