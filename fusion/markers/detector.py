@@ -27,13 +27,15 @@ HOMOGRAPHY_METHODS: dict[str, int] = {
 }
 #: A search region smaller than this (longest side, px) is upscaled before ORB, so a small
 #: marker spans enough px for ORB's 31 px patches.
-UPSCALE_BELOW_PX = 400
+UPSCALE_BELOW_PX = 480
 #: FAST corner threshold of the frame's ORB: lower than OpenCV's 20, since small, blurred,
 #: JPEG-compressed markers have soft corners.
-FAST_THRESHOLD = 12
-#: A search region larger than `UPSCALE_BELOW_PX` squared gets proportionally more ORB
-#: features than ``markers.n_features``, up to this factor.
-MAX_FEATURE_FACTOR = 3.0
+FAST_THRESHOLD = 8
+#: A search region larger than this square (frame px) gets proportionally more ORB features
+#: than ``markers.n_features``, up to `MAX_FEATURE_FACTOR` times: a whole frame holds more
+#: clutter and smaller markers than a gaze AOI.
+FEATURE_REGION_PX = 240
+MAX_FEATURE_FACTOR = 6.0
 #: The largest upscale factor of a small search region.
 MAX_UPSCALE = 3.0
 #: Frame px around the region ORB may look at, so keypoints reach the region's edge.
@@ -150,10 +152,7 @@ class MarkerDetector:
         )
         self._index = LibraryIndex.build(library)
         self._marker_number = {marker.marker_id: number for number, marker in enumerate(library)}
-        self._matcher = make_matcher(matcher)
-        if len(self._index.descriptors):
-            self._matcher.add([self._index.descriptors])
-            self._matcher.train()
+        self._search = NeighbourSearch(self._index.descriptors, matcher)
         self._scaled: dict[tuple[int, int], CameraIntrinsics] = {}
 
     def intrinsics_for(self, image_size: tuple[int, int]) -> CameraIntrinsics:
@@ -227,7 +226,7 @@ class MarkerDetector:
         if scale != 1.0:
             crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
         # More features for a larger search area (a whole frame may hold several markers).
-        area_factor = width * height * scale * scale / float(UPSCALE_BELOW_PX * UPSCALE_BELOW_PX)
+        area_factor = width * height / float(FEATURE_REGION_PX * FEATURE_REGION_PX)
         self._orb.setMaxFeatures(round(self.config.n_features * min(max(area_factor, 1.0), MAX_FEATURE_FACTOR)))
         keypoints, descriptors = self._orb.detectAndCompute(crop, None)
         if descriptors is None or len(keypoints) < self.config.min_inliers:
@@ -408,14 +407,7 @@ class MarkerDetector:
         index = self._index
         if not len(index.descriptors):
             return {}
-        neighbours = self._matcher.knnMatch(descriptors, k=NEIGHBOURS)
-        count = len(neighbours)
-        train = np.full((count, NEIGHBOURS), -1, np.int64)
-        distance = np.full((count, NEIGHBOURS), np.inf, np.float32)
-        for row, candidates in enumerate(neighbours):
-            for column, candidate in enumerate(candidates[:NEIGHBOURS]):
-                train[row, column] = candidate.trainIdx
-                distance[row, column] = candidate.distance
+        train, distance = self._search.search(descriptors, NEIGHBOURS)
         found = train[:, 0] >= 0
         train, distance, rows = train[found], distance[found], np.flatnonzero(found)
         if not len(train):
@@ -477,14 +469,48 @@ class LibraryIndex(NamedTuple):
         return cls(np.concatenate(descriptors), np.concatenate(markers), np.concatenate(points), distinct)
 
 
-def make_matcher(kind: str) -> cv2.DescriptorMatcher:
-    """A Hamming nearest-neighbour matcher: "lsh" (FLANN multi-probe LSH) or "bf" (brute force)."""
-    if kind == "lsh":
-        index = {"algorithm": 6, "table_number": LSH_TABLES, "key_size": LSH_KEY_BITS, "multi_probe_level": LSH_PROBE_LEVEL}
-        return cv2.FlannBasedMatcher(index, {"checks": LSH_CHECKS})
-    if kind == "bf":
-        return cv2.BFMatcher(cv2.NORM_HAMMING)
-    raise ValueError(f"unknown matcher {kind!r} (known: lsh, bf)")
+class NeighbourSearch:
+    """k nearest library descriptors (Hamming) of each frame descriptor, as arrays.
+
+    Parameters
+    ----------
+    descriptors : numpy.ndarray
+        (M, 32) uint8, the library's reference descriptors.
+    kind : {"lsh", "bf"}
+        FLANN multi-probe locality-sensitive hashing (approximate, fast), or brute force.
+        (default: "lsh")
+    """
+
+    def __init__(self, descriptors: np.ndarray, kind: str = "lsh") -> None:
+        if kind not in ("lsh", "bf"):
+            raise ValueError(f"unknown matcher {kind!r} (known: lsh, bf)")
+        self.kind = kind
+        self.descriptors = np.ascontiguousarray(descriptors, np.uint8)
+        self._index = None
+        if kind == "lsh" and len(self.descriptors):
+            params = {"algorithm": 6, "table_number": LSH_TABLES, "key_size": LSH_KEY_BITS,
+                      "multi_probe_level": LSH_PROBE_LEVEL}
+            self._index = cv2.flann_Index(self.descriptors, params, cv2.NORM_HAMMING)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(train indices (N, k) int64, -1 where none; Hamming distances (N, k) float32)."""
+        count = len(self.descriptors)
+        if count == 0 or len(queries) == 0:
+            return np.full((len(queries), k), -1, np.int64), np.full((len(queries), k), np.inf, np.float32)
+        k_found = min(k, count)
+        if self._index is not None:
+            train, distance = self._index.knnSearch(queries, k_found, params={"checks": LSH_CHECKS})
+        else:
+            distance, train = cv2.batchDistance(queries, self.descriptors, cv2.CV_32S, normType=cv2.NORM_HAMMING, K=k_found)
+        train = train.astype(np.int64).reshape(len(queries), k_found)
+        distance = distance.astype(np.float32).reshape(len(queries), k_found)
+        missing = (train < 0) | (train >= count)
+        train[missing], distance[missing] = -1, np.inf
+        if k_found < k:
+            pad = k - k_found
+            train = np.hstack([train, np.full((len(queries), pad), -1, np.int64)])
+            distance = np.hstack([distance, np.full((len(queries), pad), np.inf, np.float32)])
+        return train, distance
 
 
 def to_grey(image: np.ndarray | None) -> np.ndarray | None:
