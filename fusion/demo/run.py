@@ -121,36 +121,23 @@ def default_out_dir(now: _dt.datetime | None = None) -> Path:
     return Path.cwd() / f"gazefusion-demo-{now:%Y%m%d-%H%M%S}"
 
 
-def _nested(overrides: Mapping[str, Any]) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for dotted, value in overrides.items():
-        node = data
-        *parents, leaf = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return data
-
-
-def _merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in update.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping) and key != "params":
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def demo_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
-    """The demo's configuration: `DEMO_CONFIG` (or a file given instead) with run-time overrides."""
+    """The demo's configuration: `DEMO_CONFIG` (or a file given instead) with run-time overrides.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path or None
+        A configuration file to use instead of `DEMO_CONFIG`. (default: None)
+    overrides : Mapping or None
+        ``"section.key"`` to value, applied last. (default: None)
+    """
     if path is not None:
-        base = load_config(path).to_dict()
-        source = str(path)
-    else:
-        base = _merge(validate_config({}).to_dict(), DEMO_CONFIG)
-        source = "demo configuration"
-    return validate_config(_merge(base, _nested(overrides or {})), source)
+        return load_config(path, overrides)
+    data = validate_config(DEMO_CONFIG, "demo configuration").to_dict()
+    for dotted, value in (overrides or {}).items():
+        section, key = dotted.split(".")
+        data[section][key] = value
+    return validate_config(data, "demo configuration")
 
 
 def _free_udp_port() -> int:
