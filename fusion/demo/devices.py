@@ -114,6 +114,11 @@ class DemoDevices:
         _, self.url, self.command_port, self.origin_s = message
         return self
 
+    @property
+    def snapshot_url(self) -> str:
+        """One JPEG per request from the camera."""
+        return self.url.rsplit("/", 1)[0] + "/snapshot.jpg"
+
     def stop(self, timeout_s: float = 10.0) -> DevicesReport | None:
         """Stop both devices and collect their report (None if the child did not answer); idempotent."""
         if self._conn is None:
