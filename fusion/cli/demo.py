@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import statistics
 import sys
 
 from gazefusion.fusion.errors import UserError
@@ -32,10 +35,14 @@ def run(args: argparse.Namespace) -> int:
                       echo=lambda line: print(line, flush=True))
     runner = result.runner
     received = result.camera.frames if result.camera is not None else 0
+    cores = os.cpu_count() or 1
+    latencies_ms = [1000.0 * look.latency_s for look in result.looks if not math.isnan(look.latency_s)]
+    latency = f"; look latency median {statistics.median(latencies_ms):.1f} ms" if latencies_ms else ""
     print()
     print(f"summary: {result.wall_s:.1f} s; camera frames served {result.server.rendered}, received {received}, "
           f"searched by the core {runner.get('frames', 0)} (skipped {runner.get('frames_skipped', 0)}); "
-          f"{runner.get('samples', 0)} gaze samples")
+          f"{runner.get('samples', 0)} gaze samples; pipeline CPU {100.0 * result.cpu_s / result.wall_s / cores:.0f} % "
+          f"of {cores} cores{latency}")
     print(result.summary.format())
     print(f"session: {result.session_dir} (gazefusion replay {result.session_dir})")
     sys.stdout.flush()

@@ -104,6 +104,9 @@ class DemoResult(NamedTuple):
         The camera source's stats at the end (or None).
     wall_s : float
         Duration of the pipeline run, s.
+    cpu_s : float
+        CPU time (user + system) this process spent during the run, s: the pipeline's cost
+        (the camera and tracker stand-ins run in another process).
     """
 
     summary: DemoSummary
@@ -113,6 +116,7 @@ class DemoResult(NamedTuple):
     runner: dict[str, Any]
     camera: Any
     wall_s: float
+    cpu_s: float
 
 
 def default_out_dir(now: _dt.datetime | None = None) -> Path:
@@ -253,13 +257,13 @@ def run_demo(
         say(f"demo: camera {devices.url} (synthetic scene, {len(scene.markers)} markers, {FPS:.0f} fps), "
             f"iViewX simulator udp://127.0.0.1:{devices.command_port} ({GAZE_RATE_HZ:.0f} Hz), recording {out}")
         runner.start()
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), time.process_time()
         try:
             _drive(runner, config, seconds)
         except KeyboardInterrupt:  # Ctrl-C ends the scene early; the summary still comes
             say("demo: stopped by Ctrl-C")
         runner.stop()
-        wall_s = time.monotonic() - started
+        wall_s, cpu_s = time.monotonic() - started, time.process_time() - cpu_started
         runner.raise_error()
         camera_stats = runner.camera.stats() if runner.camera is not None else None
     finally:
@@ -275,7 +279,7 @@ def run_demo(
     scene_end_s = report.server.rendered / FPS
     summary = summarise(records, scene, scene_end_s, with_intent=True)
     write_yaml_atomic(out / "scene.yaml", {**scene.to_dict(), "scene_origin_monotonic_s": origin})
-    return DemoResult(summary, out, printed, report.server, runner.summary(), camera_stats, wall_s)
+    return DemoResult(summary, out, printed, report.server, runner.summary(), camera_stats, wall_s, cpu_s)
 
 
 def _intent(record: FixationRecord, visits: list[tuple[float, float, str | None]]) -> str | None:
