@@ -7,19 +7,25 @@ changed for re-analysis (fixation method and parameters, AOI size, marker librar
 
 from __future__ import annotations
 
+import bisect
 import logging
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from gazefusion.fusion.config import Config, validate_config
-from gazefusion.fusion.core import CoreOutput, LookEvent
-from gazefusion.fusion.runner import make_core
+from gazefusion.fusion.core import CoreOutput, FusionCore, LookEvent
+from gazefusion.fusion.runner import make_core, screen_geometry
 from gazefusion.fusion.session import SessionReader, SessionRecorder
 from gazefusion.fusion.types import FixationEvent, Frame
 
 log = logging.getLogger(__name__)
+
+RING_LEAD_FRAMES = 40
+"""Frames a part of a replay feeds before its own (more than the core's ring of 32)."""
 
 
 class ReplayResult(NamedTuple):
@@ -65,6 +71,83 @@ def override_config(config: Config, overrides: Mapping[str, Any] | None = None, 
     return validate_config(data, source)
 
 
+def split_points(
+    reader: SessionReader, config: Config, parts: int
+) -> tuple[list[int], int, float | None, float | None]:
+    """Sample counts at which no fixation is in progress, cutting a session into `parts`.
+
+    Runs the fixation detector alone over the recorded gaze (cheap): after each returned
+    count of samples, every fixation begun has ended, so the parts' looks are independent
+    (the marker search starts afresh at every fixation).
+
+    Returns
+    -------
+    tuple
+        (sorted distinct cut points, number of samples, first and last sample time or None)
+    """
+    from gazefusion.fusion.fixations import make_detector
+
+    geometry = screen_geometry(config)
+    core = FusionCore(make_detector(config.fixations.method, geometry, dict(config.fixations.params)), geometry)
+    count = 0
+    active = False
+    free: list[int] = []
+    first_t = last_t = None
+    for sample in reader.samples():
+        count += 1
+        first_t = sample.t if first_t is None else first_t
+        last_t = sample.t
+        for output in core.feed_sample(sample):
+            if isinstance(output, FixationEvent) and output.kind in ("start", "end"):
+                active = output.kind == "start"
+        if not active:
+            free.append(count)
+    points: set[int] = set()
+    for k in range(1, parts):
+        target = count * k / parts
+        i = bisect.bisect_left(free, target)
+        near = [c for c in free[max(0, i - 1): i + 1] if 0 < c < count]
+        if near:
+            points.add(min(near, key=lambda c: abs(c - target)))
+    return sorted(points), count, first_t, last_t
+
+
+def _replay_part(directory: Path, config: Config, first: int, last: int | None) -> list[CoreOutput]:
+    """The outputs of the fixations that start between `first` and `last` samples fed.
+
+    Every sample from the start goes through the fixation detector (its state depends on
+    all of them); frames from `RING_LEAD_FRAMES` before the part on (the nearest-frame join
+    needs the ring full); the marker search runs only within the part.
+    """
+    reader = SessionReader(directory)
+    records = [record for record in reader.frame_records() if record.fed_after >= 0]
+    at = next((i for i, record in enumerate(records) if record.fed_after >= first), len(records))
+    lower = records[max(0, at - RING_LEAD_FRAMES)].fed_after if records else 0
+    core = make_core(config)
+    search = core.marker_search
+    outputs: list[CoreOutput] = []
+    count = 0
+
+    def wanted(record: Any) -> bool:
+        return record.fed_after >= lower and (last is None or record.fed_after < last)
+
+    for item in reader.inputs(wanted=wanted):
+        if last is not None and count >= last:
+            break
+        owned = count >= first
+        core.marker_search = search if owned else None
+        if isinstance(item, Frame):
+            produced = core.feed_frame(item)
+        else:
+            count += 1
+            produced = core.feed_sample(item)
+        if owned:
+            outputs.extend(produced)
+    if last is None:
+        outputs.extend(core.finish())
+    return outputs
+
+
 def replay_session(
     session: str | Path,
     out_dir: str | Path | None = None,
@@ -73,6 +156,7 @@ def replay_session(
     speed: float = 1.0,
     progress: bool = False,
     on_output: Callable[[CoreOutput], None] | None = None,
+    workers: int | None = None,
 ) -> ReplayResult:
     """Feed a session through a new fusion core; optionally write the results to `out_dir`.
 
@@ -93,50 +177,81 @@ def replay_session(
     progress : bool
         Show a tqdm progress bar on stderr. (default: False)
     on_output : callable or None
-        Called with every fixation event and look as it is made. (default: None)
+        Called with every fixation event and look, in order (when replaying in parts, after
+        the parts are done). (default: None)
+    workers : int or None
+        With `fast`, a marker library and a recorded feed order, cut the session between
+        fixations into this many parts replayed on threads at once (the outputs are the
+        same, in the same order); None: the number of CPUs, at most 4. (default: None)
     """
     reader = SessionReader(session)
     config = override_config(reader.config, overrides, "replay parameters")
-    core = make_core(config)
+    workers = min(os.cpu_count() or 1, 4) if workers is None else max(1, int(workers))
     recorder = None
     if out_dir is not None:
         recorder = SessionRecorder(out_dir, config, media=False, extra={"replay_of": str(Path(session).resolve())})
-    total = _count_lines(reader.directory / "gaze.tsv") + _count_lines(reader.directory / "frames.tsv")
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=total, unit="input", desc="replay", leave=False, mininterval=0.25)
-    samples = frames = fixations = looks = 0
-    first_t = last_t = None
+    counts = {"samples": 0, "frames": 0, "fixations": 0, "looks": 0}
+    span = [None, None]  # first and last input time
     wall_start = time.monotonic()
 
     def emit(outputs: list[CoreOutput]) -> None:
-        nonlocal fixations, looks
         for output in outputs:
             if isinstance(output, LookEvent):
-                looks += 1
+                counts["looks"] += 1
             elif isinstance(output, FixationEvent) and output.kind == "end":
-                fixations += 1
+                counts["fixations"] += 1
             if recorder is not None:
                 recorder.write_output(output)
             if on_output is not None:
                 on_output(output)
 
     try:
+        parallel = fast and workers > 1 and config.markers.file is not None and reader.has_feed_order
+        if parallel:
+            _replay_in_parts(reader, config, workers, counts, span, emit, progress)
+        else:
+            _replay_in_order(reader, config, fast, speed, counts, span, emit, progress)
+    finally:
+        if recorder is not None:
+            for problem in dict.fromkeys(reader.problems):
+                recorder.write_event({"kind": "replay_problem", "t": span[1], "text": problem})
+            recorder.close(dict(counts))
+    duration = 0.0 if span[0] is None else float(span[1] - span[0])
+    return ReplayResult(counts["samples"], counts["frames"], counts["fixations"], counts["looks"], duration,
+                        time.monotonic() - wall_start, tuple(dict.fromkeys(reader.problems)),
+                        None if out_dir is None else Path(out_dir))
+
+
+def _progress_bar(total: int, enabled: bool, unit: str) -> Any:
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=unit, desc="replay", leave=False, mininterval=0.25)
+
+
+def _replay_in_order(
+    reader: SessionReader, config: Config, fast: bool, speed: float, counts: dict[str, int],
+    span: list[Any], emit: Callable[[list[CoreOutput]], None], progress: bool,
+) -> None:
+    core = make_core(config)
+    total = _count_lines(reader.directory / "gaze.tsv") + _count_lines(reader.directory / "frames.tsv")
+    bar = _progress_bar(total, progress, "input")
+    wall_start = time.monotonic()
+    try:
         for item in reader.inputs():
-            if first_t is None:
-                first_t = item.t
-            last_t = item.t
+            if span[0] is None:
+                span[0] = item.t
+            span[1] = item.t
             if not fast:
-                wait = wall_start + (item.t - first_t) / speed - time.monotonic()
+                wait = wall_start + (item.t - span[0]) / speed - time.monotonic()
                 if wait > 0:
                     time.sleep(wait)
             if isinstance(item, Frame):
-                frames += 1
+                counts["frames"] += 1
                 emit(core.feed_frame(item))
             else:
-                samples += 1
+                counts["samples"] += 1
                 emit(core.feed_sample(item))
             if bar is not None:
                 bar.update(1)
@@ -144,10 +259,27 @@ def replay_session(
     finally:
         if bar is not None:
             bar.close()
-        if recorder is not None:
-            for problem in reader.problems:
-                recorder.write_event({"kind": "replay_problem", "t": last_t, "text": problem})
-            recorder.close({"samples": samples, "frames": frames, "fixations": fixations, "looks": looks})
-    duration = 0.0 if first_t is None else float(last_t - first_t)
-    return ReplayResult(samples, frames, fixations, looks, duration, time.monotonic() - wall_start,
-                        tuple(dict.fromkeys(reader.problems)), None if out_dir is None else Path(out_dir))
+
+
+def _replay_in_parts(
+    reader: SessionReader, config: Config, workers: int, counts: dict[str, int],
+    span: list[Any], emit: Callable[[list[CoreOutput]], None], progress: bool,
+) -> None:
+    points, total_samples, first_t, last_t = split_points(reader, config, workers)
+    bounds = list(zip([0, *points], [*points, None]))
+    frame_times = [record.t for record in reader.frame_records() if record.fed_after >= 0]
+    counts["samples"], counts["frames"] = total_samples, len(frame_times)
+    bar = _progress_bar(len(bounds), progress, "part")
+    try:
+        with ThreadPoolExecutor(max_workers=len(bounds), thread_name_prefix="gazefusion-replay") as pool:
+            futures = [pool.submit(_replay_part, reader.directory, config, first, last) for first, last in bounds]
+            for future in futures:
+                emit(future.result())
+                if bar is not None:
+                    bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    times = [t for t in (first_t, last_t, *frame_times[:1], *frame_times[-1:]) if t is not None]
+    if times:
+        span[0], span[1] = min(times), max(times)

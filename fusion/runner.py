@@ -214,8 +214,9 @@ class Runner:
                 from gazefusion.fusion.camera import open_camera
 
                 self.camera = self._given_camera or open_camera(self.config.camera.source, self.config.camera)
-                self.camera.start()
+                # The tap before the start: not even the first frame is missed.
                 self._tap = self.camera.tap(self.config.camera.recorder_queue_frames)
+                self.camera.start()
                 if self.camera.size is not None:
                     self.core.set_camera_size(self.camera.size)
             if self.config.record.dir:

@@ -31,7 +31,7 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -471,12 +471,21 @@ class SessionReader:
             handle.seek(record.offset)
             return handle.read(record.size)
 
-    def frames(self) -> Iterator[tuple[FrameRecord, Frame]]:
-        """Every recorded frame, decoded, with its record (processed or not)."""
+    def frames(self, wanted: Callable[[FrameRecord], bool] | None = None) -> Iterator[tuple[FrameRecord, Frame]]:
+        """The recorded frames, decoded, with their records.
+
+        Parameters
+        ----------
+        wanted : callable or None
+            Only records for which this is true are read and decoded; None: all.
+            (default: None)
+        """
         if not self.has_frames:
             return
         with open(self.directory / "video.mjpeg", "rb") as video:
             for record in self.frame_records():
+                if wanted is not None and not wanted(record):
+                    continue
                 data = self.read_jpeg(record, video)
                 image = decode_jpeg(data)
                 if image is None:
@@ -484,7 +493,18 @@ class SessionReader:
                     continue
                 yield record, Frame(record.index, record.t, record.t_source, image, data)
 
-    def inputs(self, prefetch: bool = True) -> Iterator[GazeSample | Frame]:
+    @property
+    def has_feed_order(self) -> bool:
+        """Whether frames.tsv records the live feed order (its ``fed_after`` column)."""
+        if not self.has_frames:
+            return False
+        reader = TableReader(self.directory / "frames.tsv")
+        reader.close()
+        return "fed_after" in reader.columns
+
+    def inputs(
+        self, prefetch: bool = True, wanted: Callable[[FrameRecord], bool] | None = None
+    ) -> Iterator[GazeSample | Frame]:
         """The core's inputs in the order the live run fed them.
 
         With ``fed_after`` recorded, frames go in after exactly that many samples and frames
@@ -496,27 +516,30 @@ class SessionReader:
         prefetch : bool
             Read and decode frames ahead on a second thread (the order is unchanged).
             (default: True)
+        wanted : callable or None
+            Of the frames the live core took, only those for which this is true (others are
+            not even decoded); None: all. (default: None)
         """
         samples = self.samples()
-        fed = 0
-        frames = _prefetched(self.frames()) if prefetch else self.frames()
-        first = next(frames, None)
-        if first is None or first[0].fed_after == -2:
-            # No frames, or a session without fed_after: merge by time.
-            stream = frames if first is None else _chain(first, frames)
+        if not self.has_feed_order:
+            frames = _prefetched(self.frames()) if prefetch else self.frames()
             keyed_samples = ((s.t, 0, i, s) for i, s in enumerate(samples))
-            keyed_frames = ((f.t, 1, i, f) for i, (_, f) in enumerate(stream))
+            keyed_frames = ((f.t, 1, i, f) for i, (_, f) in enumerate(frames))
             for *_, item in heapq.merge(keyed_samples, keyed_frames):
                 yield item
             return
-        for record, frame in _chain(first, frames):
-            if record.fed_after < 0:
-                continue
-            while fed < record.fed_after:
+
+        def fed(record: FrameRecord) -> bool:
+            return record.fed_after >= 0 and (wanted is None or wanted(record))
+
+        frames = _prefetched(self.frames(fed)) if prefetch else self.frames(fed)
+        count = 0
+        for record, frame in frames:
+            while count < record.fed_after:
                 sample = next(samples, None)
                 if sample is None:
                     break
-                fed += 1
+                count += 1
                 yield sample
             yield frame
         yield from samples
@@ -579,11 +602,6 @@ def _prefetched(items: Iterator[Any], depth: int = 8) -> Iterator[Any]:
     finally:
         stop.set()
         thread.join(timeout=2.0)
-
-
-def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
-    yield first
-    yield from rest
 
 
 def decode_jpeg(data: bytes) -> np.ndarray | None:

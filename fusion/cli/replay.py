@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a fixation detector parameter; repeatable")
     parser.add_argument("--aoi-deg", type=float, metavar="DEG", help="AOI side, degrees of visual angle")
     parser.add_argument("--markers", metavar="YAML", help="marker library to search for")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="with --fast: replay N parts of the session at once (default: the CPU count, at most 4)")
     parser.add_argument("--quiet-looks", action="store_true", help="do not print each look")
 
 
@@ -48,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     """Replay and print looks and a summary; problems with the session are named."""
     if not args.speed > 0:
         raise UserError(f"--speed {args.speed}: expected a number > 0")
+    if args.workers is not None and args.workers < 1:
+        raise UserError(f"--workers {args.workers}: expected a whole number >= 1")
     overrides = {
         "fixations.method": args.method, "fixations.params": _params(args.param),
         "aoi.size_deg": args.aoi_deg, "markers.file": args.markers,
@@ -59,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
             print(line, flush=True)
 
     result = replay_session(args.session, args.out, overrides, fast=args.fast, speed=args.speed,
-                            progress=args.fast and sys.stderr.isatty(), on_output=printer)
+                            progress=args.fast and sys.stderr.isatty(), on_output=printer, workers=args.workers)
     for problem in result.problems:
         print(f"gazefusion: {args.session}: {problem}", file=sys.stderr)
     ratio = result.duration_s / result.wall_s if result.wall_s > 0 else float("inf")
