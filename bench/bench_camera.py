@@ -17,7 +17,8 @@ Measured, per size:
 - ``seed``: read 1024 bytes, concatenate, search the whole buffer for FFD8/FFD9, cv2.imdecode;
 - ``gazefusion``: `MjpegSource` (receive+parse on one thread, decode on another) with a
   consumer taking every new frame with ``latest``; also with the cv2 decoder, to show what
-  the decoder choice gives; and the highest paced camera rate it decodes in full;
+  the decoder choice gives, and with the ``fast`` and ``half`` decoders (camera.decoder);
+  and the highest paced camera rate it decodes in full;
 - parsing cost: the multipart parser alone on the same bytes, with Content-Length and without
   (JPEG marker scan), as a share of the decode time;
 - freshness: the server paced at ``--camera-hz``, a consumer at half that rate; the age of the
@@ -48,7 +49,7 @@ import numpy as np
 import simplejpeg
 
 from gazefusion.fusion.camera import MjpegSource
-from gazefusion.fusion.camera.decode import decode_cv2, decode_half, decode_simplejpeg
+from gazefusion.fusion.camera.decode import decode_cv2, decode_fast, decode_half, decode_simplejpeg
 from gazefusion.fusion.camera.multipart import MultipartParser
 from gazefusion.fusion.config import CameraConfig
 
@@ -318,13 +319,15 @@ def main() -> None:
         print(f"\n== {width}x{height}: {N_FRAMES} testsrc2 frames, mean {mean_kib:.0f} KiB/JPEG ==")
         # The machine is shared: the methods take turns, round after round; each round's ratios
         # are against VideoCapture in that round, and the medians over rounds are reported.
-        runs: dict[str, list] = {key: [] for key in ("sj", "cvd", "cap", "seed", "ours", "ours_cv")}
+        runs: dict[str, list] = {key: [] for key in ("sj", "cvd", "cap", "seed", "ours", "ours_cv", "ours_fast", "ours_half")}
         for _ in range(args.rounds):
             runs["sj"].append(decode_only_cpu(frames, decode_simplejpeg, args.seconds))
             runs["cvd"].append(decode_only_cpu(frames, decode_cv2, args.seconds))
             for key, measure in (("cap", videocapture_fps), ("seed", seed_fps),
                                  ("ours", lambda url, sec: gazefusion_fps(url, sec, decode_simplejpeg)),
-                                 ("ours_cv", lambda url, sec: gazefusion_fps(url, sec, decode_cv2))):
+                                 ("ours_cv", lambda url, sec: gazefusion_fps(url, sec, decode_cv2)),
+                                 ("ours_fast", lambda url, sec: gazefusion_fps(url, sec, decode_fast)),
+                                 ("ours_half", lambda url, sec: gazefusion_fps(url, sec, decode_half))):
                 with Server(frames) as server:
                     runs[key].append(measure(server.url, args.seconds))
         median = {key: statistics.median(r[0] for r in value) for key, value in runs.items()}
@@ -336,7 +339,8 @@ def main() -> None:
         print(f"{'method':<40}{'fps':>8}{'x VideoCapture':>16}{'CPU ms/frame':>14}")
         for key, name in [("sj", "decode-only simplejpeg (in memory)"), ("cvd", "decode-only cv2.imdecode (in memory)"),
                           ("cap", "cv2.VideoCapture"), ("seed", "seed (1024-byte reads, find FFD8/FFD9)"),
-                          ("ours", "gazefusion MjpegSource (simplejpeg)"), ("ours_cv", "gazefusion MjpegSource (cv2 decoder)")]:
+                          ("ours", "gazefusion MjpegSource (simplejpeg)"), ("ours_cv", "gazefusion MjpegSource (cv2 decoder)"),
+                          ("ours_fast", "gazefusion, decoder: fast"), ("ours_half", "gazefusion, decoder: half (half size)")]:
             print(f"{name:<40}{median[key]:8.0f}{ratio[key]:16.2f}{cpu[key]:14.2f}")
         print(f"  gazefusion: the consumer got {ours_got:.0f} fps; {ours_skipped:.0f} JPEGs skipped in {args.seconds:g} s "
               "while the decoder was behind (the server sends faster than any client decodes)")
@@ -357,7 +361,7 @@ def main() -> None:
               f"{parse_scan * 1e6:.1f} us by marker scan ({parse_scan / decode_s:.1%})")
         options = {
             "default (BGR, accurate)": lambda d: simplejpeg.decode_jpeg(d, colorspace="BGR"),
-            "fastdct + fastupsample": lambda d: simplejpeg.decode_jpeg(d, colorspace="BGR", fastdct=True, fastupsample=True),
+            "fastdct + fastupsample": decode_fast,
             "grayscale": lambda d: simplejpeg.decode_jpeg(d, colorspace="GRAY"),
             "half size (DCT scaling)": decode_half,
         }
