@@ -41,7 +41,7 @@ def test_simulator_serves_for_the_given_seconds(capsys: pytest.CaptureFixture[st
 @pytest.mark.parametrize(
     "args, fragment",
     [
-        (["--rate", "9000"], "rate 9000 Hz is outside"),
+        (["--rate", "30000"], "rate 30000 Hz is outside"),
         (["--loss", "2"], "is not a probability"),
         (["--port", "70000"], "is not a port number"),
         (["--lines-per-datagram", "0"], "must be at least 1"),
