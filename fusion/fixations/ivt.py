@@ -37,7 +37,7 @@ from operator import mul
 from gazefusion.fusion.fixations.base import FixationBuilder, FixationDetector, Param
 from gazefusion.fusion.types import FixationEvent
 
-_COMPACT_AT = 4096  # list length that triggers dropping samples behind every window
+_COMPACT_AT = 1024  # list length that triggers dropping samples behind every window
 _REBASE_S = 600.0  # relative times are kept below this, s
 _NOISE_WARMUP = 20  # fixation samples seen before the adaptive threshold leaves its upper bound
 
