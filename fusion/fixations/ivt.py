@@ -7,7 +7,8 @@ threshold after Nyström & Holmqvist 2010):
    (degrees, per axis) against time over the valid samples within ``velocity_window_s``
    centred on it: a Savitzky-Golay-like first derivative that needs half a window of
    lookahead, so every sample is classified ``velocity_window_s / 2`` after it arrives.
-   Losses are not bridged by the window.
+   Losses are not bridged by the window; at low sampling rates it widens to reach the
+   neighbouring samples (1.5 sampling intervals).
 2. Threshold. A sample is a fixation sample when its velocity is below the threshold. With
    ``noise_sd_factor > 0`` the threshold adapts to the noise: mean + factor x SD of the
    velocity of recent fixation samples (exponential running estimates with time constant
@@ -75,6 +76,7 @@ class IVTDetector(FixationDetector):
         super().__init__(geometry, params)
         p = self.params
         self._half_window = p["velocity_window_s"] / 2.0
+        self._velocity_half = self._half_window
         self._vmax = p["velocity_threshold_deg_s"]
         self._vmin = p["min_threshold_deg_s"]
         self._sd_factor = p["noise_sd_factor"]
@@ -157,7 +159,9 @@ class IVTDetector(FixationDetector):
             return
         # At the end of input (rel = inf) every filtered sample is decided.
         newest = rt[mnext - 1 - base] if rel < math.inf else math.inf
-        half_v = self._half_window
+        # At low sampling rates the window still reaches the neighbouring samples.
+        half_v = max(self._half_window, 1.5 * self._interval())
+        self._velocity_half = half_v
         while self._vnext < mnext and newest - rt[self._vnext - base] >= half_v:
             self._decide(self._vnext - base, t, events)
             self._vnext += 1
@@ -196,7 +200,7 @@ class IVTDetector(FixationDetector):
     def _velocity(self, p: int) -> float:
         """Least-squares slope of the filtered positions within ``velocity_window_s / 2`` of `p`, deg/s."""
         rt, seg, base = self._rt, self._seg, self._base
-        half = self._half_window
+        half = self._velocity_half
         t0, segment = rt[p], seg[p]
         lo = max(self._vlo - base, segment - base)
         while rt[lo] < t0 - half:
