@@ -58,7 +58,7 @@ DEMO_CONFIG: dict[str, Any] = {
 }
 
 FPS = 30.0
-GAZE_RATE_HZ = 250.0  # an SMI RED250; the I-VT velocity window (20 ms) needs more than 60 Hz
+GAZE_RATE_HZ = 250.0  # an SMI RED250
 
 
 class LookLine(NamedTuple):
