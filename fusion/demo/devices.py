@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import multiprocessing.connection
+import signal
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -153,6 +154,8 @@ class DemoDevices:
 
 def _serve_devices(conn: multiprocessing.connection.Connection, params: dict[str, Any]) -> None:
     """The child: camera, truth log and simulator until the parent says stop."""
+    # Ctrl-C reaches the whole process group; the parent decides when the devices stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     closers: list[Any] = []
     try:
         from gazefusion.calibration.mapping import TrackerCameraMapping
