@@ -96,3 +96,13 @@ def test_an_output_folder_that_cannot_be_made(tmp_path: Path, capsys: pytest.Cap
     assert main(["demo", "--headless", "--out", str(tmp_path / "file" / "session")]) == 2
     err = capsys.readouterr().err.strip()
     assert "cannot write the demo's files" in err and len(err.splitlines()) == 1
+
+
+def test_cli_prints_looks_and_the_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--headless", "--seconds", "3", "--out", str(tmp_path / "s")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("demo: camera http://127.0.0.1:")
+    assert "summary: " in out and "marker    fix  dwell s" in out
+    for marker_id in ("poster", "book", "sign", "photo", "map"):
+        assert f"\n{marker_id} " in out
+    assert f"session: {tmp_path / 's'}" in out
