@@ -36,7 +36,6 @@ from gazefusion.fusion.demo.devices import DemoDevices
 from gazefusion.fusion.demo.scene import DemoScene
 from gazefusion.fusion.demo.server import ServerStats
 from gazefusion.fusion.demo.summary import DemoSummary, FixationRecord, summarise
-from gazefusion.fusion.demo.truth import TRUTH_COLUMNS  # noqa: F401 - re-exported for readers of truth.tsv
 from gazefusion.fusion.errors import UserError
 from gazefusion.fusion.runner import Runner, screen_geometry
 from gazefusion.fusion.types import FixationEvent

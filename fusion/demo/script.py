@@ -15,7 +15,6 @@ and the rendered scene share one clock.
 from __future__ import annotations
 
 import bisect
-import math
 import random
 import time
 from typing import NamedTuple
