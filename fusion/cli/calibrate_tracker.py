@@ -29,7 +29,7 @@ from gazefusion.calibration.tracker_procedure import (
     WindowPresenter,
 )
 from gazefusion.calibration.tracker_report import draw_report, report_lines, write_png_atomic
-from gazefusion.calibration.tracker_sources import check_participant_spec, is_fast, open_calibration_tracker
+from gazefusion.calibration.tracker_sources import check_participant_spec, is_fast, open_calibration_tracker, run_tracker_calibration
 from gazefusion.fusion.camera import open_camera, redact_url
 from gazefusion.fusion.config import Config, load_config
 from gazefusion.fusion.errors import UserError
@@ -137,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
             stack.callback(presenter.close)
         procedure = TrackerCalibration(tracker, view, presenter, settings._replace(sample_clock=is_fast(tracker)))
         try:
+            if args.tracker_calibration:
+                extra["iViewX (server's own calibration and ET_VLS)"] = run_tracker_calibration(tracker, view, presenter, args.points)
             if existing is not None:
                 checked, summary = procedure.run_validation(existing)
                 outcome: CalibrationRun | None = None
