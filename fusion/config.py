@@ -33,6 +33,7 @@ class CameraConfig(_Section):
     snapshot_rate_hz: float = Field(10.0, gt=0)
     max_part_bytes: int = Field(16_000_000, gt=1024)
     recorder_queue_frames: int = Field(256, ge=1)
+    max_decode_lag_s: float = Field(0.05, gt=0)
 
 
 class TrackerConfig(_Section):
@@ -75,11 +76,12 @@ class MarkersConfig(_Section):
     """The marker library and the detector's settings."""
 
     file: str | None = None
-    n_features: int = Field(1000, ge=50)
+    n_features: int = Field(500, ge=50)
     ratio: float = Field(0.8, gt=0, lt=1)
     min_inliers: int = Field(12, ge=4)
     max_reprojection_px: float = Field(3.0, gt=0)
     redetect_every: int = Field(5, ge=1)
+    homography: str = "usac_magsac"
 
 
 class CalibrationConfig(_Section):

@@ -32,7 +32,8 @@ log = logging.getLogger("gazefusion.camera")
 
 _LATENCY_WINDOW: Final = 2048  # latencies kept for the median/p95/max figures
 _FPS_WINDOW: Final = 64  # frame times kept for the fps figure
-_DECODE_BACKLOG: Final = 2  # undecoded JPEGs held while the decoder is busy; older ones are skipped
+_YIELD_S: Final = 0.0005  # how long the reader steps aside when the decoder is behind
+_DECODE_BACKLOG: Final = 64  # undecoded JPEGs held at most, whatever their age (bounds memory)
 
 Decoder = Callable[[bytes], np.ndarray]
 
@@ -63,7 +64,8 @@ class CameraStats:
     tap_dropped : int
         Frames a recorder tap could not take because its queue was full.
     skipped : int
-        Received JPEGs not decoded because the decoder was behind (the newest wins).
+        Received JPEGs not decoded because the decoder was behind by more than
+        ``max_decode_lag_s`` (the newest wins).
     reconnects : int
         Successful reconnections after an outage.
     latency_median_ms, latency_p95_ms, latency_max_ms : float
@@ -354,14 +356,29 @@ class CameraSource(ABC):
         log.debug("camera %s: skipped a corrupt frame (%s)", self.name, reason)
 
     def _submit_jpeg(self, jpeg: bytes, t: float, t_source: float = math.nan) -> None:
-        """Hand a received JPEG to the decoder thread; if it is behind, the oldest waiting is skipped."""
+        """Hand a received JPEG to the decoder thread.
+
+        A burst (several JPEGs in one read) is decoded in full, so the taps get every frame;
+        when the decoder falls behind for longer than ``max_decode_lag_s``, the oldest waiting
+        JPEGs are skipped (counted) so that the newest frame never ages in a backlog.
+        """
+        max_lag_s = self.config.max_decode_lag_s
         with self._pending_cond:
-            if len(self._pending) >= _DECODE_BACKLOG:
-                self._pending.popleft()
-                with self._cond:
-                    self._counts["skipped"] += 1
             self._pending.append((jpeg, t, t_source))
+            skipped = 0
+            while len(self._pending) > 1 and (t - self._pending[0][1] > max_lag_s or len(self._pending) > _DECODE_BACKLOG):
+                self._pending.popleft()
+                skipped += 1
             self._pending_cond.notify()
+            behind = len(self._pending) > 1
+        if skipped:
+            with self._cond:
+                self._counts["skipped"] += skipped
+        if behind:
+            # A reader that never blocks (the socket always has data) would keep the interpreter
+            # lock and starve the decoder of it for a whole switch interval per frame; a short
+            # sleep hands it over. The stream waits in the socket meanwhile, not in a backlog here.
+            time.sleep(_YIELD_S)
 
     def _event(self, kind: str, text: str) -> None:
         with self._cond:

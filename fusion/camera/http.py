@@ -139,6 +139,9 @@ def _shutdown(response: requests.Response | None) -> None:
     raw = response.raw
     connection = getattr(raw, "_connection", None) or getattr(raw, "connection", None)
     sock = getattr(connection, "sock", None)
+    if sock is None:  # http.client dropped it from the connection ("Connection: close"); the file has it
+        buffered = getattr(getattr(raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(buffered, "raw", None), "_sock", None)
     if sock is not None:
         try:
             sock.shutdown(socket.SHUT_RDWR)

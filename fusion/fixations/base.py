@@ -105,6 +105,15 @@ class FixationBuilder:
         self.min_ay = min(self.min_ay, other.min_ay)
         self.max_ay = max(self.max_ay, other.max_ay)
 
+    def remove(self, t: float, x: float, y: float, ax: float, ay: float, previous_t: float) -> None:
+        """Take the newest sample back out (its extent stays: the range is not undone)."""
+        self.offset = previous_t
+        self.n -= 1
+        self.sx -= x
+        self.sy -= y
+        self.sax -= ax
+        self.say -= ay
+
     def distance_deg(self, other: "FixationBuilder") -> float:
         """Angle between the two centroids, degrees (per-axis degrees, small-angle sum)."""
         return math.hypot(self.sax / self.n - other.sax / other.n, self.say / self.n - other.say / other.n)

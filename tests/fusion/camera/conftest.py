@@ -147,6 +147,10 @@ class ScriptedServer:
     def stop(self) -> None:
         """Stop listening and cut every open connection."""
         self._stopped.set()
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept (close alone does not)
+        except OSError:
+            pass
         self.listener.close()
         for sock in self._connections:
             try:
