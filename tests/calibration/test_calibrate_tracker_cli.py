@@ -77,8 +77,11 @@ def test_validating_an_existing_mapping_prints_its_figures(ffmpeg_camera, tmp_pa
     code = main(["calibrate", "tracker", "--tracker", "mock?fast", "--camera", ffmpeg_camera.url, "--headless",
                  "--simulate-participant", "--dwell", "0.5", "--validate", str(default)])
     assert code == 0
-    printed = capsys.readouterr().out
-    assert printed.startswith("validation (4 targets")
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("validation (4 targets")
+    accuracy = float(printed[0].split("accuracy ")[1].split(" deg")[0])
+    floor = float(printed[-1].split("accuracy_deg ")[1].split(",")[0])
+    assert printed[-1].startswith("noise floor") and accuracy > floor + 0.2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["default.yaml"]
 
 
