@@ -58,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="simulated participant's gaze noise, SD per axis, degrees (default: 0.2)")
     parser.add_argument("--never-fixate", default="", metavar="NAMES",
                         help="simulated participant ignores these targets, e.g. C3,V2 (tests the timeout)")
-    parser.add_argument("--rate", type=float, default=500.0, metavar="HZ", help="simulated tracker's sample rate (default: 500)")
+    parser.add_argument("--rate", type=float, default=500.0, metavar="HZ", help="sample rate of --tracker sim, Hz (mock takes mock?rate=HZ) (default: 500)")
     parser.add_argument("--dwell", type=float, default=0.8, metavar="S", help="fixation needed on a target, s (default: 0.8)")
     parser.add_argument("--target-timeout", type=float, default=6.0, metavar="S",
                         help="a target not fixated within this is skipped and reported, s (default: 6)")
