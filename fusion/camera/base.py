@@ -32,6 +32,7 @@ log = logging.getLogger("gazefusion.camera")
 
 _LATENCY_WINDOW: Final = 2048  # latencies kept for the median/p95/max figures
 _FPS_WINDOW: Final = 64  # frame times kept for the fps figure
+_YIELD_S: Final = 0.0005  # how long the reader steps aside when the decoder is behind
 _DECODE_BACKLOG: Final = 64  # undecoded JPEGs held at most, whatever their age (bounds memory)
 
 Decoder = Callable[[bytes], np.ndarray]
@@ -369,9 +370,15 @@ class CameraSource(ABC):
                 self._pending.popleft()
                 skipped += 1
             self._pending_cond.notify()
+            behind = len(self._pending) > 1
         if skipped:
             with self._cond:
                 self._counts["skipped"] += skipped
+        if behind:
+            # A reader that never blocks (the socket always has data) would keep the interpreter
+            # lock and starve the decoder of it for a whole switch interval per frame; a short
+            # sleep hands it over. The stream waits in the socket meanwhile, not in a backlog here.
+            time.sleep(_YIELD_S)
 
     def _event(self, kind: str, text: str) -> None:
         with self._cond:

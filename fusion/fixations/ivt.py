@@ -11,7 +11,8 @@ threshold after Nyström & Holmqvist 2010):
 2. Threshold. A sample is a fixation sample when its velocity is below the threshold. With
    ``noise_sd_factor > 0`` the threshold adapts to the noise: mean + factor x SD of the
    velocity of recent fixation samples (exponential running estimates with time constant
-   ``noise_tau_s``), kept between ``min_threshold_deg_s`` and ``velocity_threshold_deg_s``.
+   ``noise_tau_s``), kept between ``min_threshold_deg_s`` and ``velocity_threshold_deg_s``
+   (the upper bound until 20 fixation samples have been seen).
 3. Runs. Consecutive fixation samples form a candidate. After a saccade the first
    ``onset_trim_s`` of a candidate is dropped (post-saccadic oscillation), after a long loss
    the first ``loss_trim_s`` (the eye re-opening after a blink). A loss up to ``max_gap_s``
@@ -38,6 +39,7 @@ from gazefusion.fusion.types import FixationEvent
 
 _COMPACT_AT = 4096  # list length that triggers dropping samples behind every window
 _REBASE_S = 600.0  # relative times are kept below this, s
+_NOISE_WARMUP = 20  # fixation samples seen before the adaptive threshold leaves its upper bound
 
 
 class IVTDetector(FixationDetector):
@@ -86,8 +88,9 @@ class IVTDetector(FixationDetector):
         self._loss_trim_after = p["loss_trim_after_s"]
         self._loss_trim_before = p["loss_trim_before_s"]
         self.threshold_deg_s = self._vmax
-        self._noise_mean = math.nan
+        self._noise_mean = 0.0
         self._noise_var = 0.0
+        self._noise_n = 0
         # Delay line: samples (t, x, y, ax, ay, valid); those before `_next` are decided and
         # kept only as the velocity window's past half.
         self._median_half = p["median_window_s"] / 2.0
@@ -152,7 +155,8 @@ class IVTDetector(FixationDetector):
         self._mnext = mnext
         if mnext == 0:
             return
-        newest = rt[mnext - 1 - base]
+        # At the end of input (rel = inf) every filtered sample is decided.
+        newest = rt[mnext - 1 - base] if rel < math.inf else math.inf
         half_v = self._half_window
         while self._vnext < mnext and newest - rt[self._vnext - base] >= half_v:
             self._decide(self._vnext - base, t, events)
@@ -247,22 +251,28 @@ class IVTDetector(FixationDetector):
         if velocity < self.threshold_deg_s:
             if self._sd_factor > 0.0:
                 self._track_noise(velocity)
+            run = self._run
+            if run is not None and self._fixation_open and not self._tail_s:
+                # The common case, kept short: one more sample of a running fixation.
+                run.add(t, x, y, ax, ay)
+                if t - self._last_event_t >= self._update_interval_s:
+                    self._update(run, now, events)
+                return
             self._fixation_sample(t, x, y, ax, ay, events)
         else:
             self._saccade_sample(t, events)
 
     def _track_noise(self, velocity: float) -> None:
-        mean = self._noise_mean
-        if mean != mean:
-            self._noise_mean = velocity
-            return
-        alpha = min(1.0, self._interval() / self._tau)
-        delta = velocity - mean
-        mean += alpha * delta
+        """Running mean and variance of fixation-sample velocity; the threshold follows them."""
+        self._noise_n += 1
+        # Cumulative average at first, then exponential with time constant noise_tau_s.
+        alpha = max(self._interval() / self._tau, 1.0 / self._noise_n)
+        delta = velocity - self._noise_mean
+        self._noise_mean += alpha * delta
         self._noise_var = (1.0 - alpha) * (self._noise_var + alpha * delta * delta)
-        self._noise_mean = mean
-        threshold = mean + self._sd_factor * math.sqrt(self._noise_var)
-        self.threshold_deg_s = min(self._vmax, max(self._vmin, threshold))
+        if self._noise_n >= _NOISE_WARMUP:
+            threshold = self._noise_mean + self._sd_factor * math.sqrt(self._noise_var)
+            self.threshold_deg_s = min(self._vmax, max(self._vmin, threshold))
 
     # -- stages 3 to 5: runs, merging, minimum duration ------------------------------------
 

@@ -21,10 +21,12 @@ from gazefusion.fusion.errors import UserError
 from gazefusion.fusion.synthetic import texture_to_marker_m
 
 #: The picture is resized so its longest side has this many px before the first level.
-REFERENCE_SIDE_PX = 640
+REFERENCE_SIDE_PX = 480
 #: Scales of the reference pyramid, relative to `REFERENCE_SIDE_PX` (each level runs ORB's own
 #: 8-level pyramid too, so together they cover markers from full frame down to ~40 px).
 REFERENCE_SCALES = (1.0, 0.5, 0.25)
+#: ORB features per reference level, as a fraction of ``markers.n_features``.
+REFERENCE_FEATURES = (1.0, 1.0, 1.0)
 #: A picture with fewer ORB keypoints than this at the first level is refused as too plain.
 MIN_REFERENCE_KEYPOINTS = 80
 
@@ -202,7 +204,6 @@ def build_marker(marker_id: str, image: np.ndarray, width_m: float, config: Mark
     """
     grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
     height_px, width_px = grey.shape[:2]
-    orb = cv2.ORB_create(nfeatures=config.n_features, scaleFactor=1.2, nlevels=8)
     base = REFERENCE_SIDE_PX / max(width_px, height_px)
     levels = []
     for level_index, relative in enumerate(REFERENCE_SCALES):
@@ -210,6 +211,7 @@ def build_marker(marker_id: str, image: np.ndarray, width_m: float, config: Mark
         size = (max(1, round(width_px * scale)), max(1, round(height_px * scale)))
         interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         resized = grey if size == (width_px, height_px) else cv2.resize(grey, size, interpolation=interpolation)
+        orb = cv2.ORB_create(nfeatures=max(50, round(config.n_features * REFERENCE_FEATURES[level_index])), scaleFactor=1.2, nlevels=8)
         keypoints, descriptors = orb.detectAndCompute(resized, None)
         if level_index == 0 and len(keypoints) < MIN_REFERENCE_KEYPOINTS:
             raise UserError(

@@ -9,9 +9,10 @@ from gazefusion.fusion.config import CameraConfig
 
 
 def test_reads_ffmpeg_stream(ffmpeg_camera) -> None:
-    with open_camera(ffmpeg_camera.url, CameraConfig()) as source:
+    source = open_camera(ffmpeg_camera.url, CameraConfig())
+    tap = source.tap()  # made before start: it sees every frame
+    with source:
         assert isinstance(source, MjpegSource)
-        tap = source.tap()
         index = -1
         for _ in range(10):
             frame = source.latest(index, timeout_s=5)
@@ -19,7 +20,6 @@ def test_reads_ffmpeg_stream(ffmpeg_camera) -> None:
             index = frame.index
         assert frame.image.shape == (480, 640, 3)
         assert frame.jpeg is not None and frame.jpeg[:2] == b"\xff\xd8" and frame.jpeg[-2:] == b"\xff\xd9"
-    # Read the counters after close: frames keep arriving until the reader has stopped.
     stats = source.stats()
     assert (stats.width, stats.height) == (640, 480)
     assert stats.frames >= 10 and stats.corrupt == 0 and stats.reconnects == 0

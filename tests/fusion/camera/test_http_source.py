@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -14,6 +15,7 @@ from gazefusion.fusion.errors import UserError
 from tests.conftest import free_port
 
 from .conftest import (
+    Handler,
     Request,
     check_basic,
     check_digest,
@@ -28,7 +30,7 @@ USER, PASSWORD = "operator", "hunter2-secret"
 
 
 def stream_then_hold(parts: list[bytes], head: bytes | None = None, body: bytes | None = None,
-                     hold_s: float = 5.0) -> callable:
+                     hold_s: float = 5.0) -> Handler:
     """A handler that sends a head and a multipart body, then keeps the connection open."""
 
     def handler(request: Request) -> None:
@@ -43,9 +45,17 @@ def stream_then_hold(parts: list[bytes], head: bytes | None = None, body: bytes 
     return handler
 
 
-def collect(source, count: int, timeout_s: float = 5.0) -> list:
-    """`count` frames from a fresh tap (or fewer if they stop coming)."""
+@contextlib.contextmanager
+def tapped(spec: str, config: CameraConfig = FAST):
+    """A started source and a tap made before the start, so the tap sees every frame."""
+    source = open_camera(spec, config)
     tap = source.tap()
+    with source:
+        yield source, tap
+
+
+def collect(tap, count: int, timeout_s: float = 5.0) -> list:
+    """`count` frames from `tap` (or fewer if they stop coming)."""
     frames = []
     while len(frames) < count and (frame := tap.get(timeout_s)) is not None:
         frames.append(frame)
@@ -116,8 +126,8 @@ def test_not_an_mjpeg_stream(scripted_server) -> None:
 def test_boundary_variants(scripted_server, content_type: str, newline: bytes, dashes: str) -> None:
     body = multipart_body(FRAMES[:4], newline=newline, dashes=dashes, content_length=False)
     server = scripted_server(stream_then_hold(FRAMES, http_head(content_type=content_type), body))
-    with open_camera(server.url(), FAST) as source:
-        frames = collect(source, 4)
+    with tapped(server.url(), FAST) as (source, tap):
+        frames = collect(tap, 4)
     assert [f.jpeg for f in frames] == FRAMES[:4]
 
 
@@ -125,8 +135,8 @@ def test_garbage_between_parts(scripted_server) -> None:
     garbage = b"\x00\xff\xd8\xff\xd9junk--fra\r\n" * 50
     body = b"".join(garbage + multipart_body([f]) for f in FRAMES[:5])
     server = scripted_server(stream_then_hold(FRAMES, body=body))
-    with open_camera(server.url(), FAST) as source:
-        frames = collect(source, 5)
+    with tapped(server.url(), FAST) as (source, tap):
+        frames = collect(tap, 5)
         assert source.stats().corrupt == 0
     assert [f.jpeg for f in frames] == FRAMES[:5]
 
@@ -134,8 +144,8 @@ def test_garbage_between_parts(scripted_server) -> None:
 def test_corrupt_jpeg_is_counted_and_skipped(scripted_server) -> None:
     broken = FRAMES[1][:200] + bytes(range(256)) * 4 + b"\xff\xd9"
     server = scripted_server(stream_then_hold([], body=multipart_body([FRAMES[0], broken, FRAMES[2], FRAMES[3]])))
-    with open_camera(server.url(), FAST) as source:
-        frames = collect(source, 3)
+    with tapped(server.url(), FAST) as (source, tap):
+        frames = collect(tap, 3)
         stats = source.stats()
     assert [f.jpeg for f in frames] == [FRAMES[0], FRAMES[2], FRAMES[3]]
     assert [f.index for f in frames] == [0, 1, 2]
@@ -148,8 +158,8 @@ def test_oversize_part_is_refused(scripted_server, content_length: bool) -> None
     config = FAST.model_copy(update={"max_part_bytes": len(big) // 2})
     body = multipart_body([FRAMES[0], big, FRAMES[1]], content_length=content_length)
     server = scripted_server(stream_then_hold([], body=body))
-    with open_camera(server.url(), config) as source:
-        frames = collect(source, 2)
+    with tapped(server.url(), config) as (source, tap):
+        frames = collect(tap, 2)
         assert source.stats().corrupt == 1
     assert [f.jpeg for f in frames] == [FRAMES[0], FRAMES[1]]
 
@@ -157,8 +167,8 @@ def test_oversize_part_is_refused(scripted_server, content_length: bool) -> None
 def test_lying_content_length(scripted_server) -> None:
     lengths = [len(FRAMES[0]) + 900, len(FRAMES[1]) - 300, len(FRAMES[2])]
     server = scripted_server(stream_then_hold([], body=multipart_body(FRAMES[:3], content_length=lengths)))
-    with open_camera(server.url(), FAST) as source:
-        frames = collect(source, 3)
+    with tapped(server.url(), FAST) as (source, tap):
+        frames = collect(tap, 3)
         assert source.stats().corrupt == 0
     assert [f.jpeg for f in frames] == FRAMES[:3]
 
@@ -175,8 +185,8 @@ def test_stream_ending_mid_frame_then_reconnect(scripted_server, caplog) -> None
             stream_then_hold(FRAMES[4:8])(request)
 
     server = scripted_server(handler)
-    with caplog.at_level(logging.INFO, logger="gazefusion.camera"), open_camera(server.url(), FAST) as source:
-        frames = collect(source, 7)
+    with caplog.at_level(logging.INFO, logger="gazefusion.camera"), tapped(server.url()) as (source, tap):
+        frames = collect(tap, 7)
         stats = source.stats()
         events = source.pop_events()
     assert [f.jpeg for f in frames] == FRAMES[:3] + FRAMES[4:8]
@@ -185,12 +195,28 @@ def test_stream_ending_mid_frame_then_reconnect(scripted_server, caplog) -> None
     assert [kind for _, kind, _ in events] == ["outage", "reconnect"]
 
 
+def test_stalled_stream_counts_as_an_outage(scripted_server) -> None:
+    """A camera that keeps the connection but stops sending: after read_timeout_s, reconnect."""
+
+    def handler(request: Request) -> None:
+        parts = FRAMES[:2] if request.index == 0 else FRAMES[2:4]
+        stream_then_hold(parts)(request)
+
+    server = scripted_server(handler)
+    config = FAST.model_copy(update={"read_timeout_s": 0.3})
+    with tapped(server.url(), config) as (source, tap):
+        frames = collect(tap, 4)
+        events = source.pop_events()
+    assert [f.jpeg for f in frames] == FRAMES[:4] and [f.index for f in frames] == [0, 1, 2, 3]
+    assert events[0][1:] == ("outage", "connected, but nothing arrived within 0.3 s")
+    assert events[1][1] == "reconnect"
+
+
 def test_server_restart_reconnects_with_one_line_per_outage_edge(scripted_server, caplog) -> None:
     """The server goes away (refusing connections for a while) and comes back on the same port."""
     first = scripted_server(stream_then_hold(FRAMES[:4]))
     config = FAST.model_copy(update={"reconnect_initial_s": 0.02, "reconnect_max_s": 0.05})
-    with caplog.at_level(logging.DEBUG), open_camera(first.url(), config) as source:
-        tap = source.tap()
+    with caplog.at_level(logging.DEBUG), tapped(first.url(), config) as (source, tap):
         assert tap_until(tap, lambda f: f.jpeg == FRAMES[3]) is not None
         first.stop()
         while not source.pop_events() and not source.finished:
@@ -217,8 +243,7 @@ def test_slow_consumer_gets_the_newest_frame_not_a_backlog(scripted_server) -> N
         stream_then_hold(FRAMES[1:10], head=b"")(request)
 
     server = scripted_server(handler)
-    with open_camera(server.url(), FAST) as source:
-        tap = source.tap()
+    with tapped(server.url()) as (source, tap):
         first = source.latest(timeout_s=5)
         assert first is not None and first.index == 0
         go.set()  # nine frames arrive while the consumer is "busy"
@@ -253,7 +278,7 @@ def test_full_tap_drops_and_counts(scripted_server) -> None:
 
 
 # -- credentials ----------------------------------------------------------------------------
-def _auth_handler(scheme: str, realm: str = "camera", nonce: str = "4f2a9c1d") -> callable:
+def _auth_handler(scheme: str, realm: str = "camera", nonce: str = "4f2a9c1d") -> Handler:
     def handler(request: Request) -> None:
         ok = check_basic(request, USER, PASSWORD) if scheme == "basic" else check_digest(request, USER, PASSWORD, realm, nonce)
         if not ok:
@@ -283,8 +308,8 @@ def _auth_handler(scheme: str, realm: str = "camera", nonce: str = "4f2a9c1d") -
 def test_auth_works_and_credentials_never_show(scripted_server, caplog, scheme: str) -> None:
     server = scripted_server(_auth_handler(scheme))
     url = server.url(userinfo=f"{USER}:{PASSWORD}")
-    with caplog.at_level(logging.DEBUG), open_camera(url, FAST) as source:
-        frames = collect(source, 3)
+    with caplog.at_level(logging.DEBUG), tapped(url) as (source, tap):
+        frames = collect(tap, 3)
         assert USER not in source.name and PASSWORD not in source.name
     assert [f.jpeg for f in frames] == FRAMES[:3]
     assert caplog.records  # urllib3 and the camera did log at debug level
@@ -309,9 +334,9 @@ def test_snapshot_source_polls_one_jpeg_per_request(scripted_server) -> None:
 
     server = scripted_server(handler)
     config = FAST.model_copy(update={"snapshot_rate_hz": 50.0})
-    with open_camera("snapshot+" + server.url("/snap.jpg"), config) as source:
+    with tapped("snapshot+" + server.url("/snap.jpg"), config) as (source, tap):
         assert isinstance(source, SnapshotSource)
-        frames = collect(source, 4)
+        frames = collect(tap, 4)
     assert [f.jpeg for f in frames] == FRAMES[:4]
     assert [f.index for f in frames] == [0, 1, 2, 3]
 

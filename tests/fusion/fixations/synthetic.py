@@ -26,10 +26,10 @@ def make_gaze(
     rate_hz: float = 500.0,
     n_fixations: int = 8,
     seed: int = 1,
-    noise_deg: float = 0.03,
+    noise_deg: float = 0.02,
     jitter: float = 0.0,
     fixation_s: tuple[float, float] = (0.2, 0.4),
-    saccade_s: float = 0.04,
+    saccade_s: float = 0.03,
 ) -> Synthetic:
     """Fixations on random targets joined by smooth (cosine-profile) saccades.
 
