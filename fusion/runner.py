@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import cv2
 import numpy as np
 
 from gazefusion.calibration.intrinsics import CameraIntrinsics, load_intrinsics
@@ -61,6 +62,21 @@ def screen_geometry(config: Config) -> ScreenGeometry:
     return ScreenGeometry(int(wpx), int(hpx), float(wmm), float(hmm), float(config.screen.distance_mm)).validate()
 
 
+_MATCHER_SEED = 20_240_601
+
+
+def seeded_detector(factory: Callable[..., Any], *args: Any) -> Any:
+    """A marker detector whose matching index is the same in every run.
+
+    The detector's FLANN LSH index draws its hash tables from OpenCV's random generator:
+    two detectors built from one library match slightly differently, and a replay would not
+    reproduce the live run's poses. Seeding the generator (per thread in OpenCV) right before
+    the build fixes the tables.
+    """
+    cv2.setRNGSeed(_MATCHER_SEED)
+    return factory(*args)
+
+
 class LazyMarkerSearch:
     """Marker search for the core: detect, then track by optical flow between detections.
 
@@ -90,7 +106,7 @@ class LazyMarkerSearch:
 
         if self._tracker is None or size != self._size:
             self.intrinsics = self._loaded.scaled_to(size) if self._loaded else CameraIntrinsics.from_fov(size)
-            self._tracker = MarkerTracker(MarkerDetector(self.library, self.intrinsics, self.config.markers))
+            self._tracker = MarkerTracker(seeded_detector(MarkerDetector, self.library, self.intrinsics, self.config.markers))
             self._size = size
         return self._tracker
 
