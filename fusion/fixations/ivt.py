@@ -262,7 +262,20 @@ class IVTDetector(FixationDetector):
         velocity = self._velocity(p)
         if velocity < self.threshold_deg_s:
             if self._sd_factor > 0.0:
-                self._track_noise(velocity)
+                # Running mean and variance of fixation-sample velocity (written out: this
+                # runs for nearly every sample): a cumulative average at first, then
+                # exponential with time constant noise_tau_s; the threshold follows them.
+                n = self._noise_n = self._noise_n + 1
+                alpha = self._interval_s / self._tau
+                if not alpha * n > 1.0:  # also when the interval is still nan
+                    alpha = 1.0 / n
+                delta = velocity - self._noise_mean
+                self._noise_mean += alpha * delta
+                self._noise_var = (1.0 - alpha) * (self._noise_var + alpha * delta * delta)
+                if n >= _NOISE_WARMUP:
+                    threshold = self._noise_mean + self._sd_factor * math.sqrt(self._noise_var)
+                    self.threshold_deg_s = (self._vmin if threshold < self._vmin
+                                            else self._vmax if threshold > self._vmax else threshold)
             run = self._run
             if run is not None and self._fixation_open and not self._tail_s:
                 # The common case, kept short: one more sample of a running fixation.
@@ -273,18 +286,6 @@ class IVTDetector(FixationDetector):
             self._fixation_sample(t, x, y, ax, ay, events)
         else:
             self._saccade_sample(t, events)
-
-    def _track_noise(self, velocity: float) -> None:
-        """Running mean and variance of fixation-sample velocity; the threshold follows them."""
-        self._noise_n += 1
-        # Cumulative average at first, then exponential with time constant noise_tau_s.
-        alpha = max(self._interval() / self._tau, 1.0 / self._noise_n)
-        delta = velocity - self._noise_mean
-        self._noise_mean += alpha * delta
-        self._noise_var = (1.0 - alpha) * (self._noise_var + alpha * delta * delta)
-        if self._noise_n >= _NOISE_WARMUP:
-            threshold = self._noise_mean + self._sd_factor * math.sqrt(self._noise_var)
-            self.threshold_deg_s = min(self._vmax, max(self._vmin, threshold))
 
     # -- stages 4 to 6: candidates, merging, minimum duration ------------------------------------
 
