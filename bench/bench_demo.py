@@ -2,12 +2,13 @@
 
 Runs, in one process and one after the other:
 
-1. the peer: the demo's MJPEG server and the real HTTP camera source reading it with a
-   recorder tap (what serving and reading cost without the core), for the same time;
-2. the demo: the whole pipeline (server, iViewX simulator, camera, core, recording).
+1. the peer: the demo's devices (MJPEG camera, iViewX simulator; a child process) and this
+   process reading the camera with the real HTTP source, tap drained: reading alone;
+2. the demo: the whole pipeline (camera reading, tracker client, fixations, marker search,
+   recording, headless overlay video and snapshots) against the same devices.
 
-CPU use is the process's user + system time per wall second, as % of the machine's cores;
-the difference of the two runs is the core's share (fixations, marker search, recording).
+CPU use is a process's user + system time per wall second, as % of the machine's cores; the
+difference of the two pipeline figures is the core's share.
 Look latency is the time from a fixation's start event to its first look event, in ms and
 in frame intervals (the target is at most one).
 
@@ -30,34 +31,44 @@ from pathlib import Path
 FRAME_INTERVAL_MS = 1000.0 / 30.0
 
 
-def _cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
+def _cpu_s(who: int = resource.RUSAGE_SELF) -> float:
+    usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime
 
 
-def serve_and_read(seconds: float) -> dict[str, float]:
-    """The peer: the built-in camera served and read (tap drained), no core."""
+def serve_and_read(seconds: float, folder: Path) -> dict[str, float]:
+    """The peer: the demo's devices running, this process only reading the camera (tap drained)."""
     from gazefusion.fusion.camera import open_camera
     from gazefusion.fusion.config import CameraConfig
-    from gazefusion.fusion.demo.scene import DemoScene
-    from gazefusion.fusion.demo.server import MjpegServer
+    from gazefusion.fusion.demo.devices import DemoDevices
+    from gazefusion.fusion.geometry import ScreenGeometry
 
-    scene = DemoScene()
-    cpu0, wall0 = _cpu_s(), time.monotonic()
-    received = 0
-    with MjpegServer(lambda index, t_scene: scene.render(t_scene)[0]) as server:
-        with open_camera(server.url, CameraConfig()) as camera:
+    devices = DemoDevices(folder / "peer-truth.tsv", ScreenGeometry(1920, 1080, 531.0, 299.0, 650.0), _free_udp_port())
+    children0 = _cpu_s(resource.RUSAGE_CHILDREN)
+    with devices:
+        cpu0, wall0 = _cpu_s(), time.monotonic()
+        received = 0
+        with open_camera(devices.url, CameraConfig()) as camera:
             camera.start()
             tap = camera.tap(256)
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline:
                 if tap.get(timeout_s=0.1) is not None:
                     received += 1
-            served = server.stats().rendered
             stats = camera.stats()
-    wall = time.monotonic() - wall0
-    return {"cpu_s": _cpu_s() - cpu0, "wall_s": wall, "served": served, "received": received,
+        cpu, wall = _cpu_s() - cpu0, time.monotonic() - wall0
+    report = devices.report
+    return {"cpu_s": cpu, "wall_s": wall, "devices_cpu_s": _cpu_s(resource.RUSAGE_CHILDREN) - children0,
+            "served": report.server.rendered if report else float("nan"), "received": received,
             "dropped": stats.dropped + stats.tap_dropped + stats.skipped}
+
+
+def _free_udp_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,11 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     from gazefusion.fusion.demo.run import run_demo
 
     cores = os.cpu_count() or 1
-    peer = serve_and_read(args.seconds)
     with tempfile.TemporaryDirectory() as folder:
-        cpu0, wall0 = _cpu_s(), time.monotonic()
+        peer = serve_and_read(args.seconds, Path(folder))
+        children0 = _cpu_s(resource.RUSAGE_CHILDREN)
+        wall0 = time.monotonic()
         result = run_demo(Path(folder) / "session", args.seconds, headless=True, echo=None)
-        demo_cpu, demo_wall = _cpu_s() - cpu0, time.monotonic() - wall0
+        demo_cpu, demo_wall = result.cpu_s, result.wall_s
+        devices_cpu, devices_wall = _cpu_s(resource.RUSAGE_CHILDREN) - children0, time.monotonic() - wall0
+        load = os.getloadavg()
     camera = result.camera
     received = camera.frames if camera is not None else 0
     camera_dropped = (camera.dropped + camera.tap_dropped + camera.skipped) if camera is not None else 0
@@ -81,14 +95,25 @@ def main(argv: list[str] | None = None) -> int:
         return 100.0 * cpu_s / wall_s / cores
 
     demo_pct, peer_pct = pct(demo_cpu, demo_wall), pct(peer["cpu_s"], peer["wall_s"])
-    print(f"gazefusion demo benchmark: {args.seconds:g} s runs, 640x480 at 30 fps, {cores} cores, "
-          f"5 markers in the library")
-    print(f"{'run':<34} {'CPU % of cores':>15} {'served':>7} {'received':>9} {'dropped':>8}")
-    print(f"{'serve + read (peer, no core)':<34} {peer_pct:>14.1f}% {peer['served']:>7.0f} {peer['received']:>9.0f} "
-          f"{peer['dropped']:>8.0f}")
-    print(f"{'demo (whole pipeline, recording)':<34} {demo_pct:>14.1f}% {result.server.rendered:>7d} {received:>9d} "
-          f"{camera_dropped + result.runner.get('frames_skipped', 0):>8d}")
-    print(f"the core's share: {demo_pct - peer_pct:.1f} % of the cores; headroom: {100.0 - demo_pct:.1f} %")
+    devices_pct = pct(devices_cpu, devices_wall)
+    print(f"gazefusion demo benchmark: {args.seconds:g} s runs, 640x480 at 30 fps, gaze at 250 Hz, {cores} cores, "
+          f"5 markers in the library; load average at the end {load[0]:.1f}")
+    print("CPU: the pipeline's process (user + system per wall second, % of all cores); the camera and the")
+    print("tracker stand-ins run in a child process, shown apart (real devices are other machines)")
+    print(f"{'run':<38} {'pipeline CPU':>12} {'devices CPU':>12} {'served':>7} {'received':>9} {'dropped':>8}")
+    print(f"{'peer: read the camera only (no core)':<38} {peer_pct:>11.1f}% {pct(peer['devices_cpu_s'], peer['wall_s']):>11.1f}% "
+          f"{peer['served']:>7.0f} {peer['received']:>9.0f} {peer['dropped']:>8.0f}")
+    print(f"{'demo: whole pipeline, recording':<38} {demo_pct:>11.1f}% {devices_pct:>11.1f}% "
+          f"{result.server.rendered:>7d} {received:>9d} {camera_dropped:>8d}")
+    print(f"the core's share (demo - peer): {demo_pct - peer_pct:.1f} % of the cores; "
+          f"headroom with the devices on the same machine: {100.0 - demo_pct - devices_pct:.1f} %")
+    # Per frame, CPU time is what the machine's load changes least; scaled to 30 fps it is the
+    # CPU use the pipeline needs to keep up with the camera.
+    demo_ms = 1000.0 * demo_cpu / max(1, received)
+    peer_ms = 1000.0 * peer["cpu_s"] / max(1, peer["received"])
+    print(f"pipeline CPU per received frame: demo {demo_ms:.1f} ms, peer {peer_ms:.1f} ms; at 30 fps that is "
+          f"{3.0 * demo_ms / cores:.1f} % of the cores (peer {3.0 * peer_ms / cores:.1f} %, the core's share "
+          f"{3.0 * (demo_ms - peer_ms) / cores:.1f} %)")
     print(f"frames: served {result.server.rendered} (skipped by the server {result.server.skipped}), "
           f"received {received} ({100.0 * received / max(1, result.server.rendered):.1f} %), "
           f"fed to the core {result.runner.get('frames', 0)}, skipped by the core {result.runner.get('frames_skipped', 0)}")

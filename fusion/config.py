@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -34,6 +34,7 @@ class CameraConfig(_Section):
     max_part_bytes: int = Field(16_000_000, gt=1024)
     recorder_queue_frames: int = Field(256, ge=1)
     max_decode_lag_s: float = Field(0.05, gt=0)
+    decoder: Literal["simplejpeg", "fast", "half", "cv2"] = "simplejpeg"
 
 
 class TrackerConfig(_Section):
@@ -76,7 +77,7 @@ class MarkersConfig(_Section):
     """The marker library and the detector's settings."""
 
     file: str | None = None
-    n_features: int = Field(1000, ge=50)
+    n_features: int = Field(500, ge=50)
     ratio: float = Field(0.8, gt=0, lt=1)
     min_inliers: int = Field(12, ge=4)
     max_reprojection_px: float = Field(3.0, gt=0)

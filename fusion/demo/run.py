@@ -1,8 +1,9 @@
 """The demo: the whole pipeline on the embedded default, against a known truth.
 
 It writes the marker library and the known intrinsics, serves the synthetic scene as an MJPEG
-camera on loopback HTTP, runs the iViewX simulator on loopback UDP with a scripted eye that
-visits the markers, and runs the same :class:`~gazefusion.fusion.runner.Runner` that
+camera on loopback HTTP and runs the iViewX simulator on loopback UDP with a scripted eye that
+visits the markers (both in a child process, as real devices are other machines), and runs
+the same :class:`~gazefusion.fusion.runner.Runner` that
 ``gazefusion run`` uses, recording a session. Looks are printed as they happen; at the end, a
 summary per marker beside the scene's truth.
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import math
-import threading
+import socket
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -29,14 +30,16 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from gazefusion.calibration.intrinsics import write_yaml_atomic
-from gazefusion.calibration.mapping import TrackerCameraMapping
 from gazefusion.fusion.config import Config, load_config, validate_config
+from gazefusion.fusion.core import LookEvent
+from gazefusion.fusion.demo.devices import DemoDevices
 from gazefusion.fusion.demo.scene import DemoScene
-from gazefusion.fusion.demo.script import DemoGaze
-from gazefusion.fusion.demo.server import MjpegServer, ServerStats
+from gazefusion.fusion.demo.server import ServerStats
 from gazefusion.fusion.demo.summary import DemoSummary, FixationRecord, summarise
+from gazefusion.fusion.demo.truth import TRUTH_COLUMNS  # noqa: F401 - re-exported for readers of truth.tsv
 from gazefusion.fusion.errors import UserError
-from gazefusion.fusion.tables import TableWriter
+from gazefusion.fusion.runner import Runner, screen_geometry
+from gazefusion.fusion.types import FixationEvent
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +57,8 @@ DEMO_CONFIG: dict[str, Any] = {
     "display": {"annotated_video": True, "look_snapshots": True},
 }
 
-TRUTH_COLUMNS = ("index", "t_scene", "t", "marker", "x_m", "y_m", "z_m", "rx", "ry", "rz", "u_px", "v_px", "distance_m")
-
 FPS = 30.0
-GAZE_RATE_HZ = 250.0  # an SMI RED250; the I-VT velocity window (20 ms) needs more than 60 Hz
+GAZE_RATE_HZ = 250.0  # an SMI RED250
 
 
 class LookLine(NamedTuple):
@@ -103,6 +104,9 @@ class DemoResult(NamedTuple):
         The camera source's stats at the end (or None).
     wall_s : float
         Duration of the pipeline run, s.
+    cpu_s : float
+        CPU time (user + system) this process spent during the run, s: the pipeline's cost
+        (the camera and tracker stand-ins run in another process).
     """
 
     summary: DemoSummary
@@ -112,6 +116,7 @@ class DemoResult(NamedTuple):
     runner: dict[str, Any]
     camera: Any
     wall_s: float
+    cpu_s: float
 
 
 def default_out_dir(now: _dt.datetime | None = None) -> Path:
@@ -120,69 +125,29 @@ def default_out_dir(now: _dt.datetime | None = None) -> Path:
     return Path.cwd() / f"gazefusion-demo-{now:%Y%m%d-%H%M%S}"
 
 
-def _nested(overrides: Mapping[str, Any]) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for dotted, value in overrides.items():
-        node = data
-        *parents, leaf = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return data
-
-
-def _merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in update.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping) and key != "params":
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def demo_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
-    """The demo's configuration: `DEMO_CONFIG` (or a file given instead) with run-time overrides."""
+    """The demo's configuration: `DEMO_CONFIG` (or a file given instead) with run-time overrides.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path or None
+        A configuration file to use instead of `DEMO_CONFIG`. (default: None)
+    overrides : Mapping or None
+        ``"section.key"`` to value, applied last. (default: None)
+    """
     if path is not None:
-        base = load_config(path).to_dict()
-        source = str(path)
-    else:
-        base = _merge(validate_config({}).to_dict(), DEMO_CONFIG)
-        source = "demo configuration"
-    return validate_config(_merge(base, _nested(overrides or {})), source)
+        return load_config(path, overrides)
+    data = validate_config(DEMO_CONFIG, "demo configuration").to_dict()
+    for dotted, value in (overrides or {}).items():
+        section, key = dotted.split(".")
+        data[section][key] = value
+    return validate_config(data, "demo configuration")
 
 
 def _free_udp_port() -> int:
-    import socket
-
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-class _TruthLog:
-    """Writes every served frame's true poses into truth.tsv (from the server's producer thread)."""
-
-    def __init__(self, scene: DemoScene, path: Path) -> None:
-        self.scene = scene
-        self.table = TableWriter(path, TRUTH_COLUMNS, flush_every_s=0.5)
-        self._lock = threading.Lock()
-
-    def __call__(self, index: int, t_scene: float, t_host: float) -> None:
-        truth = self.scene.truth(t_scene)
-        with self._lock:
-            if self.table is None:
-                return
-            for marker in truth.values():
-                self.table.write([index, round(t_scene, 6), round(t_host, 6), marker.marker_id,
-                                  *np.round(marker.position_m, 6), *np.round(marker.rotation, 6),
-                                  *np.round(marker.centre_px, 3), round(marker.distance_m, 6)])
-
-    def close(self) -> None:
-        with self._lock:
-            if self.table is not None:
-                self.table.close()
-                self.table = None
 
 
 def format_look(line: LookLine) -> str:
@@ -243,50 +208,29 @@ def run_demo(
         raise UserError(f"cannot write the demo's files into {out}: {exc.strerror or exc}") from None
 
     base = demo_config(config_path)
-    screen = (int(base.screen.size_px[0]), int(base.screen.size_px[1]))
-    mapping = TrackerCameraMapping.fullscreen(screen, scene.size)
-    from gazefusion.fusion.runner import Runner, screen_geometry
-    from gazefusion.trackers.iviewx.simulator import IViewXSimulator
-
     geometry = screen_geometry(base)
-    truth_log = _TruthLog(scene, out / "truth.tsv")
-    server = MjpegServer(lambda index, t_scene: scene.render(t_scene)[0], fps=FPS, on_publish=truth_log)
-    closers: list[Callable[[], None]] = [truth_log.close]
+    listen_port = _free_udp_port()
+    devices = DemoDevices(out / "truth.tsv", geometry, listen_port, seed=seed, fps=FPS, gaze_rate_hz=GAZE_RATE_HZ)
+    devices.start()
     runner: Any = None
+    printed: list[LookLine] = []
+    records: list[FixationRecord] = []
     try:
-        try:
-            server.start()
-        except OSError as exc:
-            raise UserError(f"the demo camera could not start on 127.0.0.1: {exc.strerror or exc}") from None
-        closers.insert(0, server.close)
-        gaze = DemoGaze(scene, mapping, geometry, seed=seed, origin_s=server.origin_s)
-        listen_port = _free_udp_port()
-        simulator = IViewXSimulator(script=gaze, rate_hz=GAZE_RATE_HZ, host="127.0.0.1", command_port=0)
-        try:
-            simulator.__enter__()
-        except OSError as exc:
-            raise UserError(f"the iViewX simulator could not start on 127.0.0.1: {exc.strerror or exc}") from None
-        closers.insert(0, lambda: simulator.__exit__(None, None, None))
         config = demo_config(config_path, {
-            "camera.source": server.url,
-            "tracker.spec": f"iviewx://127.0.0.1:{simulator.command_port}?listen={listen_port}",
+            "camera.source": devices.url,
+            "tracker.spec": f"iviewx://127.0.0.1:{devices.command_port}?listen={listen_port}",
             "markers.file": str(library.resolve()),
             "calibration.intrinsics": str(intrinsics.resolve()),
             "record.dir": str(out),
             "display.headless": bool(headless),
         })
         extra = {"demo": {**scene.to_dict(), "truth_table": "truth.tsv",
-                          "scene_origin_monotonic_s": server.origin_s, "seed": seed}}
+                          "scene_origin_monotonic_s": devices.origin_s, "seed": seed}}
         runner = Runner(config, extra_session=extra)
-        printed: list[LookLine] = []
-        records: list[FixationRecord] = []
         starts: dict[int, float] = {}
-        origin = float(server.origin_s)  # type: ignore[arg-type]
+        origin = devices.origin_s
 
         def on_event(event: Any) -> None:
-            from gazefusion.fusion.core import LookEvent
-            from gazefusion.fusion.types import FixationEvent
-
             now = time.monotonic()
             if isinstance(event, FixationEvent):
                 if event.kind == "start":
@@ -310,31 +254,32 @@ def run_demo(
             say(format_look(line))
 
         runner.subscribe(on_event)
-        say(f"demo: camera {server.url} (synthetic scene, {len(scene.markers)} markers, {FPS:.0f} fps), "
-            f"iViewX simulator udp://127.0.0.1:{simulator.command_port}, recording {out}")
+        say(f"demo: camera {devices.url} (synthetic scene, {len(scene.markers)} markers, {FPS:.0f} fps), "
+            f"iViewX simulator udp://127.0.0.1:{devices.command_port} ({GAZE_RATE_HZ:.0f} Hz), recording {out}")
         runner.start()
-        closers.insert(0, runner.stop)
-        started = time.monotonic()
-        _drive(runner, config, seconds)
+        started, cpu_started = time.monotonic(), time.process_time()
+        try:
+            _drive(runner, config, seconds)
+        except KeyboardInterrupt:  # Ctrl-C ends the scene early; the summary still comes
+            say("demo: stopped by Ctrl-C")
         runner.stop()
-        wall_s = time.monotonic() - started
+        wall_s, cpu_s = time.monotonic() - started, time.process_time() - cpu_started
         runner.raise_error()
         camera_stats = runner.camera.stats() if runner.camera is not None else None
-        server_stats = server.stats()
     finally:
-        for close in closers:
-            try:
-                close()
-            except Exception as exc:  # shutting down must not hide the run's result
-                log.debug("demo: closing failed: %s", exc)
+        if runner is not None:
+            runner.stop()
+        report = devices.stop()
+    if report is None:
+        raise UserError("the demo's camera and tracker process did not report back; the session is in " + str(out))
     # The scripted eye's intent, on the scene clock, for the agreement figure.
-    offset = gaze.scene_time(0.0)
-    visits = [(v.onset_s + offset, v.offset_s + offset, v.label) for v in gaze.true_visits(seconds + 5.0)]
+    visits = [(onset + report.script_offset_s, offset + report.script_offset_s, label)
+              for onset, offset, label in report.visits]
     records = [record._replace(intended=_intent(record, visits)) for record in records]
-    scene_end_s = time.monotonic() - origin
+    scene_end_s = report.server.rendered / FPS
     summary = summarise(records, scene, scene_end_s, with_intent=True)
     write_yaml_atomic(out / "scene.yaml", {**scene.to_dict(), "scene_origin_monotonic_s": origin})
-    return DemoResult(summary, out, printed, server_stats, runner.summary(), camera_stats, wall_s)
+    return DemoResult(summary, out, printed, report.server, runner.summary(), camera_stats, wall_s, cpu_s)
 
 
 def _intent(record: FixationRecord, visits: list[tuple[float, float, str | None]]) -> str | None:

@@ -137,6 +137,9 @@ class DemoScene:
         `synthetic.background_texture` seed. (default: 7)
     background_distance_m : float
         Distance of the background wall, m. (default: 3.0)
+    look_away_px : Sequence[tuple[float, float]]
+        Spots of empty wall (camera px at the rest pose) a gaze script may look at between
+        markers. (default: `DEFAULT_LOOK_AWAY_PX`)
     """
 
     def __init__(
@@ -147,29 +150,27 @@ class DemoScene:
         sway: Sway = Sway(),
         background_seed: int = 7,
         background_distance_m: float = 3.0,
+        look_away_px: Sequence[tuple[float, float]] = DEFAULT_LOOK_AWAY_PX,
     ) -> None:
         width, height = image_size
         matrix = np.array([[focal_px, 0.0, width / 2.0], [0.0, focal_px, height / 2.0], [0.0, 0.0, 1.0]])
         self.intrinsics = CameraIntrinsics((int(width), int(height)), matrix, np.zeros(5), 0.0)
         self.markers = tuple(markers)
         self.sway = sway
-        self.look_away_px = DEFAULT_LOOK_AWAY_PX
+        self.look_away_px = tuple(look_away_px)
         self.textures = {spec.id: synthetic.marker_texture(spec.seed, TEXTURE_PX) for spec in self.markers}
-        self._world_poses = {}
+        self._world_poses: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for spec in self.markers:
             rvec, tvec = synthetic.look_at_pose(spec.position_m, spec.facing_m, spec.roll_deg)
             self._world_poses[spec.id] = (cv2.Rodrigues(rvec)[0], tvec)
         # Textures pre-shrunk to about their imaged size, so rendering does not resize per frame.
-        self._render_textures = {}
+        self._render_textures: dict[str, np.ndarray] = {}
         for spec in self.markers:
             edge_px = focal_px * spec.width_m / spec.position_m[2] * 1.15
             side = int(min(TEXTURE_PX, max(16, round(edge_px))))
             self._render_textures[spec.id] = cv2.resize(self.textures[spec.id], (side, side), interpolation=cv2.INTER_AREA)
         # The background wall: wide enough to fill the view under any sway.
-        self._background_distance_m = background_distance_m
-        wall_w_m = 2.0 * background_distance_m * (width / 2.0) / focal_px * 1.3
-        wall_h_m = wall_w_m * height / width
-        self._wall_size_m = (wall_w_m, wall_h_m)
+        self._wall_width_m = 2.0 * background_distance_m * (width / 2.0) / focal_px * 1.3
         self._wall = synthetic.background_texture(background_seed, (width * 13 // 10, height * 13 // 10))
         self.background_seed = background_seed
         self.background_distance_m = background_distance_m
@@ -215,7 +216,7 @@ class DemoScene:
 
     def world_point_at_px(self, pixel: Sequence[float], depth_m: float | None = None) -> np.ndarray:
         """The world point seen at `pixel` (rest pose) on the background wall, or at `depth_m`."""
-        depth = self._background_distance_m if depth_m is None else depth_m
+        depth = self.background_distance_m if depth_m is None else depth_m
         ray = np.linalg.solve(self.camera_matrix, [pixel[0], pixel[1], 1.0])
         return ray / ray[2] * depth
 
@@ -230,10 +231,9 @@ class DemoScene:
         width, height = self.size
         sway_r, sway_t = self.sway.pose(t_s)
         # Background: one homography from wall texture px to image px, no blending.
-        wall_w_m, wall_h_m = self._wall_size_m
         wall_h_px, wall_w_px = self._wall.shape[:2]
-        to_plane = synthetic.texture_to_marker_m((wall_w_px, wall_h_px), wall_w_m)
-        wall_t = sway_r @ np.array([0.0, 0.0, self._background_distance_m]) + sway_t
+        to_plane = synthetic.texture_to_marker_m((wall_w_px, wall_h_px), self._wall_width_m)
+        wall_t = sway_r @ np.array([0.0, 0.0, self.background_distance_m]) + sway_t
         plane_to_camera = np.column_stack([sway_r[:, 0], sway_r[:, 1], wall_t])
         homography = self.camera_matrix @ plane_to_camera @ to_plane
         image = cv2.warpPerspective(self._wall, homography, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)

@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 import cv2
 import numpy as np
+from scipy.spatial import cKDTree
 
 from gazefusion.calibration.intrinsics import CameraIntrinsics
 from gazefusion.fusion.config import MarkersConfig
@@ -26,10 +27,15 @@ HOMOGRAPHY_METHODS: dict[str, int] = {
 }
 #: A search region smaller than this (longest side, px) is upscaled before ORB, so a small
 #: marker spans enough px for ORB's 31 px patches.
-UPSCALE_BELOW_PX = 400
+UPSCALE_BELOW_PX = 480
 #: FAST corner threshold of the frame's ORB: lower than OpenCV's 20, since small, blurred,
 #: JPEG-compressed markers have soft corners.
-FAST_THRESHOLD = 12
+FAST_THRESHOLD = 8
+#: A search region larger than this square (frame px) gets proportionally more ORB features
+#: than ``markers.n_features``, up to `MAX_FEATURE_FACTOR` times: a whole frame holds more
+#: clutter and smaller markers than a gaze AOI.
+FEATURE_REGION_PX = 240
+MAX_FEATURE_FACTOR = 6.0
 #: The largest upscale factor of a small search region.
 MAX_UPSCALE = 3.0
 #: Frame px around the region ORB may look at, so keypoints reach the region's edge.
@@ -41,12 +47,30 @@ NEIGHBOURS = 4
 #: Two features of a picture closer than this fraction of its longest side are the same point
 #: (found at two reference scales).
 DISTINCT_FRACTION = 0.02
+#: FLANN multi-probe LSH index of the library's descriptors: hash tables, bits per key, probe
+#: level, leaves checked (speed against recall, measured in bench/bench_markers.py).
+LSH_TABLES = 6
+LSH_KEY_BITS = 16
+LSH_PROBE_LEVEL = 1
+LSH_CHECKS = 32
+#: Guided matching: a first homography needs this many inliers; frame keypoints within
+#: `GUIDED_RADIUS` inlier thresholds of a projected reference feature (of its nearest
+#: `GUIDED_NEIGHBOURS`) are candidates, at most `GUIDED_MAX_HAMMING` bits apart.
+GUIDED_MIN_INLIERS = 8
+GUIDED_RADIUS = 1.5
+GUIDED_NEIGHBOURS = 3
+GUIDED_MAX_HAMMING = 64
+#: The homography refitted on the guided matches uses this fraction of the inlier threshold.
+GUIDED_REFIT = 0.5
+#: A marker found in a search region too large to upscale is searched again in a square
+#: region this fraction of its size larger on each side, when that region is small enough.
+CLOSER_LOOK_MARGIN = 0.25
 #: Shortest accepted side of a detected quadrilateral, frame px.
 MIN_SIDE_PX = 12.0
 #: Interior angles of an accepted quadrilateral lie within this range, degrees.
 ANGLE_RANGE_DEG = (25.0, 155.0)
 #: The inliers must spread over at least this fraction of the visible marker area.
-MIN_INLIER_COVERAGE = 0.04
+MIN_INLIER_COVERAGE = 0.10
 
 
 class Correspondences(NamedTuple):
@@ -62,6 +86,24 @@ class Correspondences(NamedTuple):
 
     reference_px: np.ndarray
     frame_px: np.ndarray
+
+
+class FrameFeatures(NamedTuple):
+    """A frame's (or search region's) ORB features, in frame px, with a spatial index.
+
+    Attributes
+    ----------
+    points_px : numpy.ndarray
+        (N, 2) float32 keypoint positions, frame px.
+    descriptors : numpy.ndarray
+        (N, 32) uint8 ORB descriptors.
+    tree : scipy.spatial.cKDTree
+        Over `points_px`, for guided matching.
+    """
+
+    points_px: np.ndarray
+    descriptors: np.ndarray
+    tree: cKDTree
 
 
 class MarkerDetector:
@@ -82,6 +124,8 @@ class MarkerDetector:
     matcher : {"lsh", "bf"}
         Nearest-neighbour search: FLANN locality-sensitive hashing, or brute force.
         (default: "lsh")
+    guided : bool
+        Guided second round of matching after a first homography (see `verify`). (default: True)
     """
 
     def __init__(
@@ -91,6 +135,7 @@ class MarkerDetector:
         config: MarkersConfig | None = None,
         refine: bool = True,
         matcher: str = "lsh",
+        guided: bool = True,
     ) -> None:
         self.library = library
         self.intrinsics = intrinsics
@@ -100,15 +145,14 @@ class MarkerDetector:
                 f"unknown homography estimator {self.config.homography!r} (known: {', '.join(HOMOGRAPHY_METHODS)})"
             )
         self.refine = refine
+        self.guided = guided
         self._method = HOMOGRAPHY_METHODS[self.config.homography]
         self._orb = cv2.ORB_create(
             nfeatures=self.config.n_features, scaleFactor=1.2, nlevels=8, fastThreshold=FAST_THRESHOLD
         )
         self._index = LibraryIndex.build(library)
-        self._matcher = make_matcher(matcher)
-        if len(self._index.descriptors):
-            self._matcher.add([self._index.descriptors])
-            self._matcher.train()
+        self._marker_number = {marker.marker_id: number for number, marker in enumerate(library)}
+        self._search = NeighbourSearch(self._index.descriptors, matcher)
         self._scaled: dict[tuple[int, int], CameraIntrinsics] = {}
 
     def intrinsics_for(self, image_size: tuple[int, int]) -> CameraIntrinsics:
@@ -155,10 +199,18 @@ class MarkerDetector:
         gaze_xy: tuple[float, float] | None = None,
     ) -> list[tuple[MarkerHit, Correspondences]]:
         """As `detect`, with each hit's inlier correspondences."""
-        grey = to_grey(image)
-        if grey is None:
+        return self._detect(image, roi, gaze_xy, closer_look=True)
+
+    def _detect(
+        self,
+        image: np.ndarray,
+        roi: tuple[int, int, int, int] | None,
+        gaze_xy: tuple[float, float] | None,
+        closer_look: bool,
+    ) -> list[tuple[MarkerHit, Correspondences]]:
+        if image is None or image.ndim not in (2, 3) or image.size == 0:
             return []
-        frame_size = (grey.shape[1], grey.shape[0])
+        frame_size = (image.shape[1], image.shape[0])
         intrinsics = self.intrinsics_for(frame_size)
         box = clip_roi(roi, frame_size)
         if box is None:
@@ -168,25 +220,45 @@ class MarkerDetector:
         scale = min(MAX_UPSCALE, UPSCALE_BELOW_PX / longest) if longest < UPSCALE_BELOW_PX else 1.0
         x0, y0 = max(x - ROI_MARGIN_PX, 0), max(y - ROI_MARGIN_PX, 0)
         x1, y1 = min(x + width + ROI_MARGIN_PX, frame_size[0]), min(y + height + ROI_MARGIN_PX, frame_size[1])
-        crop = grey[y0:y1, x0:x1]
+        crop = to_grey(image[y0:y1, x0:x1])
+        if crop is None:
+            return []
         if scale != 1.0:
             crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+        # More features for a larger search area (a whole frame may hold several markers).
+        area_factor = width * height / float(FEATURE_REGION_PX * FEATURE_REGION_PX)
+        self._orb.setMaxFeatures(round(self.config.n_features * min(max(area_factor, 1.0), MAX_FEATURE_FACTOR)))
         keypoints, descriptors = self._orb.detectAndCompute(crop, None)
         if descriptors is None or len(keypoints) < self.config.min_inliers:
             return []
         work_px = np.array([kp.pt for kp in keypoints], np.float32)
         frame_px = (work_px + 0.5) / scale - 0.5 + np.array([x0, y0], np.float32)
+        frame_features = FrameFeatures(frame_px, descriptors, cKDTree(frame_px)) if self.guided else None
         found = []
         markers = self.library.markers
         for number, (reference_px, matched) in self._match(descriptors).items():
-            marker = markers[number]
-            if len(matched) < self.config.min_inliers:
-                continue
-            result = self.verify(marker, reference_px, frame_px[matched], intrinsics, frame_size, gaze_xy,
-                                 RANSAC_THRESHOLD_PX / scale)
+            result = self.verify(markers[number], reference_px, frame_px[matched], intrinsics, frame_size, gaze_xy,
+                                 RANSAC_THRESHOLD_PX / scale, frame_features)
             if result is not None:
                 found.append(result)
+        if closer_look and scale == 1.0:
+            found = [self._closer_look(image, item, gaze_xy) for item in found]
         return order_hits(suppress_overlaps(found))
+
+    def _closer_look(
+        self, image: np.ndarray, item: tuple[MarkerHit, Correspondences], gaze_xy: tuple[float, float] | None
+    ) -> tuple[MarkerHit, Correspondences]:
+        """A marker found small in a large search region, detected again in a region around
+        it (upscaled, so its keypoints are placed more precisely); the first hit if not found."""
+        corners = item[0].corners
+        low, high = corners.min(axis=0), corners.max(axis=0)
+        side = float(max(high - low)) * (1.0 + 2 * CLOSER_LOOK_MARGIN)
+        if side >= UPSCALE_BELOW_PX:
+            return item
+        centre = (low + high) / 2.0
+        roi = (int(centre[0] - side / 2), int(centre[1] - side / 2), int(np.ceil(side)), int(np.ceil(side)))
+        again = [pair for pair in self._detect(image, roi, gaze_xy, False) if pair[0].marker_id == item[0].marker_id]
+        return again[0] if again else item
 
     def verify(
         self,
@@ -197,6 +269,7 @@ class MarkerDetector:
         frame_size: tuple[int, int],
         gaze_xy: tuple[float, float] | None,
         threshold_px: float = RANSAC_THRESHOLD_PX,
+        frame_features: FrameFeatures | None = None,
     ) -> tuple[MarkerHit, Correspondences] | None:
         """A hit from putative correspondences, or None when they do not verify.
 
@@ -218,17 +291,26 @@ class MarkerDetector:
             The gaze, frame px.
         threshold_px : float
             Inlier threshold of the robust estimator, frame px. (default: `RANSAC_THRESHOLD_PX`)
+        frame_features : FrameFeatures or None
+            All of the frame's keypoints and descriptors: with them, a
+            first homography from as few as `GUIDED_MIN_INLIERS` inliers guides a second round
+            of matching near where each reference feature should appear. (default: None)
         """
         config = self.config
-        if len(frame_px) < max(config.min_inliers, 4):
+        needed = GUIDED_MIN_INLIERS if frame_features is not None else config.min_inliers
+        if len(frame_px) < needed:
             return None
-        homography, mask = cv2.findHomography(
-            reference_px.reshape(-1, 1, 2), frame_px.reshape(-1, 1, 2), self._method, max(threshold_px, 0.75),
-            maxIters=2000, confidence=0.995,
-        )
-        if homography is None or mask is None or not np.all(np.isfinite(homography)):
+        homography, inlier = self._homography(reference_px, frame_px, threshold_px)
+        if homography is None or int(inlier.sum()) < needed:
             return None
-        inlier = mask.ravel().astype(bool)
+        if frame_features is not None:
+            guided = self._guided_matches(marker, homography, frame_features, threshold_px)
+            if guided is not None and len(guided[0]) > int(inlier.sum()):
+                reference_px, frame_px = guided
+                # Many correspondences now: keep only the precise ones for the pose.
+                homography, inlier = self._homography(reference_px, frame_px, GUIDED_REFIT * threshold_px)
+                if homography is None:
+                    return None
         if int(inlier.sum()) < config.min_inliers:
             return None
         reference_in, frame_in = reference_px[inlier], frame_px[inlier]
@@ -266,33 +348,73 @@ class MarkerDetector:
         )
         return hit, Correspondences(reference_in.astype(np.float32), frame_in.astype(np.float32))
 
+    def _homography(
+        self, reference_px: np.ndarray, frame_px: np.ndarray, threshold_px: float
+    ) -> tuple[np.ndarray | None, np.ndarray]:
+        """Robust homography picture px → frame px and its inlier mask (None when it fails)."""
+        if len(frame_px) < 4:
+            return None, np.zeros(len(frame_px), bool)
+        homography, mask = cv2.findHomography(
+            reference_px.reshape(-1, 1, 2), frame_px.reshape(-1, 1, 2), self._method, max(threshold_px, 0.5),
+            maxIters=2000, confidence=0.995,
+        )
+        if homography is None or mask is None or not np.all(np.isfinite(homography)):
+            return None, np.zeros(len(frame_px), bool)
+        return homography, mask.ravel().astype(bool)
+
+    def _guided_matches(
+        self, marker: Marker, homography: np.ndarray, frame: "FrameFeatures", threshold_px: float
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Matches between every reference feature and the frame keypoints near where the
+        homography puts it (within `GUIDED_RADIUS` thresholds), best Hamming distance per frame
+        keypoint, at most `GUIDED_MAX_HAMMING`. Returns (reference px, frame px) or None."""
+        index = self._index
+        own = np.flatnonzero(index.marker == self._marker_number[marker.marker_id])
+        projected = cv2.perspectiveTransform(index.points_px[own].reshape(-1, 1, 2), homography).reshape(-1, 2)
+        inside = np.all(np.isfinite(projected), axis=1)
+        own, projected = own[inside], projected[inside]
+        if len(own) == 0:
+            return None
+        k = min(GUIDED_NEIGHBOURS, len(frame.points_px))
+        _, nearest = frame.tree.query(projected, k=k, distance_upper_bound=GUIDED_RADIUS * threshold_px)
+        nearest = nearest.reshape(len(own), k)
+        close = nearest < len(frame.points_px)
+        reference_rows = np.repeat(own, k)[close.ravel()]
+        frame_rows = nearest[close].astype(np.int64)
+        if len(frame_rows) == 0:
+            return None
+        hamming = np.bitwise_count(
+            index.descriptors_u64[reference_rows] ^ frame.descriptors.view(np.uint64)[frame_rows]
+        ).sum(axis=1)
+        good = hamming <= GUIDED_MAX_HAMMING
+        reference_rows, frame_rows, hamming = reference_rows[good], frame_rows[good], hamming[good]
+        order = np.lexsort((hamming, frame_rows))
+        reference_rows, frame_rows = reference_rows[order], frame_rows[order]
+        first = np.ones(len(frame_rows), bool)
+        first[1:] = frame_rows[1:] != frame_rows[:-1]
+        return index.points_px[reference_rows[first]], frame.points_px[frame_rows[first]].astype(np.float32)
+
     def _match(self, descriptors: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """Ratio-tested matches of frame descriptors against the whole library at once.
 
-        The runner-up of the ratio test is the nearest reference feature that is a different
-        physical point (another marker, or farther than `DISTINCT_FRACTION` of the picture), so
-        the same point at two reference scales does not fail the test and a feature common to
-        two markers does. Returns, per marker index, (reference px (M, 2), frame keypoint
+        The runner-up of the ratio test is the nearest feature of the same marker that is a
+        different physical point (farther than `DISTINCT_FRACTION` of the picture), so the same
+        point at two reference scales does not fail the test; similar features of two markers
+        (shared lettering, logos) do not knock each other out either — verification decides
+        between markers (measured: more detections, no wrong marker). Returns, per marker index, (reference px (M, 2), frame keypoint
         indices (M,)).
         """
         index = self._index
         if not len(index.descriptors):
             return {}
-        neighbours = self._matcher.knnMatch(descriptors, k=NEIGHBOURS)
-        count = len(neighbours)
-        train = np.full((count, NEIGHBOURS), -1, np.int64)
-        distance = np.full((count, NEIGHBOURS), np.inf, np.float32)
-        for row, candidates in enumerate(neighbours):
-            for column, candidate in enumerate(candidates[:NEIGHBOURS]):
-                train[row, column] = candidate.trainIdx
-                distance[row, column] = candidate.distance
+        train, distance = self._search.search(descriptors, NEIGHBOURS)
         found = train[:, 0] >= 0
         train, distance, rows = train[found], distance[found], np.flatnonzero(found)
         if not len(train):
             return {}
         marker = index.marker[train]
         offset = np.abs(index.points_px[train] - index.points_px[train[:, :1]]).max(axis=2)
-        distinct = (train >= 0) & ((marker != marker[:, :1]) | (offset > index.distinct_px[marker[:, :1]]))
+        distinct = (train >= 0) & (marker == marker[:, :1]) & (offset > index.distinct_px[marker[:, :1]])
         distinct[:, 0] = False
         has_runner_up = distinct.any(axis=1)
         runner_up = distance[np.arange(len(train)), np.argmax(distinct, axis=1)]
@@ -327,6 +449,11 @@ class LibraryIndex(NamedTuple):
     points_px: np.ndarray
     distinct_px: np.ndarray
 
+    @property
+    def descriptors_u64(self) -> np.ndarray:
+        """The descriptors as (M, 4) uint64 words, for vectorised Hamming distances."""
+        return self.descriptors.view(np.uint64)
+
     @classmethod
     def build(cls, library: MarkerLibrary) -> "LibraryIndex":
         """Concatenate the markers' reference levels."""
@@ -342,13 +469,48 @@ class LibraryIndex(NamedTuple):
         return cls(np.concatenate(descriptors), np.concatenate(markers), np.concatenate(points), distinct)
 
 
-def make_matcher(kind: str) -> cv2.DescriptorMatcher:
-    """A Hamming nearest-neighbour matcher: "lsh" (FLANN multi-probe LSH) or "bf" (brute force)."""
-    if kind == "lsh":
-        return cv2.FlannBasedMatcher({"algorithm": 6, "table_number": 6, "key_size": 12, "multi_probe_level": 1}, {"checks": 64})
-    if kind == "bf":
-        return cv2.BFMatcher(cv2.NORM_HAMMING)
-    raise ValueError(f"unknown matcher {kind!r} (known: lsh, bf)")
+class NeighbourSearch:
+    """k nearest library descriptors (Hamming) of each frame descriptor, as arrays.
+
+    Parameters
+    ----------
+    descriptors : numpy.ndarray
+        (M, 32) uint8, the library's reference descriptors.
+    kind : {"lsh", "bf"}
+        FLANN multi-probe locality-sensitive hashing (approximate, fast), or brute force.
+        (default: "lsh")
+    """
+
+    def __init__(self, descriptors: np.ndarray, kind: str = "lsh") -> None:
+        if kind not in ("lsh", "bf"):
+            raise ValueError(f"unknown matcher {kind!r} (known: lsh, bf)")
+        self.kind = kind
+        self.descriptors = np.ascontiguousarray(descriptors, np.uint8)
+        self._index = None
+        if kind == "lsh" and len(self.descriptors):
+            params = {"algorithm": 6, "table_number": LSH_TABLES, "key_size": LSH_KEY_BITS,
+                      "multi_probe_level": LSH_PROBE_LEVEL}
+            self._index = cv2.flann_Index(self.descriptors, params, cv2.NORM_HAMMING)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(train indices (N, k) int64, -1 where none; Hamming distances (N, k) float32)."""
+        count = len(self.descriptors)
+        if count == 0 or len(queries) == 0:
+            return np.full((len(queries), k), -1, np.int64), np.full((len(queries), k), np.inf, np.float32)
+        k_found = min(k, count)
+        if self._index is not None:
+            train, distance = self._index.knnSearch(queries, k_found, params={"checks": LSH_CHECKS})
+        else:
+            distance, train = cv2.batchDistance(queries, self.descriptors, cv2.CV_32S, normType=cv2.NORM_HAMMING, K=k_found)
+        train = train.astype(np.int64).reshape(len(queries), k_found)
+        distance = distance.astype(np.float32).reshape(len(queries), k_found)
+        missing = (train < 0) | (train >= count)
+        train[missing], distance[missing] = -1, np.inf
+        if k_found < k:
+            pad = k - k_found
+            train = np.hstack([train, np.full((len(queries), pad), -1, np.int64)])
+            distance = np.hstack([distance, np.full((len(queries), pad), np.inf, np.float32)])
+        return train, distance
 
 
 def to_grey(image: np.ndarray | None) -> np.ndarray | None:

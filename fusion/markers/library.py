@@ -21,9 +21,10 @@ from gazefusion.fusion.errors import UserError
 from gazefusion.fusion.synthetic import texture_to_marker_m
 
 #: The picture is resized so its longest side has this many px before the first level.
-REFERENCE_SIDE_PX = 640
+REFERENCE_SIDE_PX = 480
 #: Scales of the reference pyramid, relative to `REFERENCE_SIDE_PX` (each level runs ORB's own
-#: 8-level pyramid too, so together they cover markers from full frame down to ~40 px).
+#: 8-level pyramid too, so together they cover markers imaged from ~480 px down to ~35 px
+#: wide in the (upscaled) search region).
 REFERENCE_SCALES = (1.0, 0.5, 0.25)
 #: A picture with fewer ORB keypoints than this at the first level is refused as too plain.
 MIN_REFERENCE_KEYPOINTS = 80

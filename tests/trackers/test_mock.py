@@ -96,3 +96,15 @@ def test_mouse_needs_a_window(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_mouse_mapping(mouse: tuple, view: tuple, expected: tuple) -> None:
     assert window_to_screen(mouse[0], mouse[1], view, (1920, 1080)) == pytest.approx(expected)
+
+
+def test_scripted_realtime_stop_and_restart_continue_the_clock(script: ScriptedGaze) -> None:
+    with ScriptedTracker(script, rate_hz=500, realtime=True) as tracker:
+        tracker.start_streaming()
+        first = [tracker.get_sample(2.0) for _ in range(20)]
+        tracker.stop_streaming()
+        tracker.start_streaming()
+        more = [tracker.get_sample(2.0) for _ in range(60)]
+    times = [s.tracker_t for s in first + more]
+    assert times == [i / 500 for i in range(80)]
+    assert tracker.stats().gaps == 0

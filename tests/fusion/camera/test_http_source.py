@@ -15,6 +15,7 @@ from gazefusion.fusion.errors import UserError
 from tests.conftest import free_port
 
 from .conftest import (
+    Handler,
     Request,
     check_basic,
     check_digest,
@@ -29,7 +30,7 @@ USER, PASSWORD = "operator", "hunter2-secret"
 
 
 def stream_then_hold(parts: list[bytes], head: bytes | None = None, body: bytes | None = None,
-                     hold_s: float = 5.0) -> callable:
+                     hold_s: float = 5.0) -> Handler:
     """A handler that sends a head and a multipart body, then keeps the connection open."""
 
     def handler(request: Request) -> None:
@@ -194,6 +195,23 @@ def test_stream_ending_mid_frame_then_reconnect(scripted_server, caplog) -> None
     assert [kind for _, kind, _ in events] == ["outage", "reconnect"]
 
 
+def test_stalled_stream_counts_as_an_outage(scripted_server) -> None:
+    """A camera that keeps the connection but stops sending: after read_timeout_s, reconnect."""
+
+    def handler(request: Request) -> None:
+        parts = FRAMES[:2] if request.index == 0 else FRAMES[2:4]
+        stream_then_hold(parts)(request)
+
+    server = scripted_server(handler)
+    config = FAST.model_copy(update={"read_timeout_s": 0.3})
+    with tapped(server.url(), config) as (source, tap):
+        frames = collect(tap, 4)
+        events = source.pop_events()
+    assert [f.jpeg for f in frames] == FRAMES[:4] and [f.index for f in frames] == [0, 1, 2, 3]
+    assert events[0][1:] == ("outage", "connected, but nothing arrived within 0.3 s")
+    assert events[1][1] == "reconnect"
+
+
 def test_server_restart_reconnects_with_one_line_per_outage_edge(scripted_server, caplog) -> None:
     """The server goes away (refusing connections for a while) and comes back on the same port."""
     first = scripted_server(stream_then_hold(FRAMES[:4]))
@@ -260,7 +278,7 @@ def test_full_tap_drops_and_counts(scripted_server) -> None:
 
 
 # -- credentials ----------------------------------------------------------------------------
-def _auth_handler(scheme: str, realm: str = "camera", nonce: str = "4f2a9c1d") -> callable:
+def _auth_handler(scheme: str, realm: str = "camera", nonce: str = "4f2a9c1d") -> Handler:
     def handler(request: Request) -> None:
         ok = check_basic(request, USER, PASSWORD) if scheme == "basic" else check_digest(request, USER, PASSWORD, realm, nonce)
         if not ok:

@@ -145,3 +145,15 @@ def test_detect_is_pure(detector: MarkerDetector) -> None:
     assert np.array_equal(frame, copy)
     assert len(first) == len(second) == 1
     np.testing.assert_allclose(first[0].position_m, second[0].position_m)
+
+
+def test_brute_force_matcher_agrees(library: MarkerLibrary, intrinsics: CameraIntrinsics) -> None:
+    frame, (truth,) = render_scene([("c", 0.9, 25, 80, (300, 220))], seed=14)
+    hits = MarkerDetector(library, intrinsics, matcher="bf").detect(frame)
+    assert [hit.marker_id for hit in hits] == ["c"]
+    assert np.linalg.norm(hits[0].position_m - truth.tvec) < 0.015 * 0.9
+
+
+def test_unknown_matcher_is_refused(library: MarkerLibrary, intrinsics: CameraIntrinsics) -> None:
+    with pytest.raises(ValueError, match="unknown matcher 'kd'"):
+        MarkerDetector(library, intrinsics, matcher="kd")

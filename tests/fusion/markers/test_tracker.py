@@ -33,7 +33,7 @@ def test_tracker_follows_a_moving_marker(library: MarkerLibrary, intrinsics) -> 
         return original(*args, **kwargs)
 
     detector.detect_with_correspondences = counting  # type: ignore[method-assign]
-    for frame, tvec in moving_frames(12):
+    for frame, tvec in moving_frames(9):
         hits = tracker.update(frame)
         assert [hit.marker_id for hit in hits] == ["a"]
         assert np.linalg.norm(hits[0].position_m - tvec) < 0.015 * np.linalg.norm(tvec)
