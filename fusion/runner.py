@@ -160,8 +160,9 @@ class Runner:
         The reorder buffer holds an input at most this long waiting for the other stream,
         s. (default: 0.1)
     max_pending_frames : int
-        Frames waiting in the reorder buffer beyond which older ones are skipped (the core
-        fell behind the camera; skipped frames are recorded as such). (default: 4)
+        Frames waiting in the reorder buffer beyond which older ones are skipped during a
+        fixation (the core fell behind the camera; skipped frames are recorded as such).
+        (default: 4)
     extra_session : dict or None
         More keys for session.yaml (the demo's true poses). (default: None)
     tracker : Tracker or None
@@ -407,7 +408,8 @@ class Runner:
                         last_fed_t = max(last_fed_t, sample.t)
                     else:
                         frame = frames.popleft()
-                        behind = len(frames) >= self.max_pending_frames
+                        # Behind the camera: skip a frame that would be searched (others cost nothing).
+                        behind = len(frames) >= self.max_pending_frames and self.core.searching
                         late = frame.t < last_fed_t
                         self._feed_frame(frame, skip=behind or late)
                         last_fed_t = max(last_fed_t, frame.t)
