@@ -21,9 +21,10 @@ Measured, per size:
   and the highest paced camera rate it decodes in full;
 - parsing cost: the multipart parser alone on the same bytes, with Content-Length and without
   (JPEG marker scan), as a share of the decode time;
-- freshness: the server paced at ``--camera-hz``, a consumer at half that rate; the age of the
-  frame each consumer call gets (send time to hand-over), against the bound one frame interval
-  plus one decode; cv2.VideoCapture read at the same half rate for comparison.
+- freshness: the server paced at ``--camera-hz``, a consumer at half that rate (at a random
+  phase within each camera interval); the age of the frame each consumer call gets (send time
+  to hand-over), against the bound one frame interval plus one decode (wall-clock decode-only
+  time); cv2.VideoCapture read at the same half rate for comparison.
 - decoder options (decode-only): fast DCT + fast upsampling, grayscale, half size.
 
 Run:  nice -n 10 python bench/bench_camera.py [--seconds 1.5] [--rounds 5] [--camera-hz 60]
@@ -34,6 +35,7 @@ from __future__ import annotations
 import argparse
 import math
 import multiprocessing as mp
+import random
 import shutil
 import socket
 import statistics
@@ -262,11 +264,13 @@ def gazefusion_ages(frames: list[bytes], camera_hz: float, seconds: float) -> tu
     with Server(frames, camera_hz) as server, MjpegSource(server.url, CameraConfig()) as source:
         source.latest(timeout_s=5)
         sent_ages, arrival_ages = [], []
+        phase = random.Random(1)
         due = time.monotonic()
         end = due + seconds
         while due < end:
             due += 2.0 / camera_hz
-            time.sleep(max(0.0, due - time.monotonic()))
+            # a random phase against the camera's frames, as a real consumer has
+            time.sleep(max(0.0, due + phase.uniform(0.0, 1.0 / camera_hz) - time.monotonic()))
             frame = source.latest(timeout_s=1)
             now = time.monotonic()
             if frame is None:
@@ -288,11 +292,12 @@ def videocapture_ages(frames: list[bytes], camera_hz: float, seconds: float) -> 
         cap = cv2.VideoCapture(server.url, cv2.CAP_FFMPEG)
         ages = []
         seq = -1
+        phase = random.Random(1)
         due = time.monotonic()
         end = due + seconds
         while due < end:
             due += 2.0 / camera_hz
-            time.sleep(max(0.0, due - time.monotonic()))
+            time.sleep(max(0.0, due + phase.uniform(0.0, 1.0 / camera_hz) - time.monotonic()))
             ok, _ = cap.read()
             seq += ok
             if ok:

@@ -38,10 +38,10 @@ RATE_HZ = 1250.0
 # Parameters tuned in the leave-one-trial-out check, per method (the defaults are in the grid).
 TUNING_GRIDS: dict[str, dict[str, tuple[float, ...]]] = {
     "ivt": {
-        "velocity_threshold_deg_s": (25.0, 30.0, 40.0),
+        "noise_sd_factor": (3.0, 4.0, 6.0),
+        "min_threshold_deg_s": (20.0, 25.0, 30.0),
         "onset_trim_s": (0.0, 0.004, 0.008),
-        "median_window_s": (0.006, 0.01),
-        "velocity_window_s": (0.01, 0.014, 0.02),
+        "velocity_window_s": (0.01, 0.014),
         "max_angle_deg": (0.25, 0.5),
     },
     "idt": {

@@ -13,7 +13,9 @@ Figures:
 - look latency: frames between a fixation's start event and its first look, in input order,
   and the time from the start event to that frame.
 - ``replay --fast`` speed: the scene recorded as a session (JPEG bytes, gaze, fed order), then
-  replayed through a new core as fast as possible; session seconds per wall second.
+  replayed through a new core as fast as possible, in order on one thread (the peer) and in
+  parts cut between fixations on two threads (the default on two CPUs); session seconds per
+  wall second.
 
 Run:  nice -n 10 python bench/bench_fusion.py [--seconds S]
 """
@@ -165,10 +167,15 @@ def main(argv: list[str] | None = None) -> int:
         else:
             recorder.write_sample(item)
     recorder.close()
-    result = replay_session(session, work / "replay", fast=True)
-    ratio = result.duration_s / result.wall_s
-    print(f"replay --fast: {result.duration_s:.1f} s of session in {result.wall_s:.2f} s = {ratio:.1f}x real time "
-          f"(target >= 5x: {'met' if ratio >= 5 else 'NOT met'}); {result.fixations} fixations, {result.looks} looks")
+    for workers in (1, 2):
+        result = replay_session(session, work / f"replay{workers}", fast=True, workers=workers)
+        ratio = result.duration_s / result.wall_s
+        how = "in order (one thread)" if workers == 1 else f"in {workers} parts at once"
+        print(f"replay --fast {how}: {result.duration_s:.1f} s of session in {result.wall_s:.2f} s = {ratio:.1f}x real time "
+              f"(target >= 5x: {'met' if ratio >= 5 else 'NOT met'}); {result.fixations} fixations, {result.looks} looks")
+    same = all((work / "replay1" / name).read_text() == (work / "replay2" / name).read_text()
+               for name in ("fixations.tsv", "looks.tsv"))
+    print(f"both replays give the same fixations.tsv and looks.tsv: {same}")
     return 0
 
 

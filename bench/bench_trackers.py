@@ -156,9 +156,9 @@ def run_client(rate_hz: float, seconds: float, lean: bool = False) -> Run:
                 if client.get_sample(0.5) is not None:
                     received += 1
             client.stop_streaming()
+            elapsed = time.monotonic() - start
             while client.get_sample(0.5) is not None:
                 received += 1
-            elapsed = time.monotonic() - start
             cpu = thread_cpu_s(receiver.native_id) - cpu0
             stats = client.stats()
     finally:
@@ -233,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{peer.cpu_us_per_sample:.1f} us/sample")
     print(f"CPU per sample, client receive thread / peer: {sustained.cpu_us_per_sample / peer.cpu_us_per_sample:.2f}")
     onset = None
+    below = args.rate
     for rate in args.ramp:
         step = run_client(rate, args.ramp_seconds, lean=True)
         fraction = step.lost / max(step.sent, 1)
@@ -242,10 +243,11 @@ def main(argv: list[str] | None = None) -> int:
         if step.lost > 0:
             onset = rate
             break
+        below = rate
     if onset is None:
         print(f"loss begins: above {max(args.ramp, default=args.rate):g} Hz (none seen up to there)")
     else:
-        print(f"loss begins: between the last two ramp rates, at or below {onset:g} Hz")
+        print(f"loss begins: between {below:g} and {onset:g} Hz")
     return 0 if passed else 1
 
 

@@ -276,6 +276,11 @@ class FusionCore:
             return None
         return x0, y0, x1 - x0, y1 - y0
 
+    @property
+    def searching(self) -> bool:
+        """Whether a fixation is in progress, so the next frame will be searched for markers."""
+        return self._active is not None
+
     # --- inputs --------------------------------------------------------------------------
 
     def feed_sample(self, sample: GazeSample) -> list[CoreOutput]:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import cv2
 import numpy as np
 
 from gazefusion.calibration.intrinsics import CameraIntrinsics, load_intrinsics
@@ -61,6 +62,21 @@ def screen_geometry(config: Config) -> ScreenGeometry:
     return ScreenGeometry(int(wpx), int(hpx), float(wmm), float(hmm), float(config.screen.distance_mm)).validate()
 
 
+_MATCHER_SEED = 20_240_601
+
+
+def seeded_detector(factory: Callable[..., Any], *args: Any) -> Any:
+    """A marker detector whose matching index is the same in every run.
+
+    The detector's FLANN LSH index draws its hash tables from OpenCV's random generator:
+    two detectors built from one library match slightly differently, and a replay would not
+    reproduce the live run's poses. Seeding the generator (per thread in OpenCV) right before
+    the build fixes the tables.
+    """
+    cv2.setRNGSeed(_MATCHER_SEED)
+    return factory(*args)
+
+
 class LazyMarkerSearch:
     """Marker search for the core: detect, then track by optical flow between detections.
 
@@ -90,7 +106,7 @@ class LazyMarkerSearch:
 
         if self._tracker is None or size != self._size:
             self.intrinsics = self._loaded.scaled_to(size) if self._loaded else CameraIntrinsics.from_fov(size)
-            self._tracker = MarkerTracker(MarkerDetector(self.library, self.intrinsics, self.config.markers))
+            self._tracker = MarkerTracker(seeded_detector(MarkerDetector, self.library, self.intrinsics, self.config.markers))
             self._size = size
         return self._tracker
 
@@ -144,8 +160,9 @@ class Runner:
         The reorder buffer holds an input at most this long waiting for the other stream,
         s. (default: 0.1)
     max_pending_frames : int
-        Frames waiting in the reorder buffer beyond which older ones are skipped (the core
-        fell behind the camera; skipped frames are recorded as such). (default: 4)
+        Frames waiting in the reorder buffer beyond which older ones are skipped during a
+        fixation (the core fell behind the camera; skipped frames are recorded as such).
+        (default: 4)
     extra_session : dict or None
         More keys for session.yaml (the demo's true poses). (default: None)
     tracker : Tracker or None
@@ -391,7 +408,8 @@ class Runner:
                         last_fed_t = max(last_fed_t, sample.t)
                     else:
                         frame = frames.popleft()
-                        behind = len(frames) >= self.max_pending_frames
+                        # Behind the camera: skip a frame that would be searched (others cost nothing).
+                        behind = len(frames) >= self.max_pending_frames and self.core.searching
                         late = frame.t < last_fed_t
                         self._feed_frame(frame, skip=behind or late)
                         last_fed_t = max(last_fed_t, frame.t)

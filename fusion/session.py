@@ -417,7 +417,8 @@ class SessionReader:
         self.config: Config = validate_config(recorded if isinstance(recorded, dict) else {}, f"{path} config")
         if not (self.directory / "gaze.tsv").exists():
             self.problems.append("gaze.tsv is missing: no gaze to replay")
-        if not (self.directory / "frames.tsv").exists() or not (self.directory / "video.mjpeg").exists():
+        gaze_only = self.config.camera.source == "none" and "config" in self.header
+        if not gaze_only and not self.has_frames:
             which = [n for n in ("frames.tsv", "video.mjpeg") if not (self.directory / n).exists()]
             self.problems.append(f"{' and '.join(which)} missing: replaying gaze without frames")
         self._video_size = self._size("video.mjpeg")

@@ -44,8 +44,20 @@ def config_from_args(args: argparse.Namespace) -> Config:
     })
 
 
-def describe(event: PipelineEvent) -> str | None:
-    """One printed line per look and notable event (None: not printed)."""
+def describe(event: PipelineEvent, fixations: bool = False) -> str | None:
+    """One printed line per look and notable event (None: not printed).
+
+    Parameters
+    ----------
+    event : PipelineEvent
+        What happened.
+    fixations : bool
+        Print fixation ends too (runs without a camera have no looks). (default: False)
+    """
+    if fixations and isinstance(event, FixationEvent) and event.kind == "end":
+        f = event.fixation
+        return (f"fixation {f.id:>4} ({f.x:7.1f}, {f.y:7.1f}) px  {f.duration * 1000:5.0f} ms  "
+                f"{f.dispersion_deg:.2f} deg")
     if isinstance(event, LookEvent):
         fixation = event.fixation
         where = f"fixation {fixation.id:>4} ({fixation.cam_x:6.1f}, {fixation.cam_y:6.1f}) px"
@@ -81,8 +93,10 @@ def run(args: argparse.Namespace) -> int:
     runner = Runner(config)
     out = sys.stdout
 
+    gaze_only = config.camera.source == "none"
+
     def printer(event: PipelineEvent) -> None:
-        line = describe(event)
+        line = describe(event, fixations=gaze_only)
         if line is not None:
             print(line, file=out, flush=True)
 

@@ -11,11 +11,12 @@ adaptive threshold after Nyström & Holmqvist 2010):
    widens to reach the neighbouring samples (1.5 sampling intervals). Both windows need
    lookahead, so a sample is classified ``(median_window_s + velocity_window_s) / 2`` after
    it arrives (12 ms with the defaults).
-3. Threshold. A sample is a fixation sample when its velocity is below the threshold. With
-   ``noise_sd_factor > 0`` the threshold adapts to the noise: mean + factor x SD of the
-   velocity of recent fixation samples (running estimates with time constant
-   ``noise_tau_s``), kept between ``min_threshold_deg_s`` and ``velocity_threshold_deg_s``
-   (the upper bound until 20 fixation samples have been seen).
+3. Threshold. A sample is a fixation sample when its velocity is below the threshold. By
+   default the threshold adapts to the noise of the recording: mean + ``noise_sd_factor`` x
+   SD of the velocity of recent fixation samples (running estimates with time constant
+   ``noise_tau_s``), kept between ``min_threshold_deg_s`` and ``max_threshold_deg_s``; it is
+   ``velocity_threshold_deg_s`` until 20 fixation samples have been seen, and always with
+   ``noise_sd_factor = 0`` (the fixed threshold of the Tobii filter).
 4. Candidates. Consecutive fixation samples form a candidate. The first ``onset_trim_s``
    after a saccade is dropped (the post-saccadic oscillation, which coders do not count as
    fixation), and so is the last ``offset_trim_s`` before one; around a long loss (a blink)
@@ -46,7 +47,7 @@ from gazefusion.fusion.types import FixationEvent
 
 _COMPACT_AT = 1024  # list length that triggers dropping samples behind every window
 _REBASE_S = 600.0  # relative times are kept below this, s
-_NOISE_WARMUP = 20  # fixation samples seen before the adaptive threshold leaves its upper bound
+_NOISE_WARMUP = 20  # fixation samples seen before the threshold adapts
 
 
 class IVTDetector(FixationDetector):
@@ -64,9 +65,10 @@ class IVTDetector(FixationDetector):
     PARAMS = {
         "median_window_s": Param(0.01, "span of the moving median on positions before the velocity, s; 0: none", 0.0),
         "velocity_window_s": Param(0.014, "span of the velocity fit centred on each sample, s", 0.0),
-        "velocity_threshold_deg_s": Param(30.0, "velocity threshold; with an adaptive threshold its upper bound, deg/s", 0.0),
-        "min_threshold_deg_s": Param(10.0, "lower bound of the adaptive threshold, deg/s", 0.0),
-        "noise_sd_factor": Param(0.0, "adaptive threshold = noise mean + this x noise SD; 0 keeps it fixed", 0.0),
+        "velocity_threshold_deg_s": Param(30.0, "velocity threshold when not adaptive, and the start value when adaptive, deg/s", 0.0),
+        "noise_sd_factor": Param(4.0, "adaptive threshold = noise mean + this x noise SD; 0: fixed threshold", 0.0),
+        "min_threshold_deg_s": Param(25.0, "lower bound of the adaptive threshold, deg/s", 0.0),
+        "max_threshold_deg_s": Param(100.0, "upper bound of the adaptive threshold, deg/s", 0.0),
         "noise_tau_s": Param(2.0, "time constant of the running noise estimate, s", 0.001),
         "max_gap_s": Param(0.075, "a loss up to this long pauses a fixation, a longer one ends it, s", 0.0),
         "max_time_between_s": Param(0.075, "merge fixations separated by at most this long, s", 0.0),
@@ -83,7 +85,7 @@ class IVTDetector(FixationDetector):
         p = self.params
         self._half_window = p["velocity_window_s"] / 2.0
         self._velocity_half = self._half_window
-        self._vmax = p["velocity_threshold_deg_s"]
+        self._vmax = p["max_threshold_deg_s"]
         self._vmin = p["min_threshold_deg_s"]
         self._sd_factor = p["noise_sd_factor"]
         self._tau = p["noise_tau_s"]
@@ -95,7 +97,7 @@ class IVTDetector(FixationDetector):
         self._offset_trim = p["offset_trim_s"]
         self._loss_trim_after = p["loss_trim_after_s"]
         self._loss_trim_before = p["loss_trim_before_s"]
-        self.threshold_deg_s = self._vmax
+        self.threshold_deg_s = p["velocity_threshold_deg_s"]
         self._noise_mean = 0.0
         self._noise_var = 0.0
         self._noise_n = 0
@@ -260,7 +262,20 @@ class IVTDetector(FixationDetector):
         velocity = self._velocity(p)
         if velocity < self.threshold_deg_s:
             if self._sd_factor > 0.0:
-                self._track_noise(velocity)
+                # Running mean and variance of fixation-sample velocity (written out: this
+                # runs for nearly every sample): a cumulative average at first, then
+                # exponential with time constant noise_tau_s; the threshold follows them.
+                n = self._noise_n = self._noise_n + 1
+                alpha = self._interval_s / self._tau
+                if not alpha * n > 1.0:  # also when the interval is still nan
+                    alpha = 1.0 / n
+                delta = velocity - self._noise_mean
+                self._noise_mean += alpha * delta
+                self._noise_var = (1.0 - alpha) * (self._noise_var + alpha * delta * delta)
+                if n >= _NOISE_WARMUP:
+                    threshold = self._noise_mean + self._sd_factor * math.sqrt(self._noise_var)
+                    self.threshold_deg_s = (self._vmin if threshold < self._vmin
+                                            else self._vmax if threshold > self._vmax else threshold)
             run = self._run
             if run is not None and self._fixation_open and not self._tail_s:
                 # The common case, kept short: one more sample of a running fixation.
@@ -271,18 +286,6 @@ class IVTDetector(FixationDetector):
             self._fixation_sample(t, x, y, ax, ay, events)
         else:
             self._saccade_sample(t, events)
-
-    def _track_noise(self, velocity: float) -> None:
-        """Running mean and variance of fixation-sample velocity; the threshold follows them."""
-        self._noise_n += 1
-        # Cumulative average at first, then exponential with time constant noise_tau_s.
-        alpha = max(self._interval() / self._tau, 1.0 / self._noise_n)
-        delta = velocity - self._noise_mean
-        self._noise_mean += alpha * delta
-        self._noise_var = (1.0 - alpha) * (self._noise_var + alpha * delta * delta)
-        if self._noise_n >= _NOISE_WARMUP:
-            threshold = self._noise_mean + self._sd_factor * math.sqrt(self._noise_var)
-            self.threshold_deg_s = min(self._vmax, max(self._vmin, threshold))
 
     # -- stages 4 to 6: candidates, merging, minimum duration ------------------------------------
 

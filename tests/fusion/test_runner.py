@@ -136,3 +136,19 @@ def test_a_tracker_stall_is_reported_and_recorded_and_the_run_goes_on(tmp_path, 
     samples = list(SessionReader(tmp_path / "s").samples())
     assert sum(s.t > resumed for s in samples) > 100, "samples come again after the stall"
     assert any(line.startswith(f"summary: {len(samples)} samples") for line in printed)
+
+
+def test_two_marker_searches_find_exactly_the_same(tmp_path):
+    # A replay builds its own detector: its matching must not differ from the live run's.
+    from gazefusion.fusion.runner import LazyMarkerSearch
+    from tests.fusion.sessionkit import SCENE
+
+    config = make_config(**scene_files(tmp_path))
+    image, truth = SCENE.render(0.5)
+    for marker in truth.values():
+        x, y = marker.centre_px
+        aoi = (int(x) - 50, int(y) - 50, 100, 100)
+        first, second = (LazyMarkerSearch(config)(image, aoi, (x, y)) for _ in range(2))
+        assert first and [h.marker_id for h in first] == [h.marker_id for h in second]
+        assert [(h.inliers, h.position_m.tolist(), h.rotation.tolist()) for h in first] == \
+            [(h.inliers, h.position_m.tolist(), h.rotation.tolist()) for h in second]

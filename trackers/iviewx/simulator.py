@@ -562,8 +562,8 @@ class IViewXSimulator:
     def _show(self, targets: list[tuple[int, int, int]]) -> bool:
         """Show each target and wait for its acceptance; False when aborted."""
         for index, _, _ in targets:
+            self._accept.clear()  # before showing: the client may accept at once
             self._send_line(f"ET_CHG {index}")
-            self._accept.clear()
             if self._auto_accept:
                 if self._abort.wait(self.point_s):
                     self._send_line("ET_BRK")

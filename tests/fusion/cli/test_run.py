@@ -28,7 +28,10 @@ def test_gaze_alone_is_recorded(tmp_path, capsys):
     assert all(b.t >= a.t for a, b in zip(samples, samples[1:]))
     header = yaml.safe_load((tmp_path / "s" / "session.yaml").read_text())
     assert header["config"]["tracker"]["spec"] == "mock:1?rate=200"
-    assert f"summary: {len(samples)} samples, 0 frames" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"summary: {len(samples)} samples, 0 frames" in out
+    assert "fixation    1 (" in out  # without a camera the fixations are printed
+    assert SessionReader(tmp_path / "s").problems == [], "a gaze-only session lacks nothing"
 
 
 def test_ctrl_c_stops_cleanly_and_keeps_what_was_received(tmp_path):

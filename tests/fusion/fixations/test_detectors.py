@@ -250,7 +250,7 @@ def test_ivt_loss_trims_cut_around_a_long_loss() -> None:
 
 
 def test_ivt_adaptive_threshold_follows_the_noise() -> None:
-    params = {"noise_sd_factor": 6.0, "velocity_threshold_deg_s": 150.0, "min_threshold_deg_s": 1.0}
+    params = {"noise_sd_factor": 6.0, "max_threshold_deg_s": 150.0, "min_threshold_deg_s": 1.0}
     thresholds = []
     for noise_deg in (0.01, 0.04):
         gaze = make_gaze(seed=16, noise_deg=noise_deg, n_fixations=10)

@@ -177,13 +177,14 @@ def test_silent_server_is_a_clear_error() -> None:
     client.close()
 
 
-def test_stall_is_reported_once_and_resumes(simulator: IViewXSimulator, client: IViewXClient) -> None:
+def test_stall_is_reported_once_and_resumes(simulator: IViewXSimulator) -> None:
+    client = connect(simulator, FAST.model_copy(update={"watchdog_s": 0.4}))
     client.start_streaming()
     assert wait_until(lambda: client.stats().received > 20)
-    simulator.stall(0.6)
+    simulator.stall(1.2)
     assert wait_until(lambda: client.stats().stalls == 1)
     assert wait_until(lambda: client.latest_sample() is not None and client._stalled is False)
-    client.stop_streaming()
+    client.close()
     kinds = [e.kind for e in events(client) if e.kind in ("stall", "resume")]
     assert kinds == ["stall", "resume"]
     assert client.stats().stalls == 1 and client.stats().gaps > 0
