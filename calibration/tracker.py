@@ -345,7 +345,25 @@ def _errors(mapping: TrackerCameraMapping, tracker_px: np.ndarray, camera_px: np
 
 
 def leave_one_out(kind: MappingKind, tracker_px: np.ndarray, camera_px: np.ndarray, view: CameraView) -> ErrorStats | None:
-    """Leave-one-target-out cross-validation errors of a model, or None where a fold cannot be fitted."""
+    """Leave-one-target-out cross-validation errors of a model.
+
+    Parameters
+    ----------
+    kind : {"homography", "poly2"}
+        The model.
+    tracker_px : numpy.ndarray
+        (N, 2) gaze centres, tracker px.
+    camera_px : numpy.ndarray
+        (N, 2) their targets, camera px.
+    view : CameraView
+        For the errors in degrees.
+
+    Returns
+    -------
+    ErrorStats or None
+        Each target's error when predicted by the model fitted on the others; None when
+        some fold cannot be fitted (too few or degenerate remaining targets).
+    """
     n = len(tracker_px)
     errors_px, errors_deg = np.full(n, np.nan), np.full(n, np.nan)
     for i in range(n):

@@ -372,8 +372,8 @@ class TrackerCalibration:
     def _check_abort(self) -> None:
         event = self.tracker.get_event(0)
         while event is not None:
-            if event.kind == "calibration" and event.get("state") == "aborted":
-                self.abort("the tracker aborted (ET_BRK)")
+            if event.kind in ("calibration", "validation") and event.get("step") == "calibration_abort":
+                self.abort("aborted by the tracker (ET_BRK)")
             event = self.tracker.get_event(0)
         if self._abort.is_set():
             raise CalibrationAborted(f"calibration {self._abort_reason}: nothing written")

@@ -129,11 +129,26 @@ def draw_report(
     lines = report_lines(run, extra)
     lines.append(f"white: calibration targets, green: error to mapped gaze centre (x{error_gain:g}); cyan: validation targets, "
                  f"yellow: mapped samples, magenta: error of their mean (x{error_gain:g}); red X: failed")
+    lines = [part for line in lines for part in wrap_line(line, view_image.shape[1] - 20)]
     line_px = 22
     panel = np.zeros((line_px * len(lines) + 16, view_image.shape[1], 3), np.uint8)
     for i, line in enumerate(lines):
         cv2.putText(panel, line, (10, 20 + i * line_px), cv2.FONT_HERSHEY_SIMPLEX, 0.5, _WHITE, 1, cv2.LINE_AA)
     return np.vstack([view_image, panel])
+
+
+def wrap_line(line: str, width_px: int) -> list[str]:
+    """Split a line at ", " so each part fits `width_px` in the panel's font."""
+    parts: list[str] = []
+    current = ""
+    for word in line.split(", "):
+        candidate = f"{current}, {word}" if current else word
+        if current and cv2.getTextSize(candidate, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)[0][0] > width_px:
+            parts.append(current + ",")
+            current = "    " + word
+        else:
+            current = candidate
+    return parts + [current]
 
 
 def _cross(image: np.ndarray, centre: tuple[int, int], size: int = 12) -> None:

@@ -35,6 +35,9 @@ from gazefusion.trackers.types import GazeSample
 
 LookKind = Literal["first", "change", "end"]
 
+CLOCK_JUMP_S = 1.0
+"""A tracker clock that falls behind the host clock by more than this restarted: re-anchor."""
+
 
 class LookEvent(NamedTuple):
     """A look as the core reports it.
@@ -215,6 +218,7 @@ class FusionCore:
         self.stats = CoreStats()
         self._state = OverlayState()
         self._gaze_px: tuple[float, float] | None = None
+        self._clock_offset: float | None = None
         self._gaze_outside = False
         self._ring: deque[Frame] = deque(maxlen=ring_frames)
         self._active: _Active | None = None
@@ -289,8 +293,26 @@ class FusionCore:
             self._gaze_outside = outside
         else:
             self.stats.invalid_samples += 1
-        events = self.detector.push(sample.t, x if valid else math.nan, y if valid else math.nan, valid)
+        events = self.detector.push(self.sample_time(sample), x if valid else math.nan, y if valid else math.nan, valid)
         return self._on_fixation_events(events) if events else []
+
+    def sample_time(self, sample: GazeSample) -> float:
+        """The sample's time on the host clock, from the tracker's clock where it has one.
+
+        Arrival times carry network and scheduling jitter (samples read in a burst share
+        nearly one time), which a velocity threshold reads as saccades. The tracker clock is
+        even, so the detector gets ``tracker_t + offset`` with the offset the smallest
+        ``t - tracker_t`` seen (the least delayed arrival), restarted when the tracker's
+        clock jumps (a restart) by more than `CLOCK_JUMP_S`.
+        """
+        tracker_t = sample.tracker_t
+        if not math.isfinite(tracker_t):
+            return sample.t
+        offset = sample.t - tracker_t
+        known = self._clock_offset
+        if known is None or offset < known or offset - known > CLOCK_JUMP_S:
+            self._clock_offset = known = offset
+        return tracker_t + known
 
     def _inside(self, x: float, y: float) -> bool:
         """Whether a tracker-px point lies in the mapping's calibrated area (fast for the whole screen)."""

@@ -30,7 +30,7 @@ from gazefusion.fusion.config import Config
 from gazefusion.fusion.core import CoreOutput, FusionCore, LookEvent, MarkerSearch, OverlayState
 from gazefusion.fusion.errors import UserError
 from gazefusion.fusion.geometry import ScreenGeometry
-from gazefusion.fusion.session import SessionRecorder
+from gazefusion.fusion.session import SessionRecorder, as_jpeg_frame
 from gazefusion.fusion.types import FixationEvent, Frame, MarkerHit
 from gazefusion.trackers.types import GazeSample, TrackerEvent
 
@@ -443,6 +443,7 @@ class Runner:
                 recorder.write_frame(frame, -1)
             return
         if recorder is not None:
+            frame = as_jpeg_frame(frame)  # an OpenCV source's frame: the core sees what replay will
             recorder.write_frame(frame, recorder.samples_written)
         self.frames_fed += 1
         self._frames_by_index[frame.index] = frame

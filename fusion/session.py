@@ -75,6 +75,27 @@ def software_version() -> str:
         return "unknown"
 
 
+def as_jpeg_frame(frame: Frame, quality: int = 95) -> Frame:
+    """A frame of a non-JPEG source as it will be recorded and replayed: JPEG-encoded, decoded back.
+
+    The live core takes this frame instead of the original, so a replay, which can only
+    decode the recorded JPEG, sees the very same pixels.
+
+    Parameters
+    ----------
+    frame : Frame
+        A frame; returned unchanged if it has JPEG bytes already.
+    quality : int
+        JPEG quality. (default: 95)
+    """
+    if frame.jpeg is not None:
+        return frame
+    ok, encoded = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    data = encoded.tobytes() if ok else b""
+    image = decode_jpeg(data)
+    return frame._replace(image=frame.image if image is None else image, jpeg=data)
+
+
 def fixation_row(event: FixationEvent) -> list[Any]:
     """A fixation (at its end event) as a row of :data:`FIXATION_COLUMNS`."""
     f = event.fixation
@@ -253,14 +274,11 @@ class SessionRecorder:
     def write_frame(self, frame: Frame, fed_after: int) -> None:
         """Append one frame's JPEG bytes and its row (`fed_after` -1: not processed).
 
-        Frames without JPEG bytes (OpenCV sources) are encoded once here at quality 95.
+        Frames without JPEG bytes (OpenCV sources) are encoded here (see :func:`as_jpeg_frame`).
         """
         if self._video is None or self._frames is None or self.error is not None:
             return
-        data = frame.jpeg
-        if data is None:
-            ok, encoded = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 95])
-            data = encoded.tobytes() if ok else b""
+        data = frame.jpeg if frame.jpeg is not None else as_jpeg_frame(frame).jpeg or b""
         offset = self._video_offset
 
         def write() -> None:

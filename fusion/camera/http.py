@@ -22,7 +22,7 @@ import urllib3.exceptions
 from requests.auth import AuthBase, HTTPBasicAuth, HTTPDigestAuth
 
 from gazefusion.fusion.camera.base import CameraSource, Decoder, SourceError
-from gazefusion.fusion.camera.decode import default_decoder
+from gazefusion.fusion.camera.decode import get_decoder
 from gazefusion.fusion.camera.multipart import BadPart, MultipartParser, boundary_from_content_type
 from gazefusion.fusion.camera.urls import redact_url, split_credentials
 from gazefusion.fusion.config import CameraConfig
@@ -159,12 +159,12 @@ class MjpegSource(CameraSource):
         ``http://`` or ``https://`` URL, credentials allowed.
     config : CameraConfig
         Timeouts, backoff, part size limit.
-    decoder : callable
-        JPEG bytes -> BGR image. (default: simplejpeg)
+    decoder : callable or None
+        JPEG bytes -> BGR image; None takes ``config.decoder``. (default: None)
     """
 
-    def __init__(self, url: str, config: CameraConfig, decoder: Decoder = default_decoder) -> None:
-        super().__init__(redact_url(url), config, decoder)
+    def __init__(self, url: str, config: CameraConfig, decoder: Decoder | None = None) -> None:
+        super().__init__(redact_url(url), config, decoder or get_decoder(config.decoder))
         self._client = _HttpClient(url, config)
         self._response: requests.Response | None = None
         self._parser: MultipartParser | None = None
@@ -236,13 +236,13 @@ class SnapshotSource(CameraSource):
         ``snapshot+http://…`` or ``snapshot+https://…`` (the prefix is removed), credentials allowed.
     config : CameraConfig
         Poll rate, timeouts, backoff.
-    decoder : callable
-        JPEG bytes -> BGR image. (default: simplejpeg)
+    decoder : callable or None
+        JPEG bytes -> BGR image; None takes ``config.decoder``. (default: None)
     """
 
-    def __init__(self, url: str, config: CameraConfig, decoder: Decoder = default_decoder) -> None:
+    def __init__(self, url: str, config: CameraConfig, decoder: Decoder | None = None) -> None:
         bare = url.removeprefix("snapshot+")
-        super().__init__(redact_url(url), config, decoder)
+        super().__init__(redact_url(url), config, decoder or get_decoder(config.decoder))
         self._client = _HttpClient(bare, config)
         self._first: tuple[bytes, float] | None = None
 

@@ -4,7 +4,7 @@ Targets appear one at a time at known camera-image positions on the camera view 
 full-screen (as during a run); each waits for a stable fixation. A homography and a
 second-order polynomial are fitted and chosen by leave-one-target-out cross-validation,
 then validated on separate targets. The mapping file and the report PNG are written only
-when everything succeeded.
+when everything succeeded. ``--validate`` re-checks an existing mapping instead.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from gazefusion.calibration.intrinsics import write_yaml_atomic
-from gazefusion.calibration.mapping import load_mapping
+from gazefusion.calibration.mapping import load_mapping, save_mapping
 from gazefusion.calibration.participant import SimulatedParticipant, TrueMapping
-from gazefusion.calibration.tracker import CameraView, plain, validate_mapping
+from gazefusion.calibration.tracker import CameraView, ValidationSummary, plain, validate_mapping
 from gazefusion.calibration.tracker_procedure import (
     CalibrationRun,
     HeadlessPresenter,
@@ -29,9 +28,10 @@ from gazefusion.calibration.tracker_procedure import (
     WindowPresenter,
 )
 from gazefusion.calibration.tracker_report import draw_report, report_lines, write_png_atomic
-from gazefusion.calibration.tracker_sources import check_participant_spec, is_fast, open_calibration_tracker
+from gazefusion.calibration.tracker_sources import check_participant_spec, is_fast, open_calibration_tracker, run_tracker_calibration
 from gazefusion.fusion.camera import open_camera, redact_url
 from gazefusion.fusion.config import Config, load_config
+from gazefusion.fusion.display import display_available
 from gazefusion.fusion.errors import UserError
 from gazefusion.fusion.geometry import ScreenGeometry
 
@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the mapping file to write (default: tracker_mapping.yaml)")
     parser.add_argument("--report", default=None, metavar="PNG", help="the report image (default: the --out path with .png)")
     parser.add_argument("--validate", default=None, metavar="MAPPING.yaml",
-                        help="validate this existing mapping on the validation targets only; writes only the report")
+                        help="validate this existing mapping on the validation targets only; prints the figures, writes nothing")
     parser.add_argument("--headless", action="store_true", help="no window (with --simulate-participant: tests, users without a tracker)")
     parser.add_argument("--simulate-participant", action="store_true",
                         help="a simulated participant looks at the targets through a hidden distortion (tracker mock or sim)")
@@ -58,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="simulated participant's gaze noise, SD per axis, degrees (default: 0.2)")
     parser.add_argument("--never-fixate", default="", metavar="NAMES",
                         help="simulated participant ignores these targets, e.g. C3,V2 (tests the timeout)")
-    parser.add_argument("--rate", type=float, default=500.0, metavar="HZ", help="simulated tracker's sample rate (default: 500)")
+    parser.add_argument("--rate", type=float, default=500.0, metavar="HZ", help="sample rate of --tracker sim, Hz (mock takes mock?rate=HZ) (default: 500)")
     parser.add_argument("--dwell", type=float, default=0.8, metavar="S", help="fixation needed on a target, s (default: 0.8)")
     parser.add_argument("--target-timeout", type=float, default=6.0, metavar="S",
                         help="a target not fixated within this is skipped and reported, s (default: 6)")
@@ -111,8 +111,8 @@ def run(args: argparse.Namespace) -> int:
     existing = load_mapping(args.validate) if args.validate else None
     if existing is None:
         _check_writable(out, "--out")
-    _check_writable(report, "--report")
-    if not args.headless and not os.environ.get("DISPLAY") and os.name != "nt":
+        _check_writable(report, "--report")
+    if not args.headless and not display_available():
         raise UserError("no display for the calibration window: run on a display, or use --headless")
     if args.headless and not args.simulate_participant:
         raise UserError("--headless shows no targets, so nobody can look at them: add --simulate-participant, or run on a display")
@@ -137,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
             stack.callback(presenter.close)
         procedure = TrackerCalibration(tracker, view, presenter, settings._replace(sample_clock=is_fast(tracker)))
         try:
+            if args.tracker_calibration:
+                extra["iViewX (server's own calibration and ET_VLS)"] = run_tracker_calibration(tracker, view, presenter, args.points)
             if existing is not None:
                 checked, summary = procedure.run_validation(existing)
                 outcome: CalibrationRun | None = None
@@ -163,25 +165,29 @@ def run(args: argparse.Namespace) -> int:
             "precision_deg": floor["precision_deg"],
         }
     if outcome is None:
-        for line in _validation_lines(summary):
+        for line in _validation_lines(summary, extra):
             print(line)
         return 0
     mapping = outcome.mapping
     if extra:
         mapping = mapping._replace(info=mapping.info | {"figures": plain({k: dict(v) for k, v in extra.items()})})
     outcome = outcome._replace(mapping=mapping)
-    write_yaml_atomic(out, mapping.to_dict())
-    write_png_atomic(report, draw_report(image, outcome, extra))
+    drawn = draw_report(image, outcome, extra)
+    save_mapping(mapping, out)
+    write_png_atomic(report, drawn)
     for line in report_lines(outcome, extra):
         print(line)
     print(f"wrote {out} and {report}")
     return 0
 
 
-def _validation_lines(summary: Any) -> list[str]:
+def _validation_lines(summary: ValidationSummary, extra: dict[str, dict[str, Any]]) -> list[str]:
     overall = summary.overall()
     lines = [f"validation ({overall['n_targets']} targets, {overall['n_samples']} samples): "
              f"accuracy {overall['accuracy_deg']:.3f} deg / {overall['accuracy_px']:.2f} px, "
+             f"offset of mean {overall['offset_of_mean_deg']:.3f} deg, "
              f"precision {overall['precision_deg']:.3f} deg / {overall['precision_px']:.2f} px"]
     lines += [f"  {t.name}: failed ({t.failed})" for t in summary.failed]
+    for name, block in extra.items():
+        lines.append(f"{name}: " + ", ".join(f"{key} {value:.3f}" if isinstance(value, float) else f"{key} {value}" for key, value in block.items()))
     return lines

@@ -89,6 +89,11 @@ def run(args: argparse.Namespace) -> int:
     runner.subscribe(printer)
     headless_outputs = None
     interrupted = False
+    display = None
+    if not config.display.headless:
+        from gazefusion.fusion.display import Display
+
+        display = Display(runner, config.display.fullscreen)  # no display: fails here, before anything opens
     runner.start()
     try:
         if config.display.headless:
@@ -107,11 +112,9 @@ def run(args: argparse.Namespace) -> int:
                     headless_outputs.step(0.05)
                 else:
                     runner.wait(0.1 if deadline is None else max(0.0, min(0.1, deadline - time.monotonic())))
-        else:
-            from gazefusion.fusion.display import Display
-
+        elif display is not None:
             print("keys: q/Esc quit, space pause, 1-4 toggle layers, m mark", file=out)
-            Display(runner, config.display.fullscreen).run(args.seconds)
+            display.run(args.seconds)
     except KeyboardInterrupt:
         interrupted = True
     finally:

@@ -61,6 +61,16 @@ def test_too_few_fixated_targets_refuse_and_write_nothing(ffmpeg_camera, tmp_pat
     assert list(tmp_path.iterdir()) == []
 
 
+def test_targets_fixated_only_on_one_line_are_refused_as_collinear(ffmpeg_camera, tmp_path: Path, capsys) -> None:
+    # 13 points; only the diagonal C2, C10, C1, C13, C9 is fixated.
+    code = main(["calibrate", "tracker", "--tracker", "mock?fast", "--camera", ffmpeg_camera.url, "--headless",
+                 "--simulate-participant", "--points", "13", "--never-fixate", "C3,C4,C5,C6,C7,C8,C11,C12",
+                 "--target-timeout", "2", "--dwell", "0.5", "--out", str(tmp_path / "m.yaml")])
+    assert code == 2
+    assert "calibration refused, nothing written: the targets are collinear (a degenerate layout)" in _one_error_line(capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_validating_a_mapping_from_another_camera_resolution_is_refused(ffmpeg_camera, tmp_path: Path, capsys) -> None:
     other = tmp_path / "hd.yaml"
     save_mapping(TrackerCameraMapping.fullscreen((1920, 1080), (1280, 720)), other)
@@ -77,8 +87,11 @@ def test_validating_an_existing_mapping_prints_its_figures(ffmpeg_camera, tmp_pa
     code = main(["calibrate", "tracker", "--tracker", "mock?fast", "--camera", ffmpeg_camera.url, "--headless",
                  "--simulate-participant", "--dwell", "0.5", "--validate", str(default)])
     assert code == 0
-    printed = capsys.readouterr().out
-    assert printed.startswith("validation (4 targets")
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("validation (4 targets")
+    accuracy = float(printed[0].split("accuracy ")[1].split(" deg")[0])
+    floor = float(printed[-1].split("accuracy_deg ")[1].split(",")[0])
+    assert printed[-1].startswith("noise floor") and accuracy > floor + 0.2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["default.yaml"]
 
 

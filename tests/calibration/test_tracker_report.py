@@ -85,3 +85,13 @@ def test_result_info_is_plain_data(calibration_run: CalibrationRun) -> None:
     text = yaml.safe_dump(calibration_run.mapping.to_dict())
     assert "failed_targets" in info and info["failed_targets"] == ["C4 (no stable fixation within 6 s)"]
     assert yaml.safe_load(text)["validation"]["overall"]["n_targets"] == 4
+
+
+def test_long_figure_lines_are_wrapped_to_the_image_width() -> None:
+    from gazefusion.calibration.tracker_report import wrap_line
+
+    line = ", ".join(f"figure_{i} 0.123" for i in range(40))
+    parts = wrap_line(line, 600)
+    assert len(parts) > 1
+    assert all(cv2.getTextSize(part, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)[0][0] <= 600 for part in parts)
+    assert "".join(parts).replace(",    ", ", ") == line

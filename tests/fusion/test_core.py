@@ -188,3 +188,14 @@ def test_mean_hit_averages_the_pose():
     np.testing.assert_allclose(mean.position_m, [0.1, 0.0, 1.0])
     assert mean.distance_m == pytest.approx(math.hypot(0.1, 1.0))
     assert mean.inliers == 30 and mean.reprojection_error_px == pytest.approx(1.5)
+
+
+def test_bursts_of_arrival_times_do_not_break_fixations():
+    # Samples read in bursts of 8 share an arrival time (a busy host); the tracker clock is even.
+    samples = gaze_plan([(960, 540, 0.6), (480, 300, 0.6)])
+    bursty = [s._replace(t=samples[i - i % 8].t + 0.05, tracker_t=s.t - 10.0) for i, s in enumerate(samples)]
+    for inputs in (samples, bursty):
+        ends = [o for o in run_core(make_core(), inputs, []) if isinstance(o, FixationEvent) and o.kind == "end"]
+        assert len(ends) == 2
+        assert ends[0].fixation.n_samples > 0.5 * RATE_HZ * 0.9
+        assert ends[0].fixation.onset == pytest.approx(inputs[0].t, abs=0.06)

@@ -142,3 +142,17 @@ def test_disk_full_stops_recording_with_one_message_and_keeps_what_was_written(t
     assert list(SessionReader(folder).samples()) == [sample(0)]
     events = [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
     assert [event["text"] for event in events] == ["before"]
+
+
+def test_frames_without_jpeg_are_recorded_as_the_core_saw_them(tmp_path):
+    from gazefusion.fusion.session import as_jpeg_frame
+
+    rng = np.random.default_rng(0)
+    raw = Frame(0, 1.0, math.nan, rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))
+    seen = as_jpeg_frame(raw)
+    assert seen.jpeg is not None and not np.array_equal(seen.image, raw.image)  # JPEG is lossy
+    recorder = SessionRecorder(tmp_path / "s", CONFIG)
+    recorder.write_frame(seen, 0)
+    recorder.close()
+    (_, replayed), = SessionReader(tmp_path / "s").frames()
+    np.testing.assert_array_equal(replayed.image, seen.image)

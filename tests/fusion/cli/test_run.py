@@ -108,3 +108,10 @@ def test_a_mapping_for_another_camera_resolution_is_refused(tmp_path, capsys):
                      "--seconds", "5"])
     assert code == 2
     assert "calibrated for a 1280x720 camera image but the camera gives 640x480" in _error_line(capsys)
+
+
+def test_a_window_without_a_display_is_refused_before_anything_opens(monkeypatch, capsys):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert main(["run", "--camera", "none", "--tracker", "mock", "--seconds", "1"]) == 2
+    assert _error_line(capsys) == "gazefusion: no display to open a window on: run with --headless"
