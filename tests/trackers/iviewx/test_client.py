@@ -13,7 +13,7 @@ from gazefusion.fusion.errors import UserError
 from gazefusion.fusion.geometry import ScreenGeometry
 from gazefusion.trackers.iviewx.client import IViewXClient
 from gazefusion.trackers.iviewx.protocol import LONG_FORMAT
-from gazefusion.trackers.iviewx.simulator import IViewXSimulator, SentSample
+from gazefusion.trackers.iviewx.simulator import Faults, IViewXSimulator, SentSample
 from gazefusion.trackers.script import ScriptedGaze
 from gazefusion.trackers.types import GazeSample
 
@@ -96,8 +96,6 @@ def test_unknown_commands_are_raw_events(simulator: IViewXSimulator, client: IVi
 
 
 def test_echoes_of_own_commands(script: ScriptedGaze) -> None:
-    from gazefusion.trackers.iviewx.simulator import Faults
-
     with IViewXSimulator(script=script, rate_hz=500, faults=Faults(echo=True), point_s=0.01) as sim:
         with connect(sim) as client:
             client.send_message("trial 1")
