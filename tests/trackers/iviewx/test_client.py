@@ -127,6 +127,7 @@ def test_eye_switch_mid_stream(simulator: IViewXSimulator, client: IViewXClient)
     assert wait_until(lambda: len(simulator.sent) > 100)
     client.stop_streaming()
     assert wait_until(lambda: not simulator.streaming)
+    wait_until(lambda: client.stats().received >= simulator.samples_sent)
     got = list(client.samples(timeout_s=0.3))
     assert {g.eye for g in got} == {"r", "b"}
     assert len(got) == len(simulator.sent_samples()) and client.stats().malformed == 0
@@ -148,8 +149,9 @@ def test_server_fixation_events(simulator: IViewXSimulator, client: IViewXClient
     stream(client, simulator, 1.0)
     client.stop_fixation_detection()
     assert wait_until(lambda: "ET_EFX" in simulator.commands)
-    time.sleep(0.05)
-    got = [e.raw for e in events(client) if e.kind.startswith("fixation")]
+    got: list[str] = []
+    wait_until(lambda: got.extend(e.raw for e in events(client) if e.kind.startswith("fixation"))
+               or len(got) >= len(simulator.fixation_lines))
     assert got and got == simulator.fixation_lines
 
 
