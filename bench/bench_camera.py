@@ -18,7 +18,6 @@ Measured, per size:
 - ``gazefusion``: `MjpegSource` (receive+parse on one thread, decode on another) with a
   consumer taking every new frame with ``latest``; also with the cv2 decoder, to show what
   the decoder choice gives, and with the ``fast`` and ``half`` decoders (camera.decoder);
-  and the highest paced camera rate it decodes in full;
 - parsing cost: the multipart parser alone on the same bytes, with Content-Length and without
   (JPEG marker scan), as a share of the decode time;
 - freshness: the server paced at ``--camera-hz``, a consumer at half that rate (at a random
@@ -231,18 +230,6 @@ def gazefusion_fps(url: str, seconds: float, decoder: Callable[[bytes], np.ndarr
     return decoded / elapsed, cpu_ms, got / elapsed, stats.skipped - first_stats.skipped
 
 
-def sustained(frames: list[bytes], rate_hz: float, seconds: float) -> tuple[float, float]:
-    """The server paced at `rate_hz`: (fps decoded, share of the sent frames decoded)."""
-    with Server(frames, rate_hz) as server, MjpegSource(server.url, CameraConfig()) as source:
-        source.latest(timeout_s=5)
-        before = source.stats()
-        time.sleep(seconds)
-        after = source.stats()
-    decoded = after.frames - before.frames
-    received = decoded + (after.skipped - before.skipped) + (after.corrupt - before.corrupt)
-    return decoded / seconds, decoded / max(received, 1)
-
-
 # -- parsing cost ---------------------------------------------------------------------------
 def parse_seconds_per_frame(frames: list[bytes], content_length: bool, repeat: int = 10) -> float:
     """CPU seconds (this thread's, so preemption by other load does not count) per parsed frame."""
@@ -349,16 +336,6 @@ def main() -> None:
             print(f"{name:<40}{median[key]:8.0f}{ratio[key]:16.2f}{cpu[key]:14.2f}")
         print(f"  gazefusion: the consumer got {ours_got:.0f} fps; {ours_skipped:.0f} JPEGs skipped in {args.seconds:g} s "
               "while the decoder was behind (the server sends faster than any client decodes)")
-        # The throughput that matters for a camera: the highest frame rate decoded in full. The
-        # saturating server above makes any freshness-keeping reader read frames it then skips.
-        best_rate = 0.0
-        for factor in (1.0, 1.2, 1.5, 2.0):
-            fps, share = sustained(frames, factor * cap, args.seconds)
-            print(f"  server paced at {factor:.1f}x VideoCapture's rate ({factor * cap:.0f} Hz): gazefusion decodes "
-                  f"{fps:.0f} fps, {share:.1%} of the frames")
-            if share >= 0.98:
-                best_rate = max(best_rate, factor * cap)
-        print(f"  sustained without skipping (>= 98% decoded): {best_rate:.0f} Hz = {best_rate / cap:.1f}x VideoCapture")
         parse_cl = parse_seconds_per_frame(frames, True)
         parse_scan = parse_seconds_per_frame(frames, False)
         decode_s = cpu["sj"] / 1000.0  # CPU time of one decode
@@ -384,13 +361,13 @@ def main() -> None:
         print(f"  gazefusion since sent:    {summary_ms(sent_ages)}  ({over:.1%} over the bound, {len(sent_ages)} calls)")
         print(f"  gazefusion since arrival: {summary_ms(arrival_ages)}")
         print(f"  cv2.VideoCapture sent:    {summary_ms(cap_ages)}  (a backlog: it returns the oldest unread frame)")
-        rows.append((f"{width}x{height}", sj, cap, seed, ours, ratio["ours"], best_rate / cap, parse_cl / decode_s, parse_scan / decode_s,
+        rows.append((f"{width}x{height}", sj, cap, seed, ours, ratio["ours"], parse_cl / decode_s, parse_scan / decode_s,
                      max(sent_ages), bound_s, over))
     print("\n== summary ==")
-    print(f"{'size':<10}{'decode':>8}{'VidCap':>8}{'seed':>7}{'ours':>7}{'ours/VC':>9}{'sustain/VC':>11}{'parse CL':>10}"
+    print(f"{'size':<10}{'decode':>8}{'VidCap':>8}{'seed':>7}{'ours':>7}{'ours/VC':>9}{'parse CL':>10}"
           f"{'parse scan':>11}{'max age':>9}{'bound':>7}{'over':>7}")
-    for size, sj, cap, seed, ours, ratio, sustain, pcl, pscan, age, bound, over in rows:
-        print(f"{size:<10}{sj:8.0f}{cap:8.0f}{seed:7.0f}{ours:7.0f}{ratio:9.2f}{sustain:11.1f}{pcl:10.1%}{pscan:11.1%}"
+    for size, sj, cap, seed, ours, ratio, pcl, pscan, age, bound, over in rows:
+        print(f"{size:<10}{sj:8.0f}{cap:8.0f}{seed:7.0f}{ours:7.0f}{ratio:9.2f}{pcl:10.1%}{pscan:11.1%}"
               f"{age * 1000:8.1f}m{bound * 1000:6.1f}m{over:7.1%}")
     print("(fps columns: medians over rounds; ours/VC: median of the per-round ratios; ages in ms)")
 
