@@ -1,0 +1,589 @@
+"""Marker detection in a frame (or a region of it): ORB, ratio-tested Hamming matches, a robust
+homography, verification, and the planar pose."""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+from scipy.spatial import cKDTree
+
+from gazefusion.calibration.intrinsics import CameraIntrinsics
+from gazefusion.fusion.config import MarkersConfig
+from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.markers.library import Marker, MarkerLibrary
+from gazefusion.fusion.markers.pose import estimate_planar_pose
+from gazefusion.fusion.types import MarkerHit
+
+#: Robust homography estimators by name (config key ``markers.homography``).
+HOMOGRAPHY_METHODS: dict[str, int] = {
+    "ransac": cv2.RANSAC,
+    "usac_default": cv2.USAC_DEFAULT,
+    "usac_magsac": cv2.USAC_MAGSAC,
+    "usac_accurate": cv2.USAC_ACCURATE,
+    "usac_fast": cv2.USAC_FAST,
+}
+#: A search region smaller than this (longest side, px) is upscaled before ORB, so a small
+#: marker spans enough px for ORB's 31 px patches.
+UPSCALE_BELOW_PX = 400
+#: FAST corner threshold of the frame's ORB: lower than OpenCV's 20, since small, blurred,
+#: JPEG-compressed markers have soft corners.
+FAST_THRESHOLD = 12
+#: A search region larger than `UPSCALE_BELOW_PX` squared gets proportionally more ORB
+#: features than ``markers.n_features``, up to this factor.
+MAX_FEATURE_FACTOR = 3.0
+#: The largest upscale factor of a small search region.
+MAX_UPSCALE = 3.0
+#: Frame px around the region ORB may look at, so keypoints reach the region's edge.
+ROI_MARGIN_PX = 16
+#: RANSAC inlier threshold in the (upscaled) working image, px.
+RANSAC_THRESHOLD_PX = 3.0
+#: Neighbours searched per frame feature (for the ratio test against a distinct runner-up).
+NEIGHBOURS = 4
+#: Two features of a picture closer than this fraction of its longest side are the same point
+#: (found at two reference scales).
+DISTINCT_FRACTION = 0.02
+#: FLANN multi-probe LSH index of the library's descriptors: hash tables, bits per key, probe
+#: level, leaves checked (speed against recall, measured in bench/bench_markers.py).
+LSH_TABLES = 6
+LSH_KEY_BITS = 16
+LSH_PROBE_LEVEL = 1
+LSH_CHECKS = 32
+#: Guided matching: a first homography needs this many inliers; frame keypoints within
+#: `GUIDED_RADIUS` inlier thresholds of a projected reference feature (of its nearest
+#: `GUIDED_NEIGHBOURS`) are candidates, at most `GUIDED_MAX_HAMMING` bits apart.
+GUIDED_MIN_INLIERS = 8
+GUIDED_RADIUS = 1.5
+GUIDED_NEIGHBOURS = 3
+GUIDED_MAX_HAMMING = 64
+#: The homography refitted on the guided matches uses this fraction of the inlier threshold.
+GUIDED_REFIT = 0.5
+#: A marker found in a search region too large to upscale is searched again in a square
+#: region this fraction of its size larger on each side, when that region is small enough.
+CLOSER_LOOK_MARGIN = 0.25
+#: Shortest accepted side of a detected quadrilateral, frame px.
+MIN_SIDE_PX = 12.0
+#: Interior angles of an accepted quadrilateral lie within this range, degrees.
+ANGLE_RANGE_DEG = (25.0, 155.0)
+#: The inliers must spread over at least this fraction of the visible marker area.
+MIN_INLIER_COVERAGE = 0.10
+
+
+class Correspondences(NamedTuple):
+    """The inlier matches behind a hit (for tracking it between frames).
+
+    Attributes
+    ----------
+    reference_px : numpy.ndarray
+        (N, 2) float32, marker picture px.
+    frame_px : numpy.ndarray
+        (N, 2) float32, frame px.
+    """
+
+    reference_px: np.ndarray
+    frame_px: np.ndarray
+
+
+class FrameFeatures(NamedTuple):
+    """A frame's (or search region's) ORB features, in frame px, with a spatial index.
+
+    Attributes
+    ----------
+    points_px : numpy.ndarray
+        (N, 2) float32 keypoint positions, frame px.
+    descriptors : numpy.ndarray
+        (N, 32) uint8 ORB descriptors.
+    tree : scipy.spatial.cKDTree
+        Over `points_px`, for guided matching.
+    """
+
+    points_px: np.ndarray
+    descriptors: np.ndarray
+    tree: cKDTree
+
+
+class MarkerDetector:
+    """Finds the library's markers in a frame and estimates their poses.
+
+    Parameters
+    ----------
+    library : MarkerLibrary
+        The known markers.
+    intrinsics : CameraIntrinsics
+        The camera; frames of another size of the same aspect ratio use
+        `CameraIntrinsics.scaled_to` (another aspect ratio is refused with a `UserError`).
+    config : MarkersConfig or None
+        ORB features, ratio, minimum inliers, largest reprojection error, estimator.
+        (default: None, the defaults)
+    refine : bool
+        Refine the IPPE pose by Levenberg-Marquardt on all inliers. (default: True)
+    matcher : {"lsh", "bf"}
+        Nearest-neighbour search: FLANN locality-sensitive hashing, or brute force.
+        (default: "lsh")
+    guided : bool
+        Guided second round of matching after a first homography (see `verify`). (default: True)
+    """
+
+    def __init__(
+        self,
+        library: MarkerLibrary,
+        intrinsics: CameraIntrinsics,
+        config: MarkersConfig | None = None,
+        refine: bool = True,
+        matcher: str = "lsh",
+        guided: bool = True,
+    ) -> None:
+        self.library = library
+        self.intrinsics = intrinsics
+        self.config = config or MarkersConfig()
+        if self.config.homography not in HOMOGRAPHY_METHODS:
+            raise UserError(
+                f"unknown homography estimator {self.config.homography!r} (known: {', '.join(HOMOGRAPHY_METHODS)})"
+            )
+        self.refine = refine
+        self.guided = guided
+        self._method = HOMOGRAPHY_METHODS[self.config.homography]
+        self._orb = cv2.ORB_create(
+            nfeatures=self.config.n_features, scaleFactor=1.2, nlevels=8, fastThreshold=FAST_THRESHOLD
+        )
+        self._index = LibraryIndex.build(library)
+        self._marker_number = {marker.marker_id: number for number, marker in enumerate(library)}
+        self._matcher = make_matcher(matcher)
+        if len(self._index.descriptors):
+            self._matcher.add([self._index.descriptors])
+            self._matcher.train()
+        self._scaled: dict[tuple[int, int], CameraIntrinsics] = {}
+
+    def intrinsics_for(self, image_size: tuple[int, int]) -> CameraIntrinsics:
+        """The intrinsics for frames of `image_size` (width, height), scaled if needed.
+
+        Raises
+        ------
+        UserError
+            For another aspect ratio than the calibration's.
+        """
+        if image_size not in self._scaled:
+            self._scaled[image_size] = self.intrinsics.scaled_to(image_size)
+        return self._scaled[image_size]
+
+    def detect(
+        self,
+        image: np.ndarray,
+        roi: tuple[int, int, int, int] | None = None,
+        gaze_xy: tuple[float, float] | None = None,
+    ) -> list[MarkerHit]:
+        """Verified marker hits in `image`, the one containing the gaze first, then by inliers.
+
+        Parameters
+        ----------
+        image : numpy.ndarray
+            BGR, BGRA or grey uint8 frame.
+        roi : tuple[int, int, int, int] or None
+            Search region (x, y, width, height), frame px, clipped to the frame; None: the
+            whole frame. (default: None)
+        gaze_xy : tuple[float, float] or None
+            The gaze in frame px, for `MarkerHit.contains_gaze` and the order. (default: None)
+
+        Returns
+        -------
+        list[MarkerHit]
+            Possibly empty (an empty, uniform or marker-free frame gives no hits).
+        """
+        return [hit for hit, _ in self.detect_with_correspondences(image, roi, gaze_xy)]
+
+    def detect_with_correspondences(
+        self,
+        image: np.ndarray,
+        roi: tuple[int, int, int, int] | None = None,
+        gaze_xy: tuple[float, float] | None = None,
+    ) -> list[tuple[MarkerHit, Correspondences]]:
+        """As `detect`, with each hit's inlier correspondences."""
+        return self._detect(image, roi, gaze_xy, closer_look=True)
+
+    def _detect(
+        self,
+        image: np.ndarray,
+        roi: tuple[int, int, int, int] | None,
+        gaze_xy: tuple[float, float] | None,
+        closer_look: bool,
+    ) -> list[tuple[MarkerHit, Correspondences]]:
+        if image is None or image.ndim not in (2, 3) or image.size == 0:
+            return []
+        frame_size = (image.shape[1], image.shape[0])
+        intrinsics = self.intrinsics_for(frame_size)
+        box = clip_roi(roi, frame_size)
+        if box is None:
+            return []
+        x, y, width, height = box
+        longest = max(width, height)
+        scale = min(MAX_UPSCALE, UPSCALE_BELOW_PX / longest) if longest < UPSCALE_BELOW_PX else 1.0
+        x0, y0 = max(x - ROI_MARGIN_PX, 0), max(y - ROI_MARGIN_PX, 0)
+        x1, y1 = min(x + width + ROI_MARGIN_PX, frame_size[0]), min(y + height + ROI_MARGIN_PX, frame_size[1])
+        crop = to_grey(image[y0:y1, x0:x1])
+        if crop is None:
+            return []
+        if scale != 1.0:
+            crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+        # More features for a larger search area (a whole frame may hold several markers).
+        area_factor = width * height * scale * scale / float(UPSCALE_BELOW_PX * UPSCALE_BELOW_PX)
+        self._orb.setMaxFeatures(round(self.config.n_features * min(max(area_factor, 1.0), MAX_FEATURE_FACTOR)))
+        keypoints, descriptors = self._orb.detectAndCompute(crop, None)
+        if descriptors is None or len(keypoints) < self.config.min_inliers:
+            return []
+        work_px = np.array([kp.pt for kp in keypoints], np.float32)
+        frame_px = (work_px + 0.5) / scale - 0.5 + np.array([x0, y0], np.float32)
+        frame_features = FrameFeatures(frame_px, descriptors, cKDTree(frame_px)) if self.guided else None
+        found = []
+        markers = self.library.markers
+        for number, (reference_px, matched) in self._match(descriptors).items():
+            result = self.verify(markers[number], reference_px, frame_px[matched], intrinsics, frame_size, gaze_xy,
+                                 RANSAC_THRESHOLD_PX / scale, frame_features)
+            if result is not None:
+                found.append(result)
+        if closer_look and scale == 1.0:
+            found = [self._closer_look(image, item, gaze_xy) for item in found]
+        return order_hits(suppress_overlaps(found))
+
+    def _closer_look(
+        self, image: np.ndarray, item: tuple[MarkerHit, Correspondences], gaze_xy: tuple[float, float] | None
+    ) -> tuple[MarkerHit, Correspondences]:
+        """A marker found small in a large search region, detected again in a region around
+        it (upscaled, so its keypoints are placed more precisely); the first hit if not found."""
+        corners = item[0].corners
+        low, high = corners.min(axis=0), corners.max(axis=0)
+        side = float(max(high - low)) * (1.0 + 2 * CLOSER_LOOK_MARGIN)
+        if side >= UPSCALE_BELOW_PX:
+            return item
+        centre = (low + high) / 2.0
+        roi = (int(centre[0] - side / 2), int(centre[1] - side / 2), int(np.ceil(side)), int(np.ceil(side)))
+        again = [pair for pair in self._detect(image, roi, gaze_xy, False) if pair[0].marker_id == item[0].marker_id]
+        return again[0] if again else item
+
+    def verify(
+        self,
+        marker: Marker,
+        reference_px: np.ndarray,
+        frame_px: np.ndarray,
+        intrinsics: CameraIntrinsics,
+        frame_size: tuple[int, int],
+        gaze_xy: tuple[float, float] | None,
+        threshold_px: float = RANSAC_THRESHOLD_PX,
+        frame_features: FrameFeatures | None = None,
+    ) -> tuple[MarkerHit, Correspondences] | None:
+        """A hit from putative correspondences, or None when they do not verify.
+
+        Robust homography, then: at least ``min_inliers`` inliers spread over the marker, a
+        convex quadrilateral of plausible size and angles in the picture's orientation, a
+        sane IPPE pose with RMS reprojection error at most ``max_reprojection_px``.
+
+        Parameters
+        ----------
+        marker : Marker
+            The marker the matches belong to.
+        reference_px, frame_px : numpy.ndarray
+            (N, 2) matched positions in the picture and in the frame, px.
+        intrinsics : CameraIntrinsics
+            The camera at the frame's size.
+        frame_size : tuple[int, int]
+            (width, height) of the frame, px.
+        gaze_xy : tuple[float, float] or None
+            The gaze, frame px.
+        threshold_px : float
+            Inlier threshold of the robust estimator, frame px. (default: `RANSAC_THRESHOLD_PX`)
+        frame_features : FrameFeatures or None
+            All of the frame's keypoints and descriptors: with them, a
+            first homography from as few as `GUIDED_MIN_INLIERS` inliers guides a second round
+            of matching near where each reference feature should appear. (default: None)
+        """
+        config = self.config
+        needed = GUIDED_MIN_INLIERS if frame_features is not None else config.min_inliers
+        if len(frame_px) < needed:
+            return None
+        homography, inlier = self._homography(reference_px, frame_px, threshold_px)
+        if homography is None or int(inlier.sum()) < needed:
+            return None
+        if frame_features is not None:
+            guided = self._guided_matches(marker, homography, frame_features, threshold_px)
+            if guided is not None and len(guided[0]) > int(inlier.sum()):
+                reference_px, frame_px = guided
+                # Many correspondences now: keep only the precise ones for the pose.
+                homography, inlier = self._homography(reference_px, frame_px, GUIDED_REFIT * threshold_px)
+                if homography is None:
+                    return None
+        if int(inlier.sum()) < config.min_inliers:
+            return None
+        reference_in, frame_in = reference_px[inlier], frame_px[inlier]
+        corners = cv2.perspectiveTransform(marker.outline_px.reshape(-1, 1, 2), homography).reshape(4, 2)
+        if implausible_quad(corners) is not None:
+            return None
+        if inlier_coverage(reference_in, marker) < MIN_INLIER_COVERAGE:
+            return None
+        pose = estimate_planar_pose(
+            marker.to_marker_m(reference_in), frame_in, intrinsics.camera_matrix, intrinsics.dist_coeffs,
+            marker.to_marker_m(marker.outline_px), refine=self.refine,
+        )
+        if pose is None or pose.reprojection_error_px > config.max_reprojection_px:
+            return None
+        # The pose (6 degrees of freedom, refined on every inlier) places the corners better
+        # than the homography's extrapolation (8), and models lens distortion.
+        projected, _ = cv2.projectPoints(
+            marker.to_marker_m(marker.outline_px), pose.rvec, pose.tvec, intrinsics.camera_matrix, intrinsics.dist_coeffs
+        )
+        corners = projected.reshape(4, 2)
+        contains = gaze_xy is not None and cv2.pointPolygonTest(
+            corners.astype(np.float32).reshape(-1, 1, 2), (float(gaze_xy[0]), float(gaze_xy[1])), False
+        ) >= 0
+        hit = MarkerHit(
+            marker_id=marker.marker_id,
+            corners=corners,
+            homography=homography,
+            inliers=int(inlier.sum()),
+            reprojection_error_px=pose.reprojection_error_px,
+            position_m=pose.tvec,
+            rotation=pose.rvec,
+            distance_m=float(np.linalg.norm(pose.tvec)),
+            pose_ambiguous=pose.ambiguous,
+            contains_gaze=bool(contains),
+        )
+        return hit, Correspondences(reference_in.astype(np.float32), frame_in.astype(np.float32))
+
+    def _homography(
+        self, reference_px: np.ndarray, frame_px: np.ndarray, threshold_px: float
+    ) -> tuple[np.ndarray | None, np.ndarray]:
+        """Robust homography picture px → frame px and its inlier mask (None when it fails)."""
+        if len(frame_px) < 4:
+            return None, np.zeros(len(frame_px), bool)
+        homography, mask = cv2.findHomography(
+            reference_px.reshape(-1, 1, 2), frame_px.reshape(-1, 1, 2), self._method, max(threshold_px, 0.5),
+            maxIters=2000, confidence=0.995,
+        )
+        if homography is None or mask is None or not np.all(np.isfinite(homography)):
+            return None, np.zeros(len(frame_px), bool)
+        return homography, mask.ravel().astype(bool)
+
+    def _guided_matches(
+        self, marker: Marker, homography: np.ndarray, frame: "FrameFeatures", threshold_px: float
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Matches between every reference feature and the frame keypoints near where the
+        homography puts it (within `GUIDED_RADIUS` thresholds), best Hamming distance per frame
+        keypoint, at most `GUIDED_MAX_HAMMING`. Returns (reference px, frame px) or None."""
+        index = self._index
+        own = np.flatnonzero(index.marker == self._marker_number[marker.marker_id])
+        projected = cv2.perspectiveTransform(index.points_px[own].reshape(-1, 1, 2), homography).reshape(-1, 2)
+        inside = np.all(np.isfinite(projected), axis=1)
+        own, projected = own[inside], projected[inside]
+        if len(own) == 0:
+            return None
+        k = min(GUIDED_NEIGHBOURS, len(frame.points_px))
+        _, nearest = frame.tree.query(projected, k=k, distance_upper_bound=GUIDED_RADIUS * threshold_px)
+        nearest = nearest.reshape(len(own), k)
+        close = nearest < len(frame.points_px)
+        reference_rows = np.repeat(own, k)[close.ravel()]
+        frame_rows = nearest[close].astype(np.int64)
+        if len(frame_rows) == 0:
+            return None
+        hamming = np.bitwise_count(
+            index.descriptors_u64[reference_rows] ^ frame.descriptors.view(np.uint64)[frame_rows]
+        ).sum(axis=1)
+        good = hamming <= GUIDED_MAX_HAMMING
+        reference_rows, frame_rows, hamming = reference_rows[good], frame_rows[good], hamming[good]
+        order = np.lexsort((hamming, frame_rows))
+        reference_rows, frame_rows = reference_rows[order], frame_rows[order]
+        first = np.ones(len(frame_rows), bool)
+        first[1:] = frame_rows[1:] != frame_rows[:-1]
+        return index.points_px[reference_rows[first]], frame.points_px[frame_rows[first]].astype(np.float32)
+
+    def _match(self, descriptors: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Ratio-tested matches of frame descriptors against the whole library at once.
+
+        The runner-up of the ratio test is the nearest feature of the same marker that is a
+        different physical point (farther than `DISTINCT_FRACTION` of the picture), so the same
+        point at two reference scales does not fail the test; similar features of two markers
+        (shared lettering, logos) do not knock each other out either — verification decides
+        between markers (measured: more detections, no wrong marker). Returns, per marker index, (reference px (M, 2), frame keypoint
+        indices (M,)).
+        """
+        index = self._index
+        if not len(index.descriptors):
+            return {}
+        neighbours = self._matcher.knnMatch(descriptors, k=NEIGHBOURS)
+        count = len(neighbours)
+        train = np.full((count, NEIGHBOURS), -1, np.int64)
+        distance = np.full((count, NEIGHBOURS), np.inf, np.float32)
+        for row, candidates in enumerate(neighbours):
+            for column, candidate in enumerate(candidates[:NEIGHBOURS]):
+                train[row, column] = candidate.trainIdx
+                distance[row, column] = candidate.distance
+        found = train[:, 0] >= 0
+        train, distance, rows = train[found], distance[found], np.flatnonzero(found)
+        if not len(train):
+            return {}
+        marker = index.marker[train]
+        offset = np.abs(index.points_px[train] - index.points_px[train[:, :1]]).max(axis=2)
+        distinct = (train >= 0) & (marker == marker[:, :1]) & (offset > index.distinct_px[marker[:, :1]])
+        distinct[:, 0] = False
+        has_runner_up = distinct.any(axis=1)
+        runner_up = distance[np.arange(len(train)), np.argmax(distinct, axis=1)]
+        keep = ~has_runner_up | (distance[:, 0] < self.config.ratio * runner_up)
+        chosen_query, chosen_train = rows[keep], train[keep, 0]
+        query = np.asarray(chosen_query, np.int64)
+        train = np.asarray(chosen_train, np.int64)
+        by_marker = {}
+        for marker in np.unique(index.marker[train]) if len(train) else ():
+            own = index.marker[train] == marker
+            by_marker[int(marker)] = (index.points_px[train[own]], query[own])
+        return by_marker
+
+
+class LibraryIndex(NamedTuple):
+    """Every reference feature of a library in one table (for one nearest-neighbour search).
+
+    Attributes
+    ----------
+    descriptors : numpy.ndarray
+        (M, 32) uint8.
+    marker : numpy.ndarray
+        (M,) index of the marker in the library.
+    points_px : numpy.ndarray
+        (M, 2) float32, position in that marker's picture, px.
+    distinct_px : numpy.ndarray
+        (n_markers,) px beyond which two features of a marker count as different points.
+    """
+
+    descriptors: np.ndarray
+    marker: np.ndarray
+    points_px: np.ndarray
+    distinct_px: np.ndarray
+
+    @property
+    def descriptors_u64(self) -> np.ndarray:
+        """The descriptors as (M, 4) uint64 words, for vectorised Hamming distances."""
+        return self.descriptors.view(np.uint64)
+
+    @classmethod
+    def build(cls, library: MarkerLibrary) -> "LibraryIndex":
+        """Concatenate the markers' reference levels."""
+        descriptors, markers, points = [], [], []
+        for number, marker in enumerate(library):
+            for level in marker.levels:
+                descriptors.append(level.descriptors)
+                markers.append(np.full(len(level.descriptors), number, np.int64))
+                points.append(level.points_px)
+        distinct = np.array([DISTINCT_FRACTION * max(marker.image_size) for marker in library], np.float32)
+        if not descriptors:
+            return cls(np.zeros((0, 32), np.uint8), np.zeros(0, np.int64), np.zeros((0, 2), np.float32), distinct)
+        return cls(np.concatenate(descriptors), np.concatenate(markers), np.concatenate(points), distinct)
+
+
+def make_matcher(kind: str) -> cv2.DescriptorMatcher:
+    """A Hamming nearest-neighbour matcher: "lsh" (FLANN multi-probe LSH) or "bf" (brute force)."""
+    if kind == "lsh":
+        index = {"algorithm": 6, "table_number": LSH_TABLES, "key_size": LSH_KEY_BITS, "multi_probe_level": LSH_PROBE_LEVEL}
+        return cv2.FlannBasedMatcher(index, {"checks": LSH_CHECKS})
+    if kind == "bf":
+        return cv2.BFMatcher(cv2.NORM_HAMMING)
+    raise ValueError(f"unknown matcher {kind!r} (known: lsh, bf)")
+
+
+def to_grey(image: np.ndarray | None) -> np.ndarray | None:
+    """A uint8 grey view of a BGR, BGRA or grey frame; None for an empty one."""
+    if image is None or image.size == 0 or image.ndim not in (2, 3):
+        return None
+    if image.ndim == 2:
+        grey = image
+    elif image.shape[2] == 1:
+        grey = image[:, :, 0]
+    else:
+        grey = cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
+    if grey.dtype != np.uint8:
+        grey = cv2.normalize(grey, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    return grey
+
+
+def clip_roi(roi: tuple[int, int, int, int] | None, frame_size: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """The region clipped to the frame as (x, y, width, height); None when nothing of it is left
+    (or less than 8 px a side)."""
+    width, height = frame_size
+    if roi is None:
+        return (0, 0, width, height) if width >= 8 and height >= 8 else None
+    x, y, w, h = (int(round(v)) for v in roi)
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, width), min(y + h, height)
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return None
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def implausible_quad(corners: np.ndarray) -> str | None:
+    """Why a detected quadrilateral (TL, TR, BR, BL, frame px) is not a plausible marker, or None."""
+    if not np.all(np.isfinite(corners)):
+        return "not finite"
+    edges = np.roll(corners, -1, axis=0) - corners
+    lengths = np.linalg.norm(edges, axis=1)
+    if lengths.min() < MIN_SIDE_PX:
+        return "too small"
+    # With y down, TL→TR→BR→BL turns the same way at every corner (clockwise on screen).
+    turns = edges[:, 0] * np.roll(edges, -1, axis=0)[:, 1] - edges[:, 1] * np.roll(edges, -1, axis=0)[:, 0]
+    if np.any(turns <= 0):
+        return "not convex in the picture's orientation"
+    incoming, outgoing = -np.roll(edges, 1, axis=0), edges
+    cosines = np.sum(incoming * outgoing, axis=1) / (np.linalg.norm(incoming, axis=1) * lengths)
+    angles = np.degrees(np.arccos(np.clip(cosines, -1.0, 1.0)))
+    if angles.min() < ANGLE_RANGE_DEG[0] or angles.max() > ANGLE_RANGE_DEG[1]:
+        return "implausible angles"
+    if lengths.max() / lengths.min() > 12.0:
+        return "implausible side ratio"
+    return None
+
+
+def inlier_coverage(reference_px: np.ndarray, marker: Marker) -> float:
+    """Area of the inliers' convex hull as a fraction of the picture's area."""
+    if len(reference_px) < 3:
+        return 0.0
+    hull = cv2.convexHull(reference_px.astype(np.float32).reshape(-1, 1, 2))
+    return float(cv2.contourArea(hull)) / float(marker.image_size[0] * marker.image_size[1])
+
+
+def quad_overlap(first: np.ndarray, second: np.ndarray) -> float:
+    """Intersection over the smaller area of two convex quadrilaterals."""
+    area, _ = cv2.intersectConvexConvex(first.astype(np.float32), second.astype(np.float32))
+    smaller = min(cv2.contourArea(first.astype(np.float32)), cv2.contourArea(second.astype(np.float32)))
+    return float(area) / smaller if smaller > 0 else 0.0
+
+
+def suppress_overlaps(found: list[tuple[MarkerHit, Correspondences]]) -> list[tuple[MarkerHit, Correspondences]]:
+    """Of hits covering the same place (overlap > 50%), keep the one with most inliers."""
+    kept: list[tuple[MarkerHit, Correspondences]] = []
+    for item in sorted(found, key=lambda pair: -pair[0].inliers):
+        if all(quad_overlap(item[0].corners, other[0].corners) <= 0.5 for other in kept):
+            kept.append(item)
+    return kept
+
+
+def order_hits(found: list[tuple[MarkerHit, Correspondences]]) -> list[tuple[MarkerHit, Correspondences]]:
+    """The hit containing the gaze first, then by inliers."""
+    return sorted(found, key=lambda pair: (not pair[0].contains_gaze, -pair[0].inliers))
+
+
+def hit_summary(hit: MarkerHit) -> dict[str, object]:
+    """Plain data of a hit (for JSON)."""
+    return {
+        "marker": hit.marker_id,
+        "corners": [[round(float(v), 2) for v in corner] for corner in hit.corners],
+        "inliers": int(hit.inliers),
+        "reprojection_error_px": round(float(hit.reprojection_error_px), 3),
+        "position_m": [round(float(v), 4) for v in hit.position_m],
+        "rotation": [round(float(v), 4) for v in hit.rotation],
+        "distance_m": round(float(hit.distance_m), 4),
+        "tilt_deg": round(tilt_deg(hit.rotation, hit.position_m), 1),
+        "pose_ambiguous": bool(hit.pose_ambiguous),
+        "contains_gaze": bool(hit.contains_gaze),
+    }
+
+
+def tilt_deg(rvec: np.ndarray, tvec: np.ndarray) -> float:
+    """Angle between the marker's normal and the line of sight to its centre, degrees."""
+    normal = cv2.Rodrigues(np.asarray(rvec, np.float64).reshape(3))[0][:, 2]
+    sight = np.asarray(tvec, np.float64) / max(float(np.linalg.norm(tvec)), 1e-12)
+    return math.degrees(math.acos(float(np.clip(normal @ sight, -1.0, 1.0))))

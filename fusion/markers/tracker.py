@@ -1,0 +1,102 @@
+"""Tracking found markers from frame to frame by pyramidal Lucas-Kanade optical flow, with a
+fresh detection every few frames: cheaper than detecting every frame, and steadier."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from gazefusion.fusion.markers.detector import Correspondences, MarkerDetector, order_hits, to_grey
+from gazefusion.fusion.types import MarkerHit
+
+#: A tracked point whose forward-backward flow misses its start by more than this is dropped, px.
+FORWARD_BACKWARD_PX = 1.0
+#: Lucas-Kanade window and pyramid depth.
+LK_WINDOW_PX = 21
+LK_LEVELS = 3
+
+
+class MarkerTracker:
+    """Detect, then follow each hit's inlier points by optical flow, re-detecting every
+    ``config.redetect_every`` frames and whenever nothing is tracked.
+
+    A track is dropped when too few points survive the flow (forward-backward checked) or the
+    flowed points no longer verify (the same checks as a detection). Between detections the
+    markers are followed wherever they move; `roi` only restricts detections.
+
+    Parameters
+    ----------
+    detector : MarkerDetector
+        Detects and verifies; its config gives ``redetect_every`` and ``min_inliers``.
+    """
+
+    def __init__(self, detector: MarkerDetector) -> None:
+        self.detector = detector
+        self._previous: np.ndarray | None = None
+        self._tracks: dict[str, Correspondences] = {}
+        self._since_detection = 0
+
+    def reset(self) -> None:
+        """Forget every track; the next frame is detected afresh."""
+        self._previous = None
+        self._tracks = {}
+        self._since_detection = 0
+
+    def update(
+        self,
+        image: np.ndarray,
+        roi: tuple[int, int, int, int] | None = None,
+        gaze_xy: tuple[float, float] | None = None,
+    ) -> list[MarkerHit]:
+        """The hits in this frame, tracked or detected; ordered as `MarkerDetector.detect`.
+
+        Parameters
+        ----------
+        image : numpy.ndarray
+            The next frame (BGR, BGRA or grey).
+        roi : tuple[int, int, int, int] or None
+            Search region for detections. (default: None)
+        gaze_xy : tuple[float, float] or None
+            The gaze in frame px. (default: None)
+        """
+        grey = to_grey(image)
+        if grey is None:
+            self.reset()
+            return []
+        if self._previous is not None and self._previous.shape != grey.shape:
+            self.reset()
+        found: list[tuple[MarkerHit, Correspondences]] = []
+        if self._previous is None or not self._tracks or self._since_detection + 1 >= self.detector.config.redetect_every:
+            found = self.detector.detect_with_correspondences(image, roi, gaze_xy)
+            self._since_detection = 0
+        else:
+            found = self._flow(self._previous, grey, gaze_xy)
+            self._since_detection += 1
+        self._previous = grey
+        self._tracks = {hit.marker_id: pairs for hit, pairs in found}
+        return [hit for hit, _ in found]
+
+    def _flow(
+        self, previous: np.ndarray, grey: np.ndarray, gaze_xy: tuple[float, float] | None
+    ) -> list[tuple[MarkerHit, Correspondences]]:
+        detector = self.detector
+        frame_size = (grey.shape[1], grey.shape[0])
+        intrinsics = detector.intrinsics_for(frame_size)
+        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
+        lk = {"winSize": (LK_WINDOW_PX, LK_WINDOW_PX), "maxLevel": LK_LEVELS, "criteria": criteria}
+        found = []
+        for marker_id, pairs in self._tracks.items():
+            start = pairs.frame_px.reshape(-1, 1, 2).astype(np.float32)
+            moved, status, _ = cv2.calcOpticalFlowPyrLK(previous, grey, start, None, **lk)
+            back, status_back, _ = cv2.calcOpticalFlowPyrLK(grey, previous, moved, None, **lk)
+            error = np.linalg.norm((back - start).reshape(-1, 2), axis=1)
+            good = (status.ravel() == 1) & (status_back.ravel() == 1) & (error < FORWARD_BACKWARD_PX)
+            if int(good.sum()) < detector.config.min_inliers:
+                continue
+            result = detector.verify(
+                detector.library[marker_id], pairs.reference_px[good], moved.reshape(-1, 2)[good],
+                intrinsics, frame_size, gaze_xy,
+            )
+            if result is not None:
+                found.append(result)
+        return order_hits(found)
