@@ -32,7 +32,6 @@ Run:  nice -n 10 python bench/bench_camera.py [--seconds 1.5] [--rounds 5] [--ca
 from __future__ import annotations
 
 import argparse
-import math
 import multiprocessing as mp
 import random
 import shutil

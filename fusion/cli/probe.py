@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import time
 
 from gazefusion.fusion.camera import open_camera, redact_url
 from gazefusion.fusion.config import load_config
