@@ -24,7 +24,9 @@ Measured, per size:
   phase within each camera interval); the age of the frame each consumer call gets (send time
   to hand-over), against the bound one frame interval plus one decode (wall-clock decode-only
   time); cv2.VideoCapture read at the same half rate for comparison.
-- decoder options (decode-only): fast DCT + fast upsampling, grayscale, half size.
+- decoder options (decode-only): fast DCT + fast upsampling, grayscale, half size;
+- CPU per frame by thread (reader, decoder, consumer), and the bound the decoder thread puts
+  on the rate when the reader has the other core.
 
 Run:  nice -n 10 python bench/bench_camera.py [--seconds 1.5] [--rounds 5] [--camera-hz 60]
 """
@@ -229,6 +231,43 @@ def gazefusion_fps(url: str, seconds: float, decoder: Callable[[bytes], np.ndarr
     return decoded / elapsed, cpu_ms, got / elapsed, stats.skipped - first_stats.skipped
 
 
+class _ThreadTimedSource(MjpegSource):
+    """MjpegSource that records the CPU time of its reader and decoder threads."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.thread_cpu_s: dict[str, float] = {}
+
+    def _timed(self, role: str, body: Callable[[], None]) -> None:
+        start = time.thread_time()
+        try:
+            body()
+        finally:
+            self.thread_cpu_s[role] = time.thread_time() - start
+
+    def _reader_main(self) -> None:
+        self._timed("reader", super()._reader_main)
+
+    def _decoder_main(self) -> None:
+        self._timed("decoder", super()._decoder_main)
+
+
+def per_thread_cpu(url: str, seconds: float) -> dict[str, float]:
+    """CPU us per decoded frame of the reader, decoder and consumer threads (consumer takes every frame)."""
+    source = _ThreadTimedSource(url, CameraConfig())
+    with source:
+        frame = source.latest(timeout_s=5)
+        first = source.stats().frames
+        cpu = time.thread_time()
+        start = time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            frame = source.latest(frame.index, timeout_s=1) or frame
+        consumer_s = time.thread_time() - cpu
+    frames = source.stats().frames
+    return {"reader": source.thread_cpu_s["reader"] / frames * 1e6, "decoder": source.thread_cpu_s["decoder"] / frames * 1e6,
+            "consumer": consumer_s / (frames - first) * 1e6}
+
+
 # -- parsing cost ---------------------------------------------------------------------------
 def parse_seconds_per_frame(frames: list[bytes], content_length: bool, repeat: int = 10) -> float:
     """CPU seconds (this thread's, so preemption by other load does not count) per parsed frame."""
@@ -335,6 +374,12 @@ def main() -> None:
             print(f"{name:<40}{median[key]:8.0f}{ratio[key]:16.2f}{cpu[key]:14.2f}")
         print(f"  gazefusion: the consumer got {ours_got:.0f} fps; {ours_skipped:.0f} JPEGs skipped in {args.seconds:g} s "
               "while the decoder was behind (the server sends faster than any client decodes)")
+        with Server(frames) as server:
+            threads = per_thread_cpu(server.url, args.seconds)
+        print(f"gazefusion CPU per frame by thread: reader {threads['reader']:.0f} us, decoder {threads['decoder']:.0f} us "
+              f"(decode alone {cpu['sj'] * 1000:.0f} us), consumer {threads['consumer']:.0f} us; with the reader on the other "
+              f"core the decoder thread bounds the rate: {cpu['cap'] * 1000 / threads['decoder']:.2f}x VideoCapture's "
+              f"{cpu['cap'] * 1000:.0f} us per frame")
         parse_cl = parse_seconds_per_frame(frames, True)
         parse_scan = parse_seconds_per_frame(frames, False)
         decode_s = cpu["sj"] / 1000.0  # CPU time of one decode
