@@ -316,9 +316,19 @@ class SessionRecorder:
             self._guard("events.jsonl", lambda: self._events.write(_json_line(record)))  # type: ignore[union-attr]
             self.tick()
 
-    def mark(self, text: str, t: float | None = None) -> None:
-        """Record a user mark (a key press, ``Pipeline.mark``, a trial start or end)."""
-        self.write_event({"kind": "mark", "t": time.monotonic() if t is None else t, "text": text})
+    def mark(self, text: str, t: float | None = None, kind: str = "mark") -> None:
+        """Record a user mark (a key press, ``Pipeline.mark``) or a trial start or end.
+
+        Parameters
+        ----------
+        text : str
+            The mark's text or the trial's name.
+        t : float or None
+            Host time, s; None: now. (default: None)
+        kind : {"mark", "trial_start", "trial_end"}
+            The record's ``kind``. (default: "mark")
+        """
+        self.write_event({"kind": kind, "t": time.monotonic() if t is None else t, "text": text})
 
     def tick(self) -> None:
         """Flush everything if the last flush is older than ``flush_every_s``."""

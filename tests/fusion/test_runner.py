@@ -106,15 +106,16 @@ def test_a_full_disk_stops_the_recording_not_the_run(tmp_path):
 def test_the_api_iterates_looks_and_marks_into_the_recording(tmp_path):
     with scene_server() as server:
         with Pipeline(None, camera=server.url, tracker="mock:4?rate=200", record=tmp_path / "a") as pipeline:
-            pipeline.mark("trial 1 start")
+            pipeline.trial_start("1")
+            pipeline.mark("a key press")
             looks = list(pipeline.looks(timeout_s=2.0))
-            pipeline.mark("trial 1 end")
+            pipeline.trial_end("1")
             pipeline.stop_recording()
             pipeline.start_recording(tmp_path / "b")
             time.sleep(0.5)
     assert looks and all(isinstance(look, LookEvent) for look in looks)
-    marks = [e["text"] for e in events_of(tmp_path / "a") if e["kind"] == "mark"]
-    assert marks == ["trial 1 start", "trial 1 end"]
+    marks = [(e["kind"], e["text"]) for e in events_of(tmp_path / "a") if e["kind"] in ("mark", "trial_start", "trial_end")]
+    assert marks == [("trial_start", "1"), ("mark", "a key press"), ("trial_end", "1")]
     assert len(list(SessionReader(tmp_path / "b").samples())) > 50
     assert replay_session(tmp_path / "b").samples == len(list(SessionReader(tmp_path / "b").samples()))
 
