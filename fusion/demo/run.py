@@ -36,7 +36,6 @@ from gazefusion.fusion.demo.devices import DemoDevices
 from gazefusion.fusion.demo.scene import DemoScene
 from gazefusion.fusion.demo.server import ServerStats
 from gazefusion.fusion.demo.summary import DemoSummary, FixationRecord, summarise
-from gazefusion.fusion.demo.truth import TRUTH_COLUMNS  # noqa: F401 - re-exported for readers of truth.tsv
 from gazefusion.fusion.errors import UserError
 from gazefusion.fusion.runner import Runner, screen_geometry
 from gazefusion.fusion.types import FixationEvent
@@ -257,6 +256,8 @@ def run_demo(
         say(f"demo: camera {devices.url} (synthetic scene, {len(scene.markers)} markers, {FPS:.0f} fps), "
             f"iViewX simulator udp://127.0.0.1:{devices.command_port} ({GAZE_RATE_HZ:.0f} Hz), recording {out}")
         runner.start()
+        if not config.display.headless:
+            say("keys: q/Esc quit, space pause, 1-4 toggle layers, m mark")
         started, cpu_started = time.monotonic(), time.process_time()
         try:
             _drive(runner, config, seconds)

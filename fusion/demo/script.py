@@ -15,7 +15,6 @@ and the rendered scene share one clock.
 from __future__ import annotations
 
 import bisect
-import math
 import random
 import time
 from typing import NamedTuple
@@ -26,7 +25,9 @@ import numpy as np
 from gazefusion.calibration.mapping import TrackerCameraMapping
 from gazefusion.fusion.demo.scene import DemoScene
 from gazefusion.fusion.geometry import ScreenGeometry
-from gazefusion.trackers.script import ScriptedGaze
+from gazefusion.trackers.script import ScriptedGaze, Segment
+
+SEGMENT_CACHE_S = 5.0
 
 
 class Visit(NamedTuple):
@@ -151,6 +152,9 @@ class DemoGaze:
             for visit in self.visits
         ]
         self._offset_s: float | None = None if origin_s is not None else 0.0
+        self._segments_start_s = self._segments_until_s = 0.0
+        self._segments: list[Segment] = []
+        self._segment_starts: list[float] = []
 
     # -- the plan ----------------------------------------------------------------------------
     def _plan(
@@ -191,9 +195,13 @@ class DemoGaze:
 
     def _visit_index(self, t_s: float) -> int:
         """Which visit the eye is on (or heading to, during a saccade) at `t_s`."""
-        segments = self.gaze.segments(t_s + 1e-6)
-        starts = [segment.start_s for segment in segments]
-        segment = segments[max(0, bisect.bisect_right(starts, t_s) - 1)]
+        if not self._segments_start_s <= t_s < self._segments_until_s:
+            # Segments are fetched for the next few seconds at once: a lookup stays O(log n).
+            self._segments_start_s = t_s
+            self._segments_until_s = t_s + SEGMENT_CACHE_S
+            self._segments = self.gaze.segments(self._segments_until_s)
+            self._segment_starts = [segment.start_s for segment in self._segments]
+        segment = self._segments[max(0, bisect.bisect_right(self._segment_starts, t_s) - 1)]
         distances = np.hypot(self._targets_deg[:, 0] - segment.x1_deg, self._targets_deg[:, 1] - segment.y1_deg)
         return int(np.argmin(distances))
 

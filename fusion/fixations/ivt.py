@@ -188,7 +188,8 @@ class IVTDetector(FixationDetector):
             return
         rt, seg, base = self._rt, self._seg, self._base
         t0, segment = rt[p], seg[p]
-        lo = max(self._mlo - base, segment - base)
+        lo = self._mlo if self._mlo > segment else segment
+        lo -= base
         while rt[lo] < t0 - half:
             lo += 1
         self._mlo = lo + base
@@ -210,7 +211,8 @@ class IVTDetector(FixationDetector):
         rt, seg, base = self._rt, self._seg, self._base
         half = self._velocity_half
         t0, segment = rt[p], seg[p]
-        lo = max(self._vlo - base, segment - base)
+        lo = self._vlo if self._vlo > segment else segment
+        lo -= base
         while rt[lo] < t0 - half:
             lo += 1
         self._vlo = lo + base
