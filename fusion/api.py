@@ -20,7 +20,7 @@ import queue
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from gazefusion.fusion.config import Config, load_config
 from gazefusion.fusion.core import LookEvent, OverlayState
@@ -29,8 +29,6 @@ from gazefusion.fusion.types import FixationEvent, Frame
 from gazefusion.trackers.types import TrackerEvent
 
 __all__ = ["Pipeline", "LookEvent", "FixationEvent", "TrackerEvent", "CameraEvent", "Mark"]
-
-_E = TypeVar("_E")
 
 
 class Pipeline:

@@ -8,11 +8,10 @@ changed for re-analysis (fixation method and parameters, AOI size, marker librar
 from __future__ import annotations
 
 import bisect
-import logging
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -21,8 +20,6 @@ from gazefusion.fusion.core import CoreOutput, FusionCore, LookEvent
 from gazefusion.fusion.runner import make_core, screen_geometry
 from gazefusion.fusion.session import SessionReader, SessionRecorder
 from gazefusion.fusion.types import FixationEvent, Frame
-
-log = logging.getLogger(__name__)
 
 RING_LEAD_FRAMES = 40
 """Frames a part of a replay feeds before its own (more than the core's ring of 32)."""

@@ -10,8 +10,6 @@ import json
 import os
 import time
 
-import pytest
-
 from gazefusion.fusion.api import Pipeline
 from gazefusion.fusion.cli import main
 from gazefusion.fusion.core import LookEvent
