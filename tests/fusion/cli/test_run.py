@@ -116,3 +116,21 @@ def test_a_window_without_a_display_is_refused_before_anything_opens(monkeypatch
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     assert main(["run", "--camera", "none", "--tracker", "mock", "--seconds", "1"]) == 2
     assert _error_line(capsys) == "gazefusion: no display to open a window on: run with --headless"
+
+
+def test_a_killed_run_leaves_a_session_that_replays_up_to_its_last_second(tmp_path):
+    folder = tmp_path / "s"
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from gazefusion.fusion.cli import main; sys.exit(main())", "run",
+         "--camera", "none", "--tracker", "mock:1?rate=200", "--record", str(folder), "--headless"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not ((folder / "gaze.tsv").exists() and (folder / "gaze.tsv").stat().st_size > 20_000):
+        time.sleep(0.1)
+    killed_at = time.monotonic()  # CLOCK_MONOTONIC is shared by the processes of one machine
+    process.kill()
+    process.wait(timeout=10)
+    samples = list(SessionReader(folder).samples())
+    assert len(samples) > 100
+    assert killed_at - samples[-1].t < 1.0, "at most the last second is lost"
