@@ -52,6 +52,7 @@ LSH_TABLES = 6
 LSH_KEY_BITS = 16
 LSH_PROBE_LEVEL = 1
 LSH_CHECKS = 32
+LSH_SEED = 20_240_601
 #: A marker found in a search region too large to upscale is searched again in a square
 #: region this fraction of its size larger on each side, when that region is small enough.
 CLOSER_LOOK_MARGIN = 0.25
@@ -404,6 +405,9 @@ class NeighbourSearch:
         if kind == "lsh" and len(self.descriptors):
             params = {"algorithm": 6, "table_number": LSH_TABLES, "key_size": LSH_KEY_BITS,
                       "multi_probe_level": LSH_PROBE_LEVEL}
+            # FLANN draws the LSH hash tables from OpenCV's generator: seed it, so every
+            # detector built from one library matches alike (a replay gives the live hits).
+            cv2.setRNGSeed(LSH_SEED)
             self._index = cv2.flann_Index(self.descriptors, params, cv2.NORM_HAMMING)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
