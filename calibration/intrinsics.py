@@ -55,6 +55,11 @@ class CameraIntrinsics(NamedTuple):
     def scaled_to(self, image_size: tuple[int, int]) -> "CameraIntrinsics":
         """The same camera at another resolution of the same aspect ratio.
 
+        Parameters
+        ----------
+        image_size : tuple[int, int]
+            (width, height) px of the images it will be used on.
+
         Raises
         ------
         UserError
@@ -73,6 +78,9 @@ class CameraIntrinsics(NamedTuple):
         matrix = self.camera_matrix.copy()
         matrix[0, :] *= sx
         matrix[1, :] *= sy
+        # Pixel centres: u' + 0.5 = s * (u + 0.5), as cv2.resize maps them.
+        matrix[0, 2] += 0.5 * (sx - 1.0)
+        matrix[1, 2] += 0.5 * (sy - 1.0)
         matrix[2, :] = (0.0, 0.0, 1.0)
         return self._replace(image_size=(int(new_width), int(new_height)), camera_matrix=matrix)
 

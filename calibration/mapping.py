@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import yaml
 
+from gazefusion.calibration.intrinsics import write_yaml_atomic
 from gazefusion.fusion.errors import UserError
 
 MappingKind = Literal["homography", "poly2"]
@@ -152,3 +153,8 @@ def load_mapping(path: str | Path) -> TrackerCameraMapping:
     known = {"kind", "params", "screen_size_px", "camera_size_px", "calibrated_area"}
     info = {key: value for key, value in data.items() if key not in known}
     return TrackerCameraMapping(kind, params, (screen[0], screen[1]), (camera[0], camera[1]), area_array, info)
+
+
+def save_mapping(mapping: TrackerCameraMapping, path: str | Path) -> None:
+    """Write a mapping YAML file atomically (a half-written file never appears); `load_mapping` reads it."""
+    write_yaml_atomic(path, mapping.to_dict())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -33,6 +33,8 @@ class CameraConfig(_Section):
     snapshot_rate_hz: float = Field(10.0, gt=0)
     max_part_bytes: int = Field(16_000_000, gt=1024)
     recorder_queue_frames: int = Field(256, ge=1)
+    max_decode_lag_s: float = Field(0.05, gt=0)
+    decoder: Literal["simplejpeg", "fast", "half", "cv2"] = "simplejpeg"
 
 
 class TrackerConfig(_Section):

@@ -1,16 +1,148 @@
-"""`gazefusion fixations`: not built yet (placeholder until its issue lands)."""
+"""`gazefusion fixations GAZE.tsv --out FIXATIONS.tsv`: offline detection with the online detector.
+
+The gaze table is streamed row by row (never loaded whole) through the same incremental
+detector a live run uses; fixations are written as they end. Screen geometry, per field:
+the flags, else a JSON sidecar next to the input (``GAZE.json``), else the configuration's
+``screen`` section. Rows whose ``t`` does not increase are skipped and counted (a warning
+names the first one); a table without valid samples gives an empty fixations table and a
+warning, exit status 0.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
+from gazefusion.fusion.config import load_config
 from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.fixations import DETECTORS, describe_params, make_detector
+from gazefusion.fusion.geometry import ScreenGeometry
+from gazefusion.fusion.tables import TableReader, TableWriter, parse_float
+from gazefusion.fusion.types import Fixation
+
+FIXATION_COLUMNS = ("id", "onset", "offset", "duration", "x", "y", "cam_x", "cam_y", "dispersion_deg", "n_samples")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No arguments yet."""
+    """Arguments of ``gazefusion fixations``."""
+    parser.add_argument("gaze", metavar="GAZE.tsv", help="gaze table with columns t (s), x, y (px); nan = invalid")
+    parser.add_argument("--out", required=True, metavar="FIXATIONS.tsv", help="fixations table to write")
+    parser.add_argument("--method", choices=sorted(DETECTORS), default=None,
+                        help="detector (default: the configuration's fixations.method, ivt)")
+    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                        help="detector parameter in degrees/seconds, repeatable (listed below)")
+    parser.add_argument("--screen-px", metavar="WxH", help="screen size, px")
+    parser.add_argument("--screen-mm", metavar="WxH", help="screen size, mm")
+    parser.add_argument("--distance-mm", type=float, metavar="D", help="viewing distance, mm")
+    parser.add_argument("--config", metavar="YAML", help="configuration file (default: built-in defaults)")
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = "parameters (--param KEY=VALUE):\n" + "\n".join(
+        f"  {method}: {line}" for method in sorted(DETECTORS) for line in describe_params(method)
+    )
+
+
+def _pair(text: str, flag: str) -> tuple[float, float]:
+    parts = text.lower().split("x")
+    try:
+        width, height = (float(part) for part in parts)
+    except ValueError:
+        raise UserError(f"{flag}: expected WxH, e.g. 1024x768, got {text!r}") from None
+    return width, height
+
+
+def _params(items: list[str]) -> dict[str, float]:
+    params: dict[str, float] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--param: expected KEY=VALUE, got {item!r}")
+        try:
+            params[key.strip()] = float(value)
+        except ValueError:
+            raise UserError(f"--param {key.strip()}: {value!r} is not a number") from None
+    return params
+
+
+def resolve_geometry(args: argparse.Namespace, gaze: Path, screen: object) -> ScreenGeometry:
+    """Flags over the JSON sidecar next to `gaze` over the configuration's screen section."""
+    sidecar = gaze.with_suffix(".json")
+    if sidecar.is_file():
+        base = ScreenGeometry.from_sidecar(sidecar)
+    else:
+        (wpx, hpx), (wmm, hmm) = screen.size_px, screen.size_mm  # type: ignore[attr-defined]
+        base = ScreenGeometry(wpx, hpx, wmm, hmm, screen.distance_mm)  # type: ignore[attr-defined]
+    if args.screen_px:
+        wpx, hpx = _pair(args.screen_px, "--screen-px")
+        if wpx != int(wpx) or hpx != int(hpx):
+            raise UserError(f"--screen-px: expected whole pixels, got {args.screen_px!r}")
+        base = base._replace(width_px=int(wpx), height_px=int(hpx))
+    if args.screen_mm:
+        wmm, hmm = _pair(args.screen_mm, "--screen-mm")
+        base = base._replace(width_mm=wmm, height_mm=hmm)
+    if args.distance_mm is not None:
+        base = base._replace(distance_mm=args.distance_mm)
+    return base.validate()
+
+
+def _warn(message: str) -> None:
+    print(f"gazefusion: warning: {message}", file=sys.stderr)
+
+
+def _row(fixation: Fixation) -> list[object]:
+    return [fixation.id, fixation.onset, fixation.offset, fixation.duration, fixation.x, fixation.y,
+            fixation.cam_x, fixation.cam_y, fixation.dispersion_deg, fixation.n_samples]
 
 
 def run(args: argparse.Namespace) -> int:
-    """Refuse clearly."""
-    raise UserError("this command is not built yet")
+    """Detect the fixations of one gaze table; prints a one-line summary."""
+    config = load_config(args.config)
+    gaze = Path(args.gaze)
+    method = args.method or config.fixations.method
+    params = {**config.fixations.params, **_params(args.param)}
+    reader = TableReader(gaze, required=("t", "x", "y"))
+    geometry = resolve_geometry(args, gaze, config.screen)
+    detector = make_detector(method, geometry, params)
+    has_valid = "valid" in reader.columns
+    rows = valid_rows = 0
+    first_skipped = 0
+    fixations = []
+    out = Path(args.out)
+    try:
+        writer = TableWriter(out, FIXATION_COLUMNS, flush_every_s=0.5)
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc.strerror}") from None
+    with writer:
+        for row in reader:
+            rows += 1
+            where = f"{gaze} data row {rows}"
+            t = parse_float(row["t"], "t", where)
+            if t != t:
+                raise UserError(f"column t: empty or nan time ({where})")
+            x = parse_float(row["x"], "x", where)
+            y = parse_float(row["y"], "y", where)
+            valid = not has_valid or row["valid"].strip().lower() not in ("0", "false", "")
+            skipped = detector.skipped_samples
+            events = detector.push(t, x, y, valid)
+            if detector.skipped_samples > skipped:
+                first_skipped = first_skipped or rows
+            elif valid and x == x and y == y:
+                valid_rows += 1
+            for event in events:
+                if event.kind == "end":
+                    writer.write(_row(event.fixation))
+                    fixations.append(event.fixation.duration)
+        for event in detector.flush():
+            if event.kind == "end":
+                writer.write(_row(event.fixation))
+                fixations.append(event.fixation.duration)
+    if detector.skipped_samples:
+        _warn(f"skipped {detector.skipped_samples} row(s) whose t did not increase (first: data row {first_skipped})")
+    if rows and not valid_rows:
+        _warn(f"no valid samples in {gaze} ({rows} row(s), all invalid): no fixations")
+    elif not rows:
+        _warn(f"{gaze} has a header but no samples: no fixations")
+    mean_ms = 1000 * sum(fixations) / len(fixations) if fixations else 0.0
+    print(f"{len(fixations)} fixations (mean {mean_ms:.0f} ms) from {rows} samples ({valid_rows} valid) "
+          f"with {method} -> {out}")
+    return 0

@@ -1,16 +1,68 @@
-"""`gazefusion probe`: not built yet (placeholder until its issue lands)."""
+"""`gazefusion probe SOURCE`: read frames from a camera source and report what arrives."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import time
 
+from gazefusion.fusion.camera import open_camera, redact_url
+from gazefusion.fusion.config import load_config
 from gazefusion.fusion.errors import UserError
+
+_FIELDS = ("frames", "fps", "width", "height", "corrupt", "dropped", "tap_dropped", "skipped", "reconnects",
+           "latency_median_ms", "latency_p95_ms", "latency_max_ms")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No arguments yet."""
+    """Source, frame count, output form, timeout."""
+    parser.add_argument("source", metavar="SOURCE",
+                        help="http(s)://… MJPEG, snapshot+http(s)://…, rtsp://…, device index, video file, none")
+    parser.add_argument("--frames", type=int, default=100, metavar="N", help="frames to read (default: 100)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--timeout", type=float, default=None, metavar="S",
+                        help="seconds to wait for each frame and for the connection "
+                             "(default: the config's read_timeout_s / connect_timeout_s)")
+    parser.add_argument("--config", default=None, metavar="YAML", help="configuration file (camera section)")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Refuse clearly."""
-    raise UserError("this command is not built yet")
+    """Read the frames, print the figures; exit 1 if fewer frames came than asked for."""
+    if args.frames < 1:
+        raise UserError(f"--frames must be at least 1, not {args.frames}")
+    if args.timeout is not None and not args.timeout > 0:
+        raise UserError(f"--timeout must be a positive number of seconds, not {args.timeout}")
+    overrides = {"camera": {"source": args.source}}
+    if args.timeout is not None:
+        overrides["camera"].update(connect_timeout_s=args.timeout, read_timeout_s=args.timeout)
+    config = load_config(args.config, overrides).camera
+    wait_s = config.read_timeout_s
+    received = 0
+    first_t = last_t = math.nan
+    with open_camera(args.source, config) as source:
+        index = -1
+        while received < args.frames:
+            frame = source.latest(index, timeout_s=wait_s)
+            if frame is None:
+                break
+            index = frame.index
+            received += 1
+            first_t = frame.t if received == 1 else first_t
+            last_t = frame.t
+        stats = source.stats()
+    report = stats.as_dict()
+    report.pop("connected")
+    report["frames"] = received
+    report["fps"] = (received - 1) / (last_t - first_t) if received >= 2 and last_t > first_t else math.nan
+    report = {"source": redact_url(args.source), **{key: report[key] for key in _FIELDS}}
+    if args.json:
+        print(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in report.items()}))
+    else:
+        for key, value in report.items():
+            shown = f"{value:.2f}" if isinstance(value, float) else str(value)
+            print(f"{key:<18} {shown}")
+    if received < args.frames:
+        raise UserError(f"camera {redact_url(args.source)}: only {received} of {args.frames} frames "
+                        f"arrived (waited {wait_s:g} s for the next)", exit_code=1)
+    return 0

@@ -1,16 +1,131 @@
-"""`gazefusion run`: not built yet (placeholder until its issue lands)."""
+"""`gazefusion run`: live camera + tracker -> fixations, looks, display, recording.
+
+Flags override the configuration file. Looks are printed as they happen, a summary at the
+end; Ctrl-C stops cleanly (a recording keeps everything received).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+import time
+from typing import Any, TextIO
 
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.config import Config, load_config
+from gazefusion.fusion.core import LookEvent
+from gazefusion.fusion.runner import CameraEvent, PipelineEvent, Runner
+from gazefusion.fusion.types import FixationEvent
+from gazefusion.trackers.types import TrackerEvent
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No arguments yet."""
+    """The flags of `gazefusion run`."""
+    parser.add_argument("--config", metavar="YAML", help="configuration file (flags override it)")
+    parser.add_argument("--camera", metavar="SOURCE",
+                        help="camera: MJPEG URL, snapshot+http://…, rtsp://…, device index, video file, session folder, none")
+    parser.add_argument("--tracker", metavar="SPEC",
+                        help="tracker: iviewx://HOST:PORT?listen=PORT, mock, mock:SEED, replay:SESSION, mouse")
+    parser.add_argument("--markers", metavar="YAML", help="marker library (a list of {id, image, width_m})")
+    parser.add_argument("--intrinsics", metavar="YAML", help="camera intrinsics (gazefusion calibrate camera)")
+    parser.add_argument("--mapping", metavar="YAML", help="tracker-to-camera mapping (gazefusion calibrate tracker)")
+    parser.add_argument("--aoi-deg", type=float, metavar="DEG", help="AOI side, degrees of visual angle")
+    parser.add_argument("--record", metavar="DIR", help="record the session into this new folder")
+    parser.add_argument("--headless", action="store_true", default=None,
+                        help="no window; with --record, write overlay.mp4 and a PNG per look")
+    parser.add_argument("--seconds", type=float, metavar="S", help="stop after this long (default: until q or Ctrl-C)")
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """The configuration file with the flags applied over it."""
+    return load_config(args.config, {
+        "camera.source": args.camera, "tracker.spec": args.tracker, "markers.file": args.markers,
+        "calibration.intrinsics": args.intrinsics, "calibration.mapping": args.mapping,
+        "aoi.size_deg": args.aoi_deg, "record.dir": args.record, "display.headless": args.headless,
+    })
+
+
+def describe(event: PipelineEvent) -> str | None:
+    """One printed line per look and notable event (None: not printed)."""
+    if isinstance(event, LookEvent):
+        fixation = event.fixation
+        where = f"fixation {fixation.id:>4} ({fixation.cam_x:6.1f}, {fixation.cam_y:6.1f}) px"
+        hit = event.look.hit
+        if hit is None:
+            return f"look  {event.kind:<6} {where}  nothing"
+        x, y, z = (float(v) for v in hit.position_m[:3])
+        return (f"look  {event.kind:<6} {where}  {hit.marker_id}  x={x:+.3f} y={y:+.3f} z={z:.3f} m  "
+                f"({hit.inliers} inliers)")
+    if isinstance(event, TrackerEvent) and event.kind in ("stall", "resume", "restart"):
+        return f"tracker {event.kind}"
+    if isinstance(event, CameraEvent):
+        return f"camera {event.kind}: {event.text}"
+    return None
+
+
+def print_summary(summary: dict[str, Any], out: TextIO) -> None:
+    """The last lines of a run."""
+    parts = [f"{summary['samples']} samples", f"{summary['frames']} frames", f"{summary['fixations']} fixations",
+             f"{summary['looks']} looks"]
+    if summary.get("frames_skipped"):
+        parts.append(f"{summary['frames_skipped']} frames skipped (core behind)")
+    if summary.get("samples_outside_calibrated"):
+        parts.append(f"{summary['samples_outside_calibrated']} samples outside the calibrated area")
+    print("summary: " + ", ".join(parts), file=out)
+    if summary.get("recording_error"):
+        print(f"gazefusion: {summary['recording_error']}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Refuse clearly."""
-    raise UserError("this command is not built yet")
+    """Run the live pipeline until the time is up, q, Ctrl-C or the tracker's replay ends."""
+    config = config_from_args(args)
+    runner = Runner(config)
+    out = sys.stdout
+
+    def printer(event: PipelineEvent) -> None:
+        line = describe(event)
+        if line is not None:
+            print(line, file=out, flush=True)
+
+    runner.subscribe(printer)
+    headless_outputs = None
+    interrupted = False
+    display = None
+    if not config.display.headless:
+        from gazefusion.fusion.display import Display
+
+        display = Display(runner, config.display.fullscreen)  # no display: fails here, before anything opens
+    runner.start()
+    try:
+        if config.display.headless:
+            from gazefusion.fusion.display import HeadlessOutputs
+
+            if config.record.dir and config.camera.source != "none" and (
+                config.display.annotated_video or config.display.look_snapshots
+            ):
+                headless_outputs = HeadlessOutputs(
+                    runner, runner.recorder.directory if runner.recorder else config.record.dir,
+                    video=config.display.annotated_video, snapshots=config.display.look_snapshots,
+                )
+            deadline = None if args.seconds is None else time.monotonic() + args.seconds
+            while not runner.finished and (deadline is None or time.monotonic() < deadline):
+                if headless_outputs is not None:
+                    headless_outputs.step(0.05)
+                else:
+                    runner.wait(0.1 if deadline is None else max(0.0, min(0.1, deadline - time.monotonic())))
+        elif display is not None:
+            print("keys: q/Esc quit, space pause, 1-4 toggle layers, m mark", file=out)
+            display.run(args.seconds)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        try:
+            runner.stop()
+        except KeyboardInterrupt:
+            runner.stop()
+        if headless_outputs is not None:
+            headless_outputs.close()
+    runner.raise_error()
+    print_summary(runner.summary(), out)
+    if interrupted:
+        print("gazefusion: stopped by Ctrl-C", file=sys.stderr)
+    return 0

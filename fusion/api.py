@@ -1,0 +1,187 @@
+"""The public API for experiment scripts (PsychoPy, a plain script)::
+
+    from gazefusion.fusion.api import Pipeline
+
+    with Pipeline("experiment.yaml", camera="http://cam/stream", tracker="iviewx://10.0.0.2:4444") as p:
+        p.start_recording("sessions/p01")
+        p.mark("trial 1 start")
+        for look in p.looks(timeout_s=10):
+            print(look.kind, look.marker_id, look.look.hit and look.look.hit.position_m)
+        p.mark("trial 1 end")
+        p.stop_recording()
+
+The pipeline runs in the background (camera reader, tracker receiver, one core worker); looks
+and fixation events arrive through iterators or callbacks.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from gazefusion.fusion.config import Config, load_config
+from gazefusion.fusion.core import LookEvent, OverlayState
+from gazefusion.fusion.runner import CameraEvent, Mark, PipelineEvent, Runner
+from gazefusion.fusion.types import FixationEvent, Frame
+from gazefusion.trackers.types import TrackerEvent
+
+__all__ = ["Pipeline", "LookEvent", "FixationEvent", "TrackerEvent", "CameraEvent", "Mark"]
+
+_E = TypeVar("_E")
+
+
+class Pipeline:
+    """Camera + tracker -> fixations and looks, in the background.
+
+    Parameters
+    ----------
+    config : Config, str, pathlib.Path or None
+        A configuration, a YAML file, or None for the defaults. (default: None)
+    camera : str or None
+        Overrides ``camera.source`` (URL, device index, file, session folder, ``none``).
+        (default: None)
+    tracker : str or None
+        Overrides ``tracker.spec``. (default: None)
+    record : str, pathlib.Path or None
+        Overrides ``record.dir``: record from the start. (default: None)
+    overrides : Mapping or None
+        More dotted keys, e.g. ``{"aoi.size_deg": 4}``. (default: None)
+    extra_session : dict or None
+        More keys for a recording's session.yaml. (default: None)
+    tracker_object, camera_object : Tracker, CameraSource or None
+        Objects to use instead of opening the configured specs (unopened). (default: None)
+    """
+
+    def __init__(
+        self,
+        config: Config | str | Path | None = None,
+        camera: str | None = None,
+        tracker: str | None = None,
+        record: str | Path | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        extra_session: dict[str, Any] | None = None,
+        tracker_object: Any = None,
+        camera_object: Any = None,
+    ) -> None:
+        flags: dict[str, Any] = {"camera.source": camera, "tracker.spec": tracker,
+                                 "record.dir": None if record is None else str(record), **(overrides or {})}
+        if isinstance(config, Config):
+            from gazefusion.fusion.replay import override_config
+
+            self.config = override_config(config, flags, "configuration")
+        else:
+            self.config = load_config(config, flags)
+        self.runner = Runner(self.config, extra_session=extra_session, tracker=tracker_object, camera=camera_object)
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    def start(self) -> "Pipeline":
+        """Open the camera and the tracker and start the worker (UserError if one fails)."""
+        self.runner.start()
+        return self
+
+    def stop(self) -> dict[str, Any]:
+        """Stop everything (a recording is closed complete); returns the run's summary.
+
+        Raises
+        ------
+        Exception
+            The error the worker stopped on, if any.
+        """
+        self.runner.stop()
+        self.runner.raise_error()
+        return self.runner.summary()
+
+    def __enter__(self) -> "Pipeline":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.runner.stop()
+        if exc[0] is None:
+            self.runner.raise_error()
+
+    @property
+    def running(self) -> bool:
+        """Whether the worker still runs (False once a replayed tracker ran out)."""
+        return not self.runner.finished
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Block until the pipeline ends by itself or the timeout; True if it ended."""
+        return self.runner.wait(timeout_s)
+
+    # --- events ----------------------------------------------------------------------------
+
+    def on_look(self, callback: Callable[[LookEvent], None]) -> None:
+        """Call `callback(look)` for every look (on the worker thread: keep it short)."""
+        self.runner.subscribe(lambda event: callback(event) if isinstance(event, LookEvent) else None)
+
+    def on_fixation(self, callback: Callable[[FixationEvent], None]) -> None:
+        """Call `callback(event)` for every fixation start, update and end."""
+        self.runner.subscribe(lambda event: callback(event) if isinstance(event, FixationEvent) else None)
+
+    def on_event(self, callback: Callable[[PipelineEvent], None]) -> None:
+        """Call `callback(event)` for everything: fixation events, looks, tracker and camera events, marks."""
+        self.runner.subscribe(callback)
+
+    def _iterate(self, kind: type | tuple[type, ...], timeout_s: float | None) -> Iterator[Any]:
+        subscriber = self.runner.event_queue()
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        try:
+            while True:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return
+                try:
+                    event = subscriber.get(timeout=remaining)
+                except queue.Empty:
+                    return
+                if event is None:
+                    return
+                if isinstance(event, kind):
+                    yield event
+        finally:
+            self.runner.drop_queue(subscriber)
+
+    def looks(self, timeout_s: float | None = None) -> Iterator[LookEvent]:
+        """Looks from now on, until `timeout_s` has passed or the pipeline ends (None: until it ends)."""
+        return self._iterate(LookEvent, timeout_s)
+
+    def fixations(self, timeout_s: float | None = None) -> Iterator[FixationEvent]:
+        """Fixation events from now on, until `timeout_s` has passed or the pipeline ends."""
+        return self._iterate(FixationEvent, timeout_s)
+
+    def events(self, timeout_s: float | None = None) -> Iterator[PipelineEvent]:
+        """Every event from now on, until `timeout_s` has passed or the pipeline ends."""
+        return self._iterate(object, timeout_s)
+
+    # --- control ------------------------------------------------------------------------------
+
+    def mark(self, text: str) -> None:
+        """Mark an event (a trial start or end): into the recording and to the tracker."""
+        self.runner.mark(text)
+
+    def start_recording(self, directory: str | Path) -> None:
+        """Record into a new session folder from now on."""
+        self.runner.start_recording(directory)
+
+    def stop_recording(self) -> None:
+        """Stop recording; the session folder is complete."""
+        self.runner.stop_recording()
+
+    # --- state ----------------------------------------------------------------------------------
+
+    @property
+    def overlay_state(self) -> OverlayState:
+        """Gaze, current fixation, AOI and marker as of the newest input."""
+        return self.runner.overlay_state
+
+    def latest_frame(self, newer_than: int = -1, timeout_s: float | None = None) -> Frame | None:
+        """The camera's newest frame (None without a camera)."""
+        return self.runner.latest_frame(newer_than, timeout_s)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts so far: samples, frames, fixations, looks."""
+        return self.runner.summary()

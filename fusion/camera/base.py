@@ -1,0 +1,473 @@
+"""The reader design every camera source shares: threads, newest-frame slot, taps, statistics.
+
+A source subclass only says how to connect, how to read until the connection is lost, and
+how to disconnect. This base class runs that in a reader thread with reconnection (capped
+exponential backoff, one log line when an outage starts and one when it ends), keeps the
+newest frame in a slot that a slow consumer reads without ever getting a backlog, feeds
+every frame to the recorder taps through bounded queues (a full queue drops and counts,
+it never blocks the reader), and, for JPEG sources, decodes on a second thread so that
+receiving and parsing run on one core and decoding on the other.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import math
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Final
+
+import numpy as np
+
+from gazefusion.fusion.config import CameraConfig
+from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.types import Frame
+
+log = logging.getLogger("gazefusion.camera")
+
+_LATENCY_WINDOW: Final = 2048  # latencies kept for the median/p95/max figures
+_FPS_WINDOW: Final = 64  # frame times kept for the fps figure
+_YIELD_S: Final = 0.0005  # how long the reader steps aside when the decoder is behind
+_DECODE_BACKLOG: Final = 64  # undecoded JPEGs held at most, whatever their age (bounds memory)
+
+Decoder = Callable[[bytes], np.ndarray]
+
+
+class SourceError(Exception):
+    """A connection could not be made or was lost; the message names why, without credentials."""
+
+
+class SourceFinished(Exception):
+    """The source has no more frames (end of a video file); no reconnection."""
+
+
+@dataclass(frozen=True, slots=True)
+class CameraStats:
+    """What a camera source has delivered so far.
+
+    Attributes
+    ----------
+    frames : int
+        Frames decoded and published.
+    fps : float
+        Frame rate over the most recent frames, Hz (nan before two frames).
+    corrupt : int
+        Parts refused or JPEGs that did not decode (skipped; the stream went on).
+    dropped : int
+        Frames overwritten in the newest-frame slot before any consumer saw them (counted once
+        a consumer has called ``latest``).
+    tap_dropped : int
+        Frames a recorder tap could not take because its queue was full.
+    skipped : int
+        Received JPEGs not decoded because the decoder was behind by more than
+        ``max_decode_lag_s`` (the newest wins).
+    reconnects : int
+        Successful reconnections after an outage.
+    latency_median_ms, latency_p95_ms, latency_max_ms : float
+        Arrival-to-consumer latency (the time from a frame's last byte to ``latest``
+        returning it), ms, over the most recent frames; nan before any.
+    width, height : int
+        Frame size, px; 0 before the first frame.
+    connected : bool
+        Whether the source is connected now.
+    """
+
+    frames: int
+    fps: float
+    corrupt: int
+    dropped: int
+    tap_dropped: int
+    skipped: int
+    reconnects: int
+    latency_median_ms: float
+    latency_p95_ms: float
+    latency_max_ms: float
+    width: int
+    height: int
+    connected: bool
+
+    def as_dict(self) -> dict[str, float | int | bool]:
+        """The figures as a plain dict (JSON-ready; nan stays nan)."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+class FrameTap:
+    """Every frame of a source, in order, through a bounded queue (for a recorder).
+
+    A full queue drops the new frame and counts it in `dropped`: the reader never waits.
+
+    Parameters
+    ----------
+    maxsize : int
+        Frames the queue holds. (default: 256)
+    """
+
+    def __init__(self, maxsize: int = 256) -> None:
+        self._queue: collections.deque[Frame] = collections.deque()
+        self._maxsize = maxsize
+        self._cond = threading.Condition()
+        self._closed = False
+        self.dropped = 0
+
+    def _put(self, frame: Frame) -> bool:
+        with self._cond:
+            if len(self._queue) >= self._maxsize:
+                self.dropped += 1
+                return False
+            self._queue.append(frame)
+            self._cond.notify()
+            return True
+
+    def _close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        """Whether the source has stopped (frames still queued can be taken)."""
+        return self._closed
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def get(self, timeout_s: float | None = None) -> Frame | None:
+        """The next frame, waiting up to `timeout_s` (None: until one comes or the source closes).
+
+        Parameters
+        ----------
+        timeout_s : float or None
+            Longest wait, s; 0 does not wait. (default: None)
+
+        Returns
+        -------
+        Frame or None
+            None after the timeout, or once the source is closed and the queue is empty.
+        """
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._queue or self._closed, timeout_s):
+                return None
+            return self._queue.popleft() if self._queue else None
+
+
+class CameraSource(ABC):
+    """A camera: connect with `start`, read the newest frame with `latest`, stop with `close`.
+
+    Parameters
+    ----------
+    name : str
+        How the source is named in logs and errors (credentials already removed).
+    config : CameraConfig
+        Timeouts, backoff, limits.
+    decoder : callable or None
+        JPEG bytes -> BGR image, for sources that deliver JPEGs (a second thread decodes);
+        None for sources that deliver images. (default: None)
+    """
+
+    #: Whether losing the connection leads to reconnection attempts (False: the source ends).
+    reconnects_on_loss: bool = True
+
+    def __init__(self, name: str, config: CameraConfig, decoder: Decoder | None = None) -> None:
+        self.name = name
+        self.config = config
+        self._decoder = decoder
+        self._stop = threading.Event()
+        self._cond = threading.Condition()
+        self._latest: Frame | None = None
+        self._latest_seen = True
+        self._consumer_seen = False
+        self._next_index = 0
+        self._taps: list[FrameTap] = []
+        self._events: list[tuple[float, str, str]] = []
+        self._threads: list[threading.Thread] = []
+        self._pending: collections.deque[tuple[bytes, float, float]] = collections.deque()
+        self._pending_cond = threading.Condition()
+        self._frame_times: collections.deque[float] = collections.deque(maxlen=_FPS_WINDOW)
+        self._latencies_s: collections.deque[float] = collections.deque(maxlen=_LATENCY_WINDOW)
+        self._counts = {"frames": 0, "corrupt": 0, "dropped": 0, "tap_dropped": 0, "skipped": 0, "reconnects": 0}
+        self._size: tuple[int, int] | None = None
+        self._connected = False
+        self._started = False
+        self._finished = False
+
+    # -- what a source implements -------------------------------------------------------
+    @abstractmethod
+    def _connect(self, timeout_s: float) -> None:
+        """Open the connection (raise SourceError with a credential-free reason, or UserError
+        for a cause that retrying cannot fix on the first attempt)."""
+
+    @abstractmethod
+    def _read(self) -> None:
+        """Read frames until the connection is lost (raise SourceError), the source ends
+        (raise SourceFinished) or `_stop` is set (return)."""
+
+    @abstractmethod
+    def _disconnect(self) -> None:
+        """Close the connection; safe to call when not connected, and from another thread."""
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self) -> CameraSource:
+        """Connect (UserError if the first connection fails) and start the reader thread(s)."""
+        if self._started:
+            return self
+        try:
+            self._connect(self.config.connect_timeout_s)
+        except SourceError as exc:
+            self._disconnect()
+            raise UserError(f"camera {self.name}: {exc}") from None
+        self._started = True
+        self._connected = True
+        self._spawn(self._reader_main, "reader")
+        if self._decoder is not None:
+            self._spawn(self._decoder_main, "decoder")
+        return self
+
+    def close(self) -> None:
+        """Stop the threads and disconnect; idempotent."""
+        self._stop.set()
+        self._disconnect()
+        with self._pending_cond:
+            self._pending_cond.notify_all()
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout=self.config.read_timeout_s + 1.0)
+        self._threads.clear()
+        self._connected = False
+        with self._cond:
+            self._finished = True
+            self._cond.notify_all()
+        for tap in self._taps:
+            tap._close()
+
+    def __enter__(self) -> CameraSource:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    # -- what consumers use -------------------------------------------------------------
+    @property
+    def size(self) -> tuple[int, int] | None:
+        """(width, height) of the frames, px; None before the first frame."""
+        return self._size
+
+    @property
+    def finished(self) -> bool:
+        """Whether no more frames will come (closed, or the end of a file)."""
+        return self._finished
+
+    def latest(self, newer_than: int = -1, timeout_s: float | None = None) -> Frame | None:
+        """The newest frame, optionally waiting for one with ``index > newer_than``.
+
+        Parameters
+        ----------
+        newer_than : int
+            Only a frame with a larger index is returned. (default: -1)
+        timeout_s : float or None
+            Longest wait for such a frame, s; None waits until one comes or the source
+            finishes, 0 does not wait. (default: None)
+
+        Returns
+        -------
+        Frame or None
+            The newest frame, or None if none newer came in time.
+        """
+        with self._cond:
+            self._consumer_seen = True
+            ready = self._cond.wait_for(
+                lambda: (self._latest is not None and self._latest.index > newer_than) or self._finished,
+                timeout_s,
+            )
+            frame = self._latest
+            if not ready or frame is None or frame.index <= newer_than:
+                return None
+            if not self._latest_seen:
+                self._latest_seen = True
+                self._latencies_s.append(time.monotonic() - frame.t)
+            return frame
+
+    def tap(self, maxsize: int | None = None) -> FrameTap:
+        """A new recorder tap that gets every frame from now on.
+
+        Parameters
+        ----------
+        maxsize : int or None
+            Queue length; None takes ``config.recorder_queue_frames``. (default: None)
+        """
+        tap = FrameTap(maxsize or self.config.recorder_queue_frames)
+        with self._cond:
+            self._taps.append(tap)
+        return tap
+
+    def stats(self) -> CameraStats:
+        """The figures so far."""
+        with self._cond:
+            times = list(self._frame_times)
+            latencies = np.asarray(self._latencies_s, dtype=float) * 1000.0
+            counts = dict(self._counts)
+        fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) >= 2 and times[-1] > times[0] else math.nan
+        if latencies.size:
+            median, p95, worst = (float(v) for v in (np.median(latencies), np.percentile(latencies, 95), latencies.max()))
+        else:
+            median = p95 = worst = math.nan
+        width, height = self._size or (0, 0)
+        return CameraStats(fps=fps, latency_median_ms=median, latency_p95_ms=p95, latency_max_ms=worst,
+                           width=width, height=height, connected=self._connected, **counts)
+
+    def pop_events(self) -> list[tuple[float, str, str]]:
+        """Outage and reconnection events since the last call: (host time s, kind, text).
+
+        Kinds: ``"outage"`` (the connection was lost), ``"reconnect"`` (it is back),
+        ``"end"`` (the source has no more frames).
+        """
+        with self._cond:
+            events, self._events = self._events, []
+        return events
+
+    # -- for subclasses -------------------------------------------------------------------
+    def _publish(self, image: np.ndarray, t: float, t_source: float = math.nan, jpeg: bytes | None = None) -> Frame:
+        """Number a decoded frame, put it in the slot and into every tap."""
+        with self._cond:
+            frame = Frame(self._next_index, t, t_source, image, jpeg)
+            self._next_index += 1
+            if not self._latest_seen and self._consumer_seen:
+                self._counts["dropped"] += 1
+            self._latest = frame
+            self._latest_seen = False
+            self._size = (image.shape[1], image.shape[0])
+            self._counts["frames"] += 1
+            self._frame_times.append(t)
+            taps = list(self._taps)
+            self._cond.notify_all()
+        for tap in taps:
+            if not tap._put(frame):
+                with self._cond:
+                    self._counts["tap_dropped"] += 1
+        return frame
+
+    def _count_corrupt(self, reason: str) -> None:
+        with self._cond:
+            self._counts["corrupt"] += 1
+        log.debug("camera %s: skipped a corrupt frame (%s)", self.name, reason)
+
+    def _submit_jpeg(self, jpeg: bytes, t: float, t_source: float = math.nan) -> None:
+        """Hand a received JPEG to the decoder thread.
+
+        A burst (several JPEGs in one read) is decoded in full, so the taps get every frame;
+        when the decoder falls behind for longer than ``max_decode_lag_s``, the oldest waiting
+        JPEGs are skipped (counted) so that the newest frame never ages in a backlog.
+        """
+        max_lag_s = self.config.max_decode_lag_s
+        with self._pending_cond:
+            self._pending.append((jpeg, t, t_source))
+            skipped = 0
+            while len(self._pending) > 1 and (t - self._pending[0][1] > max_lag_s or len(self._pending) > _DECODE_BACKLOG):
+                self._pending.popleft()
+                skipped += 1
+            self._pending_cond.notify()
+            behind = len(self._pending) > 1
+        if skipped:
+            with self._cond:
+                self._counts["skipped"] += skipped
+        if behind:
+            # A reader that never blocks (the socket always has data) would keep the interpreter
+            # lock and starve the decoder of it for a whole switch interval per frame; a short
+            # sleep hands it over. The stream waits in the socket meanwhile, not in a backlog here.
+            time.sleep(_YIELD_S)
+
+    def _event(self, kind: str, text: str) -> None:
+        with self._cond:
+            self._events.append((time.monotonic(), kind, text))
+
+    # -- threads ------------------------------------------------------------------------
+    def _spawn(self, target: Callable[[], None], role: str) -> None:
+        thread = threading.Thread(target=target, name=f"camera-{role}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _decoder_main(self) -> None:
+        decode = self._decoder
+        assert decode is not None
+        while True:
+            with self._pending_cond:
+                self._pending_cond.wait_for(lambda: self._pending or self._stop.is_set())
+                if self._stop.is_set():
+                    return
+                jpeg, t, t_source = self._pending.popleft()
+            try:
+                image = decode(jpeg)
+            except Exception as exc:  # any decoder complaint means a corrupt frame, never a crash
+                self._count_corrupt(f"does not decode: {exc}")
+                continue
+            self._publish(image, t, t_source, jpeg)
+
+    def _reader_main(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._read()
+                if self._stop.is_set():
+                    break
+                raise SourceError("the stream ended")
+            except SourceFinished as exc:
+                self._end(str(exc) or "end of source")
+                return
+            except SourceError as exc:
+                if self._stop.is_set():
+                    break
+                self._connected = False
+                self._disconnect()
+                if not self.reconnects_on_loss:
+                    self._end(str(exc))
+                    return
+                if not self._reconnect(str(exc)):
+                    break
+            except Exception as exc:  # a bug must not leave consumers waiting forever
+                log.error("camera %s: reader failed: %s: %s", self.name, type(exc).__name__, exc)
+                self._end(f"reader failed: {type(exc).__name__}")
+                return
+
+    def _reconnect(self, reason: str) -> bool:
+        """Retry with capped exponential backoff until connected (True) or closed (False)."""
+        began = time.monotonic()
+        log.warning("camera %s: connection lost (%s); reconnecting", self.name, reason)
+        self._event("outage", reason)
+        wait_s = self.config.reconnect_initial_s
+        attempts = 0
+        while not self._stop.wait(wait_s):
+            attempts += 1
+            try:
+                self._connect(self.config.connect_timeout_s)
+            except (SourceError, UserError):
+                self._disconnect()
+                wait_s = min(wait_s * 2.0, self.config.reconnect_max_s)
+                continue
+            if self._stop.is_set():
+                return False
+            self._connected = True
+            with self._cond:
+                self._counts["reconnects"] += 1
+            outage_s = time.monotonic() - began
+            log.warning("camera %s: reconnected after %.1f s (%d attempts)", self.name, outage_s, attempts)
+            self._event("reconnect", f"after {outage_s:.1f} s, {attempts} attempts")
+            return True
+        return False
+
+    def _end(self, reason: str) -> None:
+        self._connected = False
+        self._event("end", reason)
+        log.info("camera %s: %s", self.name, reason)
+        # let the decoder finish what it holds before consumers are told there is no more
+        if self._decoder is not None:
+            deadline = time.monotonic() + 2.0
+            while self._pending and time.monotonic() < deadline and not self._stop.is_set():
+                time.sleep(0.005)
+        with self._cond:
+            self._finished = True
+            self._cond.notify_all()
+        for tap in self._taps:
+            tap._close()

@@ -1,0 +1,80 @@
+"""Camera URLs: credentials split off for authentication and removed for display."""
+
+from __future__ import annotations
+
+import re
+from typing import Final, NamedTuple
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+# Query parameters that cameras use to carry credentials (``?user=admin&pwd=…``).
+_SECRET_QUERY: Final = re.compile(r"^(user(name)?|usr|login|pass(word)?|pwd|passwd|token|key|api_?key|auth|sig(nature)?|secret)$", re.IGNORECASE)
+_USERINFO: Final = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*://)([^/@?#]*@)")
+REDACTED: Final = "***"
+
+
+class SplitUrl(NamedTuple):
+    """A URL without its userinfo, and the credentials that were in it.
+
+    Attributes
+    ----------
+    url : str
+        The URL with ``user:pass@`` removed (query credentials stay: the camera needs them).
+    username, password : str or None
+        Percent-decoded credentials, None where absent.
+    """
+
+    url: str
+    username: str | None
+    password: str | None
+
+
+def split_credentials(url: str) -> SplitUrl:
+    """Take ``user:pass@`` out of a URL.
+
+    Parameters
+    ----------
+    url : str
+        An http(s) or rtsp URL.
+    """
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return SplitUrl(url, None, None)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port is not None else host
+    bare = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    username = unquote(parts.username) if parts.username is not None else None
+    password = unquote(parts.password) if parts.password is not None else None
+    return SplitUrl(bare, username, password)
+
+
+def redact_url(url: str) -> str:
+    """The URL as it may appear in a log line, an error message or a file: no credentials.
+
+    ``user:pass@`` becomes ``***@`` and the values of query parameters that carry
+    credentials (user, password, pwd, token, key, …) become ``***``. Anything that does
+    not parse as a URL is returned with its userinfo part removed all the same.
+
+    Parameters
+    ----------
+    url : str
+        Any camera source string.
+
+    Examples
+    --------
+    >>> redact_url("http://admin:secret@10.0.0.5/video.mjpg?resolution=640x480&pwd=secret")
+    'http://***@10.0.0.5/video.mjpg?resolution=640x480&pwd=***'
+    """
+    text = _USERINFO.sub(lambda m: m.group(1) + REDACTED + "@", url, count=1)
+    if "://" not in text or "?" not in text:
+        return text
+    try:
+        parts = urlsplit(text)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+    except ValueError:
+        return text
+    if not any(_SECRET_QUERY.match(key) for key, _ in query):
+        return text
+    cleaned = urlencode([(key, REDACTED if _SECRET_QUERY.match(key) else value) for key, value in query], safe="*")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, cleaned, parts.fragment))

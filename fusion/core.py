@@ -1,0 +1,457 @@
+"""The fusion core: gaze samples and camera frames in, fixation events and looks out.
+
+One class, no threads, windows or sockets: the live runner and the replayer feed it the same
+way, in host-time order, so the same input sequence gives the same outputs.
+
+What it does with each input:
+
+- A gaze sample is mapped into camera px (the tracker-to-camera mapping; the default is the
+  camera image shown full-screen on the tracked screen), flagged when it lies outside the
+  calibrated area, and pushed into the fixation detector.
+- A fixation event gets its camera-px centroid and an AOI: a square of ``aoi_size_deg`` around
+  the centre, converted to screen px with the screen geometry, its corners mapped to camera
+  px (so the local scale of the mapping applies) and clipped to the frame.
+- Looks. At a fixation's start, the frame nearest in time to its samples (from a short ring
+  of recent frames) is searched for markers in the AOI and a look is emitted (``"first"``),
+  on a marker or on nothing. Every later frame while the fixation lasts is searched too; a
+  look is emitted again only when the marker changes (``"change"``). At the fixation's end a
+  summary look (``"end"``) gives the marker seen on most frames with its mean pose.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal, NamedTuple, Protocol
+
+import numpy as np
+
+from gazefusion.calibration.mapping import TrackerCameraMapping
+from gazefusion.fusion.geometry import ScreenGeometry
+from gazefusion.fusion.types import Fixation, FixationEvent, Frame, Look, MarkerHit
+from gazefusion.trackers.types import GazeSample
+
+LookKind = Literal["first", "change", "end"]
+
+CLOCK_JUMP_S = 1.0
+"""A tracker clock that falls behind the host clock by more than this restarted: re-anchor."""
+
+
+class LookEvent(NamedTuple):
+    """A look as the core reports it.
+
+    Attributes
+    ----------
+    kind : {"first", "change", "end"}
+        ``"first"`` at the fixation's first searched frame, ``"change"`` when the marker
+        looked at changes during the fixation, ``"end"`` the per-fixation summary (the marker
+        found on most frames, its pose averaged over those frames).
+    look : Look
+        The fixation, the marker hit (None: a look at nothing), frame time and index, AOI.
+    frames_searched : int
+        Frames of this fixation searched so far.
+    frames_on_marker : int
+        Of those, frames on which this look's marker was found (0 for a look at nothing).
+    """
+
+    kind: LookKind
+    look: Look
+    frames_searched: int
+    frames_on_marker: int
+
+    @property
+    def marker_id(self) -> str | None:
+        """The marker looked at, or None."""
+        return None if self.look.hit is None else self.look.hit.marker_id
+
+    @property
+    def fixation(self) -> Fixation:
+        """The fixation of this look."""
+        return self.look.fixation
+
+
+CoreOutput = FixationEvent | LookEvent
+
+
+class OverlayState(NamedTuple):
+    """What the overlay draws, as of the last input fed to the core.
+
+    Attributes
+    ----------
+    gaze_cam : tuple[float, float] or None
+        The newest valid gaze sample in camera px.
+    gaze_outside : bool
+        Whether that sample lies outside the mapping's calibrated area.
+    fixation : Fixation or None
+        The current fixation (between its start and end), camera centroid filled.
+    aoi : tuple[int, int, int, int] or None
+        Its AOI box (x, y, width, height), camera px.
+    hit : MarkerHit or None
+        The marker found on the newest searched frame of the current fixation.
+    """
+
+    gaze_cam: tuple[float, float] | None = None
+    gaze_outside: bool = False
+    fixation: Fixation | None = None
+    aoi: tuple[int, int, int, int] | None = None
+    hit: MarkerHit | None = None
+
+
+class FixationDetectorLike(Protocol):
+    """What the core needs of a fixation detector (``make_detector``)."""
+
+    def push(self, t: float, x: float, y: float, valid: bool) -> list[FixationEvent]: ...
+
+    def flush(self) -> list[FixationEvent]: ...
+
+
+MarkerSearch = Callable[[np.ndarray, tuple[int, int, int, int], tuple[float, float]], list[MarkerHit]]
+
+
+@dataclass
+class _Active:
+    """Book-keeping of the fixation in progress."""
+
+    fixation: Fixation
+    aoi: tuple[int, int, int, int] | None
+    last_marker: str | None = None
+    emitted: bool = False
+    last_frame_index: int = -1
+    last_frame_t: float = math.nan
+    frames_since_search: int = 0
+    frames_searched: int = 0
+    hits: dict[str, list[MarkerHit]] = field(default_factory=dict)
+    first_seen: list[str] = field(default_factory=list)
+    last_hit: MarkerHit | None = None
+
+
+@dataclass
+class CoreStats:
+    """Counters of a core since it was made."""
+
+    samples: int = 0
+    invalid_samples: int = 0
+    samples_outside_calibrated: int = 0
+    frames: int = 0
+    frames_searched: int = 0
+    fixations: int = 0
+    looks: int = 0
+
+
+def mean_hit(hits: list[MarkerHit]) -> MarkerHit:
+    """Average the pose of several hits of one marker (the last hit's outline is kept).
+
+    Parameters
+    ----------
+    hits : list[MarkerHit]
+        Hits of the same marker, in frame order; not empty.
+    """
+    if len(hits) == 1:
+        return hits[0]
+    position = np.mean([hit.position_m for hit in hits], axis=0)
+    rotation = np.mean([hit.rotation for hit in hits], axis=0)
+    last = hits[-1]
+    return last._replace(
+        inliers=int(round(float(np.median([hit.inliers for hit in hits])))),
+        reprojection_error_px=float(np.mean([hit.reprojection_error_px for hit in hits])),
+        position_m=position,
+        rotation=rotation,
+        distance_m=float(np.linalg.norm(position)),
+        pose_ambiguous=any(hit.pose_ambiguous for hit in hits),
+        contains_gaze=any(hit.contains_gaze for hit in hits),
+    )
+
+
+class FusionCore:
+    """Join gaze, fixations and frames into fixation events and looks.
+
+    Feed it in host-time order with :meth:`feed_sample` and :meth:`feed_frame`; each returns
+    the outputs that input made decidable. Call :meth:`finish` at the end of input.
+
+    Parameters
+    ----------
+    detector : FixationDetectorLike
+        An online fixation detector (``make_detector(...)``) working in tracker px.
+    geometry : ScreenGeometry
+        The tracked screen, for the AOI's size in degrees.
+    aoi_size_deg : float
+        Side of the square AOI, degrees of visual angle. (default: 3.0)
+    mapping : TrackerCameraMapping or None
+        Tracker px to camera px; None: the full-screen default, made at the first frame
+        (until then fixations have no camera centroid). (default: None)
+    marker_search : MarkerSearch or None
+        ``search(image, aoi, gaze_cam_xy) -> hits`` (best first), e.g. a bound
+        ``MarkerDetector.detect`` with ``roi=aoi``; if it has a ``reset()`` method (a
+        detect-then-track search) it is called at every fixation start. None: every look
+        is a look at nothing. (default: None)
+    ring_frames : int
+        Recent frames kept to join a fixation's start with the nearest frame. (default: 32)
+    max_join_gap_s : float
+        A fixation is joined with no frame farther than this from its samples. (default: 0.5)
+    empty_search_every : int
+        While the AOI of a fixation holds no marker, search only every this many frames
+        (1: every frame). A marker found is followed on every frame. (default: 1)
+    """
+
+    def __init__(
+        self,
+        detector: FixationDetectorLike,
+        geometry: ScreenGeometry,
+        aoi_size_deg: float = 3.0,
+        mapping: TrackerCameraMapping | None = None,
+        marker_search: MarkerSearch | None = None,
+        ring_frames: int = 32,
+        max_join_gap_s: float = 0.5,
+        empty_search_every: int = 1,
+    ) -> None:
+        self.detector = detector
+        self.geometry = geometry
+        self.aoi_size_deg = float(aoi_size_deg)
+        self.mapping = mapping
+        self._mapping_checked = False
+        self.marker_search = marker_search
+        self.max_join_gap_s = max_join_gap_s
+        self.empty_search_every = max(1, int(empty_search_every))
+        self.camera_size: tuple[int, int] | None = None
+        self.stats = CoreStats()
+        self._state = OverlayState()
+        self._gaze_px: tuple[float, float] | None = None
+        self._clock_offset: float | None = None
+        self._gaze_outside = False
+        self._ring: deque[Frame] = deque(maxlen=ring_frames)
+        self._active: _Active | None = None
+        self._finished = False
+
+    # --- mapping -------------------------------------------------------------------------
+
+    def set_camera_size(self, size: tuple[int, int]) -> None:
+        """Fix the camera resolution: make the default mapping or check the given one.
+
+        Raises
+        ------
+        UserError
+            When the mapping was calibrated for another camera resolution.
+        """
+        size = (int(size[0]), int(size[1]))
+        if self.camera_size == size and self._mapping_checked:
+            return
+        self.camera_size = size
+        if self.mapping is None:
+            self.mapping = TrackerCameraMapping.fullscreen((self.geometry.width_px, self.geometry.height_px), size)
+        else:
+            self.mapping.check_camera_size(size)
+        self._mapping_checked = True
+
+    def to_camera(self, x_px: float, y_px: float) -> tuple[float, float]:
+        """Tracker px to camera px, or (nan, nan) while no mapping is known."""
+        if self.mapping is None or not (math.isfinite(x_px) and math.isfinite(y_px)):
+            return math.nan, math.nan
+        cam = self.mapping.to_camera(np.array([x_px, y_px], dtype=np.float64))
+        return float(cam[0]), float(cam[1])
+
+    def aoi_for(self, x_px: float, y_px: float) -> tuple[int, int, int, int] | None:
+        """The AOI box (x, y, width, height) in camera px around a tracker-px point, clipped.
+
+        None when no mapping or frame size is known yet, or the box lies outside the frame.
+        """
+        if self.mapping is None or self.camera_size is None or not (math.isfinite(x_px) and math.isfinite(y_px)):
+            return None
+        half = self.aoi_size_deg / 2.0
+        ax, ay = self.geometry.to_degrees(x_px, y_px)
+        xs, ys = self.geometry.to_pixels(
+            np.array([ax - half, ax + half, ax + half, ax - half]),
+            np.array([ay - half, ay - half, ay + half, ay + half]),
+        )
+        cam = self.mapping.to_camera(np.stack([xs, ys], axis=1))
+        if not np.all(np.isfinite(cam)):
+            return None
+        width, height = self.camera_size
+        x0 = max(0, int(math.floor(cam[:, 0].min())))
+        y0 = max(0, int(math.floor(cam[:, 1].min())))
+        x1 = min(width, int(math.ceil(cam[:, 0].max())))
+        y1 = min(height, int(math.ceil(cam[:, 1].max())))
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return None
+        return x0, y0, x1 - x0, y1 - y0
+
+    # --- inputs --------------------------------------------------------------------------
+
+    def feed_sample(self, sample: GazeSample) -> list[CoreOutput]:
+        """Take one gaze sample; returns the fixation events and looks it made decidable."""
+        self.stats.samples += 1
+        x, y = sample.x, sample.y
+        valid = bool(sample.valid) and x - x == 0.0 and y - y == 0.0  # finite
+        if valid:
+            outside = False
+            if self.mapping is not None:
+                outside = not self._inside(x, y)
+                if outside:
+                    self.stats.samples_outside_calibrated += 1
+            self._gaze_px = (x, y)
+            self._gaze_outside = outside
+        else:
+            self.stats.invalid_samples += 1
+        events = self.detector.push(self.sample_time(sample), x if valid else math.nan, y if valid else math.nan, valid)
+        return self._on_fixation_events(events) if events else []
+
+    def sample_time(self, sample: GazeSample) -> float:
+        """The sample's time on the host clock, from the tracker's clock where it has one.
+
+        Arrival times carry network and scheduling jitter (samples read in a burst share
+        nearly one time), which a velocity threshold reads as saccades. The tracker clock is
+        even, so the detector gets ``tracker_t + offset`` with the offset the smallest
+        ``t - tracker_t`` seen (the least delayed arrival), restarted when the tracker's
+        clock jumps (a restart) by more than `CLOCK_JUMP_S`.
+        """
+        tracker_t = sample.tracker_t
+        if not math.isfinite(tracker_t):
+            return sample.t
+        offset = sample.t - tracker_t
+        known = self._clock_offset
+        if known is None or offset < known or offset - known > CLOCK_JUMP_S:
+            self._clock_offset = known = offset
+        return tracker_t + known
+
+    def _inside(self, x: float, y: float) -> bool:
+        """Whether a tracker-px point lies in the mapping's calibrated area (fast for the whole screen)."""
+        assert self.mapping is not None
+        if self.mapping.calibrated_area is None:
+            width, height = self.mapping.screen_size_px
+            return 0.0 <= x <= width and 0.0 <= y <= height
+        return bool(self.mapping.in_calibrated_area(np.array([x, y]))[0])
+
+    @property
+    def state(self) -> OverlayState:
+        """What the overlay draws, as of the last input (the gaze point mapped on demand)."""
+        gaze = self._gaze_px
+        cam = None
+        if gaze is not None:
+            cx, cy = self.to_camera(*gaze)
+            cam = (cx, cy) if math.isfinite(cx) else None
+        return self._state._replace(gaze_cam=cam, gaze_outside=self._gaze_outside)
+
+    def feed_frame(self, frame: Frame) -> list[CoreOutput]:
+        """Take one camera frame; returns the looks it gave (during a fixation)."""
+        height, width = frame.image.shape[:2]
+        if self.camera_size != (width, height) or not self._mapping_checked:
+            self.set_camera_size((width, height))
+        self.stats.frames += 1
+        self._ring.append(frame)
+        active = self._active
+        if active is None or frame.index <= active.last_frame_index:
+            return []
+        if active.last_hit is None and active.frames_since_search + 1 < self.empty_search_every:
+            # Nothing found in this fixation's AOI lately: look again only every few frames.
+            active.frames_since_search += 1
+            return []
+        look = self._search(active, frame)
+        return [] if look is None else [look]
+
+    def finish(self) -> list[CoreOutput]:
+        """End of input: flush the detector (a fixation in progress ends)."""
+        if self._finished:
+            return []
+        self._finished = True
+        return self._on_fixation_events(self.detector.flush())
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _with_camera(self, fixation: Fixation) -> Fixation:
+        cam_x, cam_y = self.to_camera(fixation.x, fixation.y)
+        return fixation._replace(cam_x=cam_x, cam_y=cam_y)
+
+    def _on_fixation_events(self, events: list[FixationEvent]) -> list[CoreOutput]:
+        outputs: list[CoreOutput] = []
+        for event in events:
+            fixation = self._with_camera(event.fixation)
+            event = event._replace(fixation=fixation)
+            outputs.append(event)
+            if event.kind == "start":
+                self._active = _Active(fixation, self.aoi_for(fixation.x, fixation.y))
+                reset = getattr(self.marker_search, "reset", None)
+                if reset is not None:
+                    reset()  # a stateful search (detect-then-track) starts afresh per fixation
+                self.stats.fixations += 1
+                frame = self._nearest_frame(fixation)
+                if frame is not None:
+                    look = self._search(self._active, frame)
+                    if look is not None:
+                        outputs.append(look)
+            elif event.kind == "update":
+                if self._active is not None and self._active.fixation.id == fixation.id:
+                    self._active.fixation = fixation
+                    self._active.aoi = self.aoi_for(fixation.x, fixation.y)
+            elif event.kind == "end":
+                active = self._active
+                if active is not None and active.fixation.id == fixation.id:
+                    active.fixation = fixation
+                    summary = self._summary(active)
+                    if summary is not None:
+                        outputs.append(summary)
+                    self._active = None
+            self._publish()
+        return outputs
+
+    def _publish(self) -> None:
+        active = self._active
+        if active is None:
+            self._state = OverlayState()
+        else:
+            self._state = OverlayState(fixation=active.fixation, aoi=active.aoi, hit=active.last_hit)
+
+    def _nearest_frame(self, fixation: Fixation) -> Frame | None:
+        """The ring's frame nearest in time to the fixation's samples (latest on ties)."""
+        best: Frame | None = None
+        best_gap = math.inf
+        for frame in self._ring:
+            gap = max(fixation.onset - frame.t, frame.t - fixation.offset, 0.0)
+            if gap <= best_gap:
+                best, best_gap = frame, gap
+        return best if best_gap <= self.max_join_gap_s else None
+
+    def _search(self, active: _Active, frame: Frame) -> LookEvent | None:
+        """Search one frame for markers in the active fixation's AOI; a look if one is due."""
+        active.last_frame_index = frame.index
+        active.last_frame_t = frame.t
+        active.frames_since_search = 0
+        active.frames_searched += 1
+        self.stats.frames_searched += 1
+        fixation = active.fixation
+        hit: MarkerHit | None = None
+        if active.aoi is not None and self.marker_search is not None:
+            hits = self.marker_search(frame.image, active.aoi, (fixation.cam_x, fixation.cam_y))
+            hit = hits[0] if hits else None
+        active.last_hit = hit
+        marker = None if hit is None else hit.marker_id
+        if hit is not None:
+            if marker not in active.hits:
+                active.hits[marker] = []
+                active.first_seen.append(marker)
+            active.hits[marker].append(hit)
+        self._publish()
+        if active.emitted and marker == active.last_marker:
+            return None
+        kind: LookKind = "change" if active.emitted else "first"
+        active.emitted = True
+        active.last_marker = marker
+        self.stats.looks += 1
+        aoi = active.aoi if active.aoi is not None else (0, 0, 0, 0)
+        on_marker = len(active.hits[marker]) if marker is not None else 0
+        return LookEvent(kind, Look(fixation, hit, frame.t, frame.index, aoi), active.frames_searched, on_marker)
+
+    def _summary(self, active: _Active) -> LookEvent | None:
+        """The end-of-fixation look: the marker on most frames (first seen on ties), mean pose."""
+        if active.frames_searched == 0:
+            return None
+        hit: MarkerHit | None = None
+        on_marker = 0
+        if active.hits:
+            marker = max(active.first_seen, key=lambda name: (len(active.hits[name]), -active.first_seen.index(name)))
+            hit = mean_hit(active.hits[marker])
+            on_marker = len(active.hits[marker])
+        aoi = active.aoi if active.aoi is not None else (0, 0, 0, 0)
+        self.stats.looks += 1
+        look = Look(active.fixation, hit, active.last_frame_t, active.last_frame_index, aoi)
+        return LookEvent("end", look, active.frames_searched, on_marker)

@@ -1,0 +1,217 @@
+"""What the caller's thread does while a pipeline runs: the window, or the headless outputs.
+
+The window (OpenCV) shows the camera's newest frame with the overlay, so it never makes the
+pipeline fall behind. Keys: ``q``/Esc quit, space pause, ``1``-``4`` toggle the overlay layers
+(gaze, AOI, marker outline and axes, label), ``m`` mark an event into the session (and to the
+tracker via ``send_message``).
+
+Headless runs with a recording write the overlay into ``overlay.mp4`` (MJPEG ``overlay.avi``
+where no mp4 encoder is available) and a PNG of each look into ``looks/``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import queue
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from gazefusion.calibration.intrinsics import CameraIntrinsics
+from gazefusion.fusion.core import LookEvent, OverlayState
+from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.overlay import LAYERS, draw_overlay
+from gazefusion.fusion.runner import Runner
+
+log = logging.getLogger(__name__)
+
+KEYS_HELP = "q/Esc quit, space pause, 1-4 toggle gaze/AOI/marker/label, m mark an event"
+
+
+def runner_intrinsics(runner: Runner, size: tuple[int, int]) -> CameraIntrinsics:
+    """The intrinsics the marker search uses (or the assumed 60-degree camera)."""
+    search = runner.core.marker_search
+    intrinsics = getattr(search, "intrinsics", None)
+    if intrinsics is not None and tuple(intrinsics.image_size) == tuple(size):
+        return intrinsics
+    return CameraIntrinsics.from_fov(size)
+
+
+def look_state(event: LookEvent) -> OverlayState:
+    """The overlay of one look: its fixation centre as the gaze point, its AOI and marker."""
+    fixation = event.look.fixation
+    gaze = (fixation.cam_x, fixation.cam_y) if math.isfinite(fixation.cam_x) else None
+    aoi = event.look.aoi if event.look.aoi[2] > 0 else None
+    return OverlayState(gaze, False, fixation, aoi, event.look.hit)
+
+
+class HeadlessOutputs:
+    """The annotated video and the look snapshots of a headless run with a recording.
+
+    Parameters
+    ----------
+    runner : Runner
+        The running pipeline.
+    directory : pathlib.Path
+        The session folder.
+    video : bool
+        Write the annotated video. (default: True)
+    snapshots : bool
+        Write a PNG per look into ``looks/``. (default: True)
+    fps : float
+        Frame rate written into the video's header. (default: 30.0)
+    """
+
+    def __init__(self, runner: Runner, directory: Path, video: bool = True, snapshots: bool = True, fps: float = 30.0) -> None:
+        self.runner = runner
+        self.directory = Path(directory)
+        self.video_enabled = video
+        self.fps = fps
+        self.writer: cv2.VideoWriter | None = None
+        self.video_path: Path | None = None
+        self.frames_written = 0
+        self.snapshots_written = 0
+        self._last_index = -1
+        self._looks: queue.Queue[LookEvent] | None = None
+        self._failed = False
+        if snapshots:
+            self._looks = queue.Queue()
+            runner.subscribe(self._on_event)
+
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, LookEvent) and event.kind != "end" and self._looks is not None:
+            self._looks.put(event)
+
+    def _open_writer(self, size: tuple[int, int]) -> None:
+        for name, fourcc in (("overlay.mp4", "mp4v"), ("overlay.avi", "MJPG")):
+            path = self.directory / name
+            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), self.fps, size)
+            if writer.isOpened():
+                self.writer, self.video_path = writer, path
+                return
+            writer.release()
+            path.unlink(missing_ok=True)
+        log.warning("no video encoder available: the annotated video is not written")
+        self._failed = True
+
+    def step(self, timeout_s: float = 0.05) -> None:
+        """Write the newest frame (if new) with the overlay, and the snapshots of new looks."""
+        frame = self.runner.latest_frame(newer_than=self._last_index, timeout_s=timeout_s)
+        if frame is None and self.runner.camera is None:
+            time.sleep(timeout_s)
+        try:
+            if frame is not None and self.video_enabled and not self._failed:
+                self._last_index = frame.index
+                size = (frame.image.shape[1], frame.image.shape[0])
+                if self.writer is None:
+                    self._open_writer(size)
+                if self.writer is not None:
+                    image = draw_overlay(frame.image, self.runner.overlay_state, runner_intrinsics(self.runner, size))
+                    self.writer.write(image)
+                    self.frames_written += 1
+            self._write_snapshots()
+        except (OSError, cv2.error) as exc:
+            log.warning("headless outputs stopped: %s", exc)
+            self._failed = True
+
+    def _write_snapshots(self) -> None:
+        while self._looks is not None:
+            try:
+                event = self._looks.get_nowait()
+            except queue.Empty:
+                return
+            frame = self.runner.frame(event.look.frame_index)
+            if frame is None:
+                continue
+            size = (frame.image.shape[1], frame.image.shape[0])
+            image = draw_overlay(frame.image, look_state(event), runner_intrinsics(self.runner, size),
+                                 status=f"fixation {event.fixation.id} frame {frame.index}")
+            folder = self.directory / "looks"
+            folder.mkdir(exist_ok=True)
+            name = f"fixation{event.fixation.id:05d}_{event.kind}_{event.marker_id or 'nothing'}.png"
+            if cv2.imwrite(str(folder / name), image):
+                self.snapshots_written += 1
+
+    def close(self) -> None:
+        """Write what is pending and close the video."""
+        if not self._failed:
+            try:
+                self._write_snapshots()
+            except (OSError, cv2.error):
+                pass
+        if self.writer is not None:
+            self.writer.release()
+            self.writer = None
+
+
+def display_available() -> bool:
+    """Whether an OpenCV window can be opened here (a display and a GUI backend)."""
+    return os.name == "nt" or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+class Display:
+    """The OpenCV window over a running pipeline (call :meth:`run` on the main thread).
+
+    Parameters
+    ----------
+    runner : Runner
+        The running pipeline.
+    fullscreen : bool
+        Show the window full-screen. (default: False)
+    """
+
+    WINDOW = "gazefusion"
+
+    def __init__(self, runner: Runner, fullscreen: bool = False) -> None:
+        if not display_available():
+            raise UserError("no display to open a window on: run with --headless")
+        self.runner = runner
+        self.fullscreen = fullscreen
+        self.layers = set(LAYERS)
+        self.paused = False
+        self.marks = 0
+
+    def run(self, seconds: float | None = None) -> None:
+        """Show frames until q/Esc, the time is up or the pipeline ends."""
+        cv2.namedWindow(self.WINDOW, cv2.WINDOW_NORMAL)
+        if self.fullscreen:
+            cv2.setWindowProperty(self.WINDOW, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN)
+        deadline = None if seconds is None else time.monotonic() + seconds
+        last_index = -1
+        shown: np.ndarray | None = None
+        raw: np.ndarray | None = None
+        try:
+            while not self.runner.finished and (deadline is None or time.monotonic() < deadline):
+                if not self.paused:
+                    frame = self.runner.latest_frame(newer_than=last_index, timeout_s=0.03)
+                    if frame is not None:
+                        last_index, raw = frame.index, frame.image
+                    elif raw is None:
+                        raw = np.zeros((480, 640, 3), np.uint8)
+                if raw is not None:
+                    size = (raw.shape[1], raw.shape[0])
+                    status = f"frame {last_index}" + ("  PAUSED" if self.paused else "")
+                    shown = draw_overlay(raw, self.runner.overlay_state, runner_intrinsics(self.runner, size),
+                                         self.layers, status)
+                    cv2.imshow(self.WINDOW, shown)
+                if not self._key(cv2.waitKey(1) & 0xFF):
+                    break
+        finally:
+            cv2.destroyWindow(self.WINDOW)
+
+    def _key(self, key: int) -> bool:
+        """Handle one key; False to quit."""
+        if key in (ord("q"), 27):
+            return False
+        if key == ord(" "):
+            self.paused = not self.paused
+        elif ord("1") <= key <= ord("4"):
+            self.layers ^= {LAYERS[key - ord("1")]}
+        elif key == ord("m"):
+            self.marks += 1
+            self.runner.mark(f"key mark {self.marks}")
+        return True

@@ -1,0 +1,524 @@
+"""The live pipeline: a camera source and a tracker feeding one fusion core, recording as it goes.
+
+Threads live at the edges only: the camera's reader, the tracker's receiver, and one core
+worker here that merges their outputs in host-time order (a short reorder buffer), feeds the
+core and the recorder, and hands the core's outputs to subscribers. The caller's thread runs
+the display, or waits.
+
+Replay determinism: the worker writes, for every frame, how many gaze samples it fed before
+it (``fed_after`` in frames.tsv; -1 for a frame it skipped because it fell behind). Replay feeds
+the same sequence, so it gives the same fixations and looks.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from gazefusion.calibration.intrinsics import CameraIntrinsics, load_intrinsics
+from gazefusion.calibration.mapping import TrackerCameraMapping, load_mapping
+from gazefusion.fusion.config import Config
+from gazefusion.fusion.core import CoreOutput, FusionCore, LookEvent, MarkerSearch, OverlayState
+from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.geometry import ScreenGeometry
+from gazefusion.fusion.session import SessionRecorder, as_jpeg_frame
+from gazefusion.fusion.types import FixationEvent, Frame, MarkerHit
+from gazefusion.trackers.types import GazeSample, TrackerEvent
+
+log = logging.getLogger(__name__)
+
+
+class CameraEvent(NamedTuple):
+    """A camera source event (outage, reconnect, end), as the camera reports it."""
+
+    t: float
+    kind: str
+    text: str
+
+
+class Mark(NamedTuple):
+    """A user mark (``Pipeline.mark``, the display's m key)."""
+
+    t: float
+    text: str
+
+
+PipelineEvent = FixationEvent | LookEvent | TrackerEvent | CameraEvent | Mark
+
+
+def screen_geometry(config: Config) -> ScreenGeometry:
+    """The screen geometry of a configuration."""
+    (wpx, hpx), (wmm, hmm) = config.screen.size_px, config.screen.size_mm
+    return ScreenGeometry(int(wpx), int(hpx), float(wmm), float(hmm), float(config.screen.distance_mm)).validate()
+
+
+class LazyMarkerSearch:
+    """Marker search for the core: detect, then track by optical flow between detections.
+
+    The detector is built at the first frame, when the image size is known (intrinsics from
+    ``calibration.intrinsics`` scaled to it, or an assumed 60-degree camera). The core calls
+    :meth:`reset` at every fixation start, so tracking never carries over between fixations
+    and a replay of the same frames gives the same hits.
+
+    Parameters
+    ----------
+    config : Config
+        ``markers`` and ``calibration.intrinsics`` are used.
+    """
+
+    def __init__(self, config: Config) -> None:
+        from gazefusion.fusion.markers import MarkerLibrary
+
+        self.config = config
+        self.library = MarkerLibrary.load(config.markers.file, config.markers)  # type: ignore[arg-type]
+        self._loaded = load_intrinsics(config.calibration.intrinsics) if config.calibration.intrinsics else None
+        self.intrinsics: CameraIntrinsics | None = None
+        self._tracker: Any = None
+        self._size: tuple[int, int] | None = None
+
+    def _tracker_for(self, size: tuple[int, int]) -> Any:
+        from gazefusion.fusion.markers import MarkerDetector, MarkerTracker
+
+        if self._tracker is None or size != self._size:
+            self.intrinsics = self._loaded.scaled_to(size) if self._loaded else CameraIntrinsics.from_fov(size)
+            self._tracker = MarkerTracker(MarkerDetector(self.library, self.intrinsics, self.config.markers))
+            self._size = size
+        return self._tracker
+
+    def reset(self) -> None:
+        """Forget tracked markers: the next frame is detected afresh."""
+        if self._tracker is not None:
+            self._tracker.reset()
+
+    def __call__(self, image: np.ndarray, aoi: tuple[int, int, int, int], gaze_xy: tuple[float, float]) -> list[MarkerHit]:
+        tracker = self._tracker_for((image.shape[1], image.shape[0]))
+        gaze = gaze_xy if all(math.isfinite(v) for v in gaze_xy) else None
+        return tracker.update(image, roi=aoi, gaze_xy=gaze)
+
+
+def make_core(config: Config) -> FusionCore:
+    """A fusion core as the configuration says: detector, mapping, AOI size, marker search.
+
+    Raises
+    ------
+    UserError
+        An unknown fixation method or parameter, an unreadable mapping, intrinsics or
+        marker library.
+    """
+    from gazefusion.fusion.fixations import make_detector
+
+    geometry = screen_geometry(config)
+    detector = make_detector(config.fixations.method, geometry, dict(config.fixations.params))
+    mapping: TrackerCameraMapping | None = None
+    if config.calibration.mapping:
+        mapping = load_mapping(config.calibration.mapping)
+        screen = (geometry.width_px, geometry.height_px)
+        if tuple(mapping.screen_size_px) != screen:
+            raise UserError(
+                f"mapping {config.calibration.mapping} was made for a {mapping.screen_size_px[0]}x"
+                f"{mapping.screen_size_px[1]} screen but screen.size_px is {screen[0]}x{screen[1]}"
+            )
+    search: MarkerSearch | None = LazyMarkerSearch(config) if config.markers.file else None
+    return FusionCore(detector, geometry, config.aoi.size_deg, mapping, search,
+                      empty_search_every=config.markers.redetect_every)
+
+
+class Runner:
+    """Run camera + tracker through a fusion core in a background worker.
+
+    Parameters
+    ----------
+    config : Config
+        The whole configuration; ``camera.source``, ``tracker.spec`` and ``record.dir`` say
+        what to open and where to record.
+    hold_s : float
+        The reorder buffer holds an input at most this long waiting for the other stream,
+        s. (default: 0.1)
+    max_pending_frames : int
+        Frames waiting in the reorder buffer beyond which older ones are skipped (the core
+        fell behind the camera; skipped frames are recorded as such). (default: 4)
+    extra_session : dict or None
+        More keys for session.yaml (the demo's true poses). (default: None)
+    tracker : Tracker or None
+        An unopened tracker object to use instead of opening ``tracker.spec`` (e.g. a
+        ``ScriptedTracker`` with a script of one's own). (default: None)
+    camera : CameraSource or None
+        An unstarted camera source to use instead of opening ``camera.source``. (default: None)
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        hold_s: float = 0.1,
+        max_pending_frames: int = 4,
+        extra_session: dict[str, Any] | None = None,
+        tracker: Any = None,
+        camera: Any = None,
+    ) -> None:
+        self.config = config
+        self._given_tracker = tracker
+        self._given_camera = camera
+        self.hold_s = hold_s
+        self.max_pending_frames = max_pending_frames
+        self.extra_session = extra_session
+        self.core = make_core(config)
+        self.camera: Any = None
+        self.tracker: Any = None
+        self.recorder: SessionRecorder | None = None
+        self.error: BaseException | None = None
+        self.frames_skipped = 0
+        self.samples_fed = 0
+        self.frames_fed = 0
+        self.looks_seen = 0
+        self.fixations_seen = 0
+        self.started_at = math.nan
+        self._tap: Any = None
+        self._tap_dropped = 0
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._callbacks: list[Callable[[PipelineEvent], None]] = []
+        self._queues: list[queue.Queue[PipelineEvent | None]] = []
+        self._control: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._frames_by_index: dict[int, Frame] = {}
+        self._tracker_ended_at: float | None = None
+
+    # --- life cycle ------------------------------------------------------------------------
+
+    def start(self) -> "Runner":
+        """Open the tracker and the camera, start recording if configured, start the worker.
+
+        Raises
+        ------
+        UserError
+            A bad camera or tracker spec, a source that does not answer, a recording folder
+            that cannot be made.
+        """
+        from gazefusion.trackers import open_tracker
+
+        try:
+            self.tracker = self._given_tracker or open_tracker(
+                self.config.tracker.spec, self.config.tracker, self.config.screen)
+            self.tracker.open()
+            if self._given_camera is not None or self.config.camera.source != "none":
+                from gazefusion.fusion.camera import open_camera
+
+                self.camera = self._given_camera or open_camera(self.config.camera.source, self.config.camera)
+                self.camera.start()
+                self._tap = self.camera.tap(self.config.camera.recorder_queue_frames)
+                if self.camera.size is not None:
+                    self.core.set_camera_size(self.camera.size)
+            if self.config.record.dir:
+                self.recorder = SessionRecorder(self.config.record.dir, self.config, extra=self.extra_session)
+            self.tracker.start_streaming()
+        except BaseException:
+            self._close_sources()
+            raise
+        self.started_at = time.monotonic()
+        self._worker = threading.Thread(target=self._work, name="gazefusion-core", daemon=True)
+        self._worker.start()
+        return self
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop the worker (it feeds what is buffered, ends the fixation in progress), close all."""
+        self._stop.set()
+        if self._worker is not None:
+            self._worker.join(timeout_s)
+        self._close_sources()
+
+    def _close_sources(self) -> None:
+        for part in (self.tracker, self.camera):
+            if part is not None:
+                try:
+                    part.close()
+                except Exception as exc:  # closing must not hide the run's result
+                    log.debug("closing %s failed: %s", part, exc)
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Block until the worker ends (the tracker's replay ran out, an error) or the timeout.
+
+        Returns True if it ended.
+        """
+        return self._done.wait(timeout_s)
+
+    @property
+    def finished(self) -> bool:
+        """Whether the worker has ended."""
+        return self._done.is_set()
+
+    def raise_error(self) -> None:
+        """Re-raise an error the worker stopped on (in the caller's thread)."""
+        if self.error is not None:
+            raise self.error
+
+    # --- subscribers ---------------------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[PipelineEvent], None]) -> None:
+        """Call `callback(event)` from the worker for every fixation event, look, tracker and camera event, mark.
+
+        Keep it short: it runs on the worker thread.
+        """
+        with self._lock:
+            self._callbacks.append(callback)
+
+    def unsubscribe(self, callback: Callable[[PipelineEvent], None]) -> None:
+        """Stop calling `callback`."""
+        with self._lock:
+            if callback in self._callbacks:
+                self._callbacks.remove(callback)
+
+    def event_queue(self) -> "queue.Queue[PipelineEvent | None]":
+        """A new queue receiving every event from now on; None is put when the worker ends."""
+        subscriber: queue.Queue[PipelineEvent | None] = queue.Queue()
+        with self._lock:
+            self._queues.append(subscriber)
+            if self._done.is_set():
+                subscriber.put(None)
+        return subscriber
+
+    def drop_queue(self, subscriber: "queue.Queue[PipelineEvent | None]") -> None:
+        """Stop feeding a queue from :meth:`event_queue`."""
+        with self._lock:
+            if subscriber in self._queues:
+                self._queues.remove(subscriber)
+
+    def _emit(self, event: PipelineEvent) -> None:
+        with self._lock:
+            callbacks, queues = list(self._callbacks), list(self._queues)
+        for callback in callbacks:
+            try:
+                callback(event)
+            except Exception:
+                log.exception("a pipeline callback failed (it stays subscribed)")
+        for subscriber in queues:
+            subscriber.put(event)
+
+    # --- control from other threads ----------------------------------------------------------
+
+    def mark(self, text: str) -> None:
+        """Mark an event: into events.jsonl, and to the tracker as a message (``send_message``)."""
+        self._control.put(("mark", Mark(time.monotonic(), text)))
+
+    def start_recording(self, directory: str | Path) -> None:
+        """Start recording into a new session folder (replacing no running recording).
+
+        Raises
+        ------
+        UserError
+            A recording is already running, or the folder cannot be made or holds a session.
+        """
+        if self.recorder is not None and self.recorder.active:
+            raise UserError(f"already recording into {self.recorder.directory}: stop_recording() first")
+        recorder = SessionRecorder(directory, self.config, extra=self.extra_session)
+        self._control.put(("start", recorder))
+
+    def stop_recording(self, timeout_s: float = 5.0) -> None:
+        """Stop the running recording (its files are closed and complete)."""
+        done = threading.Event()
+        self._control.put(("stop", done))
+        if self._worker is not None and self._worker.is_alive():
+            done.wait(timeout_s)
+        elif self.recorder is not None:
+            self.recorder.close()
+
+    @property
+    def overlay_state(self) -> OverlayState:
+        """What the overlay draws, as of the newest input the core took."""
+        return self.core.state
+
+    def frame(self, index: int) -> Frame | None:
+        """A recent frame fed to the core, by index (for look snapshots)."""
+        return self._frames_by_index.get(index)
+
+    def latest_frame(self, newer_than: int = -1, timeout_s: float | None = None) -> Frame | None:
+        """The camera's newest frame (None without a camera)."""
+        if self.camera is None:
+            return None
+        return self.camera.latest(newer_than=newer_than, timeout_s=timeout_s)
+
+    # --- the worker -----------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        samples: deque[GazeSample] = deque()
+        frames: deque[Frame] = deque()
+        last_sample_t = last_frame_t = -math.inf
+        last_fed_t = -math.inf
+        try:
+            while True:
+                stopping = self._stop.is_set()
+                got = False
+                for _ in range(4096):
+                    sample = self.tracker.get_sample(timeout_s=0)
+                    if sample is None:
+                        break
+                    samples.append(sample)
+                    last_sample_t = sample.t
+                    got = True
+                if self._tap is not None:
+                    while (frame := self._tap.get(timeout_s=0)) is not None:
+                        frames.append(frame)
+                        last_frame_t = frame.t
+                        got = True
+                self._side_channels()
+                ended = self._ended(samples, frames)
+                now = time.monotonic()
+                horizon = now - self.hold_s
+                if self._tap is None:
+                    horizon = math.inf
+                else:
+                    horizon = max(horizon, min(last_sample_t, last_frame_t))
+                if stopping or ended:
+                    horizon = math.inf
+                while samples or frames:
+                    take_sample = bool(samples) and (not frames or samples[0].t <= frames[0].t)
+                    head_t = samples[0].t if take_sample else frames[0].t
+                    if head_t > horizon:
+                        break
+                    if take_sample:
+                        sample = samples.popleft()
+                        self._feed_sample(sample)
+                        last_fed_t = max(last_fed_t, sample.t)
+                    else:
+                        frame = frames.popleft()
+                        behind = len(frames) >= self.max_pending_frames
+                        late = frame.t < last_fed_t
+                        self._feed_frame(frame, skip=behind or late)
+                        last_fed_t = max(last_fed_t, frame.t)
+                if stopping or ended:
+                    break
+                if not got:
+                    sample = self.tracker.get_sample(timeout_s=0.005)
+                    if sample is not None:
+                        samples.append(sample)
+                        last_sample_t = sample.t
+            self._side_channels()
+            for output in self.core.finish():
+                self._output(output)
+        except BaseException as exc:  # reported in the caller's thread by raise_error()
+            self.error = exc
+        finally:
+            self._close_recorder()
+            self._done.set()
+            with self._lock:
+                queues = list(self._queues)
+            for subscriber in queues:
+                subscriber.put(None)
+
+    def _ended(self, samples: deque[GazeSample], frames: deque[Frame]) -> bool:
+        """Whether the inputs have run out: the tracker ended (a replay), and the camera too
+        (a finite source) or has sent nothing for a second since."""
+        if not self.tracker.finished or samples:
+            return False
+        now = time.monotonic()
+        if self._tracker_ended_at is None:
+            self._tracker_ended_at = now
+        if self.camera is None:
+            return True
+        if self.camera.finished:
+            return self._tap is None or len(self._tap) == 0
+        return now - max(self._tracker_ended_at, frames[-1].t if frames else -math.inf) > 1.0
+
+    def _feed_sample(self, sample: GazeSample) -> None:
+        if self.recorder is not None:
+            self.recorder.write_sample(sample)
+        self.samples_fed += 1
+        for output in self.core.feed_sample(sample):
+            self._output(output)
+
+    def _feed_frame(self, frame: Frame, skip: bool) -> None:
+        recorder = self.recorder
+        if skip:
+            self.frames_skipped += 1
+            if recorder is not None:
+                recorder.write_frame(frame, -1)
+            return
+        if recorder is not None:
+            frame = as_jpeg_frame(frame)  # an OpenCV source's frame: the core sees what replay will
+            recorder.write_frame(frame, recorder.samples_written)
+        self.frames_fed += 1
+        self._frames_by_index[frame.index] = frame
+        if len(self._frames_by_index) > 64:
+            for index in sorted(self._frames_by_index)[:-32]:
+                del self._frames_by_index[index]
+        for output in self.core.feed_frame(frame):
+            self._output(output)
+
+    def _output(self, output: CoreOutput) -> None:
+        if isinstance(output, LookEvent):
+            self.looks_seen += 1
+        elif output.kind == "end":
+            self.fixations_seen += 1
+        if self.recorder is not None:
+            self.recorder.write_output(output)
+        self._emit(output)
+
+    def _side_channels(self) -> None:
+        """Tracker and camera events, marks, recorder requests: recorded and passed on."""
+        recorder = self.recorder
+        while (event := self.tracker.get_event(timeout_s=0)) is not None:
+            if event.kind in ("stall", "resume", "restart"):
+                log.warning("tracker %s%s", event.kind, f": {event.raw}" if event.raw else "")
+            if recorder is not None:
+                recorder.write_tracker_event(event)
+            self._emit(event)
+        if self.camera is not None:
+            for t, kind, text in self.camera.pop_events():
+                camera_event = CameraEvent(t, kind, text)
+                if recorder is not None:
+                    recorder.write_event({"kind": f"camera_{kind}", "t": t, "text": text})
+                self._emit(camera_event)
+        if self._tap is not None and self._tap.dropped > self._tap_dropped:
+            if recorder is not None:
+                recorder.write_event({
+                    "kind": "frames_dropped", "t": time.monotonic(), "count": self._tap.dropped - self._tap_dropped,
+                    "text": "the core worker fell behind the camera; these frames are in neither the recording nor the core",
+                })
+            self._tap_dropped = self._tap.dropped
+        while True:  # marks and recording requests, in the order they were made
+            try:
+                action, value = self._control.get_nowait()
+            except queue.Empty:
+                break
+            if action == "mark":
+                try:
+                    self.tracker.send_message(value.text)
+                except Exception as exc:  # a mark must never stop the run
+                    log.debug("send_message failed: %s", exc)
+                if recorder is not None:
+                    recorder.mark(value.text, value.t)
+                self._emit(value)
+            elif action == "start":
+                self._close_recorder()
+                self.recorder = recorder = value
+            else:
+                self._close_recorder()
+                self.recorder = recorder = None
+                value.set()
+        if recorder is not None:
+            recorder.tick()
+
+    def _close_recorder(self) -> None:
+        if self.recorder is not None:
+            self.recorder.close(self.summary())
+
+    def summary(self) -> dict[str, Any]:
+        """Counts of the run so far (for session.yaml and the CLI's last lines)."""
+        stats = self.core.stats
+        summary: dict[str, Any] = {
+            "samples": self.samples_fed, "frames": self.frames_fed, "frames_skipped": self.frames_skipped,
+            "fixations": self.fixations_seen, "looks": self.looks_seen,
+            "samples_outside_calibrated": stats.samples_outside_calibrated,
+        }
+        if self.recorder is not None and self.recorder.error:
+            summary["recording_error"] = self.recorder.error
+        return summary

@@ -1,0 +1,648 @@
+"""The session folder (DESIGN.md, Files): written as a run goes, read back for replay.
+
+A session is a folder::
+
+    session.yaml     start time, software version, the whole configuration, calibration used
+    gaze.tsv         every gaze sample fed to the core (the trackers' gaze table)
+    video.mjpeg      the camera's JPEG frames as received, concatenated, not re-encoded
+    frames.tsv       index, t, t_source, offset, size, fed_after (see below)
+    fixations.tsv    every fixation at its end
+    looks.tsv        every look (first / change / end, see fusion.core)
+    events.jsonl     fixation events, looks, tracker and camera events, marks, trials
+
+``fed_after`` in frames.tsv is the number of gaze rows fed to the core before that frame, or
+-1 for a frame the core did not process (it fell behind): replay feeds the very same
+sequence, so it gives the same events as the live run did.
+
+Everything is appended and flushed at least every ``record.flush_every_s``, so a killed run
+loses at most the last second. When the disk fills, the recorder stops with one clear message
+and keeps what was written; the run goes on.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import errno
+import heapq
+import importlib.metadata
+import json
+import logging
+import math
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, NamedTuple
+
+import cv2
+import numpy as np
+import yaml
+
+from gazefusion.calibration.intrinsics import write_yaml_atomic
+from gazefusion.fusion.camera import CameraSource, redact_url, register_source
+from gazefusion.fusion.camera.base import SourceError, SourceFinished
+from gazefusion.fusion.camera.decode import CorruptJpeg, default_decoder
+from gazefusion.fusion.config import CameraConfig, Config, validate_config
+from gazefusion.fusion.core import LookEvent
+from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.tables import TableReader, TableWriter, parse_float
+from gazefusion.fusion.types import FixationEvent, Frame
+from gazefusion.trackers.gazetable import GAZE_COLUMNS, read_gaze_table, sample_to_row
+from gazefusion.trackers.types import GazeSample, TrackerEvent
+
+log = logging.getLogger(__name__)
+
+FRAME_COLUMNS: tuple[str, ...] = ("index", "t", "t_source", "offset", "size", "fed_after")
+FIXATION_COLUMNS: tuple[str, ...] = (
+    "id", "onset", "offset", "duration", "x", "y", "cam_x", "cam_y", "dispersion_deg", "n_samples",
+)
+LOOK_COLUMNS: tuple[str, ...] = (
+    "fixation_id", "t", "marker", "x_m", "y_m", "z_m", "distance_m", "rx", "ry", "rz", "inliers",
+    "kind", "frame_index", "reprojection_px", "pose_ambiguous", "contains_gaze",
+    "cam_x", "cam_y", "aoi_x", "aoi_y", "aoi_w", "aoi_h", "frames_searched", "frames_on_marker",
+)
+SESSION_FILES: tuple[str, ...] = (
+    "session.yaml", "gaze.tsv", "video.mjpeg", "frames.tsv", "fixations.tsv", "looks.tsv", "events.jsonl",
+)
+
+
+def software_version() -> str:
+    """The installed gazefusion version."""
+    try:
+        return importlib.metadata.version("gazefusion")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def as_jpeg_frame(frame: Frame, quality: int = 95) -> Frame:
+    """A frame of a non-JPEG source as it will be recorded and replayed: JPEG-encoded, decoded back.
+
+    The live core takes this frame instead of the original, so a replay, which can only
+    decode the recorded JPEG, sees the very same pixels.
+
+    Parameters
+    ----------
+    frame : Frame
+        A frame; returned unchanged if it has JPEG bytes already.
+    quality : int
+        JPEG quality. (default: 95)
+    """
+    if frame.jpeg is not None:
+        return frame
+    ok, encoded = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    data = encoded.tobytes() if ok else b""
+    image = decode_jpeg(data)
+    return frame._replace(image=frame.image if image is None else image, jpeg=data)
+
+
+def fixation_row(event: FixationEvent) -> list[Any]:
+    """A fixation (at its end event) as a row of :data:`FIXATION_COLUMNS`."""
+    f = event.fixation
+    return [f.id, f.onset, f.offset, f.duration, f.x, f.y, f.cam_x, f.cam_y, f.dispersion_deg, f.n_samples]
+
+
+def look_row(event: LookEvent) -> dict[str, Any]:
+    """A look as a row of :data:`LOOK_COLUMNS` (pose columns empty for a look at nothing)."""
+    look = event.look
+    row: dict[str, Any] = {
+        "fixation_id": look.fixation.id, "t": look.t, "marker": "", "kind": event.kind,
+        "frame_index": look.frame_index, "cam_x": look.fixation.cam_x, "cam_y": look.fixation.cam_y,
+        "aoi_x": look.aoi[0], "aoi_y": look.aoi[1], "aoi_w": look.aoi[2], "aoi_h": look.aoi[3],
+        "frames_searched": event.frames_searched, "frames_on_marker": event.frames_on_marker,
+    }
+    hit = look.hit
+    if hit is not None:
+        x, y, z = (float(v) for v in np.asarray(hit.position_m, dtype=float).ravel()[:3])
+        rx, ry, rz = (float(v) for v in np.asarray(hit.rotation, dtype=float).ravel()[:3])
+        row.update(
+            marker=hit.marker_id, x_m=x, y_m=y, z_m=z, distance_m=float(hit.distance_m), rx=rx, ry=ry, rz=rz,
+            inliers=int(hit.inliers), reprojection_px=float(hit.reprojection_error_px),
+            pose_ambiguous=bool(hit.pose_ambiguous), contains_gaze=bool(hit.contains_gaze),
+        )
+    return row
+
+
+def event_record(item: FixationEvent | LookEvent) -> dict[str, Any]:
+    """A fixation event or look as an events.jsonl record."""
+    if isinstance(item, LookEvent):
+        row = look_row(item)
+        fields = {k: v for k, v in row.items() if k not in ("t", "kind") and v != ""}
+        return {"kind": f"look_{item.kind}", "t": item.look.t, **fields}
+    f = item.fixation
+    return {
+        "kind": f"fixation_{item.kind}", "t": item.t, "id": f.id, "onset": f.onset, "offset": f.offset,
+        "x": f.x, "y": f.y, "cam_x": f.cam_x, "cam_y": f.cam_y, "dispersion_deg": f.dispersion_deg,
+        "n_samples": f.n_samples,
+    }
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def _json_line(record: dict[str, Any]) -> str:
+    clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in record.items()}
+    return json.dumps(clean, default=_json_default, separators=(",", ":")) + "\n"
+
+
+def _recorded_config(config: Config) -> dict[str, Any]:
+    """The configuration as stored: credentials redacted, file paths absolute (replay from anywhere)."""
+    data = config.to_dict()
+    data["camera"]["source"] = redact_url(str(data["camera"]["source"]))
+    for section, key in (("markers", "file"), ("calibration", "intrinsics"), ("calibration", "mapping")):
+        if data[section][key]:
+            data[section][key] = str(Path(data[section][key]).expanduser().resolve())
+    return data
+
+
+def _calibration_record(path: str | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        contents = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        contents = f"unreadable: {exc}"
+    return {"path": str(path), "contents": contents}
+
+
+class SessionRecorder:
+    """Write a session folder as a run goes.
+
+    Not thread-safe: one thread (the runner's core worker) writes.
+
+    Parameters
+    ----------
+    directory : str or pathlib.Path
+        The session folder; created, must not hold a session already.
+    config : Config
+        The whole configuration of the run, stored in session.yaml (credentials redacted).
+    media : bool
+        Write gaze.tsv, video.mjpeg and frames.tsv (False for a replay's output folder,
+        which holds the derived tables only). (default: True)
+    extra : dict or None
+        More keys for session.yaml (e.g. the demo's true marker poses, a replay's source).
+        (default: None)
+    """
+
+    def __init__(
+        self,
+        directory: str | Path,
+        config: Config,
+        media: bool = True,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.directory = Path(directory)
+        if (self.directory / "session.yaml").exists():
+            raise UserError(f"{self.directory} already holds a session: record into a new folder")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot create the session folder {self.directory}: {exc.strerror}") from None
+        self.flush_every_s = config.record.flush_every_s
+        self.error: str | None = None
+        self.frames_written = 0
+        self.samples_written = 0
+        self._last_flush = time.monotonic()
+        self._video_offset = 0
+        self._header: dict[str, Any] = {
+            "start_time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"),
+            "start_monotonic_s": time.monotonic(),
+            "software": {"name": "gazefusion", "version": software_version()},
+            "config": _recorded_config(config),
+            "calibration": {
+                "intrinsics": _calibration_record(config.calibration.intrinsics),
+                "mapping": _calibration_record(config.calibration.mapping),
+            },
+            **(extra or {}),
+        }
+        self._gaze: TableWriter | None = None
+        self._frames: TableWriter | None = None
+        self._video: IO[bytes] | None = None
+        self._fixations: TableWriter | None = None
+        self._looks: TableWriter | None = None
+        self._events: IO[str] | None = None
+        self._guard("session.yaml", lambda: write_yaml_atomic(self.directory / "session.yaml", self._header))
+        if media:
+            self._guard("gaze.tsv", lambda: setattr(self, "_gaze", TableWriter(
+                self.directory / "gaze.tsv", GAZE_COLUMNS, flush_every_s=self.flush_every_s)))
+            self._guard("video.mjpeg", lambda: setattr(self, "_video", open(self.directory / "video.mjpeg", "wb")))
+            self._guard("frames.tsv", lambda: setattr(self, "_frames", TableWriter(
+                self.directory / "frames.tsv", FRAME_COLUMNS, flush_every_s=self.flush_every_s)))
+        self._guard("fixations.tsv", lambda: setattr(self, "_fixations", TableWriter(
+            self.directory / "fixations.tsv", FIXATION_COLUMNS, flush_every_s=self.flush_every_s)))
+        self._guard("looks.tsv", lambda: setattr(self, "_looks", TableWriter(
+            self.directory / "looks.tsv", LOOK_COLUMNS, flush_every_s=self.flush_every_s)))
+        self._guard("events.jsonl", lambda: setattr(self, "_events", open(
+            self.directory / "events.jsonl", "w", encoding="utf-8", newline="\n")))
+
+    @property
+    def active(self) -> bool:
+        """True while recording (not closed, no write failed)."""
+        return self.error is None and self._events is not None
+
+    # --- writing -------------------------------------------------------------------------
+
+    def _guard(self, name: str, action: Any) -> None:
+        """Run one write; on an OS error stop recording with one clear message."""
+        if self.error is not None:
+            return
+        try:
+            action()
+        except OSError as exc:
+            self._fail(name, exc)
+
+    def _fail(self, name: str, exc: OSError) -> None:
+        reason = "the disk is full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else (exc.strerror or str(exc))
+        self.error = (
+            f"recording stopped: {reason} (writing {name}); what was written so far is kept in "
+            f"{self.directory}, the run goes on"
+        )
+        log.warning(self.error)
+        self._close_files()
+
+    def write_sample(self, sample: GazeSample) -> None:
+        """Append one gaze sample (in the order it was fed to the core)."""
+        if self._gaze is not None and self.error is None:
+            self._guard("gaze.tsv", lambda: self._gaze.write(sample_to_row(sample)))  # type: ignore[union-attr]
+            self.samples_written += 1
+
+    def write_frame(self, frame: Frame, fed_after: int) -> None:
+        """Append one frame's JPEG bytes and its row (`fed_after` -1: not processed).
+
+        Frames without JPEG bytes (OpenCV sources) are encoded here (see :func:`as_jpeg_frame`).
+        """
+        if self._video is None or self._frames is None or self.error is not None:
+            return
+        data = frame.jpeg if frame.jpeg is not None else as_jpeg_frame(frame).jpeg or b""
+        offset = self._video_offset
+
+        def write() -> None:
+            # The JPEG reaches the OS before its row does: a row never points past the video's end.
+            self._video.write(data)  # type: ignore[union-attr]
+            self._video.flush()  # type: ignore[union-attr]
+            self._frames.write([frame.index, frame.t, frame.t_source, offset, len(data), fed_after])  # type: ignore[union-attr]
+
+        self._guard("video.mjpeg", write)
+        if self.error is None:
+            self._video_offset += len(data)
+            self.frames_written += 1
+
+    def write_output(self, item: FixationEvent | LookEvent) -> None:
+        """Record a core output: every one into events.jsonl, ends into fixations.tsv, looks into looks.tsv."""
+        if self.error is not None:
+            return
+        if isinstance(item, LookEvent):
+            if self._looks is not None:
+                self._guard("looks.tsv", lambda: self._looks.write(look_row(item)))  # type: ignore[union-attr]
+        elif item.kind == "end" and self._fixations is not None:
+            self._guard("fixations.tsv", lambda: self._fixations.write(fixation_row(item)))  # type: ignore[union-attr]
+        self.write_event(event_record(item))
+
+    def write_tracker_event(self, event: TrackerEvent) -> None:
+        """Record a tracker event (stall, resume, restart, message …)."""
+        record = {"kind": f"tracker_{event.kind}", "t": event.t, **{k: v for k, v in event.data}}
+        if event.raw:
+            record["raw"] = event.raw
+        self.write_event(record)
+
+    def write_event(self, record: dict[str, Any]) -> None:
+        """Append one record (a dict with at least ``kind`` and ``t``) to events.jsonl."""
+        if self._events is not None and self.error is None:
+            self._guard("events.jsonl", lambda: self._events.write(_json_line(record)))  # type: ignore[union-attr]
+            self.tick()
+
+    def mark(self, text: str, t: float | None = None) -> None:
+        """Record a user mark (a key press, ``Pipeline.mark``, a trial start or end)."""
+        self.write_event({"kind": "mark", "t": time.monotonic() if t is None else t, "text": text})
+
+    def tick(self) -> None:
+        """Flush everything if the last flush is older than ``flush_every_s``."""
+        now = time.monotonic()
+        if now - self._last_flush >= self.flush_every_s:
+            self.flush()
+
+    def flush(self) -> None:
+        """Flush every file to the OS."""
+        self._last_flush = time.monotonic()
+        for name, handle in self._handles():
+            if self.error is not None:
+                return
+            self._guard(name, handle.flush)
+
+    def _handles(self) -> list[tuple[str, Any]]:
+        pairs = [
+            ("gaze.tsv", self._gaze), ("video.mjpeg", self._video), ("frames.tsv", self._frames),
+            ("fixations.tsv", self._fixations), ("looks.tsv", self._looks), ("events.jsonl", self._events),
+        ]
+        return [(name, handle) for name, handle in pairs if handle is not None]
+
+    def _close_files(self) -> None:
+        for _, handle in self._handles():
+            try:
+                handle.close()
+            except OSError:
+                pass  # the error that stopped recording was already reported
+        self._gaze = self._frames = self._fixations = self._looks = None
+        self._video = None
+        self._events = None
+
+    def close(self, summary: dict[str, Any] | None = None) -> None:
+        """Flush, close, and add the end time (and a summary) to session.yaml."""
+        if self.error is None and self._events is not None:
+            self.flush()
+            if self.error is None:
+                self._close_files()
+                self._header["end_time"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+                if summary:
+                    self._header["summary"] = summary
+                self._guard("session.yaml", lambda: write_yaml_atomic(self.directory / "session.yaml", self._header))
+        else:
+            self._close_files()
+
+
+class FrameRecord(NamedTuple):
+    """One row of frames.tsv."""
+
+    index: int
+    t: float
+    t_source: float
+    offset: int
+    size: int
+    fed_after: int
+
+
+class SessionReader:
+    """Read what a session folder holds; missing or truncated parts are noted, not fatal.
+
+    Parameters
+    ----------
+    directory : str or pathlib.Path
+        The session folder.
+
+    Attributes
+    ----------
+    header : dict
+        session.yaml as read ({} when missing or unreadable).
+    config : Config
+        The recorded configuration (defaults when none was recorded).
+    problems : list[str]
+        What is missing or cut off, one line each, filled as the parts are read.
+    """
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        if not self.directory.is_dir():
+            raise UserError(f"session folder not found: {self.directory}")
+        if not any((self.directory / name).exists() for name in SESSION_FILES[:4]):
+            raise UserError(
+                f"{self.directory} is not a session folder (no session.yaml, gaze.tsv, video.mjpeg or frames.tsv)"
+            )
+        self.problems: list[str] = []
+        self.header: dict[str, Any] = {}
+        path = self.directory / "session.yaml"
+        if not path.exists():
+            self.problems.append("session.yaml is missing: using the default configuration")
+        else:
+            try:
+                loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+                self.header = loaded if isinstance(loaded, dict) else {}
+            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+                self.problems.append("session.yaml is unreadable: using the default configuration")
+        recorded = self.header.get("config")
+        self.config: Config = validate_config(recorded if isinstance(recorded, dict) else {}, f"{path} config")
+        if not (self.directory / "gaze.tsv").exists():
+            self.problems.append("gaze.tsv is missing: no gaze to replay")
+        if not (self.directory / "frames.tsv").exists() or not (self.directory / "video.mjpeg").exists():
+            which = [n for n in ("frames.tsv", "video.mjpeg") if not (self.directory / n).exists()]
+            self.problems.append(f"{' and '.join(which)} missing: replaying gaze without frames")
+        self._video_size = self._size("video.mjpeg")
+
+    def _size(self, name: str) -> int:
+        try:
+            return (self.directory / name).stat().st_size
+        except OSError:
+            return 0
+
+    @property
+    def has_frames(self) -> bool:
+        """Whether frames.tsv and video.mjpeg are both there."""
+        return (self.directory / "frames.tsv").exists() and (self.directory / "video.mjpeg").exists()
+
+    def samples(self) -> Iterator[GazeSample]:
+        """The recorded gaze samples in order (none if gaze.tsv is missing)."""
+        path = self.directory / "gaze.tsv"
+        if not path.exists():
+            return
+        yield from read_gaze_table(path)
+
+    def frame_records(self) -> Iterator[FrameRecord]:
+        """frames.tsv rows whose JPEG is wholly in video.mjpeg (a cut-off tail is noted)."""
+        if not self.has_frames:
+            return
+        reader = TableReader(self.directory / "frames.tsv", required=FRAME_COLUMNS[:5])
+        has_fed = "fed_after" in reader.columns
+        for number, row in enumerate(reader, start=2):
+            where = f"frames.tsv line {number}"
+            offset = int(parse_float(row["offset"], "offset", where))
+            size = int(parse_float(row["size"], "size", where))
+            if offset + size > self._video_size:
+                self.problems.append(f"video.mjpeg is cut off: frames from index {row['index']} on are missing")
+                reader.close()
+                return
+            yield FrameRecord(
+                int(parse_float(row["index"], "index", where)), parse_float(row["t"], "t", where),
+                parse_float(row["t_source"], "t_source", where), offset, size,
+                int(parse_float(row["fed_after"], "fed_after", where)) if has_fed else -2,
+            )
+        if reader.truncated_rows:
+            self.problems.append("frames.tsv ends in a cut-off line (skipped)")
+
+    def read_jpeg(self, record: FrameRecord, video: IO[bytes] | None = None) -> bytes:
+        """The JPEG bytes of one frame."""
+        if video is not None:
+            video.seek(record.offset)
+            return video.read(record.size)
+        with open(self.directory / "video.mjpeg", "rb") as handle:
+            handle.seek(record.offset)
+            return handle.read(record.size)
+
+    def frames(self) -> Iterator[tuple[FrameRecord, Frame]]:
+        """Every recorded frame, decoded, with its record (processed or not)."""
+        if not self.has_frames:
+            return
+        with open(self.directory / "video.mjpeg", "rb") as video:
+            for record in self.frame_records():
+                data = self.read_jpeg(record, video)
+                image = decode_jpeg(data)
+                if image is None:
+                    self.problems.append(f"frame {record.index} does not decode (skipped)")
+                    continue
+                yield record, Frame(record.index, record.t, record.t_source, image, data)
+
+    def inputs(self, prefetch: bool = True) -> Iterator[GazeSample | Frame]:
+        """The core's inputs in the order the live run fed them.
+
+        With ``fed_after`` recorded, frames go in after exactly that many samples and frames
+        the live core skipped are skipped; without it, samples and frames merge by time
+        (samples first on ties).
+
+        Parameters
+        ----------
+        prefetch : bool
+            Read and decode frames ahead on a second thread (the order is unchanged).
+            (default: True)
+        """
+        samples = self.samples()
+        fed = 0
+        frames = _prefetched(self.frames()) if prefetch else self.frames()
+        first = next(frames, None)
+        if first is None or first[0].fed_after == -2:
+            # No frames, or a session without fed_after: merge by time.
+            stream = frames if first is None else _chain(first, frames)
+            keyed_samples = ((s.t, 0, i, s) for i, s in enumerate(samples))
+            keyed_frames = ((f.t, 1, i, f) for i, (_, f) in enumerate(stream))
+            for *_, item in heapq.merge(keyed_samples, keyed_frames):
+                yield item
+            return
+        for record, frame in _chain(first, frames):
+            if record.fed_after < 0:
+                continue
+            while fed < record.fed_after:
+                sample = next(samples, None)
+                if sample is None:
+                    break
+                fed += 1
+                yield sample
+            yield frame
+        yield from samples
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        """events.jsonl records; a cut-off last line is noted and skipped."""
+        path = self.directory / "events.jsonl"
+        if not path.exists():
+            self.problems.append("events.jsonl is missing")
+            return
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    self.problems.append("events.jsonl ends in a cut-off line (skipped)")
+                    continue
+                if isinstance(record, dict):
+                    yield record
+
+    def table(self, name: str) -> list[dict[str, str]]:
+        """All rows of fixations.tsv or looks.tsv as dicts of strings ([] when missing)."""
+        path = self.directory / name
+        if not path.exists():
+            self.problems.append(f"{name} is missing")
+            return []
+        return list(TableReader(path))
+
+
+def _prefetched(items: Iterator[Any], depth: int = 8) -> Iterator[Any]:
+    """Run an iterator ahead on a thread (JPEG decoding overlaps the core); same items, same order."""
+    slots: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        slots.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slots.put(("end", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            slots.put(("error", exc))
+
+    thread = threading.Thread(target=produce, name="gazefusion-replay-frames", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = slots.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        thread.join(timeout=2.0)
+
+
+def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    yield from rest
+
+
+def decode_jpeg(data: bytes) -> np.ndarray | None:
+    """Decode JPEG bytes to BGR with the camera sources' decoder, so replay sees the live pixels."""
+    try:
+        return default_decoder(data)
+    except CorruptJpeg:
+        return None
+
+
+class SessionCameraSource(CameraSource):
+    """A recorded session's video as a camera source, at its original frame timing.
+
+    Frames get new arrival times (this run's clock); the recorded source time is kept as
+    ``t_source``. The source ends after the last frame.
+
+    Parameters
+    ----------
+    spec : str
+        The session folder.
+    config : CameraConfig
+        Timeouts (unused: a folder connects at once).
+    """
+
+    reconnects_on_loss = False
+
+    def __init__(self, spec: str, config: CameraConfig) -> None:
+        super().__init__(f"session {spec}", config)
+        self.directory = Path(spec).expanduser()
+        self._reader: SessionReader | None = None
+
+    def _connect(self, timeout_s: float) -> None:
+        try:
+            self._reader = SessionReader(self.directory)
+        except UserError as exc:
+            raise SourceError(str(exc)) from None
+        if not self._reader.has_frames:
+            raise SourceError("the session has no frames.tsv and video.mjpeg")
+
+    def _read(self) -> None:
+        assert self._reader is not None
+        start_wall = time.monotonic()
+        first_t: float | None = None
+        for record, frame in self._reader.frames():
+            if first_t is None:
+                first_t = record.t
+            if self._stop.wait(max(0.0, start_wall + (record.t - first_t) - time.monotonic())):
+                return
+            self._publish(frame.image, time.monotonic(), record.t, frame.jpeg)
+        raise SourceFinished("end of the recorded session")
+
+    def _disconnect(self) -> None:
+        """Nothing held open between frames."""
+
+
+def is_session_folder(spec: str) -> bool:
+    """Whether a camera spec names a recorded session folder."""
+    path = Path(spec).expanduser()
+    return path.is_dir() and ((path / "frames.tsv").exists() or (path / "session.yaml").exists())
+
+
+register_source("session", is_session_folder, SessionCameraSource)

@@ -1,0 +1,110 @@
+"""OpenCV sources (a video file), the none source, and choosing a source from the spec string."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from gazefusion.fusion.camera import (
+    MjpegSource,
+    NoneSource,
+    OpenCvSource,
+    SnapshotSource,
+    open_camera,
+    register_source,
+    SOURCE_KINDS,
+)
+from gazefusion.fusion.config import CameraConfig
+from gazefusion.fusion.errors import UserError
+
+
+@pytest.fixture
+def video_file(tmp_path: Path) -> Path:
+    """A 12-frame MJPG AVI at 200 fps whose frames carry their number as brightness."""
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 200.0, (64, 48))
+    assert writer.isOpened()
+    for i in range(12):
+        writer.write(np.full((48, 64, 3), 20 * i, np.uint8))
+    writer.release()
+    return path
+
+
+def test_video_file_plays_every_frame_then_ends(video_file: Path) -> None:
+    source = open_camera(str(video_file))
+    tap = source.tap()
+    with source:
+        assert isinstance(source, OpenCvSource)
+        frames = []
+        while (frame := tap.get(timeout_s=5)) is not None:
+            frames.append(frame)
+        assert source.finished
+        assert source.latest(newer_than=frames[-1].index, timeout_s=1) is None
+        events = source.pop_events()
+    assert [f.index for f in frames] == list(range(12))
+    brightness = [int(np.median(f.image)) for f in frames]
+    assert all(abs(b - 20 * i) <= 3 for i, b in enumerate(brightness))
+    assert frames[0].jpeg is None and frames[0].image.shape == (48, 64, 3)
+    assert [kind for _, kind, _ in events] == ["end"]
+
+
+def test_file_that_is_not_a_video(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("not a video")
+    with pytest.raises(UserError, match=r"notes\.txt: OpenCV could not open the video file"):
+        open_camera(str(path)).start()
+
+
+def test_none_source_has_no_frames() -> None:
+    with open_camera("none") as source:
+        assert isinstance(source, NoneSource)
+        assert source.latest(timeout_s=0.01) is None
+        assert source.size is None
+        assert source.stats().frames == 0
+
+
+@pytest.mark.parametrize(
+    ("spec", "kind"),
+    [
+        ("http://cam.local/video.mjpg", MjpegSource),
+        ("HTTPS://user:pw@cam.local/mjpeg", MjpegSource),
+        ("snapshot+http://cam.local/snap.jpg", SnapshotSource),
+        ("rtsp://user:pw@cam.local:554/stream1", OpenCvSource),
+        ("0", OpenCvSource),
+        (" none ", NoneSource),
+    ],
+    ids=["http", "https-credentials", "snapshot", "rtsp", "device", "none"],
+)
+def test_spec_picks_the_source(spec: str, kind: type) -> None:
+    source = open_camera(spec, CameraConfig())
+    assert isinstance(source, kind)
+    assert "pw@" not in source.name
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("no/such/clip.mp4", r"^camera source 'no/such/clip\.mp4' names nothing openable"),
+        ("ftp://user:secret@cam/x", r"^camera source 'ftp://\*\*\*@cam/x': unsupported scheme 'ftp'"),
+        ("", r"names nothing openable"),
+    ],
+    ids=["missing-file", "unknown-scheme", "empty"],
+)
+def test_unopenable_spec(spec: str, message: str) -> None:
+    with pytest.raises(UserError, match=message) as caught:
+        open_camera(spec)
+    assert "secret" not in str(caught.value)
+
+
+def test_registered_kind_comes_before_the_file_fallback(tmp_path: Path, video_file: Path) -> None:
+    saved = dict(SOURCE_KINDS)
+    try:
+        register_source("clip", lambda s: s.endswith(".avi"), lambda s, c: NoneSource(c))
+        assert list(SOURCE_KINDS)[-1] == "file"
+        assert isinstance(open_camera(str(video_file)), NoneSource)
+    finally:
+        SOURCE_KINDS.clear()
+        SOURCE_KINDS.update(saved)

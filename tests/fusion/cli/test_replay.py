@@ -1,0 +1,70 @@
+"""`gazefusion replay` at the command line: output folder, re-analysis, damaged sessions."""
+
+from __future__ import annotations
+
+import pytest
+
+from gazefusion.fusion.cli import main
+from gazefusion.fusion.session import SessionReader
+from tests.fusion.sessionkit import make_config, run_for, scene_server
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    """A short live session: the scene over MJPEG, scripted gaze."""
+    folder = tmp_path_factory.mktemp("live") / "s"
+    with scene_server() as server:
+        run_for(make_config(camera__source=server.url, tracker__spec="mock:7?rate=250", record__dir=str(folder)), 2.5)
+    return folder
+
+
+def test_replay_writes_a_session_like_folder(session, tmp_path, capsys):
+    assert main(["replay", str(session), "--out", str(tmp_path / "out"), "--fast"]) == 0
+    out = capsys.readouterr().out
+    assert "summary:" in out and "x real time" in out
+    for name in ("fixations.tsv", "looks.tsv", "events.jsonl", "session.yaml"):
+        assert (tmp_path / "out" / name).exists()
+    assert (tmp_path / "out" / "fixations.tsv").read_text() == (session / "fixations.tsv").read_text()
+
+
+def test_changed_parameters_change_the_result(session, tmp_path, capsys):
+    assert main(["replay", str(session), "--out", str(tmp_path / "idt"), "--fast", "--method", "idt",
+                 "--aoi-deg", "8"]) == 0
+    replayed = SessionReader(tmp_path / "idt")
+    assert replayed.header["config"]["fixations"]["method"] == "idt"
+    assert replayed.header["config"]["aoi"]["size_deg"] == 8.0
+    looks = replayed.table("looks.tsv")
+    assert looks and all(row["aoi_w"] != "" for row in looks)
+
+
+def test_a_session_with_missing_and_cut_files_replays_what_is_there(session, tmp_path, capsys):
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    for name in ("session.yaml", "gaze.tsv", "frames.tsv"):
+        (damaged / name).write_bytes((session / name).read_bytes())
+    gaze = (damaged / "gaze.tsv").read_bytes()
+    (damaged / "gaze.tsv").write_bytes(gaze[:-7])
+    assert main(["replay", str(damaged), "--fast", "--quiet-looks"]) == 0
+    captured = capsys.readouterr()
+    assert "video.mjpeg missing: replaying gaze without frames" in captured.err
+    rows = len(list(SessionReader(session).samples()))
+    assert f"summary: {rows - 1} samples, 0 frames" in captured.out
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        pytest.param(["nowhere"], "session folder not found: nowhere", id="no-folder"),
+        pytest.param(["{empty}"], "is not a session folder", id="empty-folder"),
+        pytest.param(["{session}", "--method", "xyz"], "unknown fixation method 'xyz'", id="bad-method"),
+        pytest.param(["{session}", "--param", "max_velocity_deg_s"], "expected NAME=NUMBER", id="bad-param-syntax"),
+        pytest.param(["{session}", "--param", "warp=3"], "warp", id="unknown-param"),
+        pytest.param(["{session}", "--speed", "0"], "--speed 0.0: expected a number > 0", id="bad-speed"),
+    ],
+)
+def test_bad_replay_input_ends_with_one_line(session, tmp_path, args, expected, capsys):
+    (tmp_path / "empty").mkdir()
+    argv = [a.format(session=session, empty=tmp_path / "empty") for a in args]
+    assert main(["replay", *argv, "--fast"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and expected in err[0], err

@@ -1,0 +1,117 @@
+"""`gazefusion run` at the command line: gaze-only recording, Ctrl-C, headless outputs, bad input."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gazefusion.calibration.mapping import TrackerCameraMapping
+from gazefusion.fusion.cli import main
+from gazefusion.fusion.session import SessionReader
+from tests.fusion.sessionkit import scene_server
+
+
+def test_gaze_alone_is_recorded(tmp_path, capsys):
+    code = main(["run", "--camera", "none", "--tracker", "mock:1?rate=200", "--record", str(tmp_path / "s"),
+                 "--seconds", "1", "--headless"])
+    assert code == 0
+    reader = SessionReader(tmp_path / "s")
+    samples = list(reader.samples())
+    assert 150 < len(samples) < 260
+    assert all(b.t >= a.t for a, b in zip(samples, samples[1:]))
+    header = yaml.safe_load((tmp_path / "s" / "session.yaml").read_text())
+    assert header["config"]["tracker"]["spec"] == "mock:1?rate=200"
+    assert f"summary: {len(samples)} samples, 0 frames" in capsys.readouterr().out
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_what_was_received(tmp_path):
+    folder = tmp_path / "s"
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from gazefusion.fusion.cli import main; sys.exit(main())", "run", "--camera", "none", "--tracker", "mock:1?rate=200",
+         "--record", str(folder), "--headless"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not ((folder / "gaze.tsv").exists() and (folder / "gaze.tsv").stat().st_size > 2000):
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=20)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err and "stopped by Ctrl-C" in err
+    rows = len(list(SessionReader(folder).samples()))
+    assert f"summary: {rows} samples" in out
+    assert "end_time" in yaml.safe_load((folder / "session.yaml").read_text())
+
+
+def test_headless_run_writes_the_annotated_video_and_look_snapshots(tmp_path, capsys):
+    with scene_server() as server:
+        code = main(["run", "--camera", server.url, "--tracker", "mock:5?rate=200", "--record", str(tmp_path / "s"),
+                     "--seconds", "2.5", "--headless", "--aoi-deg", "5"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "look  first" in out
+    videos = list((tmp_path / "s").glob("overlay.*"))
+    assert len(videos) == 1 and videos[0].stat().st_size > 10_000
+    snapshots = sorted((tmp_path / "s" / "looks").glob("*.png"))
+    assert snapshots and snapshots[0].name.startswith("fixation")
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        pytest.param(["--camera", "ftp://cam/stream"], "unsupported scheme 'ftp'", id="bad-camera-scheme"),
+        pytest.param(["--camera", "no/such/file.avi"], "names nothing openable", id="camera-not-found"),
+        pytest.param(["--tracker", "carrier-pigeon"], "carrier-pigeon", id="bad-tracker-spec"),
+        pytest.param(["--aoi-deg", "-1"], "aoi.size_deg: -1.0 is not valid", id="aoi-negative"),
+    ],
+)
+def test_bad_specs_end_with_one_line(args, expected, capsys):
+    code = main(["run", "--headless", "--seconds", "1", *(["--camera", "none"] if "--camera" not in args else []), *args])
+    assert code == 2
+    assert expected in _error_line(capsys)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        pytest.param("aoi:\n  sise_deg: 3\n", "aoi.sise_deg: unknown key", id="unknown-key"),
+        pytest.param("aoi:\n  size_deg: wide\n", "aoi.size_deg: 'wide' is not valid: expected", id="wrong-type"),
+        pytest.param("screen:\n  size_px: 1920\n", "screen.size_px: 1920 is not valid", id="wrong-shape"),
+    ],
+)
+def test_bad_config_names_key_value_and_expectation(tmp_path, content, expected, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text(content)
+    assert main(["run", "--config", str(path), "--camera", "none", "--headless", "--seconds", "1"]) == 2
+    assert expected in _error_line(capsys)
+
+
+def test_a_mapping_for_another_camera_resolution_is_refused(tmp_path, capsys):
+    mapping = TrackerCameraMapping.fullscreen((1920, 1080), (1280, 720))
+    path = tmp_path / "mapping.yaml"
+    path.write_text(yaml.safe_dump(mapping.to_dict()))
+    with scene_server() as server:
+        code = main(["run", "--camera", server.url, "--tracker", "mock", "--mapping", str(path), "--headless",
+                     "--seconds", "5"])
+    assert code == 2
+    assert "calibrated for a 1280x720 camera image but the camera gives 640x480" in _error_line(capsys)
+
+
+def test_a_window_without_a_display_is_refused_before_anything_opens(monkeypatch, capsys):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert main(["run", "--camera", "none", "--tracker", "mock", "--seconds", "1"]) == 2
+    assert _error_line(capsys) == "gazefusion: no display to open a window on: run with --headless"

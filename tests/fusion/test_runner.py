@@ -1,0 +1,133 @@
+"""The live pipeline over real parts: an MJPEG camera on loopback, a streaming tracker, recording.
+
+Replay of a recorded live run gives the same fixations and looks; a camera that drops out
+and comes back, and a disk that fills, do not stop the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from gazefusion.fusion.api import Pipeline
+from gazefusion.fusion.cli import main
+from gazefusion.fusion.core import LookEvent
+from gazefusion.fusion.replay import replay_session
+from gazefusion.fusion.session import SessionReader
+from gazefusion.fusion.types import FixationEvent
+from tests.fusion.sessionkit import make_config, marker_gaze_tracker, run_for, scene_files, scene_server
+
+
+def events_of(folder) -> list[dict]:
+    return [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
+
+
+def test_replay_of_a_live_run_gives_the_same_fixations_and_looks(tmp_path):
+    files = scene_files(tmp_path)
+    with scene_server() as server:
+        config = make_config(camera__source=server.url, record__dir=str(tmp_path / "live"), aoi__size_deg=4.5, **files)
+        runner = run_for(config, 4.0, tracker=marker_gaze_tracker(config))
+    live = tmp_path / "live"
+    assert runner.fixations_seen >= 5 and runner.frames_fed >= 60
+    result = replay_session(live, tmp_path / "replay")
+    assert result.problems == ()
+    assert result.samples == runner.samples_fed and result.frames == runner.frames_fed
+    for name in ("fixations.tsv", "looks.tsv"):
+        live_rows = (live / name).read_text().splitlines()
+        assert len(live_rows) > 5
+        assert (tmp_path / "replay" / name).read_text().splitlines() == live_rows
+    # Every fixation has one summary look, and the gaze on the markers finds them.
+    looks = SessionReader(live).table("looks.tsv")
+    ends = [row for row in looks if row["kind"] == "end"]
+    assert len(ends) == runner.fixations_seen
+    assert len({row["marker"] for row in ends} - {""}) >= 3
+
+
+def test_a_camera_that_drops_out_comes_back_and_gaze_goes_on(tmp_path):
+    server = scene_server()
+    port = server.port
+    config = make_config(camera__source=server.url, tracker__spec="mock:1?rate=200",
+                         record__dir=str(tmp_path / "s"), camera__read_timeout_s=0.5,
+                         camera__reconnect_initial_s=0.1, camera__reconnect_max_s=0.2)
+    state = {"phase": 0, "restarted": None}
+
+    def during(runner, elapsed_s):
+        nonlocal server
+        if state["phase"] == 0 and elapsed_s > 1.0:
+            server.close()
+            state["phase"] = 1
+        elif state["phase"] == 1 and elapsed_s > 2.2:
+            server = scene_server(port=port)
+            state["phase"], state["restarted"] = 2, time.monotonic()
+
+    try:
+        run_for(config, 4.5, during)
+    finally:
+        server.close()
+    events = events_of(tmp_path / "s")
+    kinds = [event["kind"] for event in events]
+    assert "camera_outage" in kinds and "camera_reconnect" in kinds
+    outage = next(e["t"] for e in events if e["kind"] == "camera_outage")
+    back = next(e["t"] for e in events if e["kind"] == "camera_reconnect")
+    reader = SessionReader(tmp_path / "s")
+    frame_times = [record.t for record in reader.frame_records()]
+    sample_times = [sample.t for sample in reader.samples()]
+    assert any(t > back for t in frame_times), "frames resume after the reconnect"
+    assert not any(outage + 0.1 < t < back - 0.1 for t in frame_times)
+    assert sum(outage < t < back for t in sample_times) > 100, "gaze goes on during the outage"
+
+
+def test_a_full_disk_stops_the_recording_not_the_run(tmp_path):
+    folder = tmp_path / "s"
+    folder.mkdir()
+    os.symlink("/dev/full", folder / "events.jsonl")  # fails at the first event, a fixation start
+    seen = []
+    with scene_server() as server:
+        config = make_config(camera__source=server.url, tracker__spec="mock:2?rate=200", record__dir=str(folder))
+        with Pipeline(config) as pipeline:
+            pipeline.on_fixation(seen.append)
+            time.sleep(2.5)
+            summary = pipeline.stop()
+    assert "the disk is full (writing events.jsonl)" in summary["recording_error"]
+    assert summary["samples"] > 300 and summary["fixations"] >= 2, "the run went on"
+    assert sum(1 for e in seen if isinstance(e, FixationEvent) and e.kind == "end") == summary["fixations"]
+    written = list(SessionReader(folder).samples())
+    assert 0 < len(written) < summary["samples"], "what was written before is kept"
+
+
+def test_the_api_iterates_looks_and_marks_into_the_recording(tmp_path):
+    with scene_server() as server:
+        with Pipeline(None, camera=server.url, tracker="mock:4?rate=200", record=tmp_path / "a") as pipeline:
+            pipeline.mark("trial 1 start")
+            looks = list(pipeline.looks(timeout_s=2.0))
+            pipeline.mark("trial 1 end")
+            pipeline.stop_recording()
+            pipeline.start_recording(tmp_path / "b")
+            time.sleep(0.5)
+    assert looks and all(isinstance(look, LookEvent) for look in looks)
+    marks = [e["text"] for e in events_of(tmp_path / "a") if e["kind"] == "mark"]
+    assert marks == ["trial 1 start", "trial 1 end"]
+    assert len(list(SessionReader(tmp_path / "b").samples())) > 50
+    assert replay_session(tmp_path / "b").samples == len(list(SessionReader(tmp_path / "b").samples()))
+
+
+def test_a_tracker_stall_is_reported_and_recorded_and_the_run_goes_on(tmp_path, capsys):
+    from gazefusion.trackers.iviewx.simulator import Faults, IViewXSimulator
+
+    (tmp_path / "config.yaml").write_text("tracker:\n  watchdog_s: 0.3\n")
+    with IViewXSimulator(rate_hz=250, faults=Faults(stall_at_s=0.5, stall_s=0.8)) as simulator:
+        code = main(["run", "--config", str(tmp_path / "config.yaml"), "--camera", "none",
+                     "--tracker", f"iviewx://127.0.0.1:{simulator.command_port}?listen=0",
+                     "--record", str(tmp_path / "s"), "--seconds", "2.2", "--headless"])
+    assert code == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert "tracker stall" in printed and "tracker resume" in printed[printed.index("tracker stall"):]
+    events = events_of(tmp_path / "s")
+    assert [e["kind"] for e in events if e["kind"].startswith("tracker_")] == ["tracker_stall", "tracker_resume"]
+    resumed = next(e["t"] for e in events if e["kind"] == "tracker_resume")
+    samples = list(SessionReader(tmp_path / "s").samples())
+    assert sum(s.t > resumed for s in samples) > 100, "samples come again after the stall"
+    assert any(line.startswith(f"summary: {len(samples)} samples") for line in printed)

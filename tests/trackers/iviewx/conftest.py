@@ -1,0 +1,67 @@
+"""Fixtures of the iViewX tests: a simulator on loopback and a client connected to it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from gazefusion.fusion.config import TrackerConfig
+from gazefusion.trackers.iviewx.client import IViewXClient
+from gazefusion.trackers.iviewx.simulator import IViewXSimulator
+from gazefusion.trackers.script import ScriptedGaze
+from gazefusion.trackers.types import GazeSample, TrackerEvent
+
+FAST = TrackerConfig(ping_timeout_s=1.0, watchdog_s=0.2)
+
+
+def connect(simulator: IViewXSimulator, config: TrackerConfig = FAST) -> IViewXClient:
+    """An opened client talking to `simulator`, listening on a free loopback port."""
+    client = IViewXClient("127.0.0.1", simulator.command_port, 0, "127.0.0.1", config)
+    client.open()
+    return client
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float = 5.0) -> bool:
+    """Poll `condition` until it holds (a synchronisation, not a timing assertion)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def stream(client: IViewXClient, simulator: IViewXSimulator, seconds: float) -> list[GazeSample]:
+    """Stream for `seconds`, stop, and take every sample the client got."""
+    client.start_streaming()
+    assert wait_until(lambda: simulator.streaming)
+    time.sleep(seconds)
+    client.stop_streaming()
+    assert wait_until(lambda: not simulator.streaming)
+    # Under load the last datagrams may still be on their way: wait for them (or give up).
+    wait_until(lambda: client.stats().received >= simulator.samples_sent, 3.0)
+    return list(client.samples(timeout_s=0.3))
+
+
+def events(client: IViewXClient) -> list[TrackerEvent]:
+    """Every event queued so far."""
+    return list(iter(lambda: client.get_event(0), None))
+
+
+@pytest.fixture
+def simulator(script: ScriptedGaze) -> Iterator[IViewXSimulator]:
+    """A monocular 500 Hz simulator on a free loopback port."""
+    with IViewXSimulator(script=script, rate_hz=500, point_s=0.01) as sim:
+        yield sim
+
+
+@pytest.fixture
+def client(simulator: IViewXSimulator) -> Iterator[IViewXClient]:
+    """A client connected to `simulator`."""
+    client = connect(simulator)
+    try:
+        yield client
+    finally:
+        client.close()

@@ -1,0 +1,1 @@
+"""The SMI iViewX remote command protocol: parser, client, simulator."""
