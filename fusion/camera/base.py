@@ -306,6 +306,8 @@ class CameraSource(ABC):
         tap = FrameTap(maxsize or self.config.recorder_queue_frames)
         with self._cond:
             self._taps.append(tap)
+            if self._finished:
+                tap._close()  # nothing will come: get() must not wait for it
         return tap
 
     def stats(self) -> CameraStats:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import time
 
 from gazefusion.fusion.camera import open_camera, redact_url
 from gazefusion.fusion.config import load_config
@@ -57,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     report["fps"] = (received - 1) / (last_t - first_t) if received >= 2 and last_t > first_t else math.nan
     report = {"source": redact_url(args.source), **{key: report[key] for key in _FIELDS}}
     if args.json:
-        print(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in report.items()}))
+        print(json.dumps({k: (None if math.isnan(v) else round(v, 3)) if isinstance(v, float) else v
+                          for k, v in report.items()}))
     else:
         for key, value in report.items():
             shown = f"{value:.2f}" if isinstance(value, float) else str(value)
