@@ -169,6 +169,9 @@ def run_demo(
 ) -> DemoResult:
     """Run the demo and return its figures.
 
+    The camera and tracker stand-ins start in a spawned child process, which imports the
+    calling script: call this from under ``if __name__ == "__main__":``.
+
     Parameters
     ----------
     out_dir : str or pathlib.Path or None
