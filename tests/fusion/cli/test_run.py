@@ -134,3 +134,12 @@ def test_a_killed_run_leaves_a_session_that_replays_up_to_its_last_second(tmp_pa
     samples = list(SessionReader(folder).samples())
     assert len(samples) > 100
     assert killed_at - samples[-1].t < 1.0, "at most the last second is lost"
+
+
+def test_recording_over_a_session_is_refused(tmp_path, capsys):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "session.yaml").write_text("start_time: earlier\n")
+    assert main(["run", "--camera", "none", "--tracker", "mock", "--record", str(tmp_path / "s"), "--headless",
+                 "--seconds", "1"]) == 2
+    assert _error_line(capsys) == f"gazefusion: {tmp_path / 's'} already holds a session: record into a new folder"
+    assert (tmp_path / "s" / "session.yaml").read_text() == "start_time: earlier\n"
