@@ -28,6 +28,7 @@ import importlib.metadata
 import json
 import logging
 import math
+import platform
 import queue
 import threading
 import time
@@ -212,7 +213,8 @@ class SessionRecorder:
         self._header: dict[str, Any] = {
             "start_time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"),
             "start_monotonic_s": time.monotonic(),
-            "software": {"name": "gazefusion", "version": software_version()},
+            "software": {"name": "gazefusion", "version": software_version(), "opencv": cv2.__version__,
+                         "python": platform.python_version()},
             "config": _recorded_config(config),
             "calibration": {
                 "intrinsics": _calibration_record(config.calibration.intrinsics),
