@@ -558,6 +558,14 @@ class Runner:
             "fixations": self.fixations_seen, "looks": self.looks_seen,
             "samples_outside_calibrated": stats.samples_outside_calibrated,
         }
+        if self.camera is not None:
+            camera = self.camera.stats()
+            summary["camera_reconnects"] = camera.reconnects
+            summary["frames_dropped"] = self._tap.dropped if self._tap is not None else 0
+        if self.tracker is not None:
+            tracker = self.tracker.stats()
+            summary["tracker_stalls"] = tracker.stalls
+            summary["samples_dropped"] = tracker.dropped
         if self.recorder is not None and self.recorder.error:
             summary["recording_error"] = self.recorder.error
         return summary
