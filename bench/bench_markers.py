@@ -270,7 +270,6 @@ def main(argv: list[str] | None = None) -> int:
                 variant = MarkersConfig(homography=name)
                 methods[f"ours/{name}"] = ours(MarkerDetector(MarkerLibrary.from_images([(k, v, WIDTH_M) for k, v in textures.items()], variant), intrinsics, variant))
         methods["ours/no-LM"] = ours(MarkerDetector(library, intrinsics, config, refine=False))
-        methods["ours/no-guided"] = ours(MarkerDetector(library, intrinsics, config, guided=False))
         methods["ours/bf"] = ours(MarkerDetector(library, intrinsics, config, matcher="bf"))
     results: dict[str, dict[tuple[float, int], Tally]] = {name: defaultdict(Tally) for name in methods}
     print(f"{poses} poses per cell, {len(DISTANCES_M)} distances x {len(TILTS_DEG)} tilts, AOI {args.aoi_px} px, "

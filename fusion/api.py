@@ -4,10 +4,10 @@
 
     with Pipeline("experiment.yaml", camera="http://cam/stream", tracker="iviewx://10.0.0.2:4444") as p:
         p.start_recording("sessions/p01")
-        p.mark("trial 1 start")
+        p.trial_start("1")
         for look in p.looks(timeout_s=10):
             print(look.kind, look.marker_id, look.look.hit and look.look.hit.position_m)
-        p.mark("trial 1 end")
+        p.trial_end("1")
         p.stop_recording()
 
 The pipeline runs in the background (camera reader, tracker receiver, one core worker); looks
@@ -20,7 +20,7 @@ import queue
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from gazefusion.fusion.config import Config, load_config
 from gazefusion.fusion.core import LookEvent, OverlayState
@@ -29,8 +29,6 @@ from gazefusion.fusion.types import FixationEvent, Frame
 from gazefusion.trackers.types import TrackerEvent
 
 __all__ = ["Pipeline", "LookEvent", "FixationEvent", "TrackerEvent", "CameraEvent", "Mark"]
-
-_E = TypeVar("_E")
 
 
 class Pipeline:
@@ -162,6 +160,14 @@ class Pipeline:
     def mark(self, text: str) -> None:
         """Mark an event (a trial start or end): into the recording and to the tracker."""
         self.runner.mark(text)
+
+    def trial_start(self, name: str) -> None:
+        """Mark a trial's start (``trial_start`` in events.jsonl, a message to the tracker)."""
+        self.runner.mark(name, "trial_start")
+
+    def trial_end(self, name: str) -> None:
+        """Mark a trial's end (``trial_end`` in events.jsonl, a message to the tracker)."""
+        self.runner.mark(name, "trial_end")
 
     def start_recording(self, directory: str | Path) -> None:
         """Record into a new session folder from now on."""

@@ -36,7 +36,9 @@ from gazefusion.trackers.types import GazeSample
 LookKind = Literal["first", "change", "end"]
 
 CLOCK_JUMP_S = 1.0
-"""A tracker clock that falls behind the host clock by more than this restarted: re-anchor."""
+"""A tracker clock going back, or arrivals falling behind, by more than this: re-anchor, s."""
+OFFSET_WINDOW_S = 10.0
+"""Tracker time over which the least delayed arrival anchors the tracker clock, s."""
 
 
 class LookEvent(NamedTuple):
@@ -218,7 +220,8 @@ class FusionCore:
         self.stats = CoreStats()
         self._state = OverlayState()
         self._gaze_px: tuple[float, float] | None = None
-        self._clock_offset: float | None = None
+        self._offsets: deque[tuple[float, float]] = deque()
+        self._last_tracker_t: float | None = None
         self._gaze_outside = False
         self._ring: deque[Frame] = deque(maxlen=ring_frames)
         self._active: _Active | None = None
@@ -306,18 +309,26 @@ class FusionCore:
 
         Arrival times carry network and scheduling jitter (samples read in a burst share
         nearly one time), which a velocity threshold reads as saccades. The tracker clock is
-        even, so the detector gets ``tracker_t + offset`` with the offset the smallest
-        ``t - tracker_t`` seen (the least delayed arrival), restarted when the tracker's
-        clock jumps (a restart) by more than `CLOCK_JUMP_S`.
+        even, so the detector gets ``tracker_t + offset``, the offset being the smallest
+        ``t - tracker_t`` (the least delayed arrival) of the last `OFFSET_WINDOW_S` of
+        tracker time: it follows a drift between the clocks, and starts afresh when the
+        tracker clock goes back (a restart) or the arrivals jump by more than `CLOCK_JUMP_S`.
         """
         tracker_t = sample.tracker_t
         if not math.isfinite(tracker_t):
             return sample.t
         offset = sample.t - tracker_t
-        known = self._clock_offset
-        if known is None or offset < known or offset - known > CLOCK_JUMP_S:
-            self._clock_offset = known = offset
-        return tracker_t + known
+        window = self._offsets  # (tracker_t, offset), offsets increasing: a sliding minimum
+        last = self._last_tracker_t
+        if window and (tracker_t < last - CLOCK_JUMP_S or offset - window[0][1] > CLOCK_JUMP_S):
+            window.clear()
+        self._last_tracker_t = tracker_t if last is None else max(last, tracker_t)
+        while window and window[-1][1] >= offset:
+            window.pop()
+        window.append((tracker_t, offset))
+        while window[0][0] < tracker_t - OFFSET_WINDOW_S:
+            window.popleft()
+        return tracker_t + window[0][1]
 
     def _inside(self, x: float, y: float) -> bool:
         """Whether a tracker-px point lies in the mapping's calibrated area (fast for the whole screen)."""

@@ -101,8 +101,9 @@ class HeadlessOutputs:
     def step(self, timeout_s: float = 0.05) -> None:
         """Write the newest frame (if new) with the overlay, and the snapshots of new looks."""
         frame = self.runner.latest_frame(newer_than=self._last_index, timeout_s=timeout_s)
-        if frame is None and self.runner.camera is None:
-            time.sleep(timeout_s)
+        camera = self.runner.camera
+        if frame is None and (camera is None or camera.finished):
+            time.sleep(timeout_s)  # nothing will come: do not spin
         try:
             if frame is not None and self.video_enabled and not self._failed:
                 self._last_index = frame.index
@@ -191,7 +192,9 @@ class Display:
                     if frame is not None:
                         last_index, raw = frame.index, frame.image
                     elif raw is None:
-                        raw = np.zeros((480, 640, 3), np.uint8)
+                        raw = np.zeros((480, 640, 3), np.uint8)  # no camera: the overlay on black
+                    if frame is None and (self.runner.camera is None or self.runner.camera.finished):
+                        time.sleep(0.03)
                 if raw is not None:
                     size = (raw.shape[1], raw.shape[0])
                     status = f"frame {last_index}" + ("  PAUSED" if self.paused else "")

@@ -8,21 +8,19 @@ changed for re-analysis (fixation method and parameters, AOI size, marker librar
 from __future__ import annotations
 
 import bisect
-import logging
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from gazefusion.calibration.intrinsics import write_yaml_atomic
 from gazefusion.fusion.config import Config, validate_config
 from gazefusion.fusion.core import CoreOutput, FusionCore, LookEvent
 from gazefusion.fusion.runner import make_core, screen_geometry
 from gazefusion.fusion.session import SessionReader, SessionRecorder
 from gazefusion.fusion.types import FixationEvent, Frame
-
-log = logging.getLogger(__name__)
 
 RING_LEAD_FRAMES = 40
 """Frames a part of a replay feeds before its own (more than the core's ring of 32)."""
@@ -186,6 +184,8 @@ def replay_session(
     """
     reader = SessionReader(session)
     config = override_config(reader.config, overrides, "replay parameters")
+    if out_dir is not None:
+        config = _recorded_calibration(reader, config, Path(out_dir))
     workers = min(os.cpu_count() or 1, 4) if workers is None else max(1, int(workers))
     recorder = None
     if out_dir is not None:
@@ -220,6 +220,30 @@ def replay_session(
     return ReplayResult(counts["samples"], counts["frames"], counts["fixations"], counts["looks"], duration,
                         time.monotonic() - wall_start, tuple(dict.fromkeys(reader.problems)),
                         None if out_dir is None else Path(out_dir))
+
+
+def _recorded_calibration(reader: SessionReader, config: Config, out_dir: Path) -> Config:
+    """Calibration files that have gone since the recording: use the contents recorded in session.yaml.
+
+    They are written into ``out_dir/calibration/`` and the configuration points there;
+    each is named in the reader's problems.
+    """
+    recorded = reader.header.get("calibration") or {}
+    changes: dict[str, str] = {}
+    for key in ("intrinsics", "mapping"):
+        path = getattr(config.calibration, key)
+        entry = recorded.get(key)
+        if path is None or Path(path).exists() or not isinstance(entry, dict):
+            continue
+        if not isinstance(entry.get("contents"), dict) or entry.get("path") != path:
+            continue
+        folder = out_dir / "calibration"
+        folder.mkdir(parents=True, exist_ok=True)
+        copy = folder / Path(path).name
+        write_yaml_atomic(copy, entry["contents"])
+        changes[f"calibration.{key}"] = str(copy)
+        reader.problems.append(f"{key} file {path} is gone: using the contents recorded in session.yaml")
+    return override_config(config, changes, "replay parameters") if changes else config
 
 
 def _progress_bar(total: int, enabled: bool, unit: str) -> Any:

@@ -47,10 +47,21 @@ class CameraEvent(NamedTuple):
 
 
 class Mark(NamedTuple):
-    """A user mark (``Pipeline.mark``, the display's m key)."""
+    """A user mark (``Pipeline.mark``, the display's m key) or a trial start or end.
+
+    Attributes
+    ----------
+    t : float
+        Host time, s.
+    text : str
+        The mark's text, or the trial's name.
+    kind : {"mark", "trial_start", "trial_end"}
+        What it marks. (default: "mark")
+    """
 
     t: float
     text: str
+    kind: str = "mark"
 
 
 PipelineEvent = FixationEvent | LookEvent | TrackerEvent | CameraEvent | Mark
@@ -323,9 +334,17 @@ class Runner:
 
     # --- control from other threads ----------------------------------------------------------
 
-    def mark(self, text: str) -> None:
-        """Mark an event: into events.jsonl, and to the tracker as a message (``send_message``)."""
-        self._control.put(("mark", Mark(time.monotonic(), text)))
+    def mark(self, text: str, kind: str = "mark") -> None:
+        """Mark an event: into events.jsonl, and to the tracker as a message (``send_message``).
+
+        Parameters
+        ----------
+        text : str
+            The mark's text (a trial's name for trial starts and ends).
+        kind : {"mark", "trial_start", "trial_end"}
+            What it marks. (default: "mark")
+        """
+        self._control.put(("mark", Mark(time.monotonic(), text, kind)))
 
     def start_recording(self, directory: str | Path) -> None:
         """Start recording into a new session folder (replacing no running recording).
@@ -510,11 +529,12 @@ class Runner:
                 break
             if action == "mark":
                 try:
-                    self.tracker.send_message(value.text)
+                    message = value.text if value.kind == "mark" else f"{value.kind} {value.text}"
+                    self.tracker.send_message(message)
                 except Exception as exc:  # a mark must never stop the run
                     log.debug("send_message failed: %s", exc)
                 if recorder is not None:
-                    recorder.mark(value.text, value.t)
+                    recorder.mark(value.text, value.t, value.kind)
                 self._emit(value)
             elif action == "start":
                 self._close_recorder()
@@ -538,6 +558,14 @@ class Runner:
             "fixations": self.fixations_seen, "looks": self.looks_seen,
             "samples_outside_calibrated": stats.samples_outside_calibrated,
         }
+        if self.camera is not None:
+            camera = self.camera.stats()
+            summary["camera_reconnects"] = camera.reconnects
+            summary["frames_dropped"] = self._tap.dropped if self._tap is not None else 0
+        if self.tracker is not None:
+            tracker = self.tracker.stats()
+            summary["tracker_stalls"] = tracker.stalls
+            summary["samples_dropped"] = tracker.dropped
         if self.recorder is not None and self.recorder.error:
             summary["recording_error"] = self.recorder.error
         return summary

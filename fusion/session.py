@@ -28,6 +28,7 @@ import importlib.metadata
 import json
 import logging
 import math
+import platform
 import queue
 import threading
 import time
@@ -212,7 +213,8 @@ class SessionRecorder:
         self._header: dict[str, Any] = {
             "start_time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"),
             "start_monotonic_s": time.monotonic(),
-            "software": {"name": "gazefusion", "version": software_version()},
+            "software": {"name": "gazefusion", "version": software_version(), "opencv": cv2.__version__,
+                         "python": platform.python_version()},
             "config": _recorded_config(config),
             "calibration": {
                 "intrinsics": _calibration_record(config.calibration.intrinsics),
@@ -316,9 +318,19 @@ class SessionRecorder:
             self._guard("events.jsonl", lambda: self._events.write(_json_line(record)))  # type: ignore[union-attr]
             self.tick()
 
-    def mark(self, text: str, t: float | None = None) -> None:
-        """Record a user mark (a key press, ``Pipeline.mark``, a trial start or end)."""
-        self.write_event({"kind": "mark", "t": time.monotonic() if t is None else t, "text": text})
+    def mark(self, text: str, t: float | None = None, kind: str = "mark") -> None:
+        """Record a user mark (a key press, ``Pipeline.mark``) or a trial start or end.
+
+        Parameters
+        ----------
+        text : str
+            The mark's text or the trial's name.
+        t : float or None
+            Host time, s; None: now. (default: None)
+        kind : {"mark", "trial_start", "trial_end"}
+            The record's ``kind``. (default: "mark")
+        """
+        self.write_event({"kind": kind, "t": time.monotonic() if t is None else t, "text": text})
 
     def tick(self) -> None:
         """Flush everything if the last flush is older than ``flush_every_s``."""

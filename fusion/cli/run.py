@@ -82,6 +82,10 @@ def print_summary(summary: dict[str, Any], out: TextIO) -> None:
         parts.append(f"{summary['frames_skipped']} frames skipped (core behind)")
     if summary.get("samples_outside_calibrated"):
         parts.append(f"{summary['samples_outside_calibrated']} samples outside the calibrated area")
+    for key, what in (("frames_dropped", "frames dropped (recorder tap full)"), ("camera_reconnects", "camera reconnects"),
+                      ("tracker_stalls", "tracker stalls"), ("samples_dropped", "samples dropped (tracker buffer full)")):
+        if summary.get(key):
+            parts.append(f"{summary[key]} {what}")
     print("summary: " + ", ".join(parts), file=out)
     if summary.get("recording_error"):
         print(f"gazefusion: {summary['recording_error']}", file=sys.stderr)

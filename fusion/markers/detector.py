@@ -8,7 +8,6 @@ from typing import NamedTuple
 
 import cv2
 import numpy as np
-from scipy.spatial import cKDTree
 
 from gazefusion.calibration.intrinsics import CameraIntrinsics
 from gazefusion.fusion.config import MarkersConfig
@@ -53,15 +52,7 @@ LSH_TABLES = 6
 LSH_KEY_BITS = 16
 LSH_PROBE_LEVEL = 1
 LSH_CHECKS = 32
-#: Guided matching: a first homography needs this many inliers; frame keypoints within
-#: `GUIDED_RADIUS` inlier thresholds of a projected reference feature (of its nearest
-#: `GUIDED_NEIGHBOURS`) are candidates, at most `GUIDED_MAX_HAMMING` bits apart.
-GUIDED_MIN_INLIERS = 8
-GUIDED_RADIUS = 1.5
-GUIDED_NEIGHBOURS = 3
-GUIDED_MAX_HAMMING = 64
-#: The homography refitted on the guided matches uses this fraction of the inlier threshold.
-GUIDED_REFIT = 0.5
+LSH_SEED = 20_240_601
 #: A marker found in a search region too large to upscale is searched again in a square
 #: region this fraction of its size larger on each side, when that region is small enough.
 CLOSER_LOOK_MARGIN = 0.25
@@ -88,24 +79,6 @@ class Correspondences(NamedTuple):
     frame_px: np.ndarray
 
 
-class FrameFeatures(NamedTuple):
-    """A frame's (or search region's) ORB features, in frame px, with a spatial index.
-
-    Attributes
-    ----------
-    points_px : numpy.ndarray
-        (N, 2) float32 keypoint positions, frame px.
-    descriptors : numpy.ndarray
-        (N, 32) uint8 ORB descriptors.
-    tree : scipy.spatial.cKDTree
-        Over `points_px`, for guided matching.
-    """
-
-    points_px: np.ndarray
-    descriptors: np.ndarray
-    tree: cKDTree
-
-
 class MarkerDetector:
     """Finds the library's markers in a frame and estimates their poses.
 
@@ -124,8 +97,6 @@ class MarkerDetector:
     matcher : {"lsh", "bf"}
         Nearest-neighbour search: FLANN locality-sensitive hashing, or brute force.
         (default: "lsh")
-    guided : bool
-        Guided second round of matching after a first homography (see `verify`). (default: True)
     """
 
     def __init__(
@@ -135,7 +106,6 @@ class MarkerDetector:
         config: MarkersConfig | None = None,
         refine: bool = True,
         matcher: str = "lsh",
-        guided: bool = True,
     ) -> None:
         self.library = library
         self.intrinsics = intrinsics
@@ -145,13 +115,11 @@ class MarkerDetector:
                 f"unknown homography estimator {self.config.homography!r} (known: {', '.join(HOMOGRAPHY_METHODS)})"
             )
         self.refine = refine
-        self.guided = guided
         self._method = HOMOGRAPHY_METHODS[self.config.homography]
         self._orb = cv2.ORB_create(
             nfeatures=self.config.n_features, scaleFactor=1.2, nlevels=8, fastThreshold=FAST_THRESHOLD
         )
         self._index = LibraryIndex.build(library)
-        self._marker_number = {marker.marker_id: number for number, marker in enumerate(library)}
         self._search = NeighbourSearch(self._index.descriptors, matcher)
         self._scaled: dict[tuple[int, int], CameraIntrinsics] = {}
 
@@ -233,12 +201,11 @@ class MarkerDetector:
             return []
         work_px = np.array([kp.pt for kp in keypoints], np.float32)
         frame_px = (work_px + 0.5) / scale - 0.5 + np.array([x0, y0], np.float32)
-        frame_features = FrameFeatures(frame_px, descriptors, cKDTree(frame_px)) if self.guided else None
         found = []
         markers = self.library.markers
         for number, (reference_px, matched) in self._match(descriptors).items():
             result = self.verify(markers[number], reference_px, frame_px[matched], intrinsics, frame_size, gaze_xy,
-                                 RANSAC_THRESHOLD_PX / scale, frame_features)
+                                 RANSAC_THRESHOLD_PX / scale)
             if result is not None:
                 found.append(result)
         if closer_look and scale == 1.0:
@@ -269,7 +236,6 @@ class MarkerDetector:
         frame_size: tuple[int, int],
         gaze_xy: tuple[float, float] | None,
         threshold_px: float = RANSAC_THRESHOLD_PX,
-        frame_features: FrameFeatures | None = None,
     ) -> tuple[MarkerHit, Correspondences] | None:
         """A hit from putative correspondences, or None when they do not verify.
 
@@ -291,27 +257,12 @@ class MarkerDetector:
             The gaze, frame px.
         threshold_px : float
             Inlier threshold of the robust estimator, frame px. (default: `RANSAC_THRESHOLD_PX`)
-        frame_features : FrameFeatures or None
-            All of the frame's keypoints and descriptors: with them, a
-            first homography from as few as `GUIDED_MIN_INLIERS` inliers guides a second round
-            of matching near where each reference feature should appear. (default: None)
         """
         config = self.config
-        needed = GUIDED_MIN_INLIERS if frame_features is not None else config.min_inliers
-        if len(frame_px) < needed:
+        if len(frame_px) < config.min_inliers:
             return None
         homography, inlier = self._homography(reference_px, frame_px, threshold_px)
-        if homography is None or int(inlier.sum()) < needed:
-            return None
-        if frame_features is not None:
-            guided = self._guided_matches(marker, homography, frame_features, threshold_px)
-            if guided is not None and len(guided[0]) > int(inlier.sum()):
-                reference_px, frame_px = guided
-                # Many correspondences now: keep only the precise ones for the pose.
-                homography, inlier = self._homography(reference_px, frame_px, GUIDED_REFIT * threshold_px)
-                if homography is None:
-                    return None
-        if int(inlier.sum()) < config.min_inliers:
+        if homography is None or int(inlier.sum()) < config.min_inliers:
             return None
         reference_in, frame_in = reference_px[inlier], frame_px[inlier]
         corners = cv2.perspectiveTransform(marker.outline_px.reshape(-1, 1, 2), homography).reshape(4, 2)
@@ -361,38 +312,6 @@ class MarkerDetector:
         if homography is None or mask is None or not np.all(np.isfinite(homography)):
             return None, np.zeros(len(frame_px), bool)
         return homography, mask.ravel().astype(bool)
-
-    def _guided_matches(
-        self, marker: Marker, homography: np.ndarray, frame: "FrameFeatures", threshold_px: float
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """Matches between every reference feature and the frame keypoints near where the
-        homography puts it (within `GUIDED_RADIUS` thresholds), best Hamming distance per frame
-        keypoint, at most `GUIDED_MAX_HAMMING`. Returns (reference px, frame px) or None."""
-        index = self._index
-        own = np.flatnonzero(index.marker == self._marker_number[marker.marker_id])
-        projected = cv2.perspectiveTransform(index.points_px[own].reshape(-1, 1, 2), homography).reshape(-1, 2)
-        inside = np.all(np.isfinite(projected), axis=1)
-        own, projected = own[inside], projected[inside]
-        if len(own) == 0:
-            return None
-        k = min(GUIDED_NEIGHBOURS, len(frame.points_px))
-        _, nearest = frame.tree.query(projected, k=k, distance_upper_bound=GUIDED_RADIUS * threshold_px)
-        nearest = nearest.reshape(len(own), k)
-        close = nearest < len(frame.points_px)
-        reference_rows = np.repeat(own, k)[close.ravel()]
-        frame_rows = nearest[close].astype(np.int64)
-        if len(frame_rows) == 0:
-            return None
-        hamming = np.bitwise_count(
-            index.descriptors_u64[reference_rows] ^ frame.descriptors.view(np.uint64)[frame_rows]
-        ).sum(axis=1)
-        good = hamming <= GUIDED_MAX_HAMMING
-        reference_rows, frame_rows, hamming = reference_rows[good], frame_rows[good], hamming[good]
-        order = np.lexsort((hamming, frame_rows))
-        reference_rows, frame_rows = reference_rows[order], frame_rows[order]
-        first = np.ones(len(frame_rows), bool)
-        first[1:] = frame_rows[1:] != frame_rows[:-1]
-        return index.points_px[reference_rows[first]], frame.points_px[frame_rows[first]].astype(np.float32)
 
     def _match(self, descriptors: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """Ratio-tested matches of frame descriptors against the whole library at once.
@@ -449,10 +368,6 @@ class LibraryIndex(NamedTuple):
     points_px: np.ndarray
     distinct_px: np.ndarray
 
-    @property
-    def descriptors_u64(self) -> np.ndarray:
-        """The descriptors as (M, 4) uint64 words, for vectorised Hamming distances."""
-        return self.descriptors.view(np.uint64)
 
     @classmethod
     def build(cls, library: MarkerLibrary) -> "LibraryIndex":
@@ -490,6 +405,9 @@ class NeighbourSearch:
         if kind == "lsh" and len(self.descriptors):
             params = {"algorithm": 6, "table_number": LSH_TABLES, "key_size": LSH_KEY_BITS,
                       "multi_probe_level": LSH_PROBE_LEVEL}
+            # FLANN draws the LSH hash tables from OpenCV's generator: seed it, so every
+            # detector built from one library matches alike (a replay gives the live hits).
+            cv2.setRNGSeed(LSH_SEED)
             self._index = cv2.flann_Index(self.descriptors, params, cv2.NORM_HAMMING)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -199,3 +199,17 @@ def test_bursts_of_arrival_times_do_not_break_fixations():
         assert len(ends) == 2
         assert ends[0].fixation.n_samples > 0.5 * RATE_HZ * 0.9
         assert ends[0].fixation.onset == pytest.approx(inputs[0].t, abs=0.06)
+
+
+def test_the_detector_clock_follows_a_drifting_tracker_clock():
+    # Two minutes of gaze; the tracker clock runs 0.1 % slow; arrivals jitter by up to 8 ms.
+    rng = np.random.default_rng(3)
+    plan = gaze_plan([(960, 540, 0.5), (480, 300, 0.5)] * 120)
+    drifting = [s._replace(t=s.t * 1.001 + rng.uniform(0, 0.008), tracker_t=s.t) for s in plan]
+    core = make_core()
+    ends = [o for o in run_core(core, drifting, []) if isinstance(o, FixationEvent) and o.kind == "end"]
+    assert len(ends) == 240
+    # The last fixation starts with the last dwell (0.5 s at the plan's end), on the host clock,
+    # within the arrival jitter and a few samples, not 0.12 s off as a fixed offset would leave it.
+    expected_onset = plan[-int(0.5 * RATE_HZ)].t * 1.001
+    assert abs(ends[-1].fixation.onset - expected_onset) < 0.03

@@ -26,7 +26,7 @@ def changed(before: np.ndarray, after: np.ndarray, x0: int, y0: int, x1: int, y1
         pytest.param("gaze", (94, 294, 107, 307), id="gaze-point"),
         pytest.param("aoi", (58, 258, 142, 262), id="aoi-top-edge"),
         pytest.param("marker", (398, 98, 502, 102), id="marker-outline"),
-        pytest.param("label", (400, 70, 600, 96), id="marker-label"),
+        pytest.param("label", (400, 66, 600, 94), id="marker-label"),
     ],
 )
 def test_each_layer_draws_where_it_belongs_and_only_when_on(layer, box):

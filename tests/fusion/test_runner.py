@@ -10,8 +10,6 @@ import json
 import os
 import time
 
-import pytest
-
 from gazefusion.fusion.api import Pipeline
 from gazefusion.fusion.cli import main
 from gazefusion.fusion.core import LookEvent
@@ -69,9 +67,10 @@ def test_a_camera_that_drops_out_comes_back_and_gaze_goes_on(tmp_path):
             state["phase"], state["restarted"] = 2, time.monotonic()
 
     try:
-        run_for(config, 4.5, during)
+        runner = run_for(config, 4.5, during)
     finally:
         server.close()
+    assert runner.summary()["camera_reconnects"] >= 1
     events = events_of(tmp_path / "s")
     kinds = [event["kind"] for event in events]
     assert "camera_outage" in kinds and "camera_reconnect" in kinds
@@ -106,15 +105,16 @@ def test_a_full_disk_stops_the_recording_not_the_run(tmp_path):
 def test_the_api_iterates_looks_and_marks_into_the_recording(tmp_path):
     with scene_server() as server:
         with Pipeline(None, camera=server.url, tracker="mock:4?rate=200", record=tmp_path / "a") as pipeline:
-            pipeline.mark("trial 1 start")
+            pipeline.trial_start("1")
+            pipeline.mark("a key press")
             looks = list(pipeline.looks(timeout_s=2.0))
-            pipeline.mark("trial 1 end")
+            pipeline.trial_end("1")
             pipeline.stop_recording()
             pipeline.start_recording(tmp_path / "b")
             time.sleep(0.5)
     assert looks and all(isinstance(look, LookEvent) for look in looks)
-    marks = [e["text"] for e in events_of(tmp_path / "a") if e["kind"] == "mark"]
-    assert marks == ["trial 1 start", "trial 1 end"]
+    marks = [(e["kind"], e["text"]) for e in events_of(tmp_path / "a") if e["kind"] in ("mark", "trial_start", "trial_end")]
+    assert marks == [("trial_start", "1"), ("mark", "a key press"), ("trial_end", "1")]
     assert len(list(SessionReader(tmp_path / "b").samples())) > 50
     assert replay_session(tmp_path / "b").samples == len(list(SessionReader(tmp_path / "b").samples()))
 
@@ -135,7 +135,7 @@ def test_a_tracker_stall_is_reported_and_recorded_and_the_run_goes_on(tmp_path, 
     resumed = next(e["t"] for e in events if e["kind"] == "tracker_resume")
     samples = list(SessionReader(tmp_path / "s").samples())
     assert sum(s.t > resumed for s in samples) > 100, "samples come again after the stall"
-    assert any(line.startswith(f"summary: {len(samples)} samples") for line in printed)
+    assert any(line.startswith(f"summary: {len(samples)} samples") and "1 tracker stalls" in line for line in printed)
 
 
 def test_two_marker_searches_find_exactly_the_same(tmp_path):

@@ -68,3 +68,20 @@ def test_bad_replay_input_ends_with_one_line(session, tmp_path, args, expected, 
     assert main(["replay", *argv, "--fast"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and expected in err[0], err
+
+
+def test_a_calibration_file_gone_since_the_recording_is_taken_from_session_yaml(tmp_path, capsys):
+    import yaml
+
+    from gazefusion.calibration.mapping import TrackerCameraMapping
+
+    mapping = TrackerCameraMapping.fullscreen((1920, 1080), (640, 480))._replace(info={"note": "test"})
+    path = tmp_path / "mapping.yaml"
+    path.write_text(yaml.safe_dump(mapping.to_dict()))
+    with scene_server() as server:
+        run_for(make_config(camera__source=server.url, tracker__spec="mock:2?rate=250", record__dir=str(tmp_path / "s"),
+                            calibration__mapping=str(path)), 1.5)
+    path.unlink()
+    assert main(["replay", str(tmp_path / "s"), "--out", str(tmp_path / "out"), "--fast"]) == 0
+    assert f"mapping file {path} is gone: using the contents recorded in session.yaml" in capsys.readouterr().err
+    assert (tmp_path / "out" / "fixations.tsv").read_text() == (tmp_path / "s" / "fixations.tsv").read_text()

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import yaml
@@ -118,3 +116,30 @@ def test_a_window_without_a_display_is_refused_before_anything_opens(monkeypatch
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     assert main(["run", "--camera", "none", "--tracker", "mock", "--seconds", "1"]) == 2
     assert _error_line(capsys) == "gazefusion: no display to open a window on: run with --headless"
+
+
+def test_a_killed_run_leaves_a_session_that_replays_up_to_its_last_second(tmp_path):
+    folder = tmp_path / "s"
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from gazefusion.fusion.cli import main; sys.exit(main())", "run",
+         "--camera", "none", "--tracker", "mock:1?rate=200", "--record", str(folder), "--headless"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not ((folder / "gaze.tsv").exists() and (folder / "gaze.tsv").stat().st_size > 20_000):
+        time.sleep(0.1)
+    killed_at = time.monotonic()  # CLOCK_MONOTONIC is shared by the processes of one machine
+    process.kill()
+    process.wait(timeout=10)
+    samples = list(SessionReader(folder).samples())
+    assert len(samples) > 100
+    assert killed_at - samples[-1].t < 1.0, "at most the last second is lost"
+
+
+def test_recording_over_a_session_is_refused(tmp_path, capsys):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "session.yaml").write_text("start_time: earlier\n")
+    assert main(["run", "--camera", "none", "--tracker", "mock", "--record", str(tmp_path / "s"), "--headless",
+                 "--seconds", "1"]) == 2
+    assert _error_line(capsys) == f"gazefusion: {tmp_path / 's'} already holds a session: record into a new folder"
+    assert (tmp_path / "s" / "session.yaml").read_text() == "start_time: earlier\n"

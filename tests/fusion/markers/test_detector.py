@@ -157,3 +157,14 @@ def test_brute_force_matcher_agrees(library: MarkerLibrary, intrinsics: CameraIn
 def test_unknown_matcher_is_refused(library: MarkerLibrary, intrinsics: CameraIntrinsics) -> None:
     with pytest.raises(ValueError, match="unknown matcher 'kd'"):
         MarkerDetector(library, intrinsics, matcher="kd")
+
+
+def test_two_detectors_from_one_library_agree(library: MarkerLibrary, intrinsics: CameraIntrinsics) -> None:
+    frames = [render_scene([("a", d, 30, 45, (330, 250))], seed=20 + i)[0] for i, d in enumerate((1.2, 1.8, 2.2))]
+    first, second = MarkerDetector(library, intrinsics), MarkerDetector(library, intrinsics)
+    for frame in frames:
+        roi = (220, 140, 220, 220)
+        hits_first, hits_second = first.detect(frame, roi), second.detect(frame, roi)
+        assert [h.marker_id for h in hits_first] == [h.marker_id for h in hits_second]
+        for a, b in zip(hits_first, hits_second):
+            np.testing.assert_array_equal(a.position_m, b.position_m)
