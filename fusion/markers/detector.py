@@ -62,6 +62,9 @@ MIN_SIDE_PX = 12.0
 ANGLE_RANGE_DEG = (25.0, 155.0)
 #: The inliers must spread over at least this fraction of the visible marker area.
 MIN_INLIER_COVERAGE = 0.10
+#: ... and over at least this area of the frame, px² (a few clustered points on a small,
+#: distant marker give its distance 10-40% wrong; measured in bench/bench_markers.py).
+MIN_INLIER_HULL_PX2 = 300.0
 
 
 class Correspondences(NamedTuple):
@@ -268,7 +271,7 @@ class MarkerDetector:
         corners = cv2.perspectiveTransform(marker.outline_px.reshape(-1, 1, 2), homography).reshape(4, 2)
         if implausible_quad(corners) is not None:
             return None
-        if inlier_coverage(reference_in, marker) < MIN_INLIER_COVERAGE:
+        if inlier_coverage(reference_in, marker) < MIN_INLIER_COVERAGE or hull_area(frame_in) < MIN_INLIER_HULL_PX2:
             return None
         pose = estimate_planar_pose(
             marker.to_marker_m(reference_in), frame_in, intrinsics.camera_matrix, intrinsics.dist_coeffs,
@@ -483,10 +486,14 @@ def implausible_quad(corners: np.ndarray) -> str | None:
 
 def inlier_coverage(reference_px: np.ndarray, marker: Marker) -> float:
     """Area of the inliers' convex hull as a fraction of the picture's area."""
-    if len(reference_px) < 3:
+    return hull_area(reference_px) / float(marker.image_size[0] * marker.image_size[1])
+
+
+def hull_area(points_px: np.ndarray) -> float:
+    """Area of the convex hull of (N, 2) points, px²."""
+    if len(points_px) < 3:
         return 0.0
-    hull = cv2.convexHull(reference_px.astype(np.float32).reshape(-1, 1, 2))
-    return float(cv2.contourArea(hull)) / float(marker.image_size[0] * marker.image_size[1])
+    return float(cv2.contourArea(cv2.convexHull(points_px.astype(np.float32).reshape(-1, 1, 2))))
 
 
 def quad_overlap(first: np.ndarray, second: np.ndarray) -> float:
