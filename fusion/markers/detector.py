@@ -30,6 +30,8 @@ UPSCALE_BELOW_PX = 480
 #: FAST corner threshold of the frame's ORB: lower than OpenCV's 20, since small, blurred,
 #: JPEG-compressed markers have soft corners.
 FAST_THRESHOLD = 8
+#: Levels of the frame's ORB pyramid (scale factor 1.2).
+PYRAMID_LEVELS = 6
 #: A search region larger than this square (frame px) gets proportionally more ORB features
 #: than ``markers.n_features``, up to `MAX_FEATURE_FACTOR` times: a whole frame holds more
 #: clutter and smaller markers than a gaze AOI.
@@ -42,13 +44,13 @@ ROI_MARGIN_PX = 16
 #: RANSAC inlier threshold in the (upscaled) working image, px.
 RANSAC_THRESHOLD_PX = 3.0
 #: Neighbours searched per frame feature (for the ratio test against a distinct runner-up).
-NEIGHBOURS = 4
+NEIGHBOURS = 3
 #: Two features of a picture closer than this fraction of its longest side are the same point
 #: (found at two reference scales).
 DISTINCT_FRACTION = 0.02
 #: FLANN multi-probe LSH index of the library's descriptors: hash tables, bits per key, probe
 #: level, leaves checked (speed against recall, measured in bench/bench_markers.py).
-LSH_TABLES = 6
+LSH_TABLES = 4
 LSH_KEY_BITS = 16
 LSH_PROBE_LEVEL = 1
 LSH_CHECKS = 32
@@ -120,7 +122,7 @@ class MarkerDetector:
         self.refine = refine
         self._method = HOMOGRAPHY_METHODS[self.config.homography]
         self._orb = cv2.ORB_create(
-            nfeatures=self.config.n_features, scaleFactor=1.2, nlevels=8, fastThreshold=FAST_THRESHOLD
+            nfeatures=self.config.n_features, scaleFactor=1.2, nlevels=PYRAMID_LEVELS, fastThreshold=FAST_THRESHOLD
         )
         self._index = LibraryIndex.build(library)
         self._search = NeighbourSearch(self._index.descriptors, matcher)
