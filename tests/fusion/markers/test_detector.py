@@ -10,7 +10,7 @@ from gazefusion.fusion.config import MarkersConfig
 from gazefusion.fusion.errors import UserError
 from gazefusion.fusion.markers import MarkerDetector, MarkerLibrary
 from gazefusion.fusion.synthetic import background_texture
-from tests.fusion.markers.scenes import CAMERA, SIZE, WIDTH_M, render_scene, rotation_error_deg, texture
+from tests.fusion.markers.scenes import CAMERA, SIZE, render_scene, rotation_error_deg
 
 
 @pytest.mark.parametrize(
