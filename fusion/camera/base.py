@@ -32,7 +32,7 @@ log = logging.getLogger("gazefusion.camera")
 
 _LATENCY_WINDOW: Final = 2048  # latencies kept for the median/p95/max figures
 _FPS_WINDOW: Final = 64  # frame times kept for the fps figure
-_YIELD_S: Final = 0.0005  # how long the reader steps aside when the decoder is behind
+_READER_WAIT_MAX_S: Final = 0.002  # longest the reader waits per frame for a decoder that is behind
 _DECODE_BACKLOG: Final = 64  # undecoded JPEGs held at most, whatever their age (bounds memory)
 
 Decoder = Callable[[bytes], np.ndarray]
@@ -187,6 +187,7 @@ class CameraSource(ABC):
         self._threads: list[threading.Thread] = []
         self._pending: collections.deque[tuple[bytes, float, float]] = collections.deque()
         self._pending_cond = threading.Condition()
+        self._decoding = False
         self._frame_times: collections.deque[float] = collections.deque(maxlen=_FPS_WINDOW)
         self._latencies_s: collections.deque[float] = collections.deque(maxlen=_LATENCY_WINDOW)
         self._counts = {"frames": 0, "corrupt": 0, "dropped": 0, "tap_dropped": 0, "skipped": 0, "reconnects": 0}
@@ -220,6 +221,9 @@ class CameraSource(ABC):
         except SourceError as exc:
             self._disconnect()
             raise UserError(f"camera {self.name}: {exc}") from None
+        except UserError:
+            self._disconnect()
+            raise
         self._started = True
         self._connected = True
         self._spawn(self._reader_main, "reader")
@@ -302,6 +306,8 @@ class CameraSource(ABC):
         tap = FrameTap(maxsize or self.config.recorder_queue_frames)
         with self._cond:
             self._taps.append(tap)
+            if self._finished:
+                tap._close()  # nothing will come: get() must not wait for it
         return tap
 
     def stats(self) -> CameraStats:
@@ -369,16 +375,17 @@ class CameraSource(ABC):
             while len(self._pending) > 1 and (t - self._pending[0][1] > max_lag_s or len(self._pending) > _DECODE_BACKLOG):
                 self._pending.popleft()
                 skipped += 1
-            self._pending_cond.notify()
-            behind = len(self._pending) > 1
+            self._pending_cond.notify_all()
+            if len(self._pending) > 1:
+                # The decoder is behind. Wait for it to take the next JPEG, but never long: the
+                # reader still takes at least 1 / _READER_WAIT_MAX_S frames per second (more than
+                # any camera sends), so a real stream never ages in the socket, while a sender
+                # faster than that is not read just to be skipped. Waiting also hands the
+                # interpreter lock to the decoder, which a reader that never blocks would starve.
+                self._pending_cond.wait_for(lambda: len(self._pending) <= 1 or self._stop.is_set(), _READER_WAIT_MAX_S)
         if skipped:
             with self._cond:
                 self._counts["skipped"] += skipped
-        if behind:
-            # A reader that never blocks (the socket always has data) would keep the interpreter
-            # lock and starve the decoder of it for a whole switch interval per frame; a short
-            # sleep hands it over. The stream waits in the socket meanwhile, not in a backlog here.
-            time.sleep(_YIELD_S)
 
     def _event(self, kind: str, text: str) -> None:
         with self._cond:
@@ -395,10 +402,14 @@ class CameraSource(ABC):
         assert decode is not None
         while True:
             with self._pending_cond:
+                self._decoding = False
+                self._pending_cond.notify_all()
                 self._pending_cond.wait_for(lambda: self._pending or self._stop.is_set())
                 if self._stop.is_set():
                     return
                 jpeg, t, t_source = self._pending.popleft()
+                self._decoding = True
+                self._pending_cond.notify_all()  # a reader waiting for the pick-up
             try:
                 image = decode(jpeg)
             except Exception as exc:  # any decoder complaint means a corrupt frame, never a crash
@@ -463,9 +474,8 @@ class CameraSource(ABC):
         log.info("camera %s: %s", self.name, reason)
         # let the decoder finish what it holds before consumers are told there is no more
         if self._decoder is not None:
-            deadline = time.monotonic() + 2.0
-            while self._pending and time.monotonic() < deadline and not self._stop.is_set():
-                time.sleep(0.005)
+            with self._pending_cond:
+                self._pending_cond.wait_for(lambda: not (self._pending or self._decoding) or self._stop.is_set(), 5.0)
         with self._cond:
             self._finished = True
             self._cond.notify_all()

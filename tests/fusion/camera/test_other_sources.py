@@ -58,6 +58,14 @@ def test_file_that_is_not_a_video(tmp_path: Path) -> None:
         open_camera(str(path)).start()
 
 
+def test_tap_of_a_finished_source_does_not_wait(video_file: Path) -> None:
+    source = open_camera(str(video_file))
+    with source:
+        pass
+    tap = source.tap()
+    assert tap.closed and tap.get(timeout_s=None) is None
+
+
 def test_none_source_has_no_frames() -> None:
     with open_camera("none") as source:
         assert isinstance(source, NoneSource)
