@@ -16,6 +16,7 @@ on the inliers). ``--variants`` also runs ours with each homography estimator an
 the LM refinement (summary only).
 
 Run:  nice -n 10 python bench/bench_markers.py [--quick] [--variants]
+      nice -n 10 python bench/bench_markers.py --tracking [--quick]
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import numpy as np
 
 from gazefusion.calibration.intrinsics import CameraIntrinsics
 from gazefusion.fusion.config import MarkersConfig
-from gazefusion.fusion.markers import HOMOGRAPHY_METHODS, MarkerDetector, MarkerLibrary
+from gazefusion.fusion.markers import HOMOGRAPHY_METHODS, MarkerDetector, MarkerLibrary, MarkerTracker
 from gazefusion.fusion.markers.detector import clip_roi
 from gazefusion.fusion.synthetic import (
     background_texture,
@@ -246,6 +247,52 @@ def print_targets(results: dict[str, dict[tuple[float, int], Tally]]) -> None:
         print(label.ljust(58) + "".join(measure(cells).rjust(16) for cells in results.values()))
 
 
+def tracking_benchmark(textures: dict[str, np.ndarray], sequences: int, frames: int, aoi_px: int) -> None:
+    """Detect every frame against MarkerTracker (optical flow, re-detection every
+    ``redetect_every`` frames) on slowly moving markers: time per frame and pose jitter."""
+    config = MarkersConfig()
+    library = MarkerLibrary.from_images([(k, v, WIDTH_M) for k, v in textures.items()], config)
+    intrinsics = CameraIntrinsics(SIZE, CAMERA, NO_DIST)
+    detector = MarkerDetector(library, intrinsics, config)
+    results = {"detect every frame": defaultdict(list), f"tracker (redetect every {config.redetect_every})": defaultdict(list)}
+    for sequence in range(sequences):
+        rng = np.random.default_rng(1000 + sequence)
+        marker_id = str(rng.choice(sorted(textures)))
+        background = background_texture(int(rng.integers(1 << 30)), SIZE)
+        distance, tilt, axis, roll = rng.uniform(0.7, 1.5), rng.uniform(0, 35), rng.uniform(0, 360), rng.uniform(0, 360)
+        start = np.array([rng.uniform(220, 420), rng.uniform(180, 300)])
+        step = rng.normal(0, 1.5, 2)
+        tracker = MarkerTracker(MarkerDetector(library, intrinsics, config))
+        previous: dict[str, np.ndarray] = {}
+        for index in range(frames):
+            centre = start + step * index
+            rvec, tvec = marker_pose(distance, tilt, axis, roll + 0.2 * index, tuple(centre), CAMERA)
+            frame = background.copy()
+            render_plane(frame, textures[marker_id], WIDTH_M, rvec, tvec, CAMERA)
+            frame = degrade(frame, 0.8, 3.0, 70, rng)
+            aoi = aoi_around(tuple(centre + rng.normal(0, GAZE_ERROR_PX, 2)), aoi_px)
+            for name, run in zip(results, (lambda: detector.detect(frame, aoi), lambda: tracker.update(frame, aoi))):
+                start_cpu = time.thread_time()
+                hits = [hit for hit in run() if hit.marker_id == marker_id]
+                results[name]["cpu_ms"].append(1000 * (time.thread_time() - start_cpu))
+                results[name]["frames"].append(1)
+                if not hits:
+                    previous.pop(name, None)
+                    continue
+                error = hits[0].position_m - tvec
+                results[name]["found"].append(1)
+                results[name]["error_mm"].append(1000 * float(np.linalg.norm(error)))
+                if name in previous:
+                    results[name]["jitter_mm"].append(1000 * float(np.linalg.norm(error - previous[name])))
+                previous[name] = error
+    print(f"\n## Tracking: {sequences} sequences x {frames} frames, marker 0.7-1.5 m, tilt <= 35 deg, moving ~1.5 px/frame")
+    print("method".ljust(34) + "found%  pos_err_mm_med  jitter_mm_rms  cpu_ms_med")
+    for name, values in results.items():
+        found = 100 * len(values["found"]) / len(values["frames"])
+        jitter = float(np.sqrt(np.mean(np.square(values["jitter_mm"])))) if values["jitter_mm"] else float("nan")
+        print(f"{name:34s}{found:6.1f}  {stat(values['error_mm'], 50)}          {jitter:6.2f}        {stat(values['cpu_ms'], 50)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="6 poses per cell instead of 30")
@@ -253,10 +300,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--aoi-px", type=int, default=200, help="side of the square AOI, camera px (default: 200)")
     parser.add_argument("--variants", action="store_true", help="also: each homography estimator, no LM refinement")
     parser.add_argument("--no-peers", action="store_true", help="skip plain and SIFT")
+    parser.add_argument("--tracking", action="store_true", help="only: detection every frame against MarkerTracker")
     args = parser.parse_args(argv)
     poses = args.poses or (6 if args.quick else 30)
     cv2.setNumThreads(1)
     textures = {f"m{seed}": marker_texture(seed, TEXTURE_PX) for seed in MARKER_SEEDS}
+    if args.tracking:
+        tracking_benchmark(textures, 2 if args.quick else 6, 60, args.aoi_px)
+        return 0
     config = MarkersConfig()
     library = MarkerLibrary.from_images([(k, v, WIDTH_M) for k, v in textures.items()], config)
     intrinsics = CameraIntrinsics(SIZE, CAMERA, NO_DIST)

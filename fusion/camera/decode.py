@@ -1,7 +1,8 @@
 """JPEG decoding, chosen by the camera config's ``decoder`` key from `DECODERS`.
 
-``simplejpeg`` (the default: libjpeg-turbo without OpenCV's overhead; on a quiet machine
-about twice as fast as ``cv2.imdecode`` at 640x480 and 1280x720, see bench/bench_camera.py),
+``simplejpeg`` (the default: libjpeg-turbo without OpenCV's overhead; about 1.2x less CPU
+per frame than ``cv2.imdecode`` on the benchmark's camera frames at 640x480 and 1280x720,
+twice as fast on noisy pictures; see bench/bench_camera.py),
 ``fast`` (simplejpeg with the fast integer DCT and fast chroma upsampling: slightly softer,
 faster), ``half`` (simplejpeg scaled by 1/2 in the DCT: half width and height, much less work;
 intrinsics must be scaled to the frame size) and ``cv2`` (``cv2.imdecode``). All return BGR

@@ -15,7 +15,7 @@ _FIELDS = ("frames", "fps", "width", "height", "corrupt", "dropped", "tap_droppe
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Source, frame count, output form, timeout."""
+    """Source, frame count, output form, timeout, configuration."""
     parser.add_argument("source", metavar="SOURCE",
                         help="http(s)://… MJPEG, snapshot+http(s)://…, rtsp://…, device index, video file, none")
     parser.add_argument("--frames", type=int, default=100, metavar="N", help="frames to read (default: 100)")
@@ -38,22 +38,24 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides).camera
     wait_s = config.read_timeout_s
     received = 0
-    first_t = last_t = math.nan
+    first = last = None
     with open_camera(args.source, config) as source:
-        index = -1
+        # N frames from the source (numbered from 0 since it opened), taken as a consumer takes
+        # them: the newest each time. A frame the consumer was too slow to see still counts
+        # (and shows as dropped).
         while received < args.frames:
-            frame = source.latest(index, timeout_s=wait_s)
+            frame = source.latest(-1 if last is None else last.index, timeout_s=wait_s)
             if frame is None:
                 break
-            index = frame.index
-            received += 1
-            first_t = frame.t if received == 1 else first_t
-            last_t = frame.t
+            first = first or frame
+            last = frame
+            received = last.index + 1
         stats = source.stats()
     report = stats.as_dict()
     report.pop("connected")
     report["frames"] = received
-    report["fps"] = (received - 1) / (last_t - first_t) if received >= 2 and last_t > first_t else math.nan
+    span_s = last.t - first.t if first is not None and last is not None else 0.0
+    report["fps"] = (last.index - first.index) / span_s if span_s > 0 else math.nan
     report = {"source": redact_url(args.source), **{key: report[key] for key in _FIELDS}}
     if args.json:
         print(json.dumps({k: (None if math.isnan(v) else round(v, 3)) if isinstance(v, float) else v

@@ -30,6 +30,8 @@ UPSCALE_BELOW_PX = 480
 #: FAST corner threshold of the frame's ORB: lower than OpenCV's 20, since small, blurred,
 #: JPEG-compressed markers have soft corners.
 FAST_THRESHOLD = 8
+#: Levels of the frame's ORB pyramid (scale factor 1.2).
+PYRAMID_LEVELS = 6
 #: A search region larger than this square (frame px) gets proportionally more ORB features
 #: than ``markers.n_features``, up to `MAX_FEATURE_FACTOR` times: a whole frame holds more
 #: clutter and smaller markers than a gaze AOI.
@@ -42,13 +44,13 @@ ROI_MARGIN_PX = 16
 #: RANSAC inlier threshold in the (upscaled) working image, px.
 RANSAC_THRESHOLD_PX = 3.0
 #: Neighbours searched per frame feature (for the ratio test against a distinct runner-up).
-NEIGHBOURS = 4
+NEIGHBOURS = 3
 #: Two features of a picture closer than this fraction of its longest side are the same point
 #: (found at two reference scales).
 DISTINCT_FRACTION = 0.02
 #: FLANN multi-probe LSH index of the library's descriptors: hash tables, bits per key, probe
 #: level, leaves checked (speed against recall, measured in bench/bench_markers.py).
-LSH_TABLES = 6
+LSH_TABLES = 4
 LSH_KEY_BITS = 16
 LSH_PROBE_LEVEL = 1
 LSH_CHECKS = 32
@@ -62,6 +64,9 @@ MIN_SIDE_PX = 12.0
 ANGLE_RANGE_DEG = (25.0, 155.0)
 #: The inliers must spread over at least this fraction of the visible marker area.
 MIN_INLIER_COVERAGE = 0.10
+#: ... and over at least this area of the frame, px² (a few clustered points on a small,
+#: distant marker give its distance 10-40% wrong; measured in bench/bench_markers.py).
+MIN_INLIER_HULL_PX2 = 300.0
 
 
 class Correspondences(NamedTuple):
@@ -117,7 +122,7 @@ class MarkerDetector:
         self.refine = refine
         self._method = HOMOGRAPHY_METHODS[self.config.homography]
         self._orb = cv2.ORB_create(
-            nfeatures=self.config.n_features, scaleFactor=1.2, nlevels=8, fastThreshold=FAST_THRESHOLD
+            nfeatures=self.config.n_features, scaleFactor=1.2, nlevels=PYRAMID_LEVELS, fastThreshold=FAST_THRESHOLD
         )
         self._index = LibraryIndex.build(library)
         self._search = NeighbourSearch(self._index.descriptors, matcher)
@@ -268,7 +273,7 @@ class MarkerDetector:
         corners = cv2.perspectiveTransform(marker.outline_px.reshape(-1, 1, 2), homography).reshape(4, 2)
         if implausible_quad(corners) is not None:
             return None
-        if inlier_coverage(reference_in, marker) < MIN_INLIER_COVERAGE:
+        if inlier_coverage(reference_in, marker) < MIN_INLIER_COVERAGE or hull_area(frame_in) < MIN_INLIER_HULL_PX2:
             return None
         pose = estimate_planar_pose(
             marker.to_marker_m(reference_in), frame_in, intrinsics.camera_matrix, intrinsics.dist_coeffs,
@@ -483,10 +488,14 @@ def implausible_quad(corners: np.ndarray) -> str | None:
 
 def inlier_coverage(reference_px: np.ndarray, marker: Marker) -> float:
     """Area of the inliers' convex hull as a fraction of the picture's area."""
-    if len(reference_px) < 3:
+    return hull_area(reference_px) / float(marker.image_size[0] * marker.image_size[1])
+
+
+def hull_area(points_px: np.ndarray) -> float:
+    """Area of the convex hull of (N, 2) points, px²."""
+    if len(points_px) < 3:
         return 0.0
-    hull = cv2.convexHull(reference_px.astype(np.float32).reshape(-1, 1, 2))
-    return float(cv2.contourArea(hull)) / float(marker.image_size[0] * marker.image_size[1])
+    return float(cv2.contourArea(cv2.convexHull(points_px.astype(np.float32).reshape(-1, 1, 2))))
 
 
 def quad_overlap(first: np.ndarray, second: np.ndarray) -> float:

@@ -8,7 +8,7 @@ picture so that small (distant) markers still find matching descriptors.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,7 +103,7 @@ class MarkerLibrary:
     def __len__(self) -> int:
         return len(self.markers)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Marker]:
         return iter(self.markers)
 
     def __getitem__(self, marker_id: str) -> Marker:

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from gazefusion.fusion.camera import SnapshotSource, open_camera
+from gazefusion.fusion.camera import MjpegSource, SnapshotSource, open_camera
+from gazefusion.fusion.camera.decode import decode_simplejpeg
 from gazefusion.fusion.config import CameraConfig
 from gazefusion.fusion.errors import UserError
 from tests.conftest import free_port
@@ -25,7 +26,10 @@ from .conftest import (
 )
 
 FRAMES = [make_jpeg(64, 48, seed=i) for i in range(12)]
-FAST = CameraConfig(connect_timeout_s=2.0, read_timeout_s=2.0, reconnect_initial_s=0.05, reconnect_max_s=0.2)
+# A generous decode lag: these tests compare exact frame lists, which a decoder skipping under
+# a busy machine's scheduling would break (skipping has its own test).
+FAST = CameraConfig(connect_timeout_s=2.0, read_timeout_s=2.0, reconnect_initial_s=0.05, reconnect_max_s=0.2,
+                    max_decode_lag_s=10.0)
 USER, PASSWORD = "operator", "hunter2-secret"
 
 
@@ -34,7 +38,7 @@ def stream_then_hold(parts: list[bytes], head: bytes | None = None, body: bytes 
     """A handler that sends a head and a multipart body, then keeps the connection open."""
 
     def handler(request: Request) -> None:
-        request.send(head or http_head())
+        request.send(http_head() if head is None else head)
         request.send(body if body is not None else multipart_body(parts))
         request.sock.settimeout(hold_s)
         try:
@@ -254,6 +258,38 @@ def test_slow_consumer_gets_the_newest_frame_not_a_backlog(scripted_server) -> N
     assert got is not None and got.index == newest.index and got.jpeg == FRAMES[9]
     assert got.index > first.index + 1  # frames in between were overwritten, not queued
     assert stats.dropped == newest.index - first.index - 1
+
+
+def test_decoder_behind_skips_the_oldest_and_counts(scripted_server) -> None:
+    """While the decoder is stuck, frames keep arriving; the ones older than max_decode_lag_s
+    are skipped (counted), the newest is decoded, and numbering has no gaps."""
+    sent = threading.Event()
+    release = threading.Event()
+
+    def handler(request: Request) -> None:
+        request.send(http_head() + multipart_body(FRAMES[:1]))
+        for frame in FRAMES[1:7]:
+            time.sleep(0.03)  # separate reads, 30 ms apart: 150 ms from the first to the last
+            request.send(multipart_body([frame]))
+        sent.set()
+        stream_then_hold([], head=b"", body=b"")(request)
+
+    def stuck_decoder(jpeg: bytes):
+        release.wait(5)
+        return decode_simplejpeg(jpeg)
+
+    server = scripted_server(handler)
+    config = FAST.model_copy(update={"max_decode_lag_s": 0.05})
+    source = MjpegSource(server.url(), config, decoder=stuck_decoder)
+    tap = source.tap()
+    with source:
+        assert sent.wait(5)
+        time.sleep(0.1)  # let the reader take the last part off the socket
+        release.set()
+        last = tap_until(tap, lambda f: f.jpeg == FRAMES[6])
+        stats = source.stats()
+    assert last is not None and stats.skipped > 0
+    assert last.index == stats.frames - 1 == 6 - stats.skipped
 
 
 def test_full_tap_drops_and_counts(scripted_server) -> None:
