@@ -42,8 +42,6 @@ from gazefusion.fusion.types import FixationEvent
 
 log = logging.getLogger(__name__)
 
-CONFIG_FILE = Path(__file__).resolve().parents[2] / "config" / "demo.yaml"
-
 # The demo's configuration over the defaults; config/demo.yaml holds the same (a test keeps
 # them equal). Sources, files and the recording folder are filled in at run time.
 DEMO_CONFIG: dict[str, Any] = {

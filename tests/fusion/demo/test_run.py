@@ -11,9 +11,11 @@ import yaml
 
 from gazefusion.fusion.cli import main
 from gazefusion.fusion.config import load_config
-from gazefusion.fusion.demo.run import CONFIG_FILE, DEMO_CONFIG, DemoResult, demo_config, run_demo
+from gazefusion.fusion.demo.run import DEMO_CONFIG, DemoResult, demo_config, run_demo
 from gazefusion.fusion.demo.truth import TRUTH_COLUMNS
 from gazefusion.fusion.tables import TableReader
+
+CONFIG_FILE = Path(__file__).resolve().parents[3] / "config" / "demo.yaml"
 
 
 @pytest.fixture(scope="module")
