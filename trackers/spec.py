@@ -153,6 +153,7 @@ def open_tracker(spec: str, config: TrackerConfig, screen: ScreenConfig) -> Trac
     if scheme == "mouse" and not rest:
         from gazefusion.trackers.mock import MouseTracker
 
-        return MouseTracker(screen.size_px, rate_hz=float(config.stream_rate_hz or 60),
+        # 500 Hz as the mock: at 60 Hz the I-VT velocity window (14 ms) holds one sample, so no fixations.
+        return MouseTracker(screen.size_px, rate_hz=float(config.stream_rate_hz or 500),
                             queue_samples=config.queue_samples)
     raise _bad(spec, "unknown tracker")
