@@ -186,7 +186,7 @@ class Display:
         The waiting is done in ``cv2.waitKey`` (not in the camera's wait), so keys and mouse
         moves are handled as they come: Qt keeps only the last key pressed between two polls.
         """
-        open_window(self.WINDOW, self.fullscreen)
+        open_window(self.WINDOW, self.fullscreen, tuple(self.runner.config.screen.size_px))
         deadline = None if seconds is None else time.monotonic() + seconds
         last_index = -1
         raw: np.ndarray | None = None

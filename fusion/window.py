@@ -30,7 +30,7 @@ def _qt_fonts() -> None:
             return
 
 
-def open_window(name: str, fullscreen: bool = False) -> None:
+def open_window(name: str, fullscreen: bool = False, screen_size_px: tuple[int, int] | None = None) -> None:
     """Create (or reuse) the window `name`: plain, aspect kept, optionally full-screen.
 
     Parameters
@@ -39,10 +39,17 @@ def open_window(name: str, fullscreen: bool = False) -> None:
         Window title, the handle OpenCV knows it by.
     fullscreen : bool
         Cover the whole screen. (default: False)
+    screen_size_px : tuple of int or None
+        With `fullscreen`, the screen's size (width, height) px: the window is also placed at
+        the top-left corner at that size, which is all a full-screen request does where no
+        window manager handles it (a bare X server). (default: None)
     """
     _qt_fonts()
     cv2.namedWindow(name, WINDOW_FLAGS)
     if fullscreen:
+        if screen_size_px is not None:
+            cv2.moveWindow(name, 0, 0)
+            cv2.resizeWindow(name, int(screen_size_px[0]), int(screen_size_px[1]))
         cv2.setWindowProperty(name, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN)
 
 
