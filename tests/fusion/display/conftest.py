@@ -1,0 +1,140 @@
+"""A real X display for the window tests: Xvfb on a free display number, driven with xdotool.
+
+The commands under test run as subprocesses with ``DISPLAY`` set to it (OpenCV's Qt keeps its
+connection for the life of a process, so no window is ever opened in the test process).
+Screenshots come from ffmpeg's x11grab. Apt packages: ``xvfb xdotool`` (and ffmpeg, which the
+camera tests need anyway). Without the ``Xvfb`` binary these tests are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+#: The virtual screen: the default configuration's ``screen.size_px``, so full-screen
+#: windows are the size the calibration places its targets for.
+SCREEN_SIZE_PX = (1920, 1080)
+GAZEFUSION = [sys.executable, "-c", "import sys; from gazefusion.fusion.cli import main; sys.exit(main())"]
+
+
+class XDisplay:
+    """A running Xvfb: `env` for subprocesses, xdotool and screenshots on it."""
+
+    def __init__(self, number: int, process: subprocess.Popen) -> None:
+        self.number = number
+        self.name = f":{number}"
+        self.process = process
+        self.env = {**os.environ, "DISPLAY": self.name}
+        self.env.pop("WAYLAND_DISPLAY", None)
+
+    def xdotool(self, *args: str, timeout_s: float = 20.0) -> str:
+        """Run xdotool on this display; its stdout."""
+        done = subprocess.run(["xdotool", *args], env=self.env, capture_output=True, text=True, timeout=timeout_s)
+        if done.returncode != 0:
+            raise AssertionError(f"xdotool {' '.join(args)} failed: {done.stderr.strip()}")
+        return done.stdout
+
+    def wait_window(self, name: str, process: subprocess.Popen | None = None, timeout_s: float = 30.0) -> int:
+        """The id of the visible window titled exactly `name`, waiting for it to appear."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if process is not None and process.poll() is not None:
+                out, err = process.communicate()
+                raise AssertionError(f"the command ended (exit {process.returncode}) before its window appeared: {err}")
+            done = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", f"^{name}$"], env=self.env,
+                                  capture_output=True, text=True, timeout=10)
+            if done.stdout.split():
+                return int(done.stdout.split()[0])
+            time.sleep(0.1)
+        raise AssertionError(f"no window {name!r} within {timeout_s:g} s")
+
+    def window_exists(self, name: str) -> bool:
+        """Whether a window titled exactly `name` is mapped."""
+        done = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", f"^{name}$"], env=self.env,
+                              capture_output=True, text=True, timeout=10)
+        return bool(done.stdout.split())
+
+    def geometry(self, window: int) -> tuple[int, int, int, int]:
+        """(x, y, width, height) of a window on the screen, px."""
+        values = dict(line.split("=", 1) for line in self.xdotool("getwindowgeometry", "--shell", str(window)).split())
+        return int(values["X"]), int(values["Y"]), int(values["WIDTH"]), int(values["HEIGHT"])
+
+    def key(self, window: int, *keys: str) -> None:
+        """Focus `window` and press `keys`, 100 ms apart (Qt keeps one key per poll)."""
+        self.xdotool("windowfocus", "--sync", str(window))
+        self.xdotool("key", "--delay", "100", *keys)
+
+    def screenshot(self, x: int = 0, y: int = 0, width: int = SCREEN_SIZE_PX[0], height: int = SCREEN_SIZE_PX[1]) -> np.ndarray:
+        """A BGR image of that part of the screen (ffmpeg x11grab)."""
+        done = subprocess.run(
+            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "x11grab", "-video_size", f"{width}x{height}",
+             "-i", f"{self.name}+{x},{y}", "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "bgr24", "-"],
+            capture_output=True, timeout=20, env=self.env,
+        )
+        if done.returncode != 0 or len(done.stdout) != width * height * 3:
+            raise AssertionError(f"screenshot failed: {done.stderr.decode(errors='replace').strip()}")
+        return np.frombuffer(done.stdout, np.uint8).reshape(height, width, 3)
+
+    def grab_window(self, window: int) -> np.ndarray:
+        """A screenshot of one window's area."""
+        return self.screenshot(*self.geometry(window))
+
+
+@pytest.fixture(scope="session")
+def xdisplay() -> Iterator[XDisplay]:
+    """Xvfb at 1920x1080 on a display number it picks itself (``-displayfd``)."""
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (apt-get install xvfb xdotool): the window tests need a virtual display")
+    read_fd, write_fd = os.pipe()
+    width, height = SCREEN_SIZE_PX
+    process = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    os.close(write_fd)
+    try:
+        number = b""
+        deadline = time.monotonic() + 20
+        while not number.endswith(b"\n"):
+            ready, _, _ = select.select([read_fd], [], [], max(0.0, deadline - time.monotonic()))
+            chunk = os.read(read_fd, 16) if ready else b""
+            if not chunk:
+                raise RuntimeError(f"Xvfb did not start: {process.stderr.read().decode(errors='replace') if process.poll() is not None else 'timeout'}")
+            number += chunk
+        yield XDisplay(int(number), process)
+    finally:
+        os.close(read_fd)
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stderr:
+            process.stderr.close()
+
+
+def start_command(display: XDisplay, args: list[str], cwd: Path) -> subprocess.Popen:
+    """Start ``gazefusion ARGS`` on the display (stdout and stderr captured as text)."""
+    return subprocess.Popen([*GAZEFUSION, *args], env=display.env, cwd=cwd, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(process: subprocess.Popen, timeout_s: float = 20.0) -> tuple[int, str, str]:
+    """Wait for the command to end: (exit code, stdout, stderr); killed if it hangs."""
+    try:
+        out, err = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+        raise AssertionError(f"the command did not end within {timeout_s:g} s: {err}") from None
+    return process.returncode, out, err

@@ -1,0 +1,180 @@
+"""The OpenCV windows for real, on Xvfb: keys and the mouse through xdotool, pixels through x11grab.
+
+Each test runs one ``gazefusion`` command as a subprocess on the virtual display, drives its
+window like a user and checks what the window shows and what the command wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gazefusion.calibration.tracker import CameraView
+from gazefusion.calibration.tracker_procedure import make_targets
+from gazefusion.fusion.geometry import ScreenGeometry
+from gazefusion.fusion.tables import TableReader
+from tests.fusion.display.conftest import SCREEN_SIZE_PX, XDisplay, finish, start_command
+
+RUN_WINDOW = "gazefusion"
+CALIBRATION_WINDOW = "gazefusion calibrate tracker"
+CAMERA_SIZE_PX = (640, 480)  # the ffmpeg camera's
+
+
+def wait_size(display: XDisplay, window: int, size: tuple[int, int], timeout_s: float = 10.0) -> None:
+    """Wait until the window has `size` (the display fits it to the first frame)."""
+    deadline = time.monotonic() + timeout_s
+    while display.geometry(window)[2:] != size:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"window is {display.geometry(window)[2:]}, never {size}")
+        time.sleep(0.1)
+
+
+def changed_box(before: np.ndarray, after: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1) of the pixels that differ, or None."""
+    ys, xs = np.nonzero(np.any(before != after, axis=2))
+    return None if xs.size == 0 else (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
+
+
+def fixations(session: Path) -> list[tuple[float, float]]:
+    """(cam_x, cam_y) of every fixation recorded."""
+    return [(float(row["cam_x"]), float(row["cam_y"])) for row in TableReader(session / "fixations.tsv")]
+
+
+def test_run_window_pause_layers_mark_and_quit_by_keys(xdisplay: XDisplay, ffmpeg_camera, tmp_path: Path) -> None:
+    session = tmp_path / "session"
+    process = start_command(xdisplay, ["run", "--camera", ffmpeg_camera.url, "--tracker", "mouse", "--record", str(session)],
+                            tmp_path)
+    try:
+        window = xdisplay.wait_window(RUN_WINDOW, process)
+        wait_size(xdisplay, window, CAMERA_SIZE_PX)  # the image unscaled, no toolbar
+        xdisplay.xdotool("mousemove", "--window", str(window), "200", "150")
+        time.sleep(0.8)  # the gaze holds still there: a fixation, so an AOI too
+        xdisplay.key(window, "space")
+        time.sleep(0.3)
+        paused = xdisplay.grab_window(window)
+        time.sleep(0.4)
+        assert np.array_equal(xdisplay.grab_window(window), paused), "paused, the picture must not change"
+
+        xdisplay.key(window, "1")  # gaze layer off: only the gaze marker's pixels change
+        time.sleep(0.3)
+        box = changed_box(paused, xdisplay.grab_window(window))
+        assert box is not None and max(abs((box[0] + box[2]) / 2 - 200), abs((box[1] + box[3]) / 2 - 150)) <= 2
+        assert box[2] - box[0] <= 24 and box[3] - box[1] <= 24
+        xdisplay.key(window, "1", "2")  # gaze back on, AOI off: its square around the gaze goes
+        time.sleep(0.3)
+        box = changed_box(paused, xdisplay.grab_window(window))
+        assert box is not None and max(abs((box[0] + box[2]) / 2 - 200), abs((box[1] + box[3]) / 2 - 150)) <= 3
+        assert 30 <= box[2] - box[0] <= 120 and abs((box[2] - box[0]) - (box[3] - box[1])) <= 2
+        xdisplay.key(window, "2")
+        time.sleep(0.3)
+        assert np.array_equal(xdisplay.grab_window(window), paused)
+
+        xdisplay.key(window, "space")  # resumed: the camera's picture moves again
+        time.sleep(0.4)
+        assert not np.array_equal(xdisplay.grab_window(window), paused)
+        xdisplay.key(window, "m", "m", "q")
+        code, out, err = finish(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert code == 0, err
+    assert "Traceback" not in err and "summary:" in out
+    assert not xdisplay.window_exists(RUN_WINDOW)
+    events = [json.loads(line) for line in (session / "events.jsonl").read_text().splitlines()]
+    assert [e["text"] for e in events if e["kind"] == "mark"] == ["key mark 1", "key mark 2"]
+    assert [e["text"] for e in events if e["kind"] == "tracker_message"] == ["key mark 1", "key mark 2"]
+    assert "summary" in (session / "session.yaml").read_text()
+    assert any(abs(x - 200) <= 1.5 and abs(y - 150) <= 1.5 for x, y in fixations(session))
+
+
+def test_mouse_tracker_follows_the_mouse_in_a_scaled_window(xdisplay: XDisplay, ffmpeg_camera, tmp_path: Path) -> None:
+    session = tmp_path / "session"
+    process = start_command(xdisplay, ["run", "--camera", ffmpeg_camera.url, "--tracker", "mouse", "--record", str(session)],
+                            tmp_path)
+    try:
+        window = xdisplay.wait_window(RUN_WINDOW, process)
+        wait_size(xdisplay, window, CAMERA_SIZE_PX)
+        xdisplay.xdotool("windowsize", str(window), "320", "240")  # half size: window px x 2 = image px
+        wait_size(xdisplay, window, (320, 240))
+        for x, y in ((50, 60), (250, 180)):
+            xdisplay.xdotool("mousemove", "--window", str(window), str(x), str(y))
+            time.sleep(0.7)
+        xdisplay.key(window, "q")
+        code, _, err = finish(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert code == 0, err
+    # Image px (100, 120) and (500, 360); on the 1920x1080 screen the 640x480 image is shown
+    # 2.25 times, 240 px from the left: gaze (465, 270) and (1365, 810) px.
+    gaze = {(float(row["x"]), float(row["y"])) for row in TableReader(session / "gaze.tsv") if row["valid"] == "1"}
+    for expected in ((465.0, 270.0), (1365.0, 810.0)):
+        assert any(abs(x - expected[0]) <= 4.5 and abs(y - expected[1]) <= 4.5 for x, y in gaze), (expected, gaze)
+    found = fixations(session)
+    for expected in ((100.0, 120.0), (500.0, 360.0)):
+        assert any(abs(x - expected[0]) <= 2 and abs(y - expected[1]) <= 2 for x, y in found), (expected, found)
+
+
+def is_target(screen: np.ndarray, screen_px: np.ndarray) -> bool:
+    """Whether the target (a white disc with a red centre) is drawn at `screen_px`."""
+    x, y = (int(round(v)) for v in screen_px)
+    blue, green, red = screen[y, x]
+    white = all(min(screen[y + dy, x + dx]) > 200 for dx, dy in ((10, 0), (-10, 0), (0, 10), (0, -10)))
+    return red > 200 and green < 80 and blue < 80 and white
+
+
+def calibrate(xdisplay: XDisplay, camera_url: str, tmp_path: Path, tracker: str) -> tuple[object, Path]:
+    mapping = tmp_path / "mapping.yaml"
+    process = start_command(xdisplay, ["calibrate", "tracker", "--camera", camera_url, "--tracker", tracker,
+                                       "--simulate-participant", "--dwell", "0.3", "--out", str(mapping)], tmp_path)
+    return process, mapping
+
+
+def test_tracker_calibration_window_is_full_screen_and_escape_writes_nothing(xdisplay: XDisplay, ffmpeg_camera,
+                                                                              tmp_path: Path) -> None:
+    process, mapping = calibrate(xdisplay, ffmpeg_camera.url, tmp_path, "mock")  # real time: slow enough to abort
+    try:
+        window = xdisplay.wait_window(CALIBRATION_WINDOW, process)
+        assert xdisplay.geometry(window) == (0, 0, *SCREEN_SIZE_PX)
+        view = CameraView(ScreenGeometry(*SCREEN_SIZE_PX, 531.0, 299.0, 650.0), CAMERA_SIZE_PX)
+        calibration, validation = make_targets(9, view)
+        shown: list[list[str]] = []
+        for _ in range(20):  # one target at a time, where its camera px are on the screen
+            screen = xdisplay.screenshot().astype(int)
+            shown.append([t.name for t in calibration + validation if is_target(screen, t.screen_px)])
+            if shown[-1]:
+                break
+            time.sleep(0.1)
+        assert len(shown[-1]) == 1 and all(len(names) <= 1 for names in shown), shown
+        xdisplay.key(window, "Escape")
+        code, _, err = finish(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert code != 0
+    assert err.strip().splitlines()[-1] == "gazefusion: calibration aborted by the user: nothing written"
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    assert not xdisplay.window_exists(CALIBRATION_WINDOW)
+
+
+def test_tracker_calibration_with_its_window_completes(xdisplay: XDisplay, ffmpeg_camera, tmp_path: Path) -> None:
+    process, mapping = calibrate(xdisplay, ffmpeg_camera.url, tmp_path, "mock?fast")
+    try:
+        window = xdisplay.wait_window(CALIBRATION_WINDOW, process)
+        assert xdisplay.geometry(window) == (0, 0, *SCREEN_SIZE_PX)
+        code, out, err = finish(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert code == 0, err
+    assert f"wrote {mapping}" in out
+    assert mapping.is_file() and mapping.with_suffix(".png").is_file()
+    assert not xdisplay.window_exists(CALIBRATION_WINDOW)
