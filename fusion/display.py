@@ -209,7 +209,9 @@ class Display:
                     if size != shown_size:
                         self._view_changed(size)
                         shown_size = size
-                    status = f"frame {last_index}" + ("  PAUSED" if self.paused else "")
+                    status = (f"frame {last_index}" if last_index >= 0 else
+                              "no camera" if self.runner.camera is None else "waiting for the camera")
+                    status += "  PAUSED" if self.paused else ""
                     cv2.imshow(self.WINDOW, draw_overlay(raw, overlay, runner_intrinsics(self.runner, size),
                                                          self.layers, status))
                     drawn_at, redraw = time.monotonic(), False
