@@ -38,10 +38,10 @@ RATE_HZ = 1250.0
 # Parameters tuned in the leave-one-trial-out check, per method (the defaults are in the grid).
 TUNING_GRIDS: dict[str, dict[str, tuple[float, ...]]] = {
     "ivt": {
-        "velocity_threshold_deg_s": (25.0, 30.0, 40.0),
+        "noise_sd_factor": (3.0, 4.0, 6.0),
+        "min_threshold_deg_s": (20.0, 25.0, 30.0),
         "onset_trim_s": (0.0, 0.004, 0.008),
-        "median_window_s": (0.006, 0.01),
-        "velocity_window_s": (0.01, 0.014, 0.02),
+        "velocity_window_s": (0.01, 0.014),
         "max_angle_deg": (0.25, 0.5),
     },
     "idt": {
@@ -49,6 +49,12 @@ TUNING_GRIDS: dict[str, dict[str, tuple[float, ...]]] = {
         "min_duration_s": (0.05, 0.1, 0.15),
     },
 }
+
+
+# Non-default settings shown beside the methods (name, method, params), without LOTO.
+VARIANTS: tuple[tuple[str, str, dict[str, float]], ...] = (
+    ("ivt-fixed", "ivt", {"noise_sd_factor": 0.0}),  # the Tobii filter's fixed 30 deg/s
+)
 
 
 @dataclass
@@ -253,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     mn_vs_ra = kappa(sum(confusion(t.labels["mn"] == 1, t.labels["ra"] == 1) for t in trials))
     print(f"coder MN vs coder RA: kappa {mn_vs_ra:.3f}")
     print()
-    header = (f"{'method':<8} {'kappa MN':>8} {'kappa RA':>8} {'LOTO MN':>8} {'LOTO RA':>8} "
+    header = (f"{'method':<10} {'kappa MN':>8} {'kappa RA':>8} {'LOTO MN':>8} {'LOTO RA':>8} "
               f"{'n':>5} {'n/MN':>6} {'n/RA':>6} {'dur ms':>7} {'dur/MN':>7} {'dur/RA':>7}")
     print(header)
     results, lotos = {}, {}
@@ -265,13 +271,20 @@ def main(argv: list[str] | None = None) -> int:
         name = method + (" *" if method == DEFAULT_METHOD else "")
         ratios_n = [result.n_fixations / coder_stats[c][0] for c in CODERS]
         ratios_d = [result.mean_duration_s / coder_stats[c][1] for c in CODERS]
-        print(f"{name:<8} {result.kappa['mn']:8.3f} {result.kappa['ra']:8.3f} {loto[0]['mn']:8.3f} {loto[0]['ra']:8.3f} "
+        print(f"{name:<10} {result.kappa['mn']:8.3f} {result.kappa['ra']:8.3f} {loto[0]['mn']:8.3f} {loto[0]['ra']:8.3f} "
               f"{result.n_fixations:5d} {ratios_n[0]:6.2f} {ratios_n[1]:6.2f} {result.mean_duration_s * 1000:7.0f} "
               f"{ratios_d[0]:7.2f} {ratios_d[1]:7.2f}")
         if loto[1]:
             distinct = {tuple(sorted(p.items())) for p in loto[1]}
             print(f"         LOTO chose {len(distinct)} distinct parameter set(s): "
                   + "; ".join(", ".join(f"{k}={v:g}" for k, v in p) for p in sorted(distinct)))
+    for name, method, params in VARIANTS:
+        result = score(trials, method, params)
+        ratios_n = [result.n_fixations / coder_stats[c][0] for c in CODERS]
+        ratios_d = [result.mean_duration_s / coder_stats[c][1] for c in CODERS]
+        print(f"{name:<10} {result.kappa['mn']:8.3f} {result.kappa['ra']:8.3f} {'':>8} {'':>8} "
+              f"{result.n_fixations:5d} {ratios_n[0]:6.2f} {ratios_n[1]:6.2f} {result.mean_duration_s * 1000:7.0f} "
+              f"{ratios_d[0]:7.2f} {ratios_d[1]:7.2f}   ({', '.join(f'{k}={v:g}' for k, v in params.items())})")
     print("* default method")
     default_loto = lotos[DEFAULT_METHOD][2]
     print(f"per trial, {DEFAULT_METHOD} (defaults / held out in LOTO), kappa MN and RA:")

@@ -175,7 +175,8 @@ class Tracker:
         ----------
         timeout_s : float or None
             Seconds to wait; 0 does not wait; None waits until a sample arrives or the
-            source ends. (default: None)
+            source ends. A source read as fast as consumed makes the next sample at once and
+            does not wait. (default: None)
 
         Returns
         -------

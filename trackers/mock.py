@@ -101,6 +101,7 @@ class ScriptedTracker(Tracker):
         self._pull_mode = not realtime
         self._index = 0
         self._t0 = math.nan
+        self._first = 0
         self._run = threading.Event()
         self.description = f"mock ({'real time' if realtime else 'fast'}, {rate_hz:g} Hz, eye {eye})"
 
@@ -114,7 +115,7 @@ class ScriptedTracker(Tracker):
         return sample
 
     def _start(self) -> None:
-        self._t0 = time.monotonic()
+        self._t0, self._first = time.monotonic(), self._index
         self._run.set()
         if self.realtime and not self._threads:
             self._start_thread(self._produce, "gazefusion-mock")
@@ -134,12 +135,11 @@ class ScriptedTracker(Tracker):
     def _produce(self) -> None:
         period = 1.0 / self.sample_rate_hz
         total = self._n_total()
-        start, first = self._t0, self._index
         while not self._closed:
             if not self._run.wait(0.1):
                 continue
             now = time.monotonic()
-            due = min(first + int((now - start) * self.sample_rate_hz) + 1, total)
+            due = min(self._first + int((now - self._t0) * self.sample_rate_hz) + 1, total)
             while self._index < due:
                 self._push_sample(self._make(now))
             if self._index >= total:

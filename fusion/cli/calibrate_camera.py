@@ -21,6 +21,7 @@ import numpy as np
 from gazefusion.calibration.camera import (
     DETECTORS,
     BoardView,
+    CalibrationResult,
     LiveCapture,
     calibrate_views,
     calibration_record,
@@ -168,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _summary(result: Any, extra: dict[str, Any], out: str) -> dict[str, Any]:
+def _summary(result: CalibrationResult, extra: dict[str, Any], out: str) -> dict[str, Any]:
     intrinsics = result.intrinsics
     matrix = intrinsics.camera_matrix
     return {

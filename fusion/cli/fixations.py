@@ -16,7 +16,7 @@ from pathlib import Path
 
 from gazefusion.fusion.config import load_config
 from gazefusion.fusion.errors import UserError
-from gazefusion.fusion.fixations import DETECTORS, make_detector
+from gazefusion.fusion.fixations import DETECTORS, describe_params, make_detector
 from gazefusion.fusion.geometry import ScreenGeometry
 from gazefusion.fusion.tables import TableReader, TableWriter, parse_float
 from gazefusion.fusion.types import Fixation
@@ -31,11 +31,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", choices=sorted(DETECTORS), default=None,
                         help="detector (default: the configuration's fixations.method, ivt)")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                        help="detector parameter in degrees/seconds, repeatable (see docs for the keys)")
+                        help="detector parameter in degrees/seconds, repeatable (listed below)")
     parser.add_argument("--screen-px", metavar="WxH", help="screen size, px")
     parser.add_argument("--screen-mm", metavar="WxH", help="screen size, mm")
     parser.add_argument("--distance-mm", type=float, metavar="D", help="viewing distance, mm")
     parser.add_argument("--config", metavar="YAML", help="configuration file (default: built-in defaults)")
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = "parameters (--param KEY=VALUE):\n" + "\n".join(
+        f"  {method}: {line}" for method in sorted(DETECTORS) for line in describe_params(method)
+    )
 
 
 def _pair(text: str, flag: str) -> tuple[float, float]:

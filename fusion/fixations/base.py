@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from math import atan
 from typing import ClassVar, NamedTuple
 
 from gazefusion.fusion.errors import UserError
@@ -46,6 +47,8 @@ class Param(NamedTuple):
     doc: str
     minimum: float = 0.0
 
+
+_DEG_PER_RAD = 180.0 / math.pi
 
 COMMON_PARAMS: dict[str, Param] = {
     "update_interval_s": Param(0.1, "at most one update event per this much fixation time, s", 0.0),
@@ -231,9 +234,8 @@ class FixationDetector:
         self._last_t = t
         self.samples += 1
         if valid and x - x == 0.0 and y - y == 0.0:  # finite
-            ax = math.degrees(math.atan((x - self._cx) * self._kx))
-            ay = math.degrees(math.atan((y - self._cy) * self._ky))
-            return self._push(t, x, y, ax, ay, True)
+            return self._push(t, x, y, _DEG_PER_RAD * atan((x - self._cx) * self._kx),
+                              _DEG_PER_RAD * atan((y - self._cy) * self._ky), True)
         return self._push(t, math.nan, math.nan, math.nan, math.nan, False)
 
     def flush(self) -> list[FixationEvent]:

@@ -12,8 +12,10 @@ sample keeps the dispersion within the threshold and ends at the first sample th
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 
 from gazefusion.fusion.fixations.base import FixationBuilder, FixationDetector, Param
+from gazefusion.fusion.geometry import ScreenGeometry
 from gazefusion.fusion.types import FixationEvent
 
 
@@ -67,7 +69,7 @@ class IDTDetector(FixationDetector):
         "max_gap_s": Param(0.075, "a loss of tracking up to this long pauses a fixation; longer ends it, s", 0.0),
     }
 
-    def __init__(self, geometry, params=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, geometry: ScreenGeometry, params: Mapping[str, float] | None = None) -> None:
         super().__init__(geometry, params)
         self._threshold = self.params["dispersion_deg"]
         self._min_duration = self.params["min_duration_s"]

@@ -1,45 +1,53 @@
 """I-VT: velocity-threshold identification with the Tobii I-VT filter's post-processing.
 
-Stages, each incremental (Olsen 2012, "The Tobii I-VT Fixation Filter", with an adaptive
-threshold after Nyström & Holmqvist 2010):
+Stages, each incremental (Olsen 2012, "The Tobii I-VT Fixation Filter", with an optional
+adaptive threshold after Nyström & Holmqvist 2010):
 
-1. Velocity. Each valid sample's angular velocity is the least-squares slope of x and y
-   (degrees, per axis) against time over the valid samples within ``velocity_window_s``
-   centred on it: a Savitzky-Golay-like first derivative that needs half a window of
-   lookahead, so every sample is classified ``velocity_window_s / 2`` after it arrives.
-   Losses are not bridged by the window.
-2. Threshold. A sample is a fixation sample when its velocity is below the threshold. With
-   ``noise_sd_factor > 0`` the threshold adapts to the noise: mean + factor x SD of the
-   velocity of recent fixation samples (exponential running estimates with time constant
-   ``noise_tau_s``), kept between ``min_threshold_deg_s`` and ``velocity_threshold_deg_s``
-   (the upper bound until 20 fixation samples have been seen).
-3. Runs. Consecutive fixation samples form a candidate. After a saccade the first
-   ``onset_trim_s`` of a candidate is dropped (post-saccadic oscillation), after a long loss
-   the first ``loss_trim_s`` (the eye re-opening after a blink). A loss up to ``max_gap_s``
-   pauses a candidate or fixation; a longer one ends it.
-4. Merge. A candidate that begins within ``max_time_between_s`` of the previous fixation's
+1. Noise reduction. A moving median over ``median_window_s`` (centred) of the positions in
+   degrees, per axis, removes single-sample spikes before the velocity is taken.
+2. Velocity. Each valid sample's angular velocity is the least-squares slope of the filtered
+   x and y against time over ``velocity_window_s`` centred on it: a Savitzky-Golay-like
+   first derivative. Windows do not bridge losses; at low sampling rates the velocity window
+   widens to reach the neighbouring samples (1.5 sampling intervals). Both windows need
+   lookahead, so a sample is classified ``(median_window_s + velocity_window_s) / 2`` after
+   it arrives (12 ms with the defaults).
+3. Threshold. A sample is a fixation sample when its velocity is below the threshold. By
+   default the threshold adapts to the noise of the recording: mean + ``noise_sd_factor`` x
+   SD of the velocity of recent fixation samples (running estimates with time constant
+   ``noise_tau_s``), kept between ``min_threshold_deg_s`` and ``max_threshold_deg_s``; it is
+   ``velocity_threshold_deg_s`` until 20 fixation samples have been seen, and always with
+   ``noise_sd_factor = 0`` (the fixed threshold of the Tobii filter).
+4. Candidates. Consecutive fixation samples form a candidate. The first ``onset_trim_s``
+   after a saccade is dropped (the post-saccadic oscillation, which coders do not count as
+   fixation), and so is the last ``offset_trim_s`` before one; around a long loss (a blink)
+   ``loss_trim_before_s`` and ``loss_trim_after_s``. A loss up to ``max_gap_s`` pauses a
+   candidate or fixation (gap fill); a longer one ends it at its last valid sample.
+5. Merge. A candidate that begins within ``max_time_between_s`` of the previous fixation's
    end and whose centroid is within ``max_angle_deg`` of it continues that fixation.
-5. Minimum duration. A candidate not merged becomes a fixation once it lasts
+6. Minimum duration. A candidate not merged becomes a fixation once it lasts
    ``min_duration_s``; shorter ones are discarded.
 
-Events: ``start`` when a candidate becomes a fixation (or, merged, never: the fixation
-continues), ``update`` throttled by ``update_interval_s``, ``end`` once no later candidate
-can merge any more (``max_time_between_s`` after its last sample, or at once when a
-candidate far away is confirmed or a long loss begins).
+Events: ``start`` when a candidate becomes a fixation (a merged candidate continues the
+previous fixation instead), ``update`` throttled by ``update_interval_s``, ``end`` once no
+later candidate can merge any more (``max_time_between_s`` after its last sample, or at
+once when a far-away candidate is confirmed or a long loss begins). Trims taken off the end
+of a fixation leave its extent (``dispersion_deg``) as it was.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Mapping
 from operator import mul
 
 from gazefusion.fusion.fixations.base import FixationBuilder, FixationDetector, Param
+from gazefusion.fusion.geometry import ScreenGeometry
 from gazefusion.fusion.types import FixationEvent
 
-_COMPACT_AT = 4096  # list length that triggers dropping samples behind every window
+_COMPACT_AT = 1024  # list length that triggers dropping samples behind every window
 _REBASE_S = 600.0  # relative times are kept below this, s
-_NOISE_WARMUP = 20  # fixation samples seen before the adaptive threshold leaves its upper bound
+_NOISE_WARMUP = 20  # fixation samples seen before the threshold adapts
 
 
 class IVTDetector(FixationDetector):
@@ -57,9 +65,10 @@ class IVTDetector(FixationDetector):
     PARAMS = {
         "median_window_s": Param(0.01, "span of the moving median on positions before the velocity, s; 0: none", 0.0),
         "velocity_window_s": Param(0.014, "span of the velocity fit centred on each sample, s", 0.0),
-        "velocity_threshold_deg_s": Param(30.0, "velocity threshold; with an adaptive threshold its upper bound, deg/s", 0.0),
-        "min_threshold_deg_s": Param(10.0, "lower bound of the adaptive threshold, deg/s", 0.0),
-        "noise_sd_factor": Param(0.0, "adaptive threshold = noise mean + this x noise SD; 0 keeps it fixed", 0.0),
+        "velocity_threshold_deg_s": Param(30.0, "velocity threshold when not adaptive, and the start value when adaptive, deg/s", 0.0),
+        "noise_sd_factor": Param(4.0, "adaptive threshold = noise mean + this x noise SD; 0: fixed threshold", 0.0),
+        "min_threshold_deg_s": Param(25.0, "lower bound of the adaptive threshold, deg/s", 0.0),
+        "max_threshold_deg_s": Param(100.0, "upper bound of the adaptive threshold, deg/s", 0.0),
         "noise_tau_s": Param(2.0, "time constant of the running noise estimate, s", 0.001),
         "max_gap_s": Param(0.075, "a loss up to this long pauses a fixation, a longer one ends it, s", 0.0),
         "max_time_between_s": Param(0.075, "merge fixations separated by at most this long, s", 0.0),
@@ -71,11 +80,12 @@ class IVTDetector(FixationDetector):
         "loss_trim_before_s": Param(0.0, "dropped from the end of a candidate before a long loss, s", 0.0),
     }
 
-    def __init__(self, geometry, params=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, geometry: ScreenGeometry, params: Mapping[str, float] | None = None) -> None:
         super().__init__(geometry, params)
         p = self.params
         self._half_window = p["velocity_window_s"] / 2.0
-        self._vmax = p["velocity_threshold_deg_s"]
+        self._velocity_half = self._half_window
+        self._vmax = p["max_threshold_deg_s"]
         self._vmin = p["min_threshold_deg_s"]
         self._sd_factor = p["noise_sd_factor"]
         self._tau = p["noise_tau_s"]
@@ -87,12 +97,11 @@ class IVTDetector(FixationDetector):
         self._offset_trim = p["offset_trim_s"]
         self._loss_trim_after = p["loss_trim_after_s"]
         self._loss_trim_before = p["loss_trim_before_s"]
-        self.threshold_deg_s = self._vmax
+        self.threshold_deg_s = p["velocity_threshold_deg_s"]
         self._noise_mean = 0.0
         self._noise_var = 0.0
         self._noise_n = 0
-        # Delay line: samples (t, x, y, ax, ay, valid); those before `_next` are decided and
-        # kept only as the velocity window's past half.
+        # Delay line (stages 1 to 3): see the comment above _push.
         self._median_half = p["median_window_s"] / 2.0
         self._samples: list[tuple[float, float, float, float, float]] = []  # t, x, y, ax, ay
         self._rt: list[float] = []  # t - epoch, for a well-conditioned velocity fit
@@ -118,9 +127,10 @@ class IVTDetector(FixationDetector):
         self._fixation_open = False
         self._now = -math.inf
 
-    # -- stages 1 and 2: delay line, median, velocity, threshold -----------------------------
-    # Samples live in parallel lists indexed by absolute sample number minus `_base`; the
-    # lists are compacted now and then, so memory stays bounded by the windows.
+    # -- stages 1 to 3: delay line, median, velocity, threshold -----------------------------
+    # Samples live in parallel lists indexed by absolute sample number minus `_base`; those
+    # before `_mnext` are filtered, before `_vnext` classified. The lists are compacted now
+    # and then, so memory stays bounded by the windows.
 
     def _push(self, t: float, x: float, y: float, ax: float, ay: float, valid: bool) -> list[FixationEvent]:
         events: list[FixationEvent] = []
@@ -157,7 +167,9 @@ class IVTDetector(FixationDetector):
             return
         # At the end of input (rel = inf) every filtered sample is decided.
         newest = rt[mnext - 1 - base] if rel < math.inf else math.inf
-        half_v = self._half_window
+        # At low sampling rates the window still reaches the neighbouring samples.
+        half_v = max(self._half_window, 1.5 * self._interval())
+        self._velocity_half = half_v
         while self._vnext < mnext and newest - rt[self._vnext - base] >= half_v:
             self._decide(self._vnext - base, t, events)
             self._vnext += 1
@@ -176,7 +188,8 @@ class IVTDetector(FixationDetector):
             return
         rt, seg, base = self._rt, self._seg, self._base
         t0, segment = rt[p], seg[p]
-        lo = max(self._mlo - base, segment - base)
+        lo = self._mlo if self._mlo > segment else segment
+        lo -= base
         while rt[lo] < t0 - half:
             lo += 1
         self._mlo = lo + base
@@ -196,9 +209,10 @@ class IVTDetector(FixationDetector):
     def _velocity(self, p: int) -> float:
         """Least-squares slope of the filtered positions within ``velocity_window_s / 2`` of `p`, deg/s."""
         rt, seg, base = self._rt, self._seg, self._base
-        half = self._half_window
+        half = self._velocity_half
         t0, segment = rt[p], seg[p]
-        lo = max(self._vlo - base, segment - base)
+        lo = self._vlo if self._vlo > segment else segment
+        lo -= base
         while rt[lo] < t0 - half:
             lo += 1
         self._vlo = lo + base
@@ -250,7 +264,20 @@ class IVTDetector(FixationDetector):
         velocity = self._velocity(p)
         if velocity < self.threshold_deg_s:
             if self._sd_factor > 0.0:
-                self._track_noise(velocity)
+                # Running mean and variance of fixation-sample velocity (written out: this
+                # runs for nearly every sample): a cumulative average at first, then
+                # exponential with time constant noise_tau_s; the threshold follows them.
+                n = self._noise_n = self._noise_n + 1
+                alpha = self._interval_s / self._tau
+                if not alpha * n > 1.0:  # also when the interval is still nan
+                    alpha = 1.0 / n
+                delta = velocity - self._noise_mean
+                self._noise_mean += alpha * delta
+                self._noise_var = (1.0 - alpha) * (self._noise_var + alpha * delta * delta)
+                if n >= _NOISE_WARMUP:
+                    threshold = self._noise_mean + self._sd_factor * math.sqrt(self._noise_var)
+                    self.threshold_deg_s = (self._vmin if threshold < self._vmin
+                                            else self._vmax if threshold > self._vmax else threshold)
             run = self._run
             if run is not None and self._fixation_open and not self._tail_s:
                 # The common case, kept short: one more sample of a running fixation.
@@ -262,19 +289,7 @@ class IVTDetector(FixationDetector):
         else:
             self._saccade_sample(t, events)
 
-    def _track_noise(self, velocity: float) -> None:
-        """Running mean and variance of fixation-sample velocity; the threshold follows them."""
-        self._noise_n += 1
-        # Cumulative average at first, then exponential with time constant noise_tau_s.
-        alpha = max(self._interval() / self._tau, 1.0 / self._noise_n)
-        delta = velocity - self._noise_mean
-        self._noise_mean += alpha * delta
-        self._noise_var = (1.0 - alpha) * (self._noise_var + alpha * delta * delta)
-        if self._noise_n >= _NOISE_WARMUP:
-            threshold = self._noise_mean + self._sd_factor * math.sqrt(self._noise_var)
-            self.threshold_deg_s = min(self._vmax, max(self._vmin, threshold))
-
-    # -- stages 3 to 5: runs, merging, minimum duration ------------------------------------
+    # -- stages 4 to 6: candidates, merging, minimum duration ------------------------------------
 
     def _fixation_sample(self, t: float, x: float, y: float, ax: float, ay: float, events: list[FixationEvent]) -> None:
         run = self._run

@@ -76,9 +76,15 @@ def test_no_board_in_a_uniform_image() -> None:
     assert find_view(np.zeros((480, 640, 3), np.uint8), BOARD) is None
 
 
-def test_calibration_recovers_the_known_camera(rendered_views) -> None:
-    views, skipped = read_views([path for path, _ in rendered_views], BOARD)
-    assert skipped == []
+@pytest.fixture(scope="module")
+def detected(rendered_views) -> tuple[list[BoardView], list[tuple[str, str]]]:
+    """The rendered views as read_views finds them (once per module)."""
+    return read_views([path for path, _ in rendered_views], BOARD)
+
+
+def test_calibration_recovers_the_known_camera(detected) -> None:
+    views, skipped = detected
+    assert skipped == [] and len(views) == 15
     result = calibrate_views(views, BOARD, SQUARE_MM)
     matrix = result.intrinsics.camera_matrix
     assert matrix[0, 0] == pytest.approx(TRUE_MATRIX[0, 0], rel=0.005)
@@ -91,8 +97,8 @@ def test_calibration_recovers_the_known_camera(rendered_views) -> None:
     assert len(result.view_errors_px) == len(views)
 
 
-def test_a_bad_view_is_rejected_and_named(rendered_views) -> None:
-    views, _ = read_views([path for path, _ in rendered_views], BOARD)
+def test_a_bad_view_is_rejected_and_named(detected) -> None:
+    views = list(detected[0])
     rng = np.random.default_rng(5)
     spoiled = views[4]._replace(corners=(views[4].corners + rng.normal(0, 3.0, views[4].corners.shape)).astype(np.float32))
     views[4] = spoiled
@@ -103,8 +109,8 @@ def test_a_bad_view_is_rejected_and_named(rendered_views) -> None:
     assert result.intrinsics.camera_matrix[0, 0] == pytest.approx(TRUE_MATRIX[0, 0], rel=0.005)
 
 
-def test_too_few_views_refused(rendered_views) -> None:
-    views, _ = read_views([path for path, _ in rendered_views[:3]], BOARD)
+def test_too_few_views_refused(detected) -> None:
+    views = detected[0][:3]
     with pytest.raises(UserError, match="only 3 usable chessboard views, need at least 5"):
         calibrate_views(views, BOARD, SQUARE_MM)
 

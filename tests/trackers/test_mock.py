@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 import pytest
@@ -65,13 +66,14 @@ def test_replay_fast_gives_back_the_recording(tmp_path: Path, script: ScriptedGa
 def test_replay_timed_keeps_order_and_tracker_time(tmp_path: Path, script: ScriptedGaze) -> None:
     recorded = _record(tmp_path / "gaze.tsv", script, seconds=0.25)
     with open_tracker(f"replay:{tmp_path / 'gaze.tsv'}?speed=4", TrackerConfig(), ScreenConfig()) as tracker:
+        start = time.monotonic()
         tracker.start_streaming()
         replayed = list(tracker.samples(timeout_s=2.0))
     assert [s.tracker_t for s in replayed] == [s.tracker_t for s in recorded]
     assert [s.x for s in replayed[:5]] == [s.x for s in recorded[:5]]
-    # Timed replay stamps host arrival; the recorded span shrinks by the speed factor.
-    span = replayed[-1].t - replayed[0].t
-    assert span < (recorded[-1].t - recorded[0].t)
+    # Timed replay stamps host arrival, in order, from the start of streaming.
+    assert replayed[0].t >= start and all(b.t >= a.t for a, b in zip(replayed, replayed[1:]))
+    assert tracker.finished
 
 
 def test_replay_missing_file(tmp_path: Path) -> None:
@@ -97,3 +99,15 @@ def test_mouse_needs_a_window(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_mouse_mapping(mouse: tuple, view: tuple, expected: tuple) -> None:
     assert window_to_screen(mouse[0], mouse[1], view, (1920, 1080)) == pytest.approx(expected)
+
+
+def test_scripted_realtime_stop_and_restart_continue_the_clock(script: ScriptedGaze) -> None:
+    with ScriptedTracker(script, rate_hz=500, realtime=True) as tracker:
+        tracker.start_streaming()
+        first = [tracker.get_sample(2.0) for _ in range(20)]
+        tracker.stop_streaming()
+        tracker.start_streaming()
+        more = [tracker.get_sample(2.0) for _ in range(60)]
+    times = [s.tracker_t for s in first + more]
+    assert times == [i / 500 for i in range(80)]
+    assert tracker.stats().gaps == 0

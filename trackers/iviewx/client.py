@@ -172,6 +172,7 @@ class IViewXClient(Tracker):
         sock.settimeout(min(0.1, (self._watchdog_s or 0.4) / 4))
         self._sock = sock
         self.listen_port = sock.getsockname()[1]
+        self.description = f"iViewX at {self.host}:{self.command_port} (listening on {self.bind_address}:{self.listen_port})"
         self._start_thread(self._receive, "gazefusion-iviewx")
         try:
             self._handshake()

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from gazefusion.trackers.base import binocular_sample, eye_gaze, monocular_sample
-from gazefusion.trackers.types import EyeGaze, GazeSample
+from gazefusion.trackers.types import GazeSample
 
 #: Specifiers that give one token whatever the eye layout.
 SINGLE_SPECIFIERS = ("TS", "TU", "ET", "SC")

@@ -30,7 +30,7 @@ from gazefusion.trackers.script import GazeScript, ScriptedGaze
 
 log = logging.getLogger(__name__)
 
-MAX_RATE_HZ = 5000.0
+MAX_RATE_HZ = 20000.0  # real trackers: 60 to 1250 Hz; above that for stress benchmarks
 _CLOCK_START_US = 100_527_771_763  # beyond 32 bits, as real iViewX clocks are
 _VERGENCE_PX = 3.0
 _CALIBRATION_GRIDS = {
@@ -179,7 +179,7 @@ class IViewXSimulator:
         Where the eye looks; None: a seeded :class:`ScriptedGaze` on a 1920x1080 screen.
         (default: None)
     rate_hz : float
-        Sample rate, Hz (60 to 1250 as real trackers, up to 5000 for benchmarks).
+        Sample rate, Hz (60 to 1250 as real trackers; up to 20000 for stress benchmarks).
         (default: 500.0)
     binocular : bool
         Send both eyes (``b``) or the right eye only. (default: False)
@@ -252,6 +252,7 @@ class IViewXSimulator:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._streaming = threading.Event()
+        self._stream_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._index = 0
         self._stream_every = 1
@@ -457,12 +458,13 @@ class IViewXSimulator:
         while not self._stop.is_set():
             if not self._streaming.wait(0.05):
                 continue
-            now = time.monotonic()
-            due = self._stream_index0 + int((now - self._stream_t0) * self.rate_hz / self._stream_every) * self._stream_every + 1
-            while self._index < due and self._streaming.is_set():
-                if (self._index - self._stream_index0) % self._stream_every == 0:
-                    self._produce(self._index, now)
-                self._index += 1
+            with self._stream_lock:  # ET_EST waits for the batch: nothing goes out after it
+                now = time.monotonic()
+                due = self._stream_index0 + int((now - self._stream_t0) * self.rate_hz / self._stream_every) * self._stream_every + 1
+                while self._index < due and self._streaming.is_set():
+                    if (self._index - self._stream_index0) % self._stream_every == 0:
+                        self._produce(self._index, now)
+                    self._index += 1
             time.sleep(nap)
 
     # ------------------------------------------------------------------ commands
@@ -504,12 +506,13 @@ class IViewXSimulator:
         elif command == "ET_STR":
             self._start_stream(args)
         elif command == "ET_EST":
-            self._streaming.clear()
-            if self._held is not None:
-                self._keep(self._held)
-                self._emit(self._held)
-                self._held = None
-            self._flush()
+            with self._stream_lock:
+                self._streaming.clear()
+                if self._held is not None:
+                    self._keep(self._held)
+                    self._emit(self._held)
+                    self._held = None
+                self._flush()
         elif command == "ET_FIX":
             numbers = [float(a) for a in args[:2]] if len(args) >= 2 else [100.0, 30.0]
             self._detector = _Dispersion(numbers[0], numbers[1])
@@ -562,8 +565,8 @@ class IViewXSimulator:
     def _show(self, targets: list[tuple[int, int, int]]) -> bool:
         """Show each target and wait for its acceptance; False when aborted."""
         for index, _, _ in targets:
+            self._accept.clear()  # before showing: the client may accept at once
             self._send_line(f"ET_CHG {index}")
-            self._accept.clear()
             if self._auto_accept:
                 if self._abort.wait(self.point_s):
                     self._send_line("ET_BRK")

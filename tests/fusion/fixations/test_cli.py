@@ -217,4 +217,4 @@ def test_huge_file_is_streamed_with_bounded_memory(tmp_path: Path) -> None:
         assert len(read_table(out)) >= 9 * (n_rows // len(block))
     assert sizes[1] > 3.5 * sizes[0]
     # A file loaded whole would add at least its size (as text) between the two runs.
-    assert peaks[1] - peaks[0] < 0.05 * (sizes[1] - sizes[0])
+    assert peaks[1] - peaks[0] < 0.1 * (sizes[1] - sizes[0])

@@ -66,7 +66,7 @@ def test_irregular_timestamps(method: str, jitter: float) -> None:
 
 
 @pytest.mark.parametrize("method", METHODS)
-@pytest.mark.parametrize("rate_hz", [250.0, 1250.0], ids=["250Hz", "1250Hz"])
+@pytest.mark.parametrize("rate_hz", [60.0, 120.0, 250.0, 1250.0], ids=["60Hz", "120Hz", "250Hz", "1250Hz"])
 def test_sampling_rate_comes_from_the_data(method: str, rate_hz: float) -> None:
     gaze = make_gaze(seed=12, rate_hz=rate_hz)
     assert_matches_truth(ends(run(method, gaze)), gaze, tolerance_s=max(10 * STEP_S, 4 / rate_hz))
@@ -250,7 +250,7 @@ def test_ivt_loss_trims_cut_around_a_long_loss() -> None:
 
 
 def test_ivt_adaptive_threshold_follows_the_noise() -> None:
-    params = {"noise_sd_factor": 6.0, "velocity_threshold_deg_s": 150.0, "min_threshold_deg_s": 1.0}
+    params = {"noise_sd_factor": 6.0, "max_threshold_deg_s": 150.0, "min_threshold_deg_s": 1.0}
     thresholds = []
     for noise_deg in (0.01, 0.04):
         gaze = make_gaze(seed=16, noise_deg=noise_deg, n_fixations=10)

@@ -13,7 +13,7 @@ from gazefusion.fusion.errors import UserError
 from gazefusion.fusion.geometry import ScreenGeometry
 from gazefusion.trackers.iviewx.client import IViewXClient
 from gazefusion.trackers.iviewx.protocol import LONG_FORMAT
-from gazefusion.trackers.iviewx.simulator import IViewXSimulator, SentSample
+from gazefusion.trackers.iviewx.simulator import Faults, IViewXSimulator, SentSample
 from gazefusion.trackers.script import ScriptedGaze
 from gazefusion.trackers.types import GazeSample
 
@@ -96,8 +96,6 @@ def test_unknown_commands_are_raw_events(simulator: IViewXSimulator, client: IVi
 
 
 def test_echoes_of_own_commands(script: ScriptedGaze) -> None:
-    from gazefusion.trackers.iviewx.simulator import Faults
-
     with IViewXSimulator(script=script, rate_hz=500, faults=Faults(echo=True), point_s=0.01) as sim:
         with connect(sim) as client:
             client.send_message("trial 1")
@@ -129,6 +127,7 @@ def test_eye_switch_mid_stream(simulator: IViewXSimulator, client: IViewXClient)
     assert wait_until(lambda: len(simulator.sent) > 100)
     client.stop_streaming()
     assert wait_until(lambda: not simulator.streaming)
+    wait_until(lambda: client.stats().received >= simulator.samples_sent)
     got = list(client.samples(timeout_s=0.3))
     assert {g.eye for g in got} == {"r", "b"}
     assert len(got) == len(simulator.sent_samples()) and client.stats().malformed == 0
@@ -150,8 +149,9 @@ def test_server_fixation_events(simulator: IViewXSimulator, client: IViewXClient
     stream(client, simulator, 1.0)
     client.stop_fixation_detection()
     assert wait_until(lambda: "ET_EFX" in simulator.commands)
-    time.sleep(0.05)
-    got = [e.raw for e in events(client) if e.kind.startswith("fixation")]
+    got: list[str] = []
+    wait_until(lambda: got.extend(e.raw for e in events(client) if e.kind.startswith("fixation"))
+               or len(got) >= len(simulator.fixation_lines))
     assert got and got == simulator.fixation_lines
 
 
@@ -177,13 +177,14 @@ def test_silent_server_is_a_clear_error() -> None:
     client.close()
 
 
-def test_stall_is_reported_once_and_resumes(simulator: IViewXSimulator, client: IViewXClient) -> None:
+def test_stall_is_reported_once_and_resumes(simulator: IViewXSimulator) -> None:
+    client = connect(simulator, FAST.model_copy(update={"watchdog_s": 0.4}))
     client.start_streaming()
     assert wait_until(lambda: client.stats().received > 20)
-    simulator.stall(0.6)
+    simulator.stall(1.2)
     assert wait_until(lambda: client.stats().stalls == 1)
     assert wait_until(lambda: client.latest_sample() is not None and client._stalled is False)
-    client.stop_streaming()
+    client.close()
     kinds = [e.kind for e in events(client) if e.kind in ("stall", "resume")]
     assert kinds == ["stall", "resume"]
     assert client.stats().stalls == 1 and client.stats().gaps > 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gazefusion.trackers.iviewx.protocol import LONG_FORMAT, SampleFormat, format_command, parse_message, split_lines
 
@@ -167,3 +169,32 @@ def test_messages(line: str, kind: str, fields: dict) -> None:
     data = dict(message.data)
     for key, value in fields.items():
         assert data[key] == pytest.approx(value) if isinstance(value, float) else data[key] == value
+
+
+@given(st.binary(max_size=200))
+@settings(max_examples=300, deadline=None)
+def test_any_datagram_parses_without_raising(datagram: bytes) -> None:
+    fmt = SampleFormat(LONG_FORMAT)
+    for line in split_lines(datagram):
+        assert line == line.strip(" \t\r\n\x00") and line
+        if line.startswith("ET_SPL"):
+            fmt.parse(line.split()[1:], 0.0)
+        else:
+            assert parse_message(line).raw == line
+
+
+@given(
+    st.integers(min_value=0, max_value=2**45),
+    st.sampled_from(["l", "r", "b"]),
+    st.lists(st.floats(min_value=-5000, max_value=5000).map(lambda v: round(v, 3)), min_size=2, max_size=2),
+)
+@settings(max_examples=200, deadline=None)
+def test_long_format_round_trip(time_us: int, eye: str, gaze: list[float]) -> None:
+    fmt = SampleFormat(LONG_FORMAT)
+    values = {"SX": gaze[0], "SY": gaze[1], "DX": 12.0, "DY": 11.0, "EX": -30.0, "EY": 3.0, "EZ": 600.0}
+    sample = fmt.parse(fmt.format(time_us, eye, values, values).split()[1:], 0.0)
+    assert sample.tracker_t == time_us * 1e-6 and sample.eye == eye
+    if gaze == [0.0, 0.0]:
+        assert not sample.valid
+    else:
+        assert (sample.x, sample.y) == (gaze[0], gaze[1])
