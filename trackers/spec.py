@@ -153,7 +153,6 @@ def open_tracker(spec: str, config: TrackerConfig, screen: ScreenConfig) -> Trac
     if scheme == "mouse" and not rest:
         from gazefusion.trackers.mock import MouseTracker
 
-        # 500 Hz as the mock: at 60 Hz the I-VT velocity window (14 ms) holds one sample, so no fixations.
-        return MouseTracker(screen.size_px, rate_hz=float(config.stream_rate_hz or 500),
+        return MouseTracker(screen.size_px, rate_hz=float(config.stream_rate_hz or 60),
                             queue_samples=config.queue_samples)
     raise _bad(spec, "unknown tracker")
