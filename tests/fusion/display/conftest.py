@@ -13,8 +13,9 @@ import select
 import shutil
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -43,13 +44,13 @@ class XDisplay:
             raise AssertionError(f"xdotool {' '.join(args)} failed: {done.stderr.strip()}")
         return done.stdout
 
-    def wait_window(self, name: str, process: subprocess.Popen | None = None, timeout_s: float = 30.0) -> int:
+    def wait_window(self, name: str, command: "Command | None" = None, timeout_s: float = 30.0) -> int:
         """The id of the visible window titled exactly `name`, waiting for it to appear."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if process is not None and process.poll() is not None:
-                out, err = process.communicate()
-                raise AssertionError(f"the command ended (exit {process.returncode}) before its window appeared: {err}")
+            if command is not None and command.process.poll() is not None:
+                code, _, err = command.finish()
+                raise AssertionError(f"the command ended (exit {code}) before its window appeared: {err}")
             done = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", f"^{name}$"], env=self.env,
                                   capture_output=True, text=True, timeout=10)
             if done.stdout.split():
@@ -90,14 +91,14 @@ class XDisplay:
 
 
 @pytest.fixture(scope="session")
-def xdisplay() -> Iterator[XDisplay]:
+def xserver() -> Iterator[XDisplay]:
     """Xvfb at 1920x1080 on a display number it picks itself (``-displayfd``)."""
     if shutil.which("Xvfb") is None:
         pytest.skip("Xvfb is not installed (apt-get install xvfb xdotool): the window tests need a virtual display")
     read_fd, write_fd = os.pipe()
     width, height = SCREEN_SIZE_PX
     process = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp"],
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp", "-noreset"],
         pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     os.close(write_fd)
@@ -123,18 +124,74 @@ def xdisplay() -> Iterator[XDisplay]:
             process.stderr.close()
 
 
-def start_command(display: XDisplay, args: list[str], cwd: Path) -> subprocess.Popen:
-    """Start ``gazefusion ARGS`` on the display (stdout and stderr captured as text)."""
-    return subprocess.Popen([*GAZEFUSION, *args], env=display.env, cwd=cwd, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+@pytest.fixture
+def xdisplay(xserver: XDisplay) -> XDisplay:
+    """The display, the pointer parked in the bottom-right corner (off any window a test opens)."""
+    xserver.xdotool("mousemove", str(SCREEN_SIZE_PX[0] - 1), str(SCREEN_SIZE_PX[1] - 1))
+    return xserver
 
 
-def finish(process: subprocess.Popen, timeout_s: float = 20.0) -> tuple[int, str, str]:
-    """Wait for the command to end: (exit code, stdout, stderr); killed if it hangs."""
-    try:
-        out, err = process.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        out, err = process.communicate()
-        raise AssertionError(f"the command did not end within {timeout_s:g} s: {err}") from None
-    return process.returncode, out, err
+class Command:
+    """``gazefusion ARGS`` running on the display; its stdout lines collected as they come.
+
+    Parameters
+    ----------
+    display : XDisplay
+        Where its windows open.
+    args : list[str]
+        The command line after ``gazefusion``.
+    cwd : pathlib.Path
+        Working folder.
+    """
+
+    def __init__(self, display: XDisplay, args: list[str], cwd: Path) -> None:
+        self.process = subprocess.Popen([*GAZEFUSION, *args], env=display.env, cwd=cwd, stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_line(self, prefix: str, timeout_s: float = 20.0) -> str:
+        """The first stdout line starting with `prefix`, waiting for it."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if line.startswith(prefix):
+                    return line
+            if self.process.poll() is not None and not self._reader.is_alive():
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"no line {prefix!r} on stdout: {self.lines[-5:]}")
+
+    def finish(self, timeout_s: float = 60.0) -> tuple[int, str, str]:
+        """Wait for the command to end: (exit code, stdout, stderr); killed if it hangs."""
+        try:
+            self.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"the command did not end within {timeout_s:g} s") from None
+        self._reader.join(10)
+        assert self.process.stderr is not None
+        err = self.process.stderr.read()
+        self.process.stderr.close()
+        return self.process.returncode, "\n".join(self.lines), err
+
+    def kill(self) -> None:
+        """Kill it if it still runs, and reap it."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
+    """Poll `condition` every 0.1 s until it holds; fail naming `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout_s:g} s")
+        time.sleep(0.1)

@@ -17,7 +17,7 @@ from gazefusion.calibration.tracker import CameraView
 from gazefusion.calibration.tracker_procedure import make_targets
 from gazefusion.fusion.geometry import ScreenGeometry
 from gazefusion.fusion.tables import TableReader
-from tests.fusion.display.conftest import SCREEN_SIZE_PX, XDisplay, finish, start_command
+from tests.fusion.display.conftest import SCREEN_SIZE_PX, Command, XDisplay, wait_for
 
 RUN_WINDOW = "gazefusion"
 CALIBRATION_WINDOW = "gazefusion calibrate tracker"
@@ -44,44 +44,48 @@ def fixations(session: Path) -> list[tuple[float, float]]:
     return [(float(row["cam_x"]), float(row["cam_y"])) for row in TableReader(session / "fixations.tsv")]
 
 
+def near(box: tuple[int, int, int, int] | None, centre: tuple[float, float], tolerance_px: float) -> bool:
+    """Whether `box` is centred on `centre`."""
+    return box is not None and max(abs((box[0] + box[2]) / 2 - centre[0]), abs((box[1] + box[3]) / 2 - centre[1])) <= tolerance_px
+
+
 def test_run_window_pause_layers_mark_and_quit_by_keys(xdisplay: XDisplay, ffmpeg_camera, tmp_path: Path) -> None:
     session = tmp_path / "session"
-    process = start_command(xdisplay, ["run", "--camera", ffmpeg_camera.url, "--tracker", "mouse", "--record", str(session)],
-                            tmp_path)
+    command = Command(xdisplay, ["run", "--camera", ffmpeg_camera.url, "--tracker", "mouse", "--record", str(session)], tmp_path)
     try:
-        window = xdisplay.wait_window(RUN_WINDOW, process)
+        window = xdisplay.wait_window(RUN_WINDOW, command)
         wait_size(xdisplay, window, CAMERA_SIZE_PX)  # the image unscaled, no toolbar
         xdisplay.xdotool("mousemove", "--window", str(window), "200", "150")
-        time.sleep(0.8)  # the gaze holds still there: a fixation, so an AOI too
+        command.wait_line("look  first")  # the gaze holds still there: a fixation, so an AOI too
         xdisplay.key(window, "space")
-        time.sleep(0.3)
-        paused = xdisplay.grab_window(window)
-        time.sleep(0.4)
-        assert np.array_equal(xdisplay.grab_window(window), paused), "paused, the picture must not change"
+        frozen: list[np.ndarray] = [xdisplay.grab_window(window)]
+
+        def still() -> bool:  # two screenshots apart, the same picture, though the camera runs
+            time.sleep(0.3)
+            frozen.append(xdisplay.grab_window(window))
+            return np.array_equal(frozen[-2], frozen[-1])
+
+        wait_for(still, "the picture freezes on space")
+        paused = frozen[-1]
+        grab = lambda: changed_box(paused, xdisplay.grab_window(window))  # noqa: E731
 
         xdisplay.key(window, "1")  # gaze layer off: only the gaze marker's pixels change
-        time.sleep(0.3)
-        box = changed_box(paused, xdisplay.grab_window(window))
-        assert box is not None and max(abs((box[0] + box[2]) / 2 - 200), abs((box[1] + box[3]) / 2 - 150)) <= 2
-        assert box[2] - box[0] <= 24 and box[3] - box[1] <= 24
+        wait_for(lambda: grab() is not None, "key 1 changes the picture")
+        box = grab()
+        assert near(box, (200, 150), 2) and box[2] - box[0] <= 24 and box[3] - box[1] <= 24, box
         xdisplay.key(window, "1", "2")  # gaze back on, AOI off: its square around the gaze goes
-        time.sleep(0.3)
-        box = changed_box(paused, xdisplay.grab_window(window))
-        assert box is not None and max(abs((box[0] + box[2]) / 2 - 200), abs((box[1] + box[3]) / 2 - 150)) <= 3
-        assert 30 <= box[2] - box[0] <= 120 and abs((box[2] - box[0]) - (box[3] - box[1])) <= 2
+        wait_for(lambda: near(grab(), (200, 150), 3) and grab()[2] - grab()[0] > 24, "keys 1 2 swap gaze for AOI")
+        box = grab()
+        assert 30 <= box[2] - box[0] <= 120 and abs((box[2] - box[0]) - (box[3] - box[1])) <= 2, box
         xdisplay.key(window, "2")
-        time.sleep(0.3)
-        assert np.array_equal(xdisplay.grab_window(window), paused)
+        wait_for(lambda: grab() is None, "key 2 brings the AOI back")
 
         xdisplay.key(window, "space")  # resumed: the camera's picture moves again
-        time.sleep(0.4)
-        assert not np.array_equal(xdisplay.grab_window(window), paused)
+        wait_for(lambda: grab() is not None, "space resumes")
         xdisplay.key(window, "m", "m", "q")
-        code, out, err = finish(process)
+        code, out, err = command.finish()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+        command.kill()
     assert code == 0, err
     assert "Traceback" not in err and "summary:" in out
     assert not xdisplay.window_exists(RUN_WINDOW)
@@ -94,22 +98,19 @@ def test_run_window_pause_layers_mark_and_quit_by_keys(xdisplay: XDisplay, ffmpe
 
 def test_mouse_tracker_follows_the_mouse_in_a_scaled_window(xdisplay: XDisplay, ffmpeg_camera, tmp_path: Path) -> None:
     session = tmp_path / "session"
-    process = start_command(xdisplay, ["run", "--camera", ffmpeg_camera.url, "--tracker", "mouse", "--record", str(session)],
-                            tmp_path)
+    command = Command(xdisplay, ["run", "--camera", ffmpeg_camera.url, "--tracker", "mouse", "--record", str(session)], tmp_path)
     try:
-        window = xdisplay.wait_window(RUN_WINDOW, process)
+        window = xdisplay.wait_window(RUN_WINDOW, command)
         wait_size(xdisplay, window, CAMERA_SIZE_PX)
         xdisplay.xdotool("windowsize", str(window), "320", "240")  # half size: window px x 2 = image px
         wait_size(xdisplay, window, (320, 240))
-        for x, y in ((50, 60), (250, 180)):
+        for number, (x, y) in enumerate(((50, 60), (250, 180)), start=1):
             xdisplay.xdotool("mousemove", "--window", str(window), str(x), str(y))
-            time.sleep(0.7)
+            command.wait_line(f"look  first  fixation {number:>4}")
         xdisplay.key(window, "q")
-        code, _, err = finish(process)
+        code, _, err = command.finish()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+        command.kill()
     assert code == 0, err
     # Image px (100, 120) and (500, 360); on the 1920x1080 screen the 640x480 image is shown
     # 2.25 times, 240 px from the left: gaze (465, 270) and (1365, 810) px.
@@ -129,23 +130,24 @@ def is_target(screen: np.ndarray, screen_px: np.ndarray) -> bool:
     return red > 200 and green < 80 and blue < 80 and white
 
 
-def calibrate(xdisplay: XDisplay, camera_url: str, tmp_path: Path, tracker: str) -> tuple[object, Path]:
+def calibrate(xdisplay: XDisplay, camera_url: str, tmp_path: Path, tracker: str) -> tuple[Command, Path]:
     mapping = tmp_path / "mapping.yaml"
-    process = start_command(xdisplay, ["calibrate", "tracker", "--camera", camera_url, "--tracker", tracker,
-                                       "--simulate-participant", "--dwell", "0.3", "--out", str(mapping)], tmp_path)
-    return process, mapping
+    command = Command(xdisplay, ["calibrate", "tracker", "--camera", camera_url, "--tracker", tracker,
+                                 "--simulate-participant", "--dwell", "0.3", "--out", str(mapping)], tmp_path)
+    return command, mapping
 
 
 def test_tracker_calibration_window_is_full_screen_and_escape_writes_nothing(xdisplay: XDisplay, ffmpeg_camera,
                                                                               tmp_path: Path) -> None:
-    process, mapping = calibrate(xdisplay, ffmpeg_camera.url, tmp_path, "mock")  # real time: slow enough to abort
+    command, mapping = calibrate(xdisplay, ffmpeg_camera.url, tmp_path, "mock")  # real time: slow enough to abort
     try:
-        window = xdisplay.wait_window(CALIBRATION_WINDOW, process)
+        window = xdisplay.wait_window(CALIBRATION_WINDOW, command)
         assert xdisplay.geometry(window) == (0, 0, *SCREEN_SIZE_PX)
         view = CameraView(ScreenGeometry(*SCREEN_SIZE_PX, 531.0, 299.0, 650.0), CAMERA_SIZE_PX)
         calibration, validation = make_targets(9, view)
         shown: list[list[str]] = []
-        for _ in range(20):  # one target at a time, where its camera px are on the screen
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # one target at a time, where its camera px are on the screen
             screen = xdisplay.screenshot().astype(int)
             shown.append([t.name for t in calibration + validation if is_target(screen, t.screen_px)])
             if shown[-1]:
@@ -153,11 +155,9 @@ def test_tracker_calibration_window_is_full_screen_and_escape_writes_nothing(xdi
             time.sleep(0.1)
         assert len(shown[-1]) == 1 and all(len(names) <= 1 for names in shown), shown
         xdisplay.key(window, "Escape")
-        code, _, err = finish(process)
+        code, _, err = command.finish()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+        command.kill()
     assert code != 0
     assert err.strip().splitlines()[-1] == "gazefusion: calibration aborted by the user: nothing written"
     assert sorted(p.name for p in tmp_path.iterdir()) == []
@@ -165,15 +165,13 @@ def test_tracker_calibration_window_is_full_screen_and_escape_writes_nothing(xdi
 
 
 def test_tracker_calibration_with_its_window_completes(xdisplay: XDisplay, ffmpeg_camera, tmp_path: Path) -> None:
-    process, mapping = calibrate(xdisplay, ffmpeg_camera.url, tmp_path, "mock?fast")
+    command, mapping = calibrate(xdisplay, ffmpeg_camera.url, tmp_path, "mock?fast")
     try:
-        window = xdisplay.wait_window(CALIBRATION_WINDOW, process)
+        window = xdisplay.wait_window(CALIBRATION_WINDOW, command)
         assert xdisplay.geometry(window) == (0, 0, *SCREEN_SIZE_PX)
-        code, out, err = finish(process)
+        code, out, err = command.finish(timeout_s=120)  # a few seconds; the bound is for a starved machine
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+        command.kill()
     assert code == 0, err
     assert f"wrote {mapping}" in out
     assert mapping.is_file() and mapping.with_suffix(".png").is_file()
