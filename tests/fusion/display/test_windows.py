@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from gazefusion.calibration.tracker import CameraView
 from gazefusion.calibration.tracker_procedure import make_targets
@@ -24,7 +23,7 @@ CALIBRATION_WINDOW = "gazefusion calibrate tracker"
 CAMERA_SIZE_PX = (640, 480)  # the ffmpeg camera's
 
 
-def wait_size(display: XDisplay, window: int, size: tuple[int, int], timeout_s: float = 10.0) -> None:
+def wait_size(display: XDisplay, window: int, size: tuple[int, int], timeout_s: float = 30.0) -> None:
     """Wait until the window has `size` (the display fits it to the first frame)."""
     deadline = time.monotonic() + timeout_s
     while display.geometry(window)[2:] != size:
@@ -67,7 +66,9 @@ def test_run_window_pause_layers_mark_and_quit_by_keys(xdisplay: XDisplay, ffmpe
 
         wait_for(still, "the picture freezes on space")
         paused = frozen[-1]
-        grab = lambda: changed_box(paused, xdisplay.grab_window(window))  # noqa: E731
+
+        def grab() -> tuple[int, int, int, int] | None:  # what differs from the paused picture
+            return changed_box(paused, xdisplay.grab_window(window))
 
         xdisplay.key(window, "1")  # gaze layer off: only the gaze marker's pixels change
         wait_for(lambda: grab() is not None, "key 1 changes the picture")
