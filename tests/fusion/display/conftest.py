@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pytest
@@ -148,13 +149,21 @@ class Command:
         self.process = subprocess.Popen([*GAZEFUSION, *args], env=display.env, cwd=cwd, stdin=subprocess.DEVNULL,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
+        self.err_lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, args=(self.process.stdout, self.lines), daemon=True)
+        self._err_reader = threading.Thread(target=self._read, args=(self.process.stderr, self.err_lines), daemon=True)
         self._reader.start()
+        self._err_reader.start()
 
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
+    @staticmethod
+    def _read(stream: IO[str] | None, lines: list[str]) -> None:
+        assert stream is not None
+        for line in stream:
+            lines.append(line.rstrip("\n"))
+
+    def stderr_so_far(self) -> str:
+        """What the command wrote to stderr until now."""
+        return "\n".join(self.err_lines)
 
     def wait_line(self, prefix: str, timeout_s: float = 20.0) -> str:
         """The first stdout line starting with `prefix`, waiting for it."""
@@ -176,10 +185,8 @@ class Command:
             self.kill()
             raise AssertionError(f"the command did not end within {timeout_s:g} s") from None
         self._reader.join(10)
-        assert self.process.stderr is not None
-        err = self.process.stderr.read()
-        self.process.stderr.close()
-        return self.process.returncode, "\n".join(self.lines), err
+        self._err_reader.join(10)
+        return self.process.returncode, "\n".join(self.lines), self.stderr_so_far()
 
     def kill(self) -> None:
         """Kill it if it still runs, and reap it."""

@@ -7,19 +7,25 @@ window like a user and checks what the window shows and what the command wrote.
 from __future__ import annotations
 
 import json
+import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from gazefusion.calibration.tracker import CameraView
 from gazefusion.calibration.tracker_procedure import make_targets
 from gazefusion.fusion.geometry import ScreenGeometry
 from gazefusion.fusion.tables import TableReader
+from tests.calibration.chessboards import write_views
+from tests.calibration.conftest import BOARD, SQUARE_MM, MjpegServer, encode_jpegs
 from tests.fusion.display.conftest import SCREEN_SIZE_PX, Command, XDisplay, wait_for
 
 RUN_WINDOW = "gazefusion"
 CALIBRATION_WINDOW = "gazefusion calibrate tracker"
+CAMERA_WINDOW = "gazefusion calibrate camera"
 CAMERA_SIZE_PX = (640, 480)  # the ffmpeg camera's
 
 
@@ -177,3 +183,33 @@ def test_tracker_calibration_with_its_window_completes(xdisplay: XDisplay, ffmpe
     assert f"wrote {mapping}" in out
     assert mapping.is_file() and mapping.with_suffix(".png").is_file()
     assert not xdisplay.window_exists(CALIBRATION_WINDOW)
+
+
+@pytest.fixture
+def board_camera(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MjpegServer]:
+    """A camera showing rendered chessboards, each held 24 frames (0.8 s)."""
+    views = write_views(tmp_path_factory.mktemp("boards"), BOARD, SQUARE_MM, 8, seed=3)
+    server = MjpegServer(encode_jpegs([path for path, _ in views]), frames_per_image=24)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_live_camera_calibration_window_stops_on_q_and_calibrates(xdisplay: XDisplay, board_camera, tmp_path: Path) -> None:
+    out = tmp_path / "camera.yaml"
+    command = Command(xdisplay, ["calibrate", "camera", "--camera", board_camera.url, "--board", "9x6", "--square-mm", "25",
+                                 "--views", "15", "--min-views", "5", "--out", str(out)], tmp_path)
+    try:
+        window = xdisplay.wait_window(CAMERA_WINDOW, command)
+        wait_size(xdisplay, window, CAMERA_SIZE_PX)  # the image unscaled, no toolbar
+        wait_for(lambda: "view 5/15 taken" in command.stderr_so_far(), "five views taken")
+        xdisplay.key(window, "q")
+        code, out_text, err = command.finish()
+    finally:
+        command.kill()
+    assert code == 0, err
+    taken = re.search(r"took (\d+) of 15 views before the capture ended \(stopped by the user\)", err)
+    assert taken is not None and int(taken.group(1)) >= 5, err
+    assert f"calibrated 640x480 from {taken.group(1)} views" in out_text and out.is_file()
+    assert not xdisplay.window_exists(CAMERA_WINDOW)
