@@ -23,6 +23,7 @@ import numpy as np
 
 from gazefusion.calibration.intrinsics import CameraIntrinsics
 from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.window import close_window, fit_window, open_window
 
 log = logging.getLogger(__name__)
 
@@ -528,6 +529,7 @@ class LiveCapture:
         self.frames_seen = 0
         #: Why the last `run` stopped ("" while running or when all views were taken).
         self.ended = ""
+        self._window_size: tuple[int, int] | None = None
 
     def run(self, timeout_s: float, frame_timeout_s: float = 5.0) -> list[BoardView]:
         """Read frames until enough views are taken, `timeout_s` passes, or the user quits.
@@ -581,8 +583,9 @@ class LiveCapture:
             # Ctrl-C ends the capture, not the calibration: the views taken are kept.
             self.ended = "interrupted"
         finally:
-            if self.window:
-                cv2.destroyWindow(self.WINDOW)
+            if self.window and self._window_size is not None:
+                close_window(self.WINDOW)  # gone now, not after the calibration that follows
+                self._window_size = None
         return views
 
     def _show(self, image: np.ndarray, corners: np.ndarray | None, taken: int) -> bool:
@@ -593,6 +596,11 @@ class LiveCapture:
         cv2.putText(canvas, f"views {taken}/{self.views_wanted}  (q: stop)", (10, 25),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 255, 0), 2, cv2.LINE_AA)
         try:
+            size = (canvas.shape[1], canvas.shape[0])
+            if size != self._window_size:
+                open_window(self.WINDOW)
+                fit_window(self.WINDOW, size)
+                self._window_size = size
             cv2.imshow(self.WINDOW, canvas)
             key = cv2.waitKey(1) & 0xFF
         except cv2.error:

@@ -34,6 +34,7 @@ from gazefusion.calibration.tracker import (
 )
 from gazefusion.fusion.errors import UserError
 from gazefusion.fusion.fixations import make_detector
+from gazefusion.fusion.window import close_window, open_window
 
 
 class CalibrationAborted(UserError):
@@ -137,8 +138,7 @@ class WindowPresenter:
         self.window = window
         self._target: Target | None = None
         self._image: np.ndarray | None = None
-        cv2.namedWindow(window, cv2.WINDOW_NORMAL)
-        cv2.setWindowProperty(window, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN)
+        open_window(window, fullscreen=True, screen_size_px=view.screen_size_px)
 
     def show(self, target: Target | None) -> None:
         """Draw `target` from the next refresh on."""
@@ -158,7 +158,7 @@ class WindowPresenter:
 
     def close(self) -> None:
         """Close the window."""
-        cv2.destroyWindow(self.window)
+        close_window(self.window)
 
 
 def render_screen(image: np.ndarray, view: CameraView, target: Target | None) -> np.ndarray:

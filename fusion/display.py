@@ -26,6 +26,7 @@ from gazefusion.fusion.core import LookEvent, OverlayState
 from gazefusion.fusion.errors import UserError
 from gazefusion.fusion.overlay import LAYERS, draw_overlay
 from gazefusion.fusion.runner import Runner
+from gazefusion.fusion.window import close_window, fit_window, open_window
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +102,8 @@ class HeadlessOutputs:
     def step(self, timeout_s: float = 0.05) -> None:
         """Write the newest frame (if new) with the overlay, and the snapshots of new looks."""
         frame = self.runner.latest_frame(newer_than=self._last_index, timeout_s=timeout_s)
-        camera = self.runner.camera
-        if frame is None and (camera is None or camera.finished):
-            time.sleep(timeout_s)  # nothing will come: do not spin
+        if frame is None and self.runner.camera is None:
+            time.sleep(timeout_s)
         try:
             if frame is not None and self.video_enabled and not self._failed:
                 self._last_index = frame.index
@@ -166,6 +166,10 @@ class Display:
     """
 
     WINDOW = "gazefusion"
+    #: Longest wait for a key or a new frame, ms.
+    POLL_MS = 10
+    #: The overlay is redrawn at least this often without a new frame (the gaze moves), s.
+    REDRAW_S = 0.03
 
     def __init__(self, runner: Runner, fullscreen: bool = False) -> None:
         if not display_available():
@@ -177,34 +181,61 @@ class Display:
         self.marks = 0
 
     def run(self, seconds: float | None = None) -> None:
-        """Show frames until q/Esc, the time is up or the pipeline ends."""
-        cv2.namedWindow(self.WINDOW, cv2.WINDOW_NORMAL)
-        if self.fullscreen:
-            cv2.setWindowProperty(self.WINDOW, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN)
+        """Show frames until q/Esc, the window is closed, the time is up or the pipeline ends.
+
+        The waiting is done in ``cv2.waitKey`` (not in the camera's wait), so keys and mouse
+        moves are handled as they come: Qt keeps only the last key pressed between two polls.
+        """
+        open_window(self.WINDOW, self.fullscreen, tuple(self.runner.config.screen.size_px))
         deadline = None if seconds is None else time.monotonic() + seconds
         last_index = -1
-        shown: np.ndarray | None = None
         raw: np.ndarray | None = None
+        overlay = self.runner.overlay_state
+        shown_size: tuple[int, int] | None = None
+        drawn_at = -math.inf
+        redraw = True
         try:
             while not self.runner.finished and (deadline is None or time.monotonic() < deadline):
                 if not self.paused:
-                    frame = self.runner.latest_frame(newer_than=last_index, timeout_s=0.03)
+                    frame = self.runner.latest_frame(newer_than=last_index, timeout_s=0)
                     if frame is not None:
-                        last_index, raw = frame.index, frame.image
+                        last_index, raw, redraw = frame.index, frame.image, True
                     elif raw is None:
-                        raw = np.zeros((480, 640, 3), np.uint8)  # no camera: the overlay on black
-                    if frame is None and (self.runner.camera is None or self.runner.camera.finished):
-                        time.sleep(0.03)
-                if raw is not None:
+                        raw = np.zeros((480, 640, 3), np.uint8)  # no camera (yet): the gaze on black
+                    redraw = redraw or time.monotonic() - drawn_at >= self.REDRAW_S  # the gaze moves between frames
+                    overlay = self.runner.overlay_state  # paused: the picture keeps the overlay it had
+                if redraw and raw is not None:
                     size = (raw.shape[1], raw.shape[0])
-                    status = f"frame {last_index}" + ("  PAUSED" if self.paused else "")
-                    shown = draw_overlay(raw, self.runner.overlay_state, runner_intrinsics(self.runner, size),
-                                         self.layers, status)
-                    cv2.imshow(self.WINDOW, shown)
-                if not self._key(cv2.waitKey(1) & 0xFF):
+                    if size != shown_size:
+                        self._view_changed(size)
+                        shown_size = size
+                    status = (f"frame {last_index}" if last_index >= 0 else
+                              "no camera" if self.runner.camera is None else "waiting for the camera")
+                    status += "  PAUSED" if self.paused else ""
+                    cv2.imshow(self.WINDOW, draw_overlay(raw, overlay, runner_intrinsics(self.runner, size),
+                                                         self.layers, status))
+                    drawn_at, redraw = time.monotonic(), False
+                key = cv2.waitKey(self.POLL_MS)
+                if not self._key(key & 0xFF if key >= 0 else -1) or not self._window_open():
                     break
+                redraw = redraw or key >= 0  # a paused picture shows the keys' effect too
         finally:
-            cv2.destroyWindow(self.WINDOW)
+            close_window(self.WINDOW)
+
+    def _view_changed(self, size: tuple[int, int]) -> None:
+        """A new image size: fit the window to it, tell a mouse tracker what the window shows."""
+        if not self.fullscreen:
+            fit_window(self.WINDOW, size)
+        set_view = getattr(self.runner.tracker, "set_view", None)
+        if set_view is not None:
+            set_view(size)
+
+    def _window_open(self) -> bool:
+        """False once the user closed the window (its close button)."""
+        try:
+            return cv2.getWindowProperty(self.WINDOW, cv2.WND_PROP_VISIBLE) >= 1
+        except cv2.error:
+            return False
 
     def _key(self, key: int) -> bool:
         """Handle one key; False to quit."""

@@ -27,11 +27,11 @@ _BLACK = (0, 0, 0)
 def _text(image: np.ndarray, text: str, origin: tuple[int, int], scale: float = 0.5) -> None:
     """Text with a dark outline so it reads on any background.
 
-    The outline is the same thin text drawn shifted by one px each way: a thicker stroke
-    would advance its glyphs differently and drift away from the white text.
+    The outline is the same text shifted by a pixel each way: OpenCV 5 renders a thicker
+    stroke as a bolder, wider font, so a thick dark copy would not line up with the letters.
     """
     x, y = origin
-    for dx, dy in ((-1, -1), (1, -1), (-1, 1), (1, 1), (0, 2), (2, 0), (0, -2), (-2, 0)):
+    for dx, dy in ((-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)):
         cv2.putText(image, text, (x + dx, y + dy), cv2.FONT_HERSHEY_SIMPLEX, scale, _BLACK, 1, cv2.LINE_AA)
     cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, _WHITE, 1, cv2.LINE_AA)
 
@@ -91,7 +91,7 @@ def draw_overlay(
         label = marker_label(hit.marker_id, hit.position_m)
         (width_px, _), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
         x = min(max(4, x0), out.shape[1] - width_px - 4)  # keep the whole label in the frame
-        _text(out, label, (max(4, x), max(16, y0 - 10)))  # clear of the outline, descenders too
+        _text(out, label, (max(4, x), max(16, y0 - 6)))
     if "gaze" in shown and state.gaze_cam is not None:
         gx, gy = int(round(state.gaze_cam[0])), int(round(state.gaze_cam[1]))
         color = _RED if state.gaze_outside else _GREEN

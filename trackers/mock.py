@@ -247,6 +247,10 @@ def window_to_screen(
 ) -> tuple[float, float, bool]:
     """Map a mouse position in the window's image to tracker screen px.
 
+    The image stands for the tracked screen showing the camera view full-screen: scaled to
+    fit, centred, aspect kept (as ``TrackerCameraMapping.fullscreen`` and the calibration
+    window show it), so with the default mapping the gaze lands where the mouse is.
+
     Parameters
     ----------
     x, y : float
@@ -254,7 +258,7 @@ def window_to_screen(
     view_size_px : tuple of int
         Size of that image (width, height), px.
     screen_size_px : tuple of int
-        The tracked screen (width, height), px; the image fills it.
+        The tracked screen (width, height), px.
 
     Returns
     -------
@@ -263,8 +267,9 @@ def window_to_screen(
     """
     vw, vh = view_size_px
     sw, sh = screen_size_px
+    scale = min(sw / vw, sh / vh)
     inside = 0 <= x < vw and 0 <= y < vh
-    return x * sw / vw, y * sh / vh, inside
+    return x * scale + (sw - vw * scale) / 2, y * scale + (sh - vh * scale) / 2, inside
 
 
 def have_display() -> bool:
@@ -320,8 +325,10 @@ class MouseTracker(Tracker):
                             "(DISPLAY is not set): use --tracker mock or run with a display")
         import cv2
 
+        from gazefusion.fusion.window import open_window
+
         try:
-            cv2.namedWindow(self.window_name, cv2.WINDOW_NORMAL)
+            open_window(self.window_name)
             cv2.setMouseCallback(self.window_name, self._on_mouse)
         except cv2.error as exc:
             raise UserError(f"the mouse tracker needs a window, and OpenCV cannot open one: {exc.msg}") from None
