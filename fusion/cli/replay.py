@@ -42,7 +42,7 @@ def _params(pairs: list[str]) -> dict[str, float] | None:
         except ValueError:
             sep = ""
         if not sep or not name.strip():
-            raise UserError(f"--param {pair!r}: expected NAME=NUMBER, e.g. --param max_velocity_deg_s=40")
+            raise UserError(f"--param {pair!r}: expected NAME=NUMBER, e.g. --param velocity_threshold_deg_s=40")
     return params
 
 

@@ -57,7 +57,7 @@ def test_a_session_with_missing_and_cut_files_replays_what_is_there(session, tmp
         pytest.param(["nowhere"], "session folder not found: nowhere", id="no-folder"),
         pytest.param(["{empty}"], "is not a session folder", id="empty-folder"),
         pytest.param(["{session}", "--method", "xyz"], "unknown fixation method 'xyz'", id="bad-method"),
-        pytest.param(["{session}", "--param", "max_velocity_deg_s"], "expected NAME=NUMBER", id="bad-param-syntax"),
+        pytest.param(["{session}", "--param", "velocity_threshold_deg_s"], "expected NAME=NUMBER", id="bad-param-syntax"),
         pytest.param(["{session}", "--param", "warp=3"], "warp", id="unknown-param"),
         pytest.param(["{session}", "--speed", "0"], "--speed 0.0: expected a number > 0", id="bad-speed"),
     ],
