@@ -183,7 +183,7 @@ def replay_session(
         same, in the same order); None: the number of CPUs, at most 4. (default: None)
     """
     reader = SessionReader(session)
-    config = override_config(reader.config, overrides, "replay parameters")
+    config = override_config(_relocated(reader.config, Path(session)), overrides, "replay parameters")
     if out_dir is not None:
         config = _recorded_calibration(reader, config, Path(out_dir))
     workers = min(os.cpu_count() or 1, 4) if workers is None else max(1, int(workers))
@@ -220,6 +220,30 @@ def replay_session(
     return ReplayResult(counts["samples"], counts["frames"], counts["fixations"], counts["looks"], duration,
                         time.monotonic() - wall_start, tuple(dict.fromkeys(reader.problems)),
                         None if out_dir is None else Path(out_dir))
+
+
+def _relocated(config: Config, session: Path) -> Config:
+    """Files the recording kept inside its own folder, found where the folder is now.
+
+    A session that was moved or copied (the demo keeps its marker library and intrinsics
+    inside the session) names them by the folder it was recorded into; a missing file under
+    that folder is looked for at the same place under `session`.
+    """
+    recorded_dir = config.record.dir
+    if recorded_dir is None:
+        return config
+    changes: dict[str, str] = {}
+    for key, path in (("markers.file", config.markers.file), ("calibration.intrinsics", config.calibration.intrinsics),
+                      ("calibration.mapping", config.calibration.mapping)):
+        if path is None or Path(path).exists():
+            continue
+        try:
+            inside = Path(path).relative_to(recorded_dir)
+        except ValueError:
+            continue
+        if (session / inside).exists():
+            changes[key] = str(session / inside)
+    return override_config(config, changes, "replay parameters") if changes else config
 
 
 def _recorded_calibration(reader: SessionReader, config: Config, out_dir: Path) -> Config:

@@ -85,3 +85,20 @@ def test_a_calibration_file_gone_since_the_recording_is_taken_from_session_yaml(
     assert main(["replay", str(tmp_path / "s"), "--out", str(tmp_path / "out"), "--fast"]) == 0
     assert f"mapping file {path} is gone: using the contents recorded in session.yaml" in capsys.readouterr().err
     assert (tmp_path / "out" / "fixations.tsv").read_text() == (tmp_path / "s" / "fixations.tsv").read_text()
+
+
+def test_a_moved_session_finds_the_files_it_kept_inside_itself(tmp_path, capsys):
+    from tests.fusion.sessionkit import marker_gaze_tracker, scene_files
+
+    folder = tmp_path / "s"
+    folder.mkdir()
+    files = scene_files(folder)
+    with scene_server() as server:
+        config = make_config(camera__source=server.url, record__dir=str(folder), aoi__size_deg=4.5,
+                             **{key.replace(".", "__"): value for key, value in files.items()})
+        run_for(config, 3.0, tracker=marker_gaze_tracker(config))
+    moved = folder.rename(tmp_path / "moved")
+    assert main(["replay", str(moved), "--out", str(tmp_path / "out"), "--fast"]) == 0
+    for name in ("fixations.tsv", "looks.tsv"):
+        assert (tmp_path / "out" / name).read_text() == (moved / name).read_text()
+    assert any(row.split("\t")[2] not in ("", "nan") for row in (moved / "looks.tsv").read_text().splitlines()[1:])
