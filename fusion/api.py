@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from gazefusion.fusion.config import Config, load_config
+from gazefusion.fusion.config import Config, load_config, override_config
 from gazefusion.fusion.core import LookEvent, OverlayState
 from gazefusion.fusion.runner import CameraEvent, Mark, PipelineEvent, Runner
 from gazefusion.fusion.types import FixationEvent, Frame
@@ -67,8 +67,6 @@ class Pipeline:
         flags: dict[str, Any] = {"camera.source": camera, "tracker.spec": tracker,
                                  "record.dir": None if record is None else str(record), **(overrides or {})}
         if isinstance(config, Config):
-            from gazefusion.fusion.replay import override_config
-
             self.config = override_config(config, flags, "configuration")
         else:
             self.config = load_config(config, flags)

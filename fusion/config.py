@@ -203,7 +203,37 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | N
         if not isinstance(loaded, dict):
             raise ConfigError(f"configuration {path}: expected a mapping of sections, got {type(loaded).__name__}")
         data = loaded
-    for dotted, value in (overrides or {}).items():
+    _set_dotted(data, overrides or {})
+    return validate_config(data, source)
+
+
+def override_config(config: Config, overrides: Mapping[str, Any] | None = None, source: str = "parameters") -> Config:
+    """A configuration with dotted-key overrides applied (None values ignored), validated.
+
+    New ``fixations.params`` for the same method keep the other parameters of `config`.
+
+    Parameters
+    ----------
+    config : Config
+        The configuration to start from.
+    overrides : Mapping or None
+        Dotted keys to values, e.g. ``{"fixations.method": "idt"}``. (default: None)
+    source : str
+        What the overrides are, for the error message. (default: "parameters")
+    """
+    data = config.to_dict()
+    overrides = dict(overrides or {})
+    method = overrides.get("fixations.method")
+    params = overrides.get("fixations.params")
+    if params is not None and method in (None, config.fixations.method):
+        overrides["fixations.params"] = {**config.fixations.params, **params}
+    _set_dotted(data, overrides)
+    return validate_config(data, source)
+
+
+def _set_dotted(data: dict[str, Any], overrides: Mapping[str, Any]) -> None:
+    """Set ``"section.key"`` values into nested `data` in place; None values are skipped."""
+    for dotted, value in overrides.items():
         if value is None:
             continue
         node = data
@@ -215,6 +245,5 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | N
                 node[part] = child
             node = child
         node[leaf] = value
-    return validate_config(data, source)
 
 

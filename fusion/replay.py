@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from gazefusion.calibration.intrinsics import write_yaml_atomic
-from gazefusion.fusion.config import Config, validate_config
+from gazefusion.fusion.config import Config, override_config
 from gazefusion.fusion.core import CoreOutput, FusionCore, LookEvent
 from gazefusion.fusion.runner import make_core, screen_geometry
 from gazefusion.fusion.session import SessionReader, SessionRecorder
@@ -45,28 +45,6 @@ def _count_lines(path: Path) -> int:
             return max(0, sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b"")) - 1)
     except OSError:
         return 0
-
-
-def override_config(config: Config, overrides: Mapping[str, Any] | None = None, source: str = "parameters") -> Config:
-    """A configuration with dotted-key overrides applied (None values ignored), validated.
-
-    New ``fixations.params`` for the same method keep the other parameters of `config`.
-    """
-    data = config.to_dict()
-    overrides = dict(overrides or {})
-    method = overrides.get("fixations.method")
-    params = overrides.get("fixations.params")
-    if params is not None and method in (None, config.fixations.method):
-        overrides["fixations.params"] = {**config.fixations.params, **params}
-    for dotted, value in overrides.items():
-        if value is None:
-            continue
-        node = data
-        *parents, leaf = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return validate_config(data, source)
 
 
 def split_points(

@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from gazefusion.calibration.intrinsics import write_yaml_atomic
-from gazefusion.fusion.config import Config, load_config, validate_config
+from gazefusion.fusion.config import Config, load_config, override_config, validate_config
 from gazefusion.fusion.core import LookEvent
 from gazefusion.fusion.demo.devices import DemoDevices
 from gazefusion.fusion.demo.scene import DemoScene
@@ -134,11 +134,7 @@ def demo_config(path: str | Path | None = None, overrides: Mapping[str, Any] | N
     """
     if path is not None:
         return load_config(path, overrides)
-    data = validate_config(DEMO_CONFIG, "demo configuration").to_dict()
-    for dotted, value in (overrides or {}).items():
-        section, key = dotted.split(".")
-        data[section][key] = value
-    return validate_config(data, "demo configuration")
+    return override_config(validate_config(DEMO_CONFIG, "demo configuration"), overrides, "demo configuration")
 
 
 def _free_udp_port() -> int:
