@@ -90,7 +90,8 @@ class MarkerTracker:
         detector = self.detector
         frame_size = (grey.shape[1], grey.shape[0])
         intrinsics = detector.intrinsics_for(frame_size)
-        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
+        # 0.03 px steps: the same poses as 0.01 px (bench/bench_markers.py --tracking), fewer iterations.
+        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)
         lk = {"winSize": (LK_WINDOW_PX, LK_WINDOW_PX), "maxLevel": LK_LEVELS, "criteria": criteria}
         found = []
         for marker_id, pairs in self._tracks.items():
