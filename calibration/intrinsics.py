@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-import yaml
 
 from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.yamlfile import read_yaml, write_yaml_atomic
 
 
 class CameraIntrinsics(NamedTuple):
@@ -103,12 +103,7 @@ def load_intrinsics(path: str | Path) -> CameraIntrinsics:
         Missing file, not YAML, a missing key or a value of the wrong shape, named.
     """
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"intrinsics file not found: {path}") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        raise UserError(f"intrinsics file {path} is not readable YAML") from None
+    data = read_yaml(path, "intrinsics")
     if not isinstance(data, dict):
         raise UserError(f"intrinsics file {path}: expected a mapping with image_size, camera_matrix, dist_coeffs")
     missing = [key for key in ("image_size", "camera_matrix", "dist_coeffs") if key not in data]
@@ -144,15 +139,3 @@ def save_intrinsics(intrinsics: CameraIntrinsics, path: str | Path, extra: dict[
     """
     data = intrinsics.to_dict() | (extra or {})
     write_yaml_atomic(path, data)
-
-
-def write_yaml_atomic(path: str | Path, data: Any) -> None:
-    """Write YAML to a temporary file beside `path`, then rename it into place."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"cannot write {path}: {exc.strerror}") from None

@@ -13,9 +13,8 @@ from typing import Any, Literal, NamedTuple
 
 import cv2
 import numpy as np
-import yaml
 
-from gazefusion.calibration.intrinsics import write_yaml_atomic
+from gazefusion.fusion.yamlfile import read_yaml, write_yaml_atomic
 from gazefusion.fusion.errors import UserError
 
 MappingKind = Literal["homography", "poly2"]
@@ -123,12 +122,7 @@ class TrackerCameraMapping(NamedTuple):
 def load_mapping(path: str | Path) -> TrackerCameraMapping:
     """Read a mapping YAML file; errors name the file and what is wrong."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"mapping file not found: {path}") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        raise UserError(f"mapping file {path} is not readable YAML") from None
+    data = read_yaml(path, "mapping")
     if not isinstance(data, dict):
         raise UserError(f"mapping file {path}: expected a mapping with kind, params, screen_size_px, camera_size_px")
     missing = [key for key in ("kind", "params", "screen_size_px", "camera_size_px") if key not in data]

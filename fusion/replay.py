@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from gazefusion.calibration.intrinsics import write_yaml_atomic
+from gazefusion.fusion.yamlfile import write_yaml_atomic
 from gazefusion.fusion.config import Config, override_config
 from gazefusion.fusion.core import CoreOutput, FusionCore, LookEvent
 from gazefusion.fusion.runner import make_core, screen_geometry

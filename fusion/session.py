@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 import yaml
 
-from gazefusion.calibration.intrinsics import write_yaml_atomic
+from gazefusion.fusion.yamlfile import write_yaml_atomic
 from gazefusion.fusion.camera import CameraSource, redact_url, register_source
 from gazefusion.fusion.camera.base import SourceError, SourceFinished
 from gazefusion.fusion.camera.decode import CorruptJpeg, default_decoder

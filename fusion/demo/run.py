@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gazefusion.calibration.intrinsics import write_yaml_atomic
+from gazefusion.fusion.yamlfile import write_yaml_atomic
 from gazefusion.fusion.config import Config, load_config, override_config, validate_config
 from gazefusion.fusion.core import LookEvent
 from gazefusion.fusion.demo.devices import DemoDevices

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import yaml
 
 from gazefusion.fusion.config import MarkersConfig
 from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.yamlfile import read_yaml
 from gazefusion.fusion.synthetic import texture_to_marker_m
 
 #: The picture is resized so its longest side has this many px before the first level.
@@ -137,12 +137,7 @@ class MarkerLibrary:
         """
         config = config or MarkersConfig()
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise UserError(f"markers file not found: {path}") from None
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            raise UserError(f"markers file {path} is not readable YAML") from None
+        data = read_yaml(path, "markers")
         if not isinstance(data, list) or not data:
             raise UserError(f"markers file {path}: expected a non-empty list of {{id, image, width_m}}")
         entries: list[tuple[str, np.ndarray, float, str]] = []

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from gazefusion.calibration.camera import find_view
-from gazefusion.calibration.intrinsics import CameraIntrinsics, load_intrinsics, save_intrinsics, write_yaml_atomic
+from gazefusion.calibration.intrinsics import CameraIntrinsics, load_intrinsics, save_intrinsics
+from gazefusion.fusion.yamlfile import write_yaml_atomic
 from gazefusion.fusion.errors import UserError
 from tests.calibration.chessboards import TRUE_DIST, TRUE_MATRIX, TRUE_SIZE, object_points_mm
 from tests.calibration.conftest import BOARD, SQUARE_MM
