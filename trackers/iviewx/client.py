@@ -354,15 +354,9 @@ class IViewXClient(Tracker):
         while True:
             message = self._next_calibration(deadline, "calibration")
             fields = dict(message.data)
-            if message.kind == "calibration_point":
-                index = int(fields["index"])
-                targets[index] = CalibrationPoint(index, float(fields["x"]), float(fields["y"]))
-            elif message.kind == "calibration_change":
-                index = int(fields["index"])
-                shown.append(index)
-                if on_target is not None and index in targets:
-                    on_target(targets[index])
-            elif message.kind == "calibration_accept" and shown:
+            if _follow_targets(message.kind, fields, targets, shown, on_target):
+                continue
+            if message.kind == "calibration_accept" and shown:
                 accepted.append(int(fields.get("index", shown[-1])))
             elif message.kind in ("calibration_finish", "calibration_abort"):
                 finished = message.kind == "calibration_finish"
@@ -398,15 +392,9 @@ class IViewXClient(Tracker):
             else:
                 message = self._next_calibration(deadline, "validation")
             fields = dict(message.data)
-            if message.kind == "calibration_point":
-                index = int(fields["index"])
-                targets[index] = CalibrationPoint(index, float(fields["x"]), float(fields["y"]))
-            elif message.kind == "calibration_change":
-                index = int(fields["index"])
-                shown.append(index)
-                if on_target is not None and index in targets:
-                    on_target(targets[index])
-            elif message.kind == "validation":
+            if _follow_targets(message.kind, fields, targets, shown, on_target):
+                continue
+            if message.kind == "validation":
                 eyes[str(fields["eye"])] = EyeValidation(
                     float(fields["rms_x_px"]), float(fields["rms_y_px"]), float(fields["rms_distance_px"]),
                     float(fields["mean_x_deg"]), float(fields["mean_y_deg"]),
@@ -487,3 +475,27 @@ class IViewXClient(Tracker):
             self._push_event(TrackerEvent(t, event_kind, (("step", kind),) + message.data, message.raw))
         else:
             self._push_event(TrackerEvent(t, "raw", message.data, message.raw))
+
+
+def _follow_targets(
+    kind: str,
+    fields: dict[str, object],
+    targets: dict[int, CalibrationPoint],
+    shown: list[int],
+    on_target: Callable[[CalibrationPoint], None] | None,
+) -> bool:
+    """Keep the target list of a calibration or validation up to date (ET_PNT, ET_CHG).
+
+    Returns True when the message was one of those, so the caller has nothing more to do.
+    """
+    if kind == "calibration_point":
+        index = int(fields["index"])
+        targets[index] = CalibrationPoint(index, float(fields["x"]), float(fields["y"]))
+        return True
+    if kind == "calibration_change":
+        index = int(fields["index"])
+        shown.append(index)
+        if on_target is not None and index in targets:
+            on_target(targets[index])
+        return True
+    return False
