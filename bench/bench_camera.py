@@ -42,7 +42,7 @@ import statistics
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from multiprocessing.sharedctypes import SynchronizedArray
 
@@ -289,13 +289,7 @@ def gazefusion_ages(frames: list[bytes], camera_hz: float, seconds: float) -> tu
     with Server(frames, camera_hz) as server, MjpegSource(server.url, CameraConfig()) as source:
         source.latest(timeout_s=5)
         sent_ages, arrival_ages = [], []
-        phase = random.Random(1)
-        due = time.monotonic()
-        end = due + seconds
-        while due < end:
-            due += 2.0 / camera_hz
-            # a random phase against the camera's frames, as a real consumer has
-            time.sleep(max(0.0, due + phase.uniform(0.0, 1.0 / camera_hz) - time.monotonic()))
+        for _ in half_rate_calls(camera_hz, seconds):
             frame = source.latest(timeout_s=1)
             now = time.monotonic()
             if frame is None:
@@ -303,6 +297,21 @@ def gazefusion_ages(frames: list[bytes], camera_hz: float, seconds: float) -> tu
             sent_ages.append(now - server.sent[sequence_number(frame.jpeg) % SENT_SLOTS])
             arrival_ages.append(now - frame.t)
     return sent_ages, arrival_ages
+
+
+def half_rate_calls(camera_hz: float, seconds: float) -> Iterator[None]:
+    """Yield when a consumer at half the camera's rate calls, for `seconds`.
+
+    Each call comes at a random phase against the camera's frames, as a real consumer's does;
+    the same seed paces every method alike.
+    """
+    phase = random.Random(1)
+    due = time.monotonic()
+    end = due + seconds
+    while due < end:
+        due += 2.0 / camera_hz
+        time.sleep(max(0.0, due + phase.uniform(0.0, 1.0 / camera_hz) - time.monotonic()))
+        yield
 
 
 def sequence_number(jpeg: bytes) -> int:
@@ -317,12 +326,7 @@ def videocapture_ages(frames: list[bytes], camera_hz: float, seconds: float) -> 
         cap = cv2.VideoCapture(server.url, cv2.CAP_FFMPEG)
         ages = []
         seq = -1
-        phase = random.Random(1)
-        due = time.monotonic()
-        end = due + seconds
-        while due < end:
-            due += 2.0 / camera_hz
-            time.sleep(max(0.0, due + phase.uniform(0.0, 1.0 / camera_hz) - time.monotonic()))
+        for _ in half_rate_calls(camera_hz, seconds):
             ok, _ = cap.read()
             seq += ok
             if ok:
