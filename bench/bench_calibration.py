@@ -78,7 +78,9 @@ def main() -> int:
             poses = random_poses(args.views, BOARD, SQUARE_MM, seed=100 + set_index, fill_range=fill)
             views: dict[str, list[BoardView]] = {name: [] for name in WINDOWS}
             for index, pose in enumerate(poses):
-                gray = render_chessboard(BOARD, SQUARE_MM, pose, blur_sigma_px=blur, noise_sigma=noise, seed=set_index * 1000 + index)
+                gray = render_chessboard(
+                    BOARD, SQUARE_MM, pose, blur_sigma_px=blur, noise_sigma=noise, seed=set_index * 1000 + index
+                )
                 truth = true_corners(BOARD, SQUARE_MM, pose)
                 for method in detect:
                     start = time.perf_counter()
@@ -100,23 +102,29 @@ def main() -> int:
             for name, chosen in views.items():
                 result = calibrate_views(chosen, BOARD, SQUARE_MM, max_view_rms_px=1e9)
                 matrix = result.intrinsics.camera_matrix
-                calib[name].append((
-                    result.intrinsics.rms,
-                    100 * abs(matrix[0, 0] / TRUE_MATRIX[0, 0] - 1),
-                    100 * abs(matrix[1, 1] / TRUE_MATRIX[1, 1] - 1),
-                    math.hypot(matrix[0, 2] - TRUE_MATRIX[0, 2], matrix[1, 2] - TRUE_MATRIX[1, 2]),
-                ))
+                calib[name].append(
+                    (
+                        result.intrinsics.rms,
+                        100 * abs(matrix[0, 0] / TRUE_MATRIX[0, 0] - 1),
+                        100 * abs(matrix[1, 1] / TRUE_MATRIX[1, 1] - 1),
+                        math.hypot(matrix[0, 2] - TRUE_MATRIX[0, 2], matrix[1, 2] - TRUE_MATRIX[1, 2]),
+                    )
+                )
         print(f"\n== {condition}: {args.sets} sets x {args.views} views, 9x6 board, 640x480")
-        print(f"{'refinement':24s} {'corner rms px':>13s} {'ratio':>6s} {'calib rms px':>12s} {'ratio':>6s} "
-              f"{'fx err %':>8s} {'fy err %':>8s} {'pp err px':>9s}  (worst set)")
+        print(
+            f"{'refinement':24s} {'corner rms px':>13s} {'ratio':>6s} {'calib rms px':>12s} {'ratio':>6s} "
+            f"{'fx err %':>8s} {'fy err %':>8s} {'pp err px':>9s}  (worst set)"
+        )
         reference_corner = math.sqrt(float(np.mean(np.concatenate(corner_errors["sized (0.4 x square)"]) ** 2)))
         reference_rms = float(np.mean([row[0] for row in calib["sized (0.4 x square)"]]))
         for name in WINDOWS:
             corner = math.sqrt(float(np.mean(np.concatenate(corner_errors[name]) ** 2)))
             rows = np.array(calib[name])
             rms = float(rows[:, 0].mean())
-            print(f"{name:24s} {corner:13.4f} {corner / reference_corner:6.2f} {rms:12.4f} {rms / reference_rms:6.2f} "
-                  f"{rows[:, 1].max():8.3f} {rows[:, 2].max():8.3f} {rows[:, 3].max():9.2f}")
+            print(
+                f"{name:24s} {corner:13.4f} {corner / reference_corner:6.2f} {rms:12.4f} {rms / reference_rms:6.2f} "
+                f"{rows[:, 1].max():8.3f} {rows[:, 2].max():8.3f} {rows[:, 3].max():9.2f}"
+            )
         print(f"{'detector':24s} {'found':>13s} {'ms/view':>8s}")
         for method, (found, total, seconds) in detect.items():
             print(f"{method:24s} {f'{found}/{total}':>13s} {1000 * seconds / total:8.1f}")

@@ -66,9 +66,28 @@ def encode_frames(width: int, height: int) -> list[bytes]:
     """testsrc2 frames as an IP camera's MJPEG (ffmpeg), or cv2-encoded gradients without ffmpeg."""
     if shutil.which("ffmpeg"):
         data = subprocess.run(
-            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate=30",
-             "-frames:v", str(N_FRAMES), "-c:v", "mjpeg", "-q:v", "5", "-f", "mjpeg", "pipe:1"],
-            check=True, capture_output=True).stdout
+            [
+                "ffmpeg",
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                f"testsrc2=size={width}x{height}:rate=30",
+                "-frames:v",
+                str(N_FRAMES),
+                "-c:v",
+                "mjpeg",
+                "-q:v",
+                "5",
+                "-f",
+                "mjpeg",
+                "pipe:1",
+            ],
+            check=True,
+            capture_output=True,
+        ).stdout
         parser = MultipartParser(None)
         frames = [part for part in parser.feed(data) if isinstance(part, bytes)]
         if len(frames) == N_FRAMES:
@@ -108,8 +127,10 @@ def _serve(pipe: Connection, frames: list[bytes], rate_hz: float, sent: Synchron
             if not chunk:
                 return
             head += chunk
-        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\n"
-                     b"Cache-Control: no-cache\r\nConnection: close\r\n\r\n")
+        sock.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\n"
+            b"Cache-Control: no-cache\r\nConnection: close\r\n\r\n"
+        )
         seq = 0
         due = time.monotonic()
         try:
@@ -200,8 +221,8 @@ def seed_fps(url: str, seconds: float) -> float:
         a = buffer.find(b"\xff\xd8")
         b = buffer.find(b"\xff\xd9")
         if a != -1 and b != -1:
-            jpeg = buffer[a:b + 2]
-            buffer = buffer[b + 2:]
+            jpeg = buffer[a : b + 2]
+            buffer = buffer[b + 2 :]
             if cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR) is not None:
                 n += 1
     fps = n / (time.perf_counter() - start)
@@ -264,15 +285,18 @@ def per_thread_cpu(url: str, seconds: float) -> dict[str, float]:
             frame = source.latest(frame.index, timeout_s=1) or frame
         consumer_s = time.thread_time() - cpu
     frames = source.stats().frames
-    return {"reader": source.thread_cpu_s["reader"] / frames * 1e6, "decoder": source.thread_cpu_s["decoder"] / frames * 1e6,
-            "consumer": consumer_s / (frames - first) * 1e6}
+    return {
+        "reader": source.thread_cpu_s["reader"] / frames * 1e6,
+        "decoder": source.thread_cpu_s["decoder"] / frames * 1e6,
+        "consumer": consumer_s / (frames - first) * 1e6,
+    }
 
 
 # -- parsing cost ---------------------------------------------------------------------------
 def parse_seconds_per_frame(frames: list[bytes], content_length: bool, repeat: int = 10) -> float:
     """CPU seconds (this thread's, so preemption by other load does not count) per parsed frame."""
     body = b"".join(part_bytes(f, content_length) for f in frames) * repeat
-    chunks = [body[i:i + CHUNK] for i in range(0, len(body), CHUNK)]
+    chunks = [body[i : i + CHUNK] for i in range(0, len(body), CHUNK)]
     best = float("inf")
     for _ in range(3):
         parser = MultipartParser(b"frame")
@@ -317,7 +341,7 @@ def half_rate_calls(camera_hz: float, seconds: float) -> Iterator[None]:
 def sequence_number(jpeg: bytes) -> int:
     """The number the paced server wrote into the JPEG's comment segment."""
     length = int.from_bytes(jpeg[4:6], "big")
-    return int(jpeg[6:4 + length].removeprefix(b"seq="))
+    return int(jpeg[6 : 4 + length].removeprefix(b"seq="))
 
 
 def videocapture_ages(frames: list[bytes], camera_hz: float, seconds: float) -> list[float]:
@@ -353,15 +377,20 @@ def main() -> None:
         print(f"\n== {width}x{height}: {N_FRAMES} testsrc2 frames, mean {mean_kib:.0f} KiB/JPEG ==")
         # The machine is shared: the methods take turns, round after round; each round's ratios
         # are against VideoCapture in that round, and the medians over rounds are reported.
-        runs: dict[str, list] = {key: [] for key in ("sj", "cvd", "cap", "seed", "ours", "ours_cv", "ours_fast", "ours_half")}
+        runs: dict[str, list] = {
+            key: [] for key in ("sj", "cvd", "cap", "seed", "ours", "ours_cv", "ours_fast", "ours_half")
+        }
         for _ in range(args.rounds):
             runs["sj"].append(decode_only_cpu(frames, decode_simplejpeg, args.seconds))
             runs["cvd"].append(decode_only_cpu(frames, decode_cv2, args.seconds))
-            for key, measure in (("cap", videocapture_fps), ("seed", seed_fps),
-                                 ("ours", lambda url, sec: gazefusion_fps(url, sec, decode_simplejpeg)),
-                                 ("ours_cv", lambda url, sec: gazefusion_fps(url, sec, decode_cv2)),
-                                 ("ours_fast", lambda url, sec: gazefusion_fps(url, sec, decode_fast)),
-                                 ("ours_half", lambda url, sec: gazefusion_fps(url, sec, decode_half))):
+            for key, measure in (
+                ("cap", videocapture_fps),
+                ("seed", seed_fps),
+                ("ours", lambda url, sec: gazefusion_fps(url, sec, decode_simplejpeg)),
+                ("ours_cv", lambda url, sec: gazefusion_fps(url, sec, decode_cv2)),
+                ("ours_fast", lambda url, sec: gazefusion_fps(url, sec, decode_fast)),
+                ("ours_half", lambda url, sec: gazefusion_fps(url, sec, decode_half)),
+            ):
                 with Server(frames) as server:
                     runs[key].append(measure(server.url, args.seconds))
         median = {key: statistics.median(r[0] for r in value) for key, value in runs.items()}
@@ -371,24 +400,36 @@ def main() -> None:
         ours_skipped = statistics.median(r[3] for r in runs["ours"])
         sj, cap, seed, ours = median["sj"], median["cap"], median["seed"], median["ours"]
         print(f"{'method':<40}{'fps':>8}{'x VideoCapture':>16}{'CPU ms/frame':>14}")
-        for key, name in [("sj", "decode-only simplejpeg (in memory)"), ("cvd", "decode-only cv2.imdecode (in memory)"),
-                          ("cap", "cv2.VideoCapture"), ("seed", "seed (1024-byte reads, find FFD8/FFD9)"),
-                          ("ours", "gazefusion MjpegSource (simplejpeg)"), ("ours_cv", "gazefusion MjpegSource (cv2 decoder)"),
-                          ("ours_fast", "gazefusion, decoder: fast"), ("ours_half", "gazefusion, decoder: half (half size)")]:
+        for key, name in [
+            ("sj", "decode-only simplejpeg (in memory)"),
+            ("cvd", "decode-only cv2.imdecode (in memory)"),
+            ("cap", "cv2.VideoCapture"),
+            ("seed", "seed (1024-byte reads, find FFD8/FFD9)"),
+            ("ours", "gazefusion MjpegSource (simplejpeg)"),
+            ("ours_cv", "gazefusion MjpegSource (cv2 decoder)"),
+            ("ours_fast", "gazefusion, decoder: fast"),
+            ("ours_half", "gazefusion, decoder: half (half size)"),
+        ]:
             print(f"{name:<40}{median[key]:8.0f}{ratio[key]:16.2f}{cpu[key]:14.2f}")
-        print(f"  gazefusion: the consumer got {ours_got:.0f} fps; {ours_skipped:.0f} JPEGs skipped in {args.seconds:g} s "
-              "while the decoder was behind (the server sends faster than any client decodes)")
+        print(
+            f"  gazefusion: the consumer got {ours_got:.0f} fps; {ours_skipped:.0f} JPEGs skipped in {args.seconds:g} s "
+            "while the decoder was behind (the server sends faster than any client decodes)"
+        )
         with Server(frames) as server:
             threads = per_thread_cpu(server.url, args.seconds)
-        print(f"gazefusion CPU per frame by thread: reader {threads['reader']:.0f} us, decoder {threads['decoder']:.0f} us "
-              f"(decode alone {cpu['sj'] * 1000:.0f} us), consumer {threads['consumer']:.0f} us; with the reader on the other "
-              f"core the decoder thread bounds the rate: {cpu['cap'] * 1000 / threads['decoder']:.2f}x VideoCapture's "
-              f"{cpu['cap'] * 1000:.0f} us per frame")
+        print(
+            f"gazefusion CPU per frame by thread: reader {threads['reader']:.0f} us, decoder {threads['decoder']:.0f} us "
+            f"(decode alone {cpu['sj'] * 1000:.0f} us), consumer {threads['consumer']:.0f} us; with the reader on the other "
+            f"core the decoder thread bounds the rate: {cpu['cap'] * 1000 / threads['decoder']:.2f}x VideoCapture's "
+            f"{cpu['cap'] * 1000:.0f} us per frame"
+        )
         parse_cl = parse_seconds_per_frame(frames, True)
         parse_scan = parse_seconds_per_frame(frames, False)
         decode_s = cpu["sj"] / 1000.0  # CPU time of one decode
-        print(f"parsing per frame: {parse_cl * 1e6:.1f} us with Content-Length ({parse_cl / decode_s:.1%} of a decode's {decode_s * 1e6:.0f} us, both CPU time), "
-              f"{parse_scan * 1e6:.1f} us by marker scan ({parse_scan / decode_s:.1%})")
+        print(
+            f"parsing per frame: {parse_cl * 1e6:.1f} us with Content-Length ({parse_cl / decode_s:.1%} of a decode's {decode_s * 1e6:.0f} us, both CPU time), "
+            f"{parse_scan * 1e6:.1f} us by marker scan ({parse_scan / decode_s:.1%})"
+        )
         options = {
             "default (BGR, accurate)": lambda d: simplejpeg.decode_jpeg(d, colorspace="BGR"),
             "fastdct + fastupsample": decode_fast,
@@ -396,27 +437,53 @@ def main() -> None:
             "half size (DCT scaling)": decode_half,
         }
         option_fps = {name: decode_only(frames, fn, args.seconds / 2) for name, fn in options.items()}
-        print("decoder options (decode-only, simplejpeg): " + ", ".join(
-            f"{name} {fps:.0f} fps ({fps / option_fps['default (BGR, accurate)']:.2f}x)" for name, fps in option_fps.items()))
+        print(
+            "decoder options (decode-only, simplejpeg): "
+            + ", ".join(
+                f"{name} {fps:.0f} fps ({fps / option_fps['default (BGR, accurate)']:.2f}x)"
+                for name, fps in option_fps.items()
+            )
+        )
         interval_s = 1.0 / args.camera_hz
         decode_wall_s = 1.0 / sj  # how long one decode takes on this machine now
         bound_s = interval_s + decode_wall_s
         sent_ages, arrival_ages = gazefusion_ages(frames, args.camera_hz, 2 * args.seconds)
         cap_ages = videocapture_ages(frames, args.camera_hz, 2 * args.seconds)
         over = sum(a > bound_s for a in sent_ages) / len(sent_ages)
-        print(f"freshness, camera {args.camera_hz:g} Hz, consumer {args.camera_hz / 2:g} Hz, bound "
-              f"{bound_s * 1000:.1f} ms (interval {interval_s * 1000:.1f} + decode {decode_wall_s * 1000:.1f}):")
-        print(f"  gazefusion since sent:    {summary_ms(sent_ages)}  ({over:.1%} over the bound, {len(sent_ages)} calls)")
+        print(
+            f"freshness, camera {args.camera_hz:g} Hz, consumer {args.camera_hz / 2:g} Hz, bound "
+            f"{bound_s * 1000:.1f} ms (interval {interval_s * 1000:.1f} + decode {decode_wall_s * 1000:.1f}):"
+        )
+        print(
+            f"  gazefusion since sent:    {summary_ms(sent_ages)}  ({over:.1%} over the bound, {len(sent_ages)} calls)"
+        )
         print(f"  gazefusion since arrival: {summary_ms(arrival_ages)}")
         print(f"  cv2.VideoCapture sent:    {summary_ms(cap_ages)}  (a backlog: it returns the oldest unread frame)")
-        rows.append((f"{width}x{height}", sj, cap, seed, ours, ratio["ours"], parse_cl / decode_s, parse_scan / decode_s,
-                     max(sent_ages), bound_s, over))
+        rows.append(
+            (
+                f"{width}x{height}",
+                sj,
+                cap,
+                seed,
+                ours,
+                ratio["ours"],
+                parse_cl / decode_s,
+                parse_scan / decode_s,
+                max(sent_ages),
+                bound_s,
+                over,
+            )
+        )
     print("\n== summary ==")
-    print(f"{'size':<10}{'decode':>8}{'VidCap':>8}{'seed':>7}{'ours':>7}{'ours/VC':>9}{'parse CL':>10}"
-          f"{'parse scan':>11}{'max age':>9}{'bound':>7}{'over':>7}")
+    print(
+        f"{'size':<10}{'decode':>8}{'VidCap':>8}{'seed':>7}{'ours':>7}{'ours/VC':>9}{'parse CL':>10}"
+        f"{'parse scan':>11}{'max age':>9}{'bound':>7}{'over':>7}"
+    )
     for size, sj, cap, seed, ours, ratio, pcl, pscan, age, bound, over in rows:
-        print(f"{size:<10}{sj:8.0f}{cap:8.0f}{seed:7.0f}{ours:7.0f}{ratio:9.2f}{pcl:10.1%}{pscan:11.1%}"
-              f"{age * 1000:8.1f}m{bound * 1000:6.1f}m{over:7.1%}")
+        print(
+            f"{size:<10}{sj:8.0f}{cap:8.0f}{seed:7.0f}{ours:7.0f}{ratio:9.2f}{pcl:10.1%}{pscan:11.1%}"
+            f"{age * 1000:8.1f}m{bound * 1000:6.1f}m{over:7.1%}"
+        )
     print("(fps columns: medians over rounds; ours/VC: median of the per-round ratios; ages in ms)")
 
 

@@ -58,9 +58,14 @@ def serve_and_read(seconds: float, folder: Path) -> dict[str, float]:
             stats = camera.stats()
         cpu, wall = _cpu_s() - cpu0, time.monotonic() - wall0
     report = devices.report
-    return {"cpu_s": cpu, "wall_s": wall, "devices_cpu_s": _cpu_s(resource.RUSAGE_CHILDREN) - children0,
-            "served": report.server.rendered if report else float("nan"), "received": received,
-            "dropped": stats.dropped + stats.tap_dropped + stats.skipped}
+    return {
+        "cpu_s": cpu,
+        "wall_s": wall,
+        "devices_cpu_s": _cpu_s(resource.RUSAGE_CHILDREN) - children0,
+        "served": report.server.rendered if report else float("nan"),
+        "received": received,
+        "dropped": stats.dropped + stats.tap_dropped + stats.skipped,
+    }
 
 
 def _free_udp_port() -> int:
@@ -96,38 +101,54 @@ def main(argv: list[str] | None = None) -> int:
 
     demo_pct, peer_pct = pct(demo_cpu, demo_wall), pct(peer["cpu_s"], peer["wall_s"])
     devices_pct = pct(devices_cpu, devices_wall)
-    print(f"gazefusion demo benchmark: {args.seconds:g} s runs, 640x480 at 30 fps, gaze at 250 Hz, {cores} cores, "
-          f"5 markers in the library; load average at the end {load[0]:.1f}")
+    print(
+        f"gazefusion demo benchmark: {args.seconds:g} s runs, 640x480 at 30 fps, gaze at 250 Hz, {cores} cores, "
+        f"5 markers in the library; load average at the end {load[0]:.1f}"
+    )
     print("CPU: the pipeline's process (user + system per wall second, % of all cores); the camera and the")
     print("tracker stand-ins run in a child process, shown apart (real devices are other machines)")
     print(f"{'run':<38} {'pipeline CPU':>12} {'devices CPU':>12} {'served':>7} {'received':>9} {'dropped':>8}")
-    print(f"{'peer: read the camera only (no core)':<38} {peer_pct:>11.1f}% {pct(peer['devices_cpu_s'], peer['wall_s']):>11.1f}% "
-          f"{peer['served']:>7.0f} {peer['received']:>9.0f} {peer['dropped']:>8.0f}")
-    print(f"{'demo: whole pipeline, recording':<38} {demo_pct:>11.1f}% {devices_pct:>11.1f}% "
-          f"{result.server.rendered:>7d} {received:>9d} {camera_dropped:>8d}")
-    print(f"the core's share (demo - peer): {demo_pct - peer_pct:.1f} % of the cores; "
-          f"headroom with the devices on the same machine: {100.0 - demo_pct - devices_pct:.1f} %")
+    print(
+        f"{'peer: read the camera only (no core)':<38} {peer_pct:>11.1f}% {pct(peer['devices_cpu_s'], peer['wall_s']):>11.1f}% "
+        f"{peer['served']:>7.0f} {peer['received']:>9.0f} {peer['dropped']:>8.0f}"
+    )
+    print(
+        f"{'demo: whole pipeline, recording':<38} {demo_pct:>11.1f}% {devices_pct:>11.1f}% "
+        f"{result.server.rendered:>7d} {received:>9d} {camera_dropped:>8d}"
+    )
+    print(
+        f"the core's share (demo - peer): {demo_pct - peer_pct:.1f} % of the cores; "
+        f"headroom with the devices on the same machine: {100.0 - demo_pct - devices_pct:.1f} %"
+    )
     # Per frame, CPU time is what the machine's load changes least; scaled to 30 fps it is the
     # CPU use the pipeline needs to keep up with the camera.
     demo_ms = 1000.0 * demo_cpu / max(1, received)
     peer_ms = 1000.0 * peer["cpu_s"] / max(1, peer["received"])
-    print(f"pipeline CPU per received frame: demo {demo_ms:.1f} ms, peer {peer_ms:.1f} ms; at 30 fps that is "
-          f"{3.0 * demo_ms / cores:.1f} % of the cores (peer {3.0 * peer_ms / cores:.1f} %, the core's share "
-          f"{3.0 * (demo_ms - peer_ms) / cores:.1f} %)")
-    print(f"frames: served {result.server.rendered} (skipped by the server {result.server.skipped}), "
-          f"received {received} ({100.0 * received / max(1, result.server.rendered):.1f} %), "
-          f"fed to the core {result.runner.get('frames', 0)}, skipped by the core {result.runner.get('frames_skipped', 0)}")
+    print(
+        f"pipeline CPU per received frame: demo {demo_ms:.1f} ms, peer {peer_ms:.1f} ms; at 30 fps that is "
+        f"{3.0 * demo_ms / cores:.1f} % of the cores (peer {3.0 * peer_ms / cores:.1f} %, the core's share "
+        f"{3.0 * (demo_ms - peer_ms) / cores:.1f} %)"
+    )
+    print(
+        f"frames: served {result.server.rendered} (skipped by the server {result.server.skipped}), "
+        f"received {received} ({100.0 * received / max(1, result.server.rendered):.1f} %), "
+        f"fed to the core {result.runner.get('frames', 0)}, skipped by the core {result.runner.get('frames_skipped', 0)}"
+    )
     if latencies_ms:
         median = statistics.median(latencies_ms)
         p95 = latencies_ms[min(len(latencies_ms) - 1, int(0.95 * len(latencies_ms)))]
-        print(f"look latency (fixation start event -> first look event), {len(latencies_ms)} fixations: "
-              f"median {median:.1f} ms = {median / FRAME_INTERVAL_MS:.2f} frame intervals, "
-              f"p95 {p95:.1f} ms = {p95 / FRAME_INTERVAL_MS:.2f}, max {latencies_ms[-1]:.1f} ms = "
-              f"{latencies_ms[-1] / FRAME_INTERVAL_MS:.2f} (target <= 1)")
+        print(
+            f"look latency (fixation start event -> first look event), {len(latencies_ms)} fixations: "
+            f"median {median:.1f} ms = {median / FRAME_INTERVAL_MS:.2f} frame intervals, "
+            f"p95 {p95:.1f} ms = {p95 / FRAME_INTERVAL_MS:.2f}, max {latencies_ms[-1]:.1f} ms = "
+            f"{latencies_ms[-1] / FRAME_INTERVAL_MS:.2f} (target <= 1)"
+        )
     else:
         print("look latency: no looks")
-    print(f"accuracy: worst marker position error {result.summary.worst_error_percent:.2f} % of distance, "
-          f"fixations on markers {100 * result.summary.fraction_on_markers:.0f} %")
+    print(
+        f"accuracy: worst marker position error {result.summary.worst_error_percent:.2f} % of distance, "
+        f"fixations on markers {100 * result.summary.fraction_on_markers:.0f} %"
+    )
     return 0
 
 

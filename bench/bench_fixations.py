@@ -84,14 +84,24 @@ def load_trials(data_dir: Path) -> list[Trial]:
     for path in sorted(data_dir.glob("*.tsv")):
         table = np.genfromtxt(path, names=True, delimiter="\t")
         labels = {coder: table[f"label_{coder}"].astype(int) for coder in CODERS}
-        trials.append(Trial(path.stem, table["t"], table["x"], table["y"], labels,
-                            ScreenGeometry.from_sidecar(path.with_suffix(".json"))))
+        trials.append(
+            Trial(
+                path.stem,
+                table["t"],
+                table["x"],
+                table["y"],
+                labels,
+                ScreenGeometry.from_sidecar(path.with_suffix(".json")),
+            )
+        )
     if not trials:
         sys.exit(f"no trials in {data_dir}")
     return trials
 
 
-def detect(trial: Trial, method: str, params: dict[str, float] | None = None) -> tuple[list[Fixation], list[FixationEvent]]:
+def detect(
+    trial: Trial, method: str, params: dict[str, float] | None = None
+) -> tuple[list[Fixation], list[FixationEvent]]:
     """Push the trial sample by sample; returns the final fixations and the start events."""
     detector = make_detector(method, trial.geometry, params)
     fixations: list[Fixation] = []
@@ -119,8 +129,15 @@ def sample_labels(trial: Trial, fixations: list[Fixation]) -> np.ndarray:
 
 def confusion(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """(true pos, false pos, false neg, true neg) counts."""
-    return np.array([np.sum(predicted & truth), np.sum(predicted & ~truth),
-                     np.sum(~predicted & truth), np.sum(~predicted & ~truth)], dtype=float)
+    return np.array(
+        [
+            np.sum(predicted & truth),
+            np.sum(predicted & ~truth),
+            np.sum(~predicted & truth),
+            np.sum(~predicted & ~truth),
+        ],
+        dtype=float,
+    )
 
 
 def kappa(counts: np.ndarray) -> float:
@@ -162,8 +179,14 @@ def score(trials: list[Trial], method: str, params: dict[str, float] | None = No
         all_fixations.append(fixations)
     pooled = {coder: kappa(sum(c[coder] for c in confusions)) for coder in CODERS}
     durations = [f.duration for fixations in all_fixations for f in fixations]
-    return Score(pooled, confusions, len(durations), statistics.fmean(durations) if durations else math.nan,
-                 all_starts, all_fixations)
+    return Score(
+        pooled,
+        confusions,
+        len(durations),
+        statistics.fmean(durations) if durations else math.nan,
+        all_starts,
+        all_fixations,
+    )
 
 
 def leave_one_trial_out(
@@ -181,10 +204,13 @@ def leave_one_trial_out(
     held_out = {coder: np.zeros(4) for coder in CODERS}
     chosen, per_trial = [], []
     for k in range(len(trials)):
-        def training_kappa(index: int) -> float:
+
+        def training_kappa(index: int, k: int = k) -> float:
             confusions = per_candidate[index]
             return statistics.fmean(
-                kappa(sum(c[coder] for j, c in enumerate(confusions) if j != k)) for coder in CODERS)
+                kappa(sum(c[coder] for j, c in enumerate(confusions) if j != k)) for coder in CODERS
+            )
+
         best = max(range(len(candidates)), key=training_kappa)
         chosen.append(candidates[best])
         for coder in CODERS:
@@ -259,8 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     mn_vs_ra = kappa(sum(confusion(t.labels["mn"] == 1, t.labels["ra"] == 1) for t in trials))
     print(f"coder MN vs coder RA: kappa {mn_vs_ra:.3f}")
     print()
-    header = (f"{'method':<10} {'kappa MN':>8} {'kappa RA':>8} {'LOTO MN':>8} {'LOTO RA':>8} "
-              f"{'n':>5} {'n/MN':>6} {'n/RA':>6} {'dur ms':>7} {'dur/MN':>7} {'dur/RA':>7}")
+    header = (
+        f"{'method':<10} {'kappa MN':>8} {'kappa RA':>8} {'LOTO MN':>8} {'LOTO RA':>8} "
+        f"{'n':>5} {'n/MN':>6} {'n/RA':>6} {'dur ms':>7} {'dur/MN':>7} {'dur/RA':>7}"
+    )
     print(header)
     results, lotos = {}, {}
     for method in DETECTORS:
@@ -271,20 +299,26 @@ def main(argv: list[str] | None = None) -> int:
         name = method + (" *" if method == DEFAULT_METHOD else "")
         ratios_n = [result.n_fixations / coder_stats[c][0] for c in CODERS]
         ratios_d = [result.mean_duration_s / coder_stats[c][1] for c in CODERS]
-        print(f"{name:<10} {result.kappa['mn']:8.3f} {result.kappa['ra']:8.3f} {loto[0]['mn']:8.3f} {loto[0]['ra']:8.3f} "
-              f"{result.n_fixations:5d} {ratios_n[0]:6.2f} {ratios_n[1]:6.2f} {result.mean_duration_s * 1000:7.0f} "
-              f"{ratios_d[0]:7.2f} {ratios_d[1]:7.2f}")
+        print(
+            f"{name:<10} {result.kappa['mn']:8.3f} {result.kappa['ra']:8.3f} {loto[0]['mn']:8.3f} {loto[0]['ra']:8.3f} "
+            f"{result.n_fixations:5d} {ratios_n[0]:6.2f} {ratios_n[1]:6.2f} {result.mean_duration_s * 1000:7.0f} "
+            f"{ratios_d[0]:7.2f} {ratios_d[1]:7.2f}"
+        )
         if loto[1]:
             distinct = {tuple(sorted(p.items())) for p in loto[1]}
-            print(f"         LOTO chose {len(distinct)} distinct parameter set(s): "
-                  + "; ".join(", ".join(f"{k}={v:g}" for k, v in p) for p in sorted(distinct)))
+            print(
+                f"         LOTO chose {len(distinct)} distinct parameter set(s): "
+                + "; ".join(", ".join(f"{k}={v:g}" for k, v in p) for p in sorted(distinct))
+            )
     for name, method, params in VARIANTS:
         result = score(trials, method, params)
         ratios_n = [result.n_fixations / coder_stats[c][0] for c in CODERS]
         ratios_d = [result.mean_duration_s / coder_stats[c][1] for c in CODERS]
-        print(f"{name:<10} {result.kappa['mn']:8.3f} {result.kappa['ra']:8.3f} {'':>8} {'':>8} "
-              f"{result.n_fixations:5d} {ratios_n[0]:6.2f} {ratios_n[1]:6.2f} {result.mean_duration_s * 1000:7.0f} "
-              f"{ratios_d[0]:7.2f} {ratios_d[1]:7.2f}   ({', '.join(f'{k}={v:g}' for k, v in params.items())})")
+        print(
+            f"{name:<10} {result.kappa['mn']:8.3f} {result.kappa['ra']:8.3f} {'':>8} {'':>8} "
+            f"{result.n_fixations:5d} {ratios_n[0]:6.2f} {ratios_n[1]:6.2f} {result.mean_duration_s * 1000:7.0f} "
+            f"{ratios_d[0]:7.2f} {ratios_d[1]:7.2f}   ({', '.join(f'{k}={v:g}' for k, v in params.items())})"
+        )
     print("* default method")
     default_loto = lotos[DEFAULT_METHOD][2]
     print(f"per trial, {DEFAULT_METHOD} (defaults / held out in LOTO), kappa MN and RA:")
@@ -293,13 +327,17 @@ def main(argv: list[str] | None = None) -> int:
         held = default_loto[k] if default_loto else {c: math.nan for c in CODERS}
         print(f"  {trial.name:<22} {own['mn']:.3f} / {held['mn']:.3f}   {own['ra']:.3f} / {held['ra']:.3f}")
     default = results[DEFAULT_METHOD]
-    checks = [f"kappa {c.upper()} {default.kappa[c]:.3f} >= {TARGETS[c]:.2f}: {'ok' if default.kappa[c] >= TARGETS[c] else 'MISSED'}"
-              for c in CODERS]
+    checks = [
+        f"kappa {c.upper()} {default.kappa[c]:.3f} >= {TARGETS[c]:.2f}: {'ok' if default.kappa[c] >= TARGETS[c] else 'MISSED'}"
+        for c in CODERS
+    ]
     for c in CODERS:
         ratio_n = default.n_fixations / coder_stats[c][0]
         ratio_d = default.mean_duration_s / coder_stats[c][1]
         checks.append(f"n/{c.upper()} {ratio_n:.2f} within 15%: {'ok' if abs(ratio_n - 1) <= 0.15 else 'MISSED'}")
-        checks.append(f"duration/{c.upper()} {ratio_d:.2f} within 20%: {'ok' if abs(ratio_d - 1) <= 0.20 else 'MISSED'}")
+        checks.append(
+            f"duration/{c.upper()} {ratio_d:.2f} within 20%: {'ok' if abs(ratio_d - 1) <= 0.20 else 'MISSED'}"
+        )
     print("targets (default method):", "; ".join(checks))
     print()
     peer = pymovements_throughput(trials)
@@ -307,15 +345,19 @@ def main(argv: list[str] | None = None) -> int:
     for method in DETECTORS:
         rate = throughput(trials, method)
         factor = rate / RATE_HZ
-        print(f"{method:<4} push(): {rate:,.0f} samples/s = {rate / peer:.2f} x pymovements I-DT, "
-              f"{factor:.0f} x real time at {RATE_HZ:.0f} Hz ({'ok' if factor >= 100 else 'MISSED'} >= 100)")
+        print(
+            f"{method:<4} push(): {rate:,.0f} samples/s = {rate / peer:.2f} x pymovements I-DT, "
+            f"{factor:.0f} x real time at {RATE_HZ:.0f} Hz ({'ok' if factor >= 100 else 'MISSED'} >= 100)"
+        )
     print()
     for method in DETECTORS:
         delays = online_delays_s(trials, results[method])
         if delays:
             ms = np.array(delays) * 1000
-            print(f"{method:<4} online delay (start event - coder MN onset), {len(ms)} fixations: "
-                  f"median {np.median(ms):.0f} ms, p95 {np.percentile(ms, 95):.0f} ms")
+            print(
+                f"{method:<4} online delay (start event - coder MN onset), {len(ms)} fixations: "
+                f"median {np.median(ms):.0f} ms, p95 {np.percentile(ms, 95):.0f} ms"
+            )
     return 0
 
 

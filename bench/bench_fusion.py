@@ -70,7 +70,11 @@ def scene_inputs(scene: DemoScene, seconds: float, seed: int = 0) -> tuple[list[
                 steps = int(0.04 * RATE_HZ)
                 for k in range(steps):
                     a = (k + 1) / steps
-                    samples.append(GazeSample(t, t - t0, previous[0] + a * (x - previous[0]), previous[1] + a * (y - previous[1]), True))
+                    samples.append(
+                        GazeSample(
+                            t, t - t0, previous[0] + a * (x - previous[0]), previous[1] + a * (y - previous[1]), True
+                        )
+                    )
                     t += 1 / RATE_HZ
             for _ in range(int(dwell * RATE_HZ)):
                 samples.append(GazeSample(t, t - t0, x + rng.normal(0, 0.3), y + rng.normal(0, 0.3), True))
@@ -82,7 +86,9 @@ def scene_inputs(scene: DemoScene, seconds: float, seed: int = 0) -> tuple[list[
     for index in range(int(seconds * FPS)):
         image, _ = scene.render(index / FPS)
         jpeg = simplejpeg.encode_jpeg(image, quality=85, colorspace="BGR")
-        frames.append(Frame(index, t0 + index / FPS + 0.004, math.nan, simplejpeg.decode_jpeg(jpeg, colorspace="BGR"), jpeg))
+        frames.append(
+            Frame(index, t0 + index / FPS + 0.004, math.nan, simplejpeg.decode_jpeg(jpeg, colorspace="BGR"), jpeg)
+        )
     return samples, frames
 
 
@@ -101,8 +107,15 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench_fusion_"))
     markers = scene.write_library(work / "markers")
     intrinsics = scene.write_intrinsics(work / "intrinsics.yaml")
-    config = load_config(None, {"markers.file": str(markers), "calibration.intrinsics": str(intrinsics),
-                                "aoi.size_deg": 4.5, "record.flush_every_s": 0.5})
+    config = load_config(
+        None,
+        {
+            "markers.file": str(markers),
+            "calibration.intrinsics": str(intrinsics),
+            "aoi.size_deg": 4.5,
+            "record.flush_every_s": 0.5,
+        },
+    )
     print(f"rendering {args.seconds:g} s of the demo scene at {FPS:g} fps, gaze at {RATE_HZ:g} Hz ...", file=sys.stderr)
     samples, frames = scene_inputs(scene, args.seconds)
     inputs = ordered(samples, frames)
@@ -150,19 +163,25 @@ def main(argv: list[str] | None = None) -> int:
 
     core_median, core_p95 = stats(core_ms)
     peer_median, peer_p95 = stats(peer_ms)
-    print(f"core per frame during fixations (n={len(core_ms)}): median {core_median:.2f} ms, p95 {core_p95:.2f} ms "
-          f"(target median <= 10 ms: {'met' if core_median <= 10 else 'NOT met'})")
+    print(
+        f"core per frame during fixations (n={len(core_ms)}): median {core_median:.2f} ms, p95 {core_p95:.2f} ms "
+        f"(target median <= 10 ms: {'met' if core_median <= 10 else 'NOT met'})"
+    )
     print(f"peer, whole-frame detection   (n={len(peer_ms)}): median {peer_median:.2f} ms, p95 {peer_p95:.2f} ms")
     print(f"ratio peer/core median: {peer_median / core_median:.1f}x")
-    print(f"CPU time per frame (process, all threads; less sensitive to other load): core median "
-          f"{statistics.median(core_cpu_ms):.2f} ms, peer median {statistics.median(peer_cpu_ms):.2f} ms")
+    print(
+        f"CPU time per frame (process, all threads; less sensitive to other load): core median "
+        f"{statistics.median(core_cpu_ms):.2f} ms, peer median {statistics.median(peer_cpu_ms):.2f} ms"
+    )
 
     delays_frames = [first_look[i][0] - start_at[i] for i in start_at if i in first_look]
     delays_ms = [(first_look[i][1] - start_t[i]) * 1000 for i in start_at if i in first_look]
-    print(f"look latency over {len(delays_frames)} fixations: frames after the start event: max {max(delays_frames)}, "
-          f"mean {statistics.mean(delays_frames):.2f}; frame time - start event time: "
-          f"max {max(delays_ms):+.1f} ms (one frame = {1000 / FPS:.1f} ms; target <= 1 frame: "
-          f"{'met' if max(delays_frames) <= 1 else 'NOT met'})")
+    print(
+        f"look latency over {len(delays_frames)} fixations: frames after the start event: max {max(delays_frames)}, "
+        f"mean {statistics.mean(delays_frames):.2f}; frame time - start event time: "
+        f"max {max(delays_ms):+.1f} ms (one frame = {1000 / FPS:.1f} ms; target <= 1 frame: "
+        f"{'met' if max(delays_frames) <= 1 else 'NOT met'})"
+    )
 
     # --- replay --fast: record the scene as a session, replay it ---------------------------------
     session = work / "session"
@@ -179,11 +198,15 @@ def main(argv: list[str] | None = None) -> int:
         cpu_s = time.process_time() - began_cpu
         ratio = result.duration_s / result.wall_s
         how = "in order (one thread)" if workers == 1 else f"in {workers} parts at once"
-        print(f"replay --fast {how}: {result.duration_s:.1f} s of session in {result.wall_s:.2f} s = {ratio:.1f}x real time "
-              f"(target >= 5x: {'met' if ratio >= 5 else 'NOT met'}); {result.fixations} fixations, {result.looks} looks; "
-              f"CPU {cpu_s:.2f} s = {result.duration_s / cpu_s:.1f} session s per CPU s")
-    same = all((work / "replay1" / name).read_text() == (work / "replay2" / name).read_text()
-               for name in ("fixations.tsv", "looks.tsv"))
+        print(
+            f"replay --fast {how}: {result.duration_s:.1f} s of session in {result.wall_s:.2f} s = {ratio:.1f}x real time "
+            f"(target >= 5x: {'met' if ratio >= 5 else 'NOT met'}); {result.fixations} fixations, {result.looks} looks; "
+            f"CPU {cpu_s:.2f} s = {result.duration_s / cpu_s:.1f} session s per CPU s"
+        )
+    same = all(
+        (work / "replay1" / name).read_text() == (work / "replay2" / name).read_text()
+        for name in ("fixations.tsv", "looks.tsv")
+    )
     print(f"both replays give the same fixations.tsv and looks.tsv: {same}")
     return 0
 

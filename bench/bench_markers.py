@@ -85,7 +85,11 @@ def aoi_around(gaze: tuple[float, float], side_px: int) -> tuple[int, int, int, 
 
 def ours(detector: MarkerDetector) -> Method:
     def run(frame, aoi, gaze):
-        return [(h.marker_id, h.corners, h.rotation, h.position_m, h.pose_ambiguous) for h in detector.detect(frame, aoi, gaze)]
+        return [
+            (h.marker_id, h.corners, h.rotation, h.position_m, h.pose_ambiguous)
+            for h in detector.detect(frame, aoi, gaze)
+        ]
+
     return run
 
 
@@ -128,7 +132,9 @@ class FeaturePeer:
             homography, mask = cv2.findHomography(src.reshape(-1, 1, 2), dst.reshape(-1, 1, 2), cv2.RANSAC, 3.0)
             if homography is None or int(mask.sum()) < 10:
                 continue
-            outline = np.array([[-0.5, -0.5], [TEXTURE_PX - 0.5, -0.5], [TEXTURE_PX - 0.5, TEXTURE_PX - 0.5], [-0.5, TEXTURE_PX - 0.5]])
+            outline = np.array(
+                [[-0.5, -0.5], [TEXTURE_PX - 0.5, -0.5], [TEXTURE_PX - 0.5, TEXTURE_PX - 0.5], [-0.5, TEXTURE_PX - 0.5]]
+            )
             corners = cv2.perspectiveTransform(outline.reshape(-1, 1, 2), homography).reshape(4, 2)
             if self.kind == "plain":
                 ok, rvec, tvec = cv2.solvePnP(plane_corners_m(WIDTH_M, WIDTH_M), corners, CAMERA, NO_DIST)
@@ -136,7 +142,9 @@ class FeaturePeer:
                 inlier = mask.ravel().astype(bool)
                 affine = texture_to_marker_m((TEXTURE_PX, TEXTURE_PX), WIDTH_M)
                 obj = np.column_stack([src[inlier] @ affine[:2, :2].T + affine[:2, 2], np.zeros(int(inlier.sum()))])
-                ok, rvec, tvec = cv2.solvePnP(obj, dst[inlier].astype(np.float64), CAMERA, NO_DIST, flags=cv2.SOLVEPNP_IPPE)
+                ok, rvec, tvec = cv2.solvePnP(
+                    obj, dst[inlier].astype(np.float64), CAMERA, NO_DIST, flags=cv2.SOLVEPNP_IPPE
+                )
                 if ok:
                     rvec, tvec = cv2.solvePnPRefineLM(obj, dst[inlier].astype(np.float64), CAMERA, NO_DIST, rvec, tvec)
             if ok and np.all(np.isfinite(tvec)):
@@ -166,7 +174,7 @@ class Tally:
         self.time_ms: list[float] = []
         self.cpu_ms: list[float] = []
 
-    def add(self, other: "Tally") -> None:
+    def add(self, other: Tally) -> None:
         for key, value in vars(other).items():
             setattr(self, key, getattr(self, key) + value)
 
@@ -194,7 +202,9 @@ def score(tally: Tally, results: list[Result], truth, elapsed_ms: tuple[float, f
         bad = translation > WRONG_TRANSLATION_PCT or rotation > WRONG_ROTATION_DEG
         tally.wrong += int(bad)
         # An ambiguous pose reports its tilt as uncertain: only its position can be wrong.
-        tally.wrong_unflagged += int(translation > WRONG_TRANSLATION_PCT or (rotation > WRONG_ROTATION_DEG and not ambiguous))
+        tally.wrong_unflagged += int(
+            translation > WRONG_TRANSLATION_PCT or (rotation > WRONG_ROTATION_DEG and not ambiguous)
+        )
 
 
 def pct(part: int, whole: int) -> str:
@@ -207,7 +217,9 @@ def stat(values: list[float], q: float) -> str:
 
 def print_cells(name: str, cells: dict[tuple[float, int], Tally]) -> None:
     print(f"\n## {name}: per distance and tilt")
-    print("dist_m tilt  n  detect%  correct%  t_err%_med  t_err%_p90  r_err_med  r_err_p90  wrong%  wrong_unflag%  ambig%  ms_med  cpu_ms")
+    print(
+        "dist_m tilt  n  detect%  correct%  t_err%_med  t_err%_p90  r_err_med  r_err_p90  wrong%  wrong_unflag%  ambig%  ms_med  cpu_ms"
+    )
     for (distance, tilt), t in sorted(cells.items()):
         print(
             f"{distance:5.2f} {tilt:4d} {t.frames:3d}  {pct(t.detected, t.frames)}    {pct(t.correct, t.frames)}"
@@ -231,16 +243,43 @@ def print_targets(results: dict[str, dict[tuple[float, int], Tally]]) -> None:
     print(header)
     near = lambda d, t: d <= 1.0 and t <= 40  # noqa: E731
     rows = [
-        ("correct detections, <=1 m & tilt<=40 (>= 95%)", lambda c: pct(pooled(c, near).correct, pooled(c, near).frames)),
-        ("correct detections, 2 m, tilt<=40 (>= 70%)", lambda c: pct(pooled(c, lambda d, t: d == 2.0 and t <= 40).correct, pooled(c, lambda d, t: d == 2.0 and t <= 40).frames)),
-        ("correct detections, 2 m, all tilts (info)", lambda c: pct(pooled(c, lambda d, t: d == 2.0).correct, pooled(c, lambda d, t: d == 2.0).frames)),
-        ("median translation err % of dist, <=1 m (<= 1%)", lambda c: stat(pooled(c, lambda d, t: d <= 1.0).translation_pct, 50)),
-        ("median translation err % of dist, 2 m (<= 3%)", lambda c: stat(pooled(c, lambda d, t: d == 2.0).translation_pct, 50)),
+        (
+            "correct detections, <=1 m & tilt<=40 (>= 95%)",
+            lambda c: pct(pooled(c, near).correct, pooled(c, near).frames),
+        ),
+        (
+            "correct detections, 2 m, tilt<=40 (>= 70%)",
+            lambda c: pct(
+                pooled(c, lambda d, t: d == 2.0 and t <= 40).correct,
+                pooled(c, lambda d, t: d == 2.0 and t <= 40).frames,
+            ),
+        ),
+        (
+            "correct detections, 2 m, all tilts (info)",
+            lambda c: pct(pooled(c, lambda d, t: d == 2.0).correct, pooled(c, lambda d, t: d == 2.0).frames),
+        ),
+        (
+            "median translation err % of dist, <=1 m (<= 1%)",
+            lambda c: stat(pooled(c, lambda d, t: d <= 1.0).translation_pct, 50),
+        ),
+        (
+            "median translation err % of dist, 2 m (<= 3%)",
+            lambda c: stat(pooled(c, lambda d, t: d == 2.0).translation_pct, 50),
+        ),
         ("median rotation err deg, <=1 m (info)", lambda c: stat(pooled(c, lambda d, t: d <= 1.0).rotation_deg, 50)),
-        ("wrong poses % of accepted, all (<= 1%)", lambda c: pct(pooled(c, lambda d, t: True).wrong, pooled(c, lambda d, t: True).accepted)),
-        ("  same, ambiguous tilt not counted as wrong", lambda c: pct(pooled(c, lambda d, t: True).wrong_unflagged, pooled(c, lambda d, t: True).accepted)),
+        (
+            "wrong poses % of accepted, all (<= 1%)",
+            lambda c: pct(pooled(c, lambda d, t: True).wrong, pooled(c, lambda d, t: True).accepted),
+        ),
+        (
+            "  same, ambiguous tilt not counted as wrong",
+            lambda c: pct(pooled(c, lambda d, t: True).wrong_unflagged, pooled(c, lambda d, t: True).accepted),
+        ),
         ("wrong marker id reported (count)", lambda c: f"{pooled(c, lambda d, t: True).wrong_id:5d}"),
-        ("median time per AOI (plain: frame), ms wall (<= 8)", lambda c: stat(pooled(c, lambda d, t: True).time_ms, 50)),
+        (
+            "median time per AOI (plain: frame), ms wall (<= 8)",
+            lambda c: stat(pooled(c, lambda d, t: True).time_ms, 50),
+        ),
         ("  same, CPU time of the detecting thread, ms", lambda c: stat(pooled(c, lambda d, t: True).cpu_ms, 50)),
     ]
     for label, measure in rows:
@@ -254,7 +293,10 @@ def tracking_benchmark(textures: dict[str, np.ndarray], sequences: int, frames: 
     library = MarkerLibrary.from_images([(k, v, WIDTH_M) for k, v in textures.items()], config)
     intrinsics = CameraIntrinsics(SIZE, CAMERA, NO_DIST)
     detector = MarkerDetector(library, intrinsics, config)
-    results = {"detect every frame": defaultdict(list), f"tracker (redetect every {config.redetect_every})": defaultdict(list)}
+    results = {
+        "detect every frame": defaultdict(list),
+        f"tracker (redetect every {config.redetect_every})": defaultdict(list),
+    }
     for sequence in range(sequences):
         rng = np.random.default_rng(1000 + sequence)
         marker_id = str(rng.choice(sorted(textures)))
@@ -271,7 +313,13 @@ def tracking_benchmark(textures: dict[str, np.ndarray], sequences: int, frames: 
             render_plane(frame, textures[marker_id], WIDTH_M, rvec, tvec, CAMERA)
             frame = degrade(frame, 0.8, 3.0, 70, rng)
             aoi = aoi_around(tuple(centre + rng.normal(0, GAZE_ERROR_PX, 2)), aoi_px)
-            for name, run in zip(results, (lambda: detector.detect(frame, aoi), lambda: tracker.update(frame, aoi))):
+            for name, run in zip(
+                results,
+                (
+                    lambda frame=frame, aoi=aoi: detector.detect(frame, aoi),
+                    lambda frame=frame, aoi=aoi, tracker=tracker: tracker.update(frame, aoi),
+                ),
+            ):
                 start_cpu = time.thread_time()
                 hits = [hit for hit in run() if hit.marker_id == marker_id]
                 results[name]["cpu_ms"].append(1000 * (time.thread_time() - start_cpu))
@@ -285,12 +333,16 @@ def tracking_benchmark(textures: dict[str, np.ndarray], sequences: int, frames: 
                 if name in previous:
                     results[name]["jitter_mm"].append(1000 * float(np.linalg.norm(error - previous[name])))
                 previous[name] = error
-    print(f"\n## Tracking: {sequences} sequences x {frames} frames, marker 0.7-1.5 m, tilt <= 35 deg, moving ~1.5 px/frame")
+    print(
+        f"\n## Tracking: {sequences} sequences x {frames} frames, marker 0.7-1.5 m, tilt <= 35 deg, moving ~1.5 px/frame"
+    )
     print("method".ljust(34) + "found%  pos_err_mm_med  jitter_mm_rms  cpu_ms_med")
     for name, values in results.items():
         found = 100 * len(values["found"]) / len(values["frames"])
         jitter = float(np.sqrt(np.mean(np.square(values["jitter_mm"])))) if values["jitter_mm"] else float("nan")
-        print(f"{name:34s}{found:6.1f}  {stat(values['error_mm'], 50)}          {jitter:6.2f}        {stat(values['cpu_ms'], 50)}")
+        print(
+            f"{name:34s}{found:6.1f}  {stat(values['error_mm'], 50)}          {jitter:6.2f}        {stat(values['cpu_ms'], 50)}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -319,12 +371,21 @@ def main(argv: list[str] | None = None) -> int:
         for name in HOMOGRAPHY_METHODS:
             if name != config.homography:
                 variant = MarkersConfig(homography=name)
-                methods[f"ours/{name}"] = ours(MarkerDetector(MarkerLibrary.from_images([(k, v, WIDTH_M) for k, v in textures.items()], variant), intrinsics, variant))
+                methods[f"ours/{name}"] = ours(
+                    MarkerDetector(
+                        MarkerLibrary.from_images([(k, v, WIDTH_M) for k, v in textures.items()], variant),
+                        intrinsics,
+                        variant,
+                    )
+                )
         methods["ours/no-LM"] = ours(MarkerDetector(library, intrinsics, config, refine=False))
         methods["ours/bf"] = ours(MarkerDetector(library, intrinsics, config, matcher="bf"))
     results: dict[str, dict[tuple[float, int], Tally]] = {name: defaultdict(Tally) for name in methods}
-    print(f"{poses} poses per cell, {len(DISTANCES_M)} distances x {len(TILTS_DEG)} tilts, AOI {args.aoi_px} px, "
-          f"camera 640x480 fx=fy=600, marker {WIDTH_M} m, JPEG 70, gaze error sigma {GAZE_ERROR_PX} px", flush=True)
+    print(
+        f"{poses} poses per cell, {len(DISTANCES_M)} distances x {len(TILTS_DEG)} tilts, AOI {args.aoi_px} px, "
+        f"camera 640x480 fx=fy=600, marker {WIDTH_M} m, JPEG 70, gaze error sigma {GAZE_ERROR_PX} px",
+        flush=True,
+    )
     for distance in DISTANCES_M:
         for tilt in TILTS_DEG:
             for index in range(poses):

@@ -34,7 +34,9 @@ def main() -> None:
     geometry = ScreenGeometry(1920, 1080, 531.0, 299.0, 650.0)
     view = CameraView(geometry, (640, 480))
     print(f"noise {args.noise_deg} deg SD per axis, {args.seeds} seeds per layout")
-    print(f"{'points':>6} {'model':>16} {'accuracy':>9} {'floor':>7} {'ratio':>6} {'offset':>7} {'floor':>7} {'precision':>9} {'floor':>7}")
+    print(
+        f"{'points':>6} {'model':>16} {'accuracy':>9} {'floor':>7} {'ratio':>6} {'offset':>7} {'floor':>7} {'precision':>9} {'floor':>7}"
+    )
     for points in (9, 13):
         rows = []
         models: collections.Counter[str] = collections.Counter()
@@ -46,14 +48,29 @@ def main() -> None:
             models[run.mapping.kind] += 1
             checked = [c for c in run.validation if c.status != "failed"]
             truth = TrueMapping(participant.transform, np.linalg.inv(view.display_matrix))
-            floor = validate_mapping(truth, [c.target.name for c in checked], np.array([c.target.camera_px for c in checked]),  # type: ignore[arg-type]
-                                     [c.samples_px for c in checked], view).overall()
+            floor = validate_mapping(
+                truth,
+                [c.target.name for c in checked],
+                np.array([c.target.camera_px for c in checked]),  # type: ignore[arg-type]
+                [c.samples_px for c in checked],
+                view,
+            ).overall()
             ours = run.summary.overall()
-            rows.append([ours["accuracy_deg"], floor["accuracy_deg"], ours["offset_of_mean_deg"], floor["offset_of_mean_deg"],
-                         ours["precision_deg"], floor["precision_deg"]])
+            rows.append(
+                [
+                    ours["accuracy_deg"],
+                    floor["accuracy_deg"],
+                    ours["offset_of_mean_deg"],
+                    floor["offset_of_mean_deg"],
+                    ours["precision_deg"],
+                    floor["precision_deg"],
+                ]
+            )
         acc, acc_f, off, off_f, prec, prec_f = np.mean(rows, axis=0)
         chosen = ", ".join(f"{kind} {n}" for kind, n in models.most_common())
-        print(f"{points:>6} {chosen:>16} {acc:>9.3f} {acc_f:>7.3f} {acc / acc_f:>6.3f} {off:>7.3f} {off_f:>7.3f} {prec:>9.3f} {prec_f:>7.3f}")
+        print(
+            f"{points:>6} {chosen:>16} {acc:>9.3f} {acc_f:>7.3f} {acc / acc_f:>6.3f} {off:>7.3f} {off_f:>7.3f} {prec:>9.3f} {prec_f:>7.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -53,8 +53,19 @@ class Simulator:
         if lean:
             command = [sys.executable, __file__, "--blast", str(self.port), str(rate_hz)]
         else:
-            command = [sys.executable, "-c", "import sys; from gazefusion.fusion.cli import main; sys.exit(main(sys.argv[1:]))",
-                       "-q", "simulate", "iviewx", "--port", str(self.port), "--rate", str(rate_hz), "--binocular"]
+            command = [
+                sys.executable,
+                "-c",
+                "import sys; from gazefusion.fusion.cli import main; sys.exit(main(sys.argv[1:]))",
+                "-q",
+                "simulate",
+                "iviewx",
+                "--port",
+                str(self.port),
+                "--rate",
+                str(rate_hz),
+                "--binocular",
+            ]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         first = self.process.stdout.readline()
         if "listening" not in first:
@@ -105,8 +116,11 @@ def blast(port: int, rate_hz: float) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * 1024 * 1024)
     sock.bind(("127.0.0.1", port))
     sock.settimeout(0.0)
-    tails = [f"b {700 + i % 50}.125 {706 + i % 50}.125 {400 + i % 30}.5 {401 + i % 30}.5 12.105 12.201 "
-             f"10.957 11.003 -31.5 31.5 3.225 3.301 587.446 588.102" for i in range(1000)]
+    tails = [
+        f"b {700 + i % 50}.125 {706 + i % 50}.125 {400 + i % 30}.5 {401 + i % 30}.5 12.105 12.201 "
+        f"10.957 11.003 -31.5 31.5 3.225 3.301 587.446 588.102"
+        for i in range(1000)
+    ]
     print("lean sender listening", flush=True)
     client = None
     sent = 0
@@ -210,8 +224,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="sustained run and peer, s (default: 60)")
     parser.add_argument("--rate", type=float, default=2000.0, help="sustained rate, Hz (default: 2000)")
-    parser.add_argument("--ramp", type=float, nargs="*", default=[4000.0, 8000.0, 12000.0, 16000.0, 24000.0, 32000.0],
-                        help="rates to try until loss begins, Hz (default: 4000 8000 12000 16000 24000 32000)")
+    parser.add_argument(
+        "--ramp",
+        type=float,
+        nargs="*",
+        default=[4000.0, 8000.0, 12000.0, 16000.0, 24000.0, 32000.0],
+        help="rates to try until loss begins, Hz (default: 4000 8000 12000 16000 24000 32000)",
+    )
     parser.add_argument("--ramp-seconds", type=float, default=5.0, help="seconds per ramp step (default: 5)")
     parser.add_argument("--blast", nargs=2, metavar=("PORT", "RATE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -222,24 +241,30 @@ def main(argv: list[str] | None = None) -> int:
     print(f"iViewX client benchmark: binocular {LONG_FORMAT!r} over loopback UDP, simulator in its own process")
     sustained = run_client(args.rate, args.seconds)
     passed = sustained.lost == 0 and sustained.gaps == 0 and sustained.dropped == 0 and sustained.core_fraction < 0.15
-    print(f"sustained {sustained.rate_hz:g} Hz for {sustained.seconds:.1f} s: sent {sustained.sent}, received "
-          f"{sustained.received}, lost {sustained.lost} (gaps {sustained.gaps}, dropped {sustained.dropped}, "
-          f"malformed {sustained.malformed}); receive thread CPU {sustained.cpu_s:.2f} s = "
-          f"{100 * sustained.core_fraction:.1f} % of one core (limit 15 %), "
-          f"{sustained.cpu_us_per_sample:.1f} us/sample: {'PASS' if passed else 'FAIL'}")
+    print(
+        f"sustained {sustained.rate_hz:g} Hz for {sustained.seconds:.1f} s: sent {sustained.sent}, received "
+        f"{sustained.received}, lost {sustained.lost} (gaps {sustained.gaps}, dropped {sustained.dropped}, "
+        f"malformed {sustained.malformed}); receive thread CPU {sustained.cpu_s:.2f} s = "
+        f"{100 * sustained.core_fraction:.1f} % of one core (limit 15 %), "
+        f"{sustained.cpu_us_per_sample:.1f} us/sample: {'PASS' if passed else 'FAIL'}"
+    )
     peer = run_peer(args.rate, args.seconds)
-    print(f"peer (single-threaded recvfrom + split) {peer.rate_hz:g} Hz for {peer.seconds:.1f} s: received "
-          f"{peer.received} of {peer.sent}; CPU {peer.cpu_s:.2f} s = {100 * peer.core_fraction:.1f} % of one core, "
-          f"{peer.cpu_us_per_sample:.1f} us/sample")
+    print(
+        f"peer (single-threaded recvfrom + split) {peer.rate_hz:g} Hz for {peer.seconds:.1f} s: received "
+        f"{peer.received} of {peer.sent}; CPU {peer.cpu_s:.2f} s = {100 * peer.core_fraction:.1f} % of one core, "
+        f"{peer.cpu_us_per_sample:.1f} us/sample"
+    )
     print(f"CPU per sample, client receive thread / peer: {sustained.cpu_us_per_sample / peer.cpu_us_per_sample:.2f}")
     onset = None
     below = args.rate
     for rate in args.ramp:
         step = run_client(rate, args.ramp_seconds, lean=True)
         fraction = step.lost / max(step.sent, 1)
-        print(f"ramp {rate:g} Hz (lean sender) for {step.seconds:.1f} s: sent {step.sent} ({step.sent / step.seconds:.0f}/s), "
-              f"lost {step.lost} ({100 * fraction:.3f} %), gaps {step.gaps}; receive thread "
-              f"{100 * step.core_fraction:.1f} % of one core")
+        print(
+            f"ramp {rate:g} Hz (lean sender) for {step.seconds:.1f} s: sent {step.sent} ({step.sent / step.seconds:.0f}/s), "
+            f"lost {step.lost} ({100 * fraction:.3f} %), gaps {step.gaps}; receive thread "
+            f"{100 * step.core_fraction:.1f} % of one core"
+        )
         if step.lost > 0:
             onset = rate
             break

@@ -15,6 +15,7 @@ import logging
 import math
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -119,8 +120,9 @@ def smallest_square_px(corners: np.ndarray, board: tuple[int, int]) -> float:
     return float(min(along_rows, along_cols))
 
 
-def sized_half_window(corners: np.ndarray, board: tuple[int, int], ratio: float = 0.4,
-                      min_px: int = 2, max_px: int = 12) -> int:
+def sized_half_window(
+    corners: np.ndarray, board: tuple[int, int], ratio: float = 0.4, min_px: int = 2, max_px: int = 12
+) -> int:
     """Half-size of the refinement window for this view: `ratio` of the smallest imaged square.
 
     Parameters
@@ -211,8 +213,9 @@ def refine_corners(gray: np.ndarray, corners: np.ndarray, half_window_px: int) -
     return cv2.cornerSubPix(gray, initial, window, (-1, -1), _SUBPIX_CRITERIA).reshape(-1, 2)
 
 
-def find_view(image: np.ndarray, board: tuple[int, int], name: str = "", method: str = "auto",
-              half_window_px: int | None = None) -> BoardView | None:
+def find_view(
+    image: np.ndarray, board: tuple[int, int], name: str = "", method: str = "auto", half_window_px: int | None = None
+) -> BoardView | None:
     """Detect and refine the board in one image; None when it is not found whole.
 
     Parameters
@@ -238,8 +241,9 @@ def find_view(image: np.ndarray, board: tuple[int, int], name: str = "", method:
     return BoardView(name, (width, height), refined, half)
 
 
-def read_views(paths: Sequence[str | Path], board: tuple[int, int], method: str = "auto",
-               half_window_px: int | None = None) -> tuple[list[BoardView], list[tuple[str, str]]]:
+def read_views(
+    paths: Sequence[str | Path], board: tuple[int, int], method: str = "auto", half_window_px: int | None = None
+) -> tuple[list[BoardView], list[tuple[str, str]]]:
     """Board views from image files, all of one size.
 
     Images that cannot be read, have no whole board, or are of another size than the most
@@ -292,16 +296,20 @@ def read_views(paths: Sequence[str | Path], board: tuple[int, int], method: str 
     return views, skipped
 
 
-def _calibrate_once(views: Sequence[BoardView], object_points: np.ndarray, image_size: tuple[int, int],
-                    flags: int) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+def _calibrate_once(
+    views: Sequence[BoardView], object_points: np.ndarray, image_size: tuple[int, int], flags: int
+) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
     image_points = [view.corners.reshape(-1, 1, 2).astype(np.float32) for view in views]
     objects = [object_points] * len(views)
     criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-9)
     try:
         rms, matrix, dist, _, _, _, _, per_view = cv2.calibrateCameraExtended(
-            objects, image_points, image_size, None, None, flags=flags, criteria=criteria)
+            objects, image_points, image_size, None, None, flags=flags, criteria=criteria
+        )
     except cv2.error as exc:
-        raise UserError(f"calibration failed ({exc.err.strip() or 'OpenCV error'}): take more, varied views of the board") from None
+        raise UserError(
+            f"calibration failed ({exc.err.strip() or 'OpenCV error'}): take more, varied views of the board"
+        ) from None
     return float(rms), matrix, dist.ravel(), np.asarray(per_view, dtype=np.float64).ravel()
 
 
@@ -345,11 +353,15 @@ def calibrate_views(
     if square_mm <= 0 or not math.isfinite(square_mm):
         raise UserError(f"square size must be a positive number of mm, got {square_mm}")
     if len(views) < min_views:
-        raise UserError(f"only {len(views)} usable chessboard views, need at least {min_views}: "
-                        "add views of the whole board at different positions and tilts")
+        raise UserError(
+            f"only {len(views)} usable chessboard views, need at least {min_views}: "
+            "add views of the whole board at different positions and tilts"
+        )
     sizes = {view.image_size for view in views}
     if len(sizes) != 1:
-        raise UserError(f"views of different image sizes ({', '.join(f'{w}x{h}' for w, h in sorted(sizes))}): calibrate one resolution at a time")
+        raise UserError(
+            f"views of different image sizes ({', '.join(f'{w}x{h}' for w, h in sorted(sizes))}): calibrate one resolution at a time"
+        )
     image_size = sizes.pop()
     object_points = board_object_points(board, square_mm)
     current = list(views)
@@ -363,7 +375,8 @@ def calibrate_views(
         if len(current) - 1 < min_views:
             raise UserError(
                 f"view {current[worst].name} has a reprojection error of {per_view[worst]:.2f} px "
-                f"(limit {limit:.2f} px) and without it fewer than {min_views} views remain: add better views")
+                f"(limit {limit:.2f} px) and without it fewer than {min_views} views remain: add better views"
+            )
         log.info("rejecting view %s: %.3f px RMS (limit %.3f px)", current[worst].name, per_view[worst], limit)
         rejected.append((current[worst].name, float(per_view[worst])))
         del current[worst]
@@ -374,9 +387,14 @@ def calibrate_views(
     return CalibrationResult(intrinsics, errors, rejected)
 
 
-def calibration_record(result: CalibrationResult, board: tuple[int, int], square_mm: float,
-                       skipped: Iterable[tuple[str, str]] = (), date: str | None = None,
-                       source: str | None = None) -> dict[str, Any]:
+def calibration_record(
+    result: CalibrationResult,
+    board: tuple[int, int],
+    square_mm: float,
+    skipped: Iterable[tuple[str, str]] = (),
+    date: str | None = None,
+    source: str | None = None,
+) -> dict[str, Any]:
     """The extra keys of the intrinsics YAML: board, per-view errors, image lists, date.
 
     Parameters
@@ -395,9 +413,9 @@ def calibration_record(result: CalibrationResult, board: tuple[int, int], square
         Live source the views came from, credentials redacted. (default: None)
     """
     if date is None:
-        from datetime import datetime, timezone
+        from datetime import datetime
 
-        date = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        date = datetime.now(UTC).isoformat(timespec="seconds")
     record: dict[str, Any] = {
         "board": {"cols": int(board[0]), "rows": int(board[1]), "square_mm": float(square_mm)},
         "date": date,
@@ -466,8 +484,14 @@ class ViewSelector:
         Smallest distance of :func:`view_signature` to every view taken. (default: 0.12)
     """
 
-    def __init__(self, board: tuple[int, int], image_size: tuple[int, int], steady_frames: int = 3,
-                 steady_px: float = 3.0, min_difference: float = 0.12) -> None:
+    def __init__(
+        self,
+        board: tuple[int, int],
+        image_size: tuple[int, int],
+        steady_frames: int = 3,
+        steady_px: float = 3.0,
+        min_difference: float = 0.12,
+    ) -> None:
         self.board = board
         self.image_size = image_size
         self.steady_frames = max(1, int(steady_frames))
@@ -517,9 +541,15 @@ class LiveCapture:
 
     WINDOW = "gazefusion calibrate camera"
 
-    def __init__(self, source: Any, board: tuple[int, int], views: int = 15, window: bool = False,
-                 selector_options: dict[str, Any] | None = None,
-                 on_view: Callable[[BoardView, np.ndarray], None] | None = None) -> None:
+    def __init__(
+        self,
+        source: Any,
+        board: tuple[int, int],
+        views: int = 15,
+        window: bool = False,
+        selector_options: dict[str, Any] | None = None,
+        on_view: Callable[[BoardView, np.ndarray], None] | None = None,
+    ) -> None:
         self.source = source
         self.board = board
         self.views_wanted = int(views)
@@ -550,7 +580,9 @@ class LiveCapture:
         deadline = time.monotonic() + timeout_s
         try:
             while len(views) < self.views_wanted and time.monotonic() < deadline:
-                frame = self.source.latest(newer_than=last_index, timeout_s=min(frame_timeout_s, max(0.05, deadline - time.monotonic())))
+                frame = self.source.latest(
+                    newer_than=last_index, timeout_s=min(frame_timeout_s, max(0.05, deadline - time.monotonic()))
+                )
                 if frame is None:
                     if getattr(self.source, "finished", False):
                         self.ended = "the source ended"
@@ -593,8 +625,16 @@ class LiveCapture:
         canvas = image.copy() if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
         if corners is not None:
             cv2.drawChessboardCorners(canvas, self.board, corners.reshape(-1, 1, 2), True)
-        cv2.putText(canvas, f"views {taken}/{self.views_wanted}  (q: stop)", (10, 25),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 255, 0), 2, cv2.LINE_AA)
+        cv2.putText(
+            canvas,
+            f"views {taken}/{self.views_wanted}  (q: stop)",
+            (10, 25),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.7,
+            (0, 255, 0),
+            2,
+            cv2.LINE_AA,
+        )
         try:
             size = (canvas.shape[1], canvas.shape[0])
             if size != self._window_size:

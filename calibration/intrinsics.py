@@ -37,7 +37,7 @@ class CameraIntrinsics(NamedTuple):
     rms: float = math.nan
 
     @classmethod
-    def from_fov(cls, image_size: tuple[int, int], horizontal_fov_deg: float = 60.0) -> "CameraIntrinsics":
+    def from_fov(cls, image_size: tuple[int, int], horizontal_fov_deg: float = 60.0) -> CameraIntrinsics:
         """An assumed distortion-free camera with square pixels and the principal point centred.
 
         Parameters
@@ -52,7 +52,7 @@ class CameraIntrinsics(NamedTuple):
         matrix = np.array([[focal_px, 0, width / 2.0], [0, focal_px, height / 2.0], [0, 0, 1]], dtype=np.float64)
         return cls((int(width), int(height)), matrix, np.zeros(5), math.nan)
 
-    def scaled_to(self, image_size: tuple[int, int]) -> "CameraIntrinsics":
+    def scaled_to(self, image_size: tuple[int, int]) -> CameraIntrinsics:
         """The same camera at another resolution of the same aspect ratio.
 
         Parameters

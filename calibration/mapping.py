@@ -14,8 +14,8 @@ from typing import Any, Literal, NamedTuple
 import cv2
 import numpy as np
 
-from gazefusion.fusion.yamlfile import read_yaml, write_yaml_atomic
 from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.yamlfile import read_yaml, write_yaml_atomic
 
 MappingKind = Literal["homography", "poly2"]
 
@@ -53,7 +53,7 @@ class TrackerCameraMapping(NamedTuple):
     info: dict[str, Any] = {}
 
     @classmethod
-    def fullscreen(cls, screen_size_px: tuple[int, int], camera_size_px: tuple[int, int]) -> "TrackerCameraMapping":
+    def fullscreen(cls, screen_size_px: tuple[int, int], camera_size_px: tuple[int, int]) -> TrackerCameraMapping:
         """The default: the camera image scaled to fit the screen, centred, aspect kept."""
         sw, sh = screen_size_px
         cw, ch = camera_size_px
@@ -114,7 +114,9 @@ class TrackerCameraMapping(NamedTuple):
             "params": np.asarray(self.params, dtype=float).tolist(),
             "screen_size_px": [int(v) for v in self.screen_size_px],
             "camera_size_px": [int(v) for v in self.camera_size_px],
-            "calibrated_area": None if self.calibrated_area is None else np.asarray(self.calibrated_area, dtype=float).tolist(),
+            "calibrated_area": None
+            if self.calibrated_area is None
+            else np.asarray(self.calibrated_area, dtype=float).tolist(),
             **self.info,
         }
 

@@ -97,7 +97,9 @@ def screen_to_degrees(geometry: ScreenGeometry, xy_screen_px: np.ndarray) -> np.
     return np.stack([ax, ay], axis=1)
 
 
-def _layout(fractions: Sequence[tuple[float, float]], camera_size_px: tuple[int, int], margin_frac: float) -> np.ndarray:
+def _layout(
+    fractions: Sequence[tuple[float, float]], camera_size_px: tuple[int, int], margin_frac: float
+) -> np.ndarray:
     if not 0.0 <= margin_frac < 0.5:
         raise UserError(f"target margin must be in [0, 0.5) of the image, got {margin_frac}")
     width, height = camera_size_px
@@ -249,10 +251,14 @@ def check_layout(points: np.ndarray, kind: str, what: str = "targets") -> None:
         for quad in itertools.combinations(range(len(unit)), 4):
             if all(tri in good for tri in itertools.combinations(quad, 3)):
                 return
-        raise UserError(f"the {what} have no 4 points without 3 on a line (a degenerate layout): a homography cannot be fitted")
+        raise UserError(
+            f"the {what} have no 4 points without 3 on a line (a degenerate layout): a homography cannot be fitted"
+        )
     singular = np.linalg.svd(poly2_terms(unit * 2.0), compute_uv=False)
     if singular[-1] < _POLY2_MIN_CONDITION * singular[0]:
-        raise UserError(f"the {what} lie on one conic (a degenerate layout): a second-order polynomial cannot be fitted")
+        raise UserError(
+            f"the {what} lie on one conic (a degenerate layout): a second-order polynomial cannot be fitted"
+        )
 
 
 def _fit_homography(tracker_px: np.ndarray, camera_px: np.ndarray, screen_size_px: tuple[int, int]) -> np.ndarray:
@@ -339,12 +345,16 @@ class ErrorStats(NamedTuple):
         return out
 
 
-def _errors(mapping: TrackerCameraMapping, tracker_px: np.ndarray, camera_px: np.ndarray, view: CameraView) -> ErrorStats:
+def _errors(
+    mapping: TrackerCameraMapping, tracker_px: np.ndarray, camera_px: np.ndarray, view: CameraView
+) -> ErrorStats:
     mapped = mapping.to_camera(tracker_px)
     return ErrorStats(np.linalg.norm(mapped - camera_px, axis=1), view.angle_deg(mapped, camera_px))
 
 
-def leave_one_out(kind: MappingKind, tracker_px: np.ndarray, camera_px: np.ndarray, view: CameraView) -> ErrorStats | None:
+def leave_one_out(
+    kind: MappingKind, tracker_px: np.ndarray, camera_px: np.ndarray, view: CameraView
+) -> ErrorStats | None:
     """Leave-one-target-out cross-validation errors of a model.
 
     Parameters
@@ -471,8 +481,12 @@ def fit_and_choose(tracker_px: np.ndarray, camera_px: np.ndarray, view: CameraVi
     rms_h = homography.cross_validation.summary()["rms_deg"]
     rms_p = poly2.cross_validation.summary()["rms_deg"]
     if rms_p < rms_h:
-        return FitResult(poly2.mapping, f"poly2 (cross-validated RMS {rms_p:.3f} deg < homography {rms_h:.3f} deg)", models)
-    return FitResult(homography.mapping, f"homography (cross-validated RMS {rms_h:.3f} deg <= poly2 {rms_p:.3f} deg)", models)
+        return FitResult(
+            poly2.mapping, f"poly2 (cross-validated RMS {rms_p:.3f} deg < homography {rms_h:.3f} deg)", models
+        )
+    return FitResult(
+        homography.mapping, f"homography (cross-validated RMS {rms_h:.3f} deg <= poly2 {rms_p:.3f} deg)", models
+    )
 
 
 class TargetValidation(NamedTuple):
@@ -614,7 +628,14 @@ class ValidationSummary(NamedTuple):
     def overall(self) -> dict[str, float | int]:
         """Means over the valid targets (each target weighs the same) and the samples used."""
         valid = self.valid
-        keys = ("accuracy_deg", "accuracy_px", "offset_of_mean_deg", "offset_of_mean_px", "precision_deg", "precision_px")
+        keys = (
+            "accuracy_deg",
+            "accuracy_px",
+            "offset_of_mean_deg",
+            "offset_of_mean_px",
+            "precision_deg",
+            "precision_px",
+        )
         out: dict[str, float | int] = {
             key: float(np.mean([getattr(t, key) for t in valid])) if valid else float("nan") for key in keys
         }

@@ -24,9 +24,9 @@ from gazefusion.calibration.tracker import (
     CameraView,
     FitResult,
     ValidationSummary,
-    plain,
     calibration_targets,
     fit_and_choose,
+    plain,
     screen_to_degrees,
     select_samples,
     validate_mapping,
@@ -131,7 +131,9 @@ class WindowPresenter:
         Window title. (default: "gazefusion calibrate tracker")
     """
 
-    def __init__(self, camera: Any, view: CameraView, participant: Any = None, window: str = "gazefusion calibrate tracker") -> None:
+    def __init__(
+        self, camera: Any, view: CameraView, participant: Any = None, window: str = "gazefusion calibrate tracker"
+    ) -> None:
         self.camera = camera
         self.view = view
         self.participant = participant
@@ -262,7 +264,10 @@ def make_targets(points: int, view: CameraView, margin_frac: float = 0.1) -> tup
     """The calibration and validation targets of a layout, with their screen positions."""
     size = view.camera_size_px
     out = []
-    for prefix, positions in (("C", calibration_targets(points, size, margin_frac)), ("V", validation_targets(points, size, margin_frac))):
+    for prefix, positions in (
+        ("C", calibration_targets(points, size, margin_frac)),
+        ("V", validation_targets(points, size, margin_frac)),
+    ):
         screen = view.camera_to_screen(positions)
         out.append([Target(f"{prefix}{i + 1}", positions[i], screen[i]) for i in range(len(positions))])
     return out[0], out[1]
@@ -284,7 +289,9 @@ class TrackerCalibration:
         None: the defaults. (default: None)
     """
 
-    def __init__(self, tracker: Any, view: CameraView, presenter: Presenter, settings: ProcedureSettings | None = None) -> None:
+    def __init__(
+        self, tracker: Any, view: CameraView, presenter: Presenter, settings: ProcedureSettings | None = None
+    ) -> None:
         self.tracker = tracker
         self.view = view
         self.presenter = presenter
@@ -319,7 +326,9 @@ class TrackerCalibration:
         try:
             collected = [self.collect(target) for target in self.targets]
             ok = [c for c in collected if c.status != "failed"]
-            centres = np.array([select_samples(c.samples_px, self.view.geometry, self.settings.mad_k).centre_px for c in ok]).reshape(-1, 2)
+            centres = np.array(
+                [select_samples(c.samples_px, self.view.geometry, self.settings.mad_k).centre_px for c in ok]
+            ).reshape(-1, 2)
             cameras = np.array([c.target.camera_px for c in ok]).reshape(-1, 2)
             failed = [f"{c.target.name} ({c.reason})" for c in collected if c.status == "failed"]
             try:
@@ -348,7 +357,9 @@ class TrackerCalibration:
         if tuple(mapping.screen_size_px) != self.view.screen_size_px:
             sw, sh = mapping.screen_size_px
             w, h = self.view.screen_size_px
-            raise UserError(f"mapping was calibrated for a {sw}x{sh} screen but screen.size_px is {w}x{h}: calibrate again")
+            raise UserError(
+                f"mapping was calibrated for a {sw}x{sh} screen but screen.size_px is {w}x{h}: calibrate again"
+            )
         self.tracker.start_streaming()
         try:
             return self._validate(mapping)
@@ -404,7 +415,9 @@ class TrackerCalibration:
                 self._check_abort()
                 next_poll = now + settings.poll_interval_s
             if self._accept.is_set():
-                start = fixation_onset if fixation_onset is not None else (times[-1] - settings.dwell_s if times else shown)
+                start = (
+                    fixation_onset if fixation_onset is not None else (times[-1] - settings.dwell_s if times else shown)
+                )
                 return Collected(target, _since(times, points, start), "manual")
             sample = self.tracker.get_sample(timeout_s=settings.poll_interval_s)
             if sample is None:
@@ -422,7 +435,11 @@ class TrackerCalibration:
                 points.append((sample.x, sample.y))
             for event in detector.push(sample.t, sample.x, sample.y, sample.valid):
                 fixation_onset = None if event.kind == "end" else event.fixation.onset
-            if fixation_onset is None or fixation_onset == rejected_onset or sample.t - fixation_onset < settings.dwell_s:
+            if (
+                fixation_onset is None
+                or fixation_onset == rejected_onset
+                or sample.t - fixation_onset < settings.dwell_s
+            ):
                 continue
             samples = _since(times, points, fixation_onset)
             centre_deg = screen_to_degrees(self.view.geometry, samples.mean(axis=0))[0]
@@ -445,15 +462,23 @@ def result_info(run: CalibrationRun, settings: ProcedureSettings) -> dict[str, A
     geometry = run.view.geometry
     targets = []
     for c in run.calibration:
-        entry: dict[str, Any] = {"name": c.target.name, "camera_px": plain(c.target.camera_px.tolist()), "status": c.status}
+        entry: dict[str, Any] = {
+            "name": c.target.name,
+            "camera_px": plain(c.target.camera_px.tolist()),
+            "status": c.status,
+        }
         if c.status == "failed":
             entry["failed"] = c.reason
         else:
             selection = select_samples(c.samples_px, geometry, settings.mad_k)
-            entry |= {"tracker_px": plain(selection.centre_px.tolist()), "n_samples": len(c.samples_px), "n_used": int(selection.keep.sum())}
+            entry |= {
+                "tracker_px": plain(selection.centre_px.tolist()),
+                "n_samples": len(c.samples_px),
+                "n_used": int(selection.keep.sum()),
+            }
         targets.append(entry)
     return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "model": {"chosen": run.fit.mapping.kind, "reason": run.fit.reason},
         "residuals": {kind: report.to_dict() for kind, report in run.fit.models.items()},
         "calibration_targets": targets,

@@ -13,7 +13,14 @@ from gazefusion.calibration.tracker import select_samples
 from gazefusion.calibration.tracker_procedure import CalibrationRun
 from gazefusion.fusion.errors import UserError
 
-_WHITE, _RED, _GREEN, _YELLOW, _CYAN, _MAGENTA = (255, 255, 255), (60, 60, 255), (80, 220, 80), (0, 220, 255), (255, 220, 0), (255, 80, 255)
+_WHITE, _RED, _GREEN, _YELLOW, _CYAN, _MAGENTA = (
+    (255, 255, 255),
+    (60, 60, 255),
+    (80, 220, 80),
+    (0, 220, 255),
+    (255, 220, 0),
+    (255, 80, 255),
+)
 
 
 def _fmt(value: Any, unit: str, digits: int = 2) -> str:
@@ -40,7 +47,9 @@ def report_lines(run: CalibrationRun, extra: Mapping[str, Mapping[str, Any]] | N
         fit = report.fit.summary()
         cv = report.cross_validation.summary() if report.cross_validation is not None else None
         cv_text = "n/a" if cv is None else f"{_fmt(cv['rms_deg'], 'deg', 3)} / {_fmt(cv['rms_px'], 'px')}"
-        lines.append(f"  {kind}: fit RMS {_fmt(fit['rms_deg'], 'deg', 3)} / {_fmt(fit['rms_px'], 'px')}, leave-one-out RMS {cv_text}")
+        lines.append(
+            f"  {kind}: fit RMS {_fmt(fit['rms_deg'], 'deg', 3)} / {_fmt(fit['rms_px'], 'px')}, leave-one-out RMS {cv_text}"
+        )
     overall = run.summary.overall()
     lines.append(
         f"validation ({overall['n_targets']} targets, {overall['n_samples']} samples): "
@@ -94,7 +103,9 @@ def draw_report(
         (default: 1280)
     """
     scale = max(1.0, min_width_px / image.shape[1])
-    view_image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR) if scale != 1.0 else image.copy()
+    view_image = (
+        cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR) if scale != 1.0 else image.copy()
+    )
     view_image = (view_image * 0.6).astype(np.uint8)  # dimmed, so the marks stand out
 
     def pt(xy: np.ndarray) -> tuple[int, int]:
@@ -108,7 +119,16 @@ def draw_report(
     for collected in run.calibration:
         target = collected.target.camera_px
         cv2.circle(view_image, pt(target), 10, _WHITE, 2, cv2.LINE_AA)
-        cv2.putText(view_image, collected.target.name, pt(target + [8, -8]), cv2.FONT_HERSHEY_SIMPLEX, 0.5, _WHITE, 1, cv2.LINE_AA)
+        cv2.putText(
+            view_image,
+            collected.target.name,
+            pt(target + [8, -8]),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.5,
+            _WHITE,
+            1,
+            cv2.LINE_AA,
+        )
         if collected.status == "failed":
             _cross(view_image, pt(target))
             continue
@@ -121,14 +141,18 @@ def draw_report(
             for sample in mapping.to_camera(collected.samples_px):
                 cv2.circle(view_image, pt(sample), 1, _YELLOW, -1)
         cv2.rectangle(view_image, (x - 9, y - 9), (x + 9, y + 9), _CYAN, 2, cv2.LINE_AA)
-        cv2.putText(view_image, collected.target.name, (x + 11, y - 11), cv2.FONT_HERSHEY_SIMPLEX, 0.5, _CYAN, 1, cv2.LINE_AA)
+        cv2.putText(
+            view_image, collected.target.name, (x + 11, y - 11), cv2.FONT_HERSHEY_SIMPLEX, 0.5, _CYAN, 1, cv2.LINE_AA
+        )
         if result.failed:
             _cross(view_image, (x, y))
             continue
         cv2.line(view_image, (x, y), pt(error_end(target, result.mean_px)), _MAGENTA, 2, cv2.LINE_AA)
     lines = report_lines(run, extra)
-    lines.append(f"white: calibration targets, green: error to mapped gaze centre (x{error_gain:g}); cyan: validation targets, "
-                 f"yellow: mapped samples, magenta: error of their mean (x{error_gain:g}); red X: failed")
+    lines.append(
+        f"white: calibration targets, green: error to mapped gaze centre (x{error_gain:g}); cyan: validation targets, "
+        f"yellow: mapped samples, magenta: error of their mean (x{error_gain:g}); red X: failed"
+    )
     lines = [part for line in lines for part in wrap_line(line, view_image.shape[1] - 20)]
     line_px = 22
     panel = np.zeros((line_px * len(lines) + 16, view_image.shape[1], 3), np.uint8)

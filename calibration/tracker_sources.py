@@ -40,9 +40,13 @@ def check_participant_spec(spec: str, simulated: bool) -> None:
     """
     spec = spec.strip().lower()
     if spec == SIMULATOR_SPEC and not simulated:
-        raise UserError(f"--tracker {SIMULATOR_SPEC} is the iViewX simulator driven by a simulated participant: add --simulate-participant")
+        raise UserError(
+            f"--tracker {SIMULATOR_SPEC} is the iViewX simulator driven by a simulated participant: add --simulate-participant"
+        )
     if simulated and spec != SIMULATOR_SPEC and not spec.startswith("mock"):
-        raise UserError(f"--simulate-participant needs --tracker mock or {SIMULATOR_SPEC} (the participant runs in this process), not {spec!r}")
+        raise UserError(
+            f"--simulate-participant needs --tracker mock or {SIMULATOR_SPEC} (the participant runs in this process), not {spec!r}"
+        )
 
 
 @contextlib.contextmanager
@@ -70,7 +74,9 @@ def open_calibration_tracker(config: Config, participant: Any = None, rate_hz: f
 
         # Binocular: the combined gaze is the mean of the eyes, so the script itself (the monocular
         # right eye is offset by the simulated vergence).
-        with IViewXSimulator(script=participant, rate_hz=rate_hz, binocular=True, host="127.0.0.1", command_port=0) as simulator:
+        with IViewXSimulator(
+            script=participant, rate_hz=rate_hz, binocular=True, host="127.0.0.1", command_port=0
+        ) as simulator:
             client_spec = f"iviewx://127.0.0.1:{simulator.command_port}?listen=0"
             with open_tracker(client_spec, config.tracker, config.screen) as tracker:
                 yield tracker
@@ -128,7 +134,9 @@ def run_tracker_calibration(
     from gazefusion.trackers.iviewx.client import IViewXClient
 
     if not isinstance(tracker, IViewXClient):
-        raise UserError("--tracker-calibration runs the iViewX server's own calibration: it needs --tracker iviewx://… or sim")
+        raise UserError(
+            "--tracker-calibration runs the iViewX server's own calibration: it needs --tracker iviewx://… or sim"
+        )
 
     def shower(prefix: str) -> Any:
         def show(point: Any) -> None:
@@ -141,7 +149,9 @@ def run_tracker_calibration(
 
     def work() -> None:
         try:
-            box["calibration"] = calibration = tracker.calibrate(points, area_px=view.screen_size_px, timeout_s=timeout_s, on_target=shower("T"))
+            box["calibration"] = calibration = tracker.calibrate(
+                points, area_px=view.screen_size_px, timeout_s=timeout_s, on_target=shower("T")
+            )
             if calibration.finished:
                 box["validation"] = tracker.validate(timeout_s=timeout_s, on_target=shower("TV"))
         except UserError as exc:

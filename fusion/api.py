@@ -64,8 +64,12 @@ class Pipeline:
         tracker_object: Any = None,
         camera_object: Any = None,
     ) -> None:
-        flags: dict[str, Any] = {"camera.source": camera, "tracker.spec": tracker,
-                                 "record.dir": None if record is None else str(record), **(overrides or {})}
+        flags: dict[str, Any] = {
+            "camera.source": camera,
+            "tracker.spec": tracker,
+            "record.dir": None if record is None else str(record),
+            **(overrides or {}),
+        }
         if isinstance(config, Config):
             self.config = override_config(config, flags, "configuration")
         else:
@@ -74,7 +78,7 @@ class Pipeline:
 
     # --- life cycle ---------------------------------------------------------------------------
 
-    def start(self) -> "Pipeline":
+    def start(self) -> Pipeline:
         """Open the camera and the tracker and start the worker (UserError if one fails)."""
         self.runner.start()
         return self
@@ -91,7 +95,7 @@ class Pipeline:
         self.runner.raise_error()
         return self.runner.summary()
 
-    def __enter__(self) -> "Pipeline":
+    def __enter__(self) -> Pipeline:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

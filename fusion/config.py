@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gazefusion.fusion.errors import ConfigError
 
 
-
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
@@ -245,5 +244,3 @@ def _set_dotted(data: dict[str, Any], overrides: Mapping[str, Any]) -> None:
                 node[part] = child
             node = child
         node[leaf] = value
-
-

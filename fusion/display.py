@@ -67,7 +67,9 @@ class HeadlessOutputs:
         Frame rate written into the video's header. (default: 30.0)
     """
 
-    def __init__(self, runner: Runner, directory: Path, video: bool = True, snapshots: bool = True, fps: float = 30.0) -> None:
+    def __init__(
+        self, runner: Runner, directory: Path, video: bool = True, snapshots: bool = True, fps: float = 30.0
+    ) -> None:
         self.runner = runner
         self.directory = Path(directory)
         self.video_enabled = video
@@ -129,8 +131,12 @@ class HeadlessOutputs:
             if frame is None:
                 continue
             size = (frame.image.shape[1], frame.image.shape[0])
-            image = draw_overlay(frame.image, look_state(event), runner_intrinsics(self.runner, size),
-                                 status=f"fixation {event.fixation.id} frame {frame.index}")
+            image = draw_overlay(
+                frame.image,
+                look_state(event),
+                runner_intrinsics(self.runner, size),
+                status=f"fixation {event.fixation.id} frame {frame.index}",
+            )
             folder = self.directory / "looks"
             folder.mkdir(exist_ok=True)
             name = f"fixation{event.fixation.id:05d}_{event.kind}_{event.marker_id or 'nothing'}.png"
@@ -209,11 +215,18 @@ class Display:
                     if size != shown_size:
                         self._view_changed(size)
                         shown_size = size
-                    status = (f"frame {last_index}" if last_index >= 0 else
-                              "no camera" if self.runner.camera is None else "waiting for the camera")
+                    status = (
+                        f"frame {last_index}"
+                        if last_index >= 0
+                        else "no camera"
+                        if self.runner.camera is None
+                        else "waiting for the camera"
+                    )
                     status += "  PAUSED" if self.paused else ""
-                    cv2.imshow(self.WINDOW, draw_overlay(raw, overlay, runner_intrinsics(self.runner, size),
-                                                         self.layers, status))
+                    cv2.imshow(
+                        self.WINDOW,
+                        draw_overlay(raw, overlay, runner_intrinsics(self.runner, size), self.layers, status),
+                    )
                     drawn_at, redraw = time.monotonic(), False
                 key = cv2.waitKey(self.POLL_MS)
                 if not self._key(key & 0xFF if key >= 0 else -1) or not self._window_open():

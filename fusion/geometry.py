@@ -74,7 +74,7 @@ class ScreenGeometry(NamedTuple):
         y = np.tan(np.radians(np.asarray(ay_deg, dtype=float))) * self.distance_mm / my + self.height_px / 2.0
         return x, y
 
-    def validate(self) -> "ScreenGeometry":
+    def validate(self) -> ScreenGeometry:
         """Return self, or raise :class:`UserError` naming the value that is not positive."""
         for name in self._fields:
             value = getattr(self, name)
@@ -83,7 +83,7 @@ class ScreenGeometry(NamedTuple):
         return self
 
     @classmethod
-    def from_sidecar(cls, path: str | Path) -> "ScreenGeometry":
+    def from_sidecar(cls, path: str | Path) -> ScreenGeometry:
         """Read a JSON sidecar with ``screen_px``, ``screen_mm`` and ``viewing_distance_mm``.
 
         Parameters

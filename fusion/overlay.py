@@ -81,9 +81,13 @@ def draw_overlay(
         if intrinsics is not None and np.all(np.isfinite(hit.position_m)):
             length_m = max(0.01, 0.15 * float(hit.distance_m))
             cv2.drawFrameAxes(
-                out, intrinsics.camera_matrix, intrinsics.dist_coeffs,
+                out,
+                intrinsics.camera_matrix,
+                intrinsics.dist_coeffs,
                 np.asarray(hit.rotation, dtype=np.float64).reshape(3, 1),
-                np.asarray(hit.position_m, dtype=np.float64).reshape(3, 1), length_m, 2,
+                np.asarray(hit.position_m, dtype=np.float64).reshape(3, 1),
+                length_m,
+                2,
             )
     if "label" in shown and hit is not None:
         corners = np.asarray(hit.corners, dtype=np.float64).reshape(-1, 2)

@@ -15,12 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from gazefusion.fusion.yamlfile import write_yaml_atomic
 from gazefusion.fusion.config import Config, override_config
 from gazefusion.fusion.core import CoreOutput, FusionCore, LookEvent
 from gazefusion.fusion.runner import make_core, screen_geometry
 from gazefusion.fusion.session import SessionReader, SessionRecorder
 from gazefusion.fusion.types import FixationEvent, Frame
+from gazefusion.fusion.yamlfile import write_yaml_atomic
 
 RING_LEAD_FRAMES = 40
 """Frames a part of a replay feeds before its own (more than the core's ring of 32)."""
@@ -82,7 +82,7 @@ def split_points(
     for k in range(1, parts):
         target = count * k / parts
         i = bisect.bisect_left(free, target)
-        near = [c for c in free[max(0, i - 1): i + 1] if 0 < c < count]
+        near = [c for c in free[max(0, i - 1) : i + 1] if 0 < c < count]
         if near:
             points.add(min(near, key=lambda c: abs(c - target)))
     return sorted(points), count, first_t, last_t
@@ -195,9 +195,16 @@ def replay_session(
                 recorder.write_event({"kind": "replay_problem", "t": span[1], "text": problem})
             recorder.close(dict(counts))
     duration = 0.0 if span[0] is None else float(span[1] - span[0])
-    return ReplayResult(counts["samples"], counts["frames"], counts["fixations"], counts["looks"], duration,
-                        time.monotonic() - wall_start, tuple(dict.fromkeys(reader.problems)),
-                        None if out_dir is None else Path(out_dir))
+    return ReplayResult(
+        counts["samples"],
+        counts["frames"],
+        counts["fixations"],
+        counts["looks"],
+        duration,
+        time.monotonic() - wall_start,
+        tuple(dict.fromkeys(reader.problems)),
+        None if out_dir is None else Path(out_dir),
+    )
 
 
 def _relocated(config: Config, session: Path) -> Config:
@@ -211,8 +218,11 @@ def _relocated(config: Config, session: Path) -> Config:
     if recorded_dir is None:
         return config
     changes: dict[str, str] = {}
-    for key, path in (("markers.file", config.markers.file), ("calibration.intrinsics", config.calibration.intrinsics),
-                      ("calibration.mapping", config.calibration.mapping)):
+    for key, path in (
+        ("markers.file", config.markers.file),
+        ("calibration.intrinsics", config.calibration.intrinsics),
+        ("calibration.mapping", config.calibration.mapping),
+    ):
         if path is None or Path(path).exists():
             continue
         try:
@@ -257,8 +267,14 @@ def _progress_bar(total: int, enabled: bool, unit: str) -> Any:
 
 
 def _replay_in_order(
-    reader: SessionReader, config: Config, fast: bool, speed: float, counts: dict[str, int],
-    span: list[Any], emit: Callable[[list[CoreOutput]], None], progress: bool,
+    reader: SessionReader,
+    config: Config,
+    fast: bool,
+    speed: float,
+    counts: dict[str, int],
+    span: list[Any],
+    emit: Callable[[list[CoreOutput]], None],
+    progress: bool,
 ) -> None:
     core = make_core(config)
     total = _count_lines(reader.directory / "gaze.tsv") + _count_lines(reader.directory / "frames.tsv")
@@ -288,8 +304,13 @@ def _replay_in_order(
 
 
 def _replay_in_parts(
-    reader: SessionReader, config: Config, workers: int, counts: dict[str, int],
-    span: list[Any], emit: Callable[[list[CoreOutput]], None], progress: bool,
+    reader: SessionReader,
+    config: Config,
+    workers: int,
+    counts: dict[str, int],
+    span: list[Any],
+    emit: Callable[[list[CoreOutput]], None],
+    progress: bool,
 ) -> None:
     points, total_samples, first_t, last_t = split_points(reader, config, workers)
     bounds = list(zip([0, *points], [*points, None]))

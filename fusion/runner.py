@@ -117,7 +117,9 @@ class LazyMarkerSearch:
 
         if self._tracker is None or size != self._size:
             self.intrinsics = self._loaded.scaled_to(size) if self._loaded else CameraIntrinsics.from_fov(size)
-            self._tracker = MarkerTracker(seeded_detector(MarkerDetector, self.library, self.intrinsics, self.config.markers))
+            self._tracker = MarkerTracker(
+                seeded_detector(MarkerDetector, self.library, self.intrinsics, self.config.markers)
+            )
             self._size = size
         return self._tracker
 
@@ -126,7 +128,9 @@ class LazyMarkerSearch:
         if self._tracker is not None:
             self._tracker.reset()
 
-    def __call__(self, image: np.ndarray, aoi: tuple[int, int, int, int], gaze_xy: tuple[float, float]) -> list[MarkerHit]:
+    def __call__(
+        self, image: np.ndarray, aoi: tuple[int, int, int, int], gaze_xy: tuple[float, float]
+    ) -> list[MarkerHit]:
         tracker = self._tracker_for((image.shape[1], image.shape[0]))
         gaze = gaze_xy if all(math.isfinite(v) for v in gaze_xy) else None
         return tracker.update(image, roi=aoi, gaze_xy=gaze)
@@ -155,8 +159,9 @@ def make_core(config: Config) -> FusionCore:
                 f"{mapping.screen_size_px[1]} screen but screen.size_px is {screen[0]}x{screen[1]}"
             )
     search: MarkerSearch | None = LazyMarkerSearch(config) if config.markers.file else None
-    return FusionCore(detector, geometry, config.aoi.size_deg, mapping, search,
-                      empty_search_every=config.markers.redetect_every)
+    return FusionCore(
+        detector, geometry, config.aoi.size_deg, mapping, search, empty_search_every=config.markers.redetect_every
+    )
 
 
 class Runner:
@@ -223,7 +228,7 @@ class Runner:
 
     # --- life cycle ------------------------------------------------------------------------
 
-    def start(self) -> "Runner":
+    def start(self) -> Runner:
         """Open the tracker and the camera, start recording if configured, start the worker.
 
         Raises
@@ -236,7 +241,8 @@ class Runner:
 
         try:
             self.tracker = self._given_tracker or open_tracker(
-                self.config.tracker.spec, self.config.tracker, self.config.screen)
+                self.config.tracker.spec, self.config.tracker, self.config.screen
+            )
             self.tracker.open()
             if self._given_camera is not None or self.config.camera.source != "none":
                 from gazefusion.fusion.camera import open_camera
@@ -306,7 +312,7 @@ class Runner:
             if callback in self._callbacks:
                 self._callbacks.remove(callback)
 
-    def event_queue(self) -> "queue.Queue[PipelineEvent | None]":
+    def event_queue(self) -> queue.Queue[PipelineEvent | None]:
         """A new queue receiving every event from now on; None is put when the worker ends."""
         subscriber: queue.Queue[PipelineEvent | None] = queue.Queue()
         with self._lock:
@@ -315,7 +321,7 @@ class Runner:
                 subscriber.put(None)
         return subscriber
 
-    def drop_queue(self, subscriber: "queue.Queue[PipelineEvent | None]") -> None:
+    def drop_queue(self, subscriber: queue.Queue[PipelineEvent | None]) -> None:
         """Stop feeding a queue from :meth:`event_queue`."""
         with self._lock:
             if subscriber in self._queues:
@@ -517,10 +523,14 @@ class Runner:
                 self._emit(camera_event)
         if self._tap is not None and self._tap.dropped > self._tap_dropped:
             if recorder is not None:
-                recorder.write_event({
-                    "kind": "frames_dropped", "t": time.monotonic(), "count": self._tap.dropped - self._tap_dropped,
-                    "text": "the core worker fell behind the camera; these frames are in neither the recording nor the core",
-                })
+                recorder.write_event(
+                    {
+                        "kind": "frames_dropped",
+                        "t": time.monotonic(),
+                        "count": self._tap.dropped - self._tap_dropped,
+                        "text": "the core worker fell behind the camera; these frames are in neither the recording nor the core",
+                    }
+                )
             self._tap_dropped = self._tap.dropped
         while True:  # marks and recording requests, in the order they were made
             try:
@@ -554,8 +564,11 @@ class Runner:
         """Counts of the run so far (for session.yaml and the CLI's last lines)."""
         stats = self.core.stats
         summary: dict[str, Any] = {
-            "samples": self.samples_fed, "frames": self.frames_fed, "frames_skipped": self.frames_skipped,
-            "fixations": self.fixations_seen, "looks": self.looks_seen,
+            "samples": self.samples_fed,
+            "frames": self.frames_fed,
+            "frames_skipped": self.frames_skipped,
+            "fixations": self.fixations_seen,
+            "looks": self.looks_seen,
             "samples_outside_calibrated": stats.samples_outside_calibrated,
         }
         if self.camera is not None:

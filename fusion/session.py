@@ -40,7 +40,6 @@ import cv2
 import numpy as np
 import yaml
 
-from gazefusion.fusion.yamlfile import write_yaml_atomic
 from gazefusion.fusion.camera import CameraSource, redact_url, register_source
 from gazefusion.fusion.camera.base import SourceError, SourceFinished
 from gazefusion.fusion.camera.decode import CorruptJpeg, default_decoder
@@ -49,6 +48,7 @@ from gazefusion.fusion.core import LookEvent
 from gazefusion.fusion.errors import UserError
 from gazefusion.fusion.tables import TableReader, TableWriter, parse_float
 from gazefusion.fusion.types import FixationEvent, Frame
+from gazefusion.fusion.yamlfile import write_yaml_atomic
 from gazefusion.trackers.gazetable import GAZE_COLUMNS, read_gaze_table, sample_to_row
 from gazefusion.trackers.types import GazeSample, TrackerEvent
 
@@ -56,15 +56,51 @@ log = logging.getLogger(__name__)
 
 FRAME_COLUMNS: tuple[str, ...] = ("index", "t", "t_source", "offset", "size", "fed_after")
 FIXATION_COLUMNS: tuple[str, ...] = (
-    "id", "onset", "offset", "duration", "x", "y", "cam_x", "cam_y", "dispersion_deg", "n_samples",
+    "id",
+    "onset",
+    "offset",
+    "duration",
+    "x",
+    "y",
+    "cam_x",
+    "cam_y",
+    "dispersion_deg",
+    "n_samples",
 )
 LOOK_COLUMNS: tuple[str, ...] = (
-    "fixation_id", "t", "marker", "x_m", "y_m", "z_m", "distance_m", "rx", "ry", "rz", "inliers",
-    "kind", "frame_index", "reprojection_px", "pose_ambiguous", "contains_gaze",
-    "cam_x", "cam_y", "aoi_x", "aoi_y", "aoi_w", "aoi_h", "frames_searched", "frames_on_marker",
+    "fixation_id",
+    "t",
+    "marker",
+    "x_m",
+    "y_m",
+    "z_m",
+    "distance_m",
+    "rx",
+    "ry",
+    "rz",
+    "inliers",
+    "kind",
+    "frame_index",
+    "reprojection_px",
+    "pose_ambiguous",
+    "contains_gaze",
+    "cam_x",
+    "cam_y",
+    "aoi_x",
+    "aoi_y",
+    "aoi_w",
+    "aoi_h",
+    "frames_searched",
+    "frames_on_marker",
 )
 SESSION_FILES: tuple[str, ...] = (
-    "session.yaml", "gaze.tsv", "video.mjpeg", "frames.tsv", "fixations.tsv", "looks.tsv", "events.jsonl",
+    "session.yaml",
+    "gaze.tsv",
+    "video.mjpeg",
+    "frames.tsv",
+    "fixations.tsv",
+    "looks.tsv",
+    "events.jsonl",
 )
 
 
@@ -107,19 +143,37 @@ def look_row(event: LookEvent) -> dict[str, Any]:
     """A look as a row of :data:`LOOK_COLUMNS` (pose columns empty for a look at nothing)."""
     look = event.look
     row: dict[str, Any] = {
-        "fixation_id": look.fixation.id, "t": look.t, "marker": "", "kind": event.kind,
-        "frame_index": look.frame_index, "cam_x": look.fixation.cam_x, "cam_y": look.fixation.cam_y,
-        "aoi_x": look.aoi[0], "aoi_y": look.aoi[1], "aoi_w": look.aoi[2], "aoi_h": look.aoi[3],
-        "frames_searched": event.frames_searched, "frames_on_marker": event.frames_on_marker,
+        "fixation_id": look.fixation.id,
+        "t": look.t,
+        "marker": "",
+        "kind": event.kind,
+        "frame_index": look.frame_index,
+        "cam_x": look.fixation.cam_x,
+        "cam_y": look.fixation.cam_y,
+        "aoi_x": look.aoi[0],
+        "aoi_y": look.aoi[1],
+        "aoi_w": look.aoi[2],
+        "aoi_h": look.aoi[3],
+        "frames_searched": event.frames_searched,
+        "frames_on_marker": event.frames_on_marker,
     }
     hit = look.hit
     if hit is not None:
         x, y, z = (float(v) for v in np.asarray(hit.position_m, dtype=float).ravel()[:3])
         rx, ry, rz = (float(v) for v in np.asarray(hit.rotation, dtype=float).ravel()[:3])
         row.update(
-            marker=hit.marker_id, x_m=x, y_m=y, z_m=z, distance_m=float(hit.distance_m), rx=rx, ry=ry, rz=rz,
-            inliers=int(hit.inliers), reprojection_px=float(hit.reprojection_error_px),
-            pose_ambiguous=bool(hit.pose_ambiguous), contains_gaze=bool(hit.contains_gaze),
+            marker=hit.marker_id,
+            x_m=x,
+            y_m=y,
+            z_m=z,
+            distance_m=float(hit.distance_m),
+            rx=rx,
+            ry=ry,
+            rz=rz,
+            inliers=int(hit.inliers),
+            reprojection_px=float(hit.reprojection_error_px),
+            pose_ambiguous=bool(hit.pose_ambiguous),
+            contains_gaze=bool(hit.contains_gaze),
         )
     return row
 
@@ -132,8 +186,16 @@ def event_record(item: FixationEvent | LookEvent) -> dict[str, Any]:
         return {"kind": f"look_{item.kind}", "t": item.look.t, **fields}
     f = item.fixation
     return {
-        "kind": f"fixation_{item.kind}", "t": item.t, "id": f.id, "onset": f.onset, "offset": f.offset,
-        "x": f.x, "y": f.y, "cam_x": f.cam_x, "cam_y": f.cam_y, "dispersion_deg": f.dispersion_deg,
+        "kind": f"fixation_{item.kind}",
+        "t": item.t,
+        "id": f.id,
+        "onset": f.onset,
+        "offset": f.offset,
+        "x": f.x,
+        "y": f.y,
+        "cam_x": f.cam_x,
+        "cam_y": f.cam_y,
+        "dispersion_deg": f.dispersion_deg,
         "n_samples": f.n_samples,
     }
 
@@ -211,10 +273,14 @@ class SessionRecorder:
         self._last_flush = time.monotonic()
         self._video_offset = 0
         self._header: dict[str, Any] = {
-            "start_time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"),
+            "start_time": _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds"),
             "start_monotonic_s": time.monotonic(),
-            "software": {"name": "gazefusion", "version": software_version(), "opencv": cv2.__version__,
-                         "python": platform.python_version()},
+            "software": {
+                "name": "gazefusion",
+                "version": software_version(),
+                "opencv": cv2.__version__,
+                "python": platform.python_version(),
+            },
             "config": _recorded_config(config),
             "calibration": {
                 "intrinsics": _calibration_record(config.calibration.intrinsics),
@@ -230,17 +296,45 @@ class SessionRecorder:
         self._events: IO[str] | None = None
         self._guard("session.yaml", lambda: write_yaml_atomic(self.directory / "session.yaml", self._header))
         if media:
-            self._guard("gaze.tsv", lambda: setattr(self, "_gaze", TableWriter(
-                self.directory / "gaze.tsv", GAZE_COLUMNS, flush_every_s=self.flush_every_s)))
+            self._guard(
+                "gaze.tsv",
+                lambda: setattr(
+                    self,
+                    "_gaze",
+                    TableWriter(self.directory / "gaze.tsv", GAZE_COLUMNS, flush_every_s=self.flush_every_s),
+                ),
+            )
             self._guard("video.mjpeg", lambda: setattr(self, "_video", open(self.directory / "video.mjpeg", "wb")))
-            self._guard("frames.tsv", lambda: setattr(self, "_frames", TableWriter(
-                self.directory / "frames.tsv", FRAME_COLUMNS, flush_every_s=self.flush_every_s)))
-        self._guard("fixations.tsv", lambda: setattr(self, "_fixations", TableWriter(
-            self.directory / "fixations.tsv", FIXATION_COLUMNS, flush_every_s=self.flush_every_s)))
-        self._guard("looks.tsv", lambda: setattr(self, "_looks", TableWriter(
-            self.directory / "looks.tsv", LOOK_COLUMNS, flush_every_s=self.flush_every_s)))
-        self._guard("events.jsonl", lambda: setattr(self, "_events", open(
-            self.directory / "events.jsonl", "w", encoding="utf-8", newline="\n")))
+            self._guard(
+                "frames.tsv",
+                lambda: setattr(
+                    self,
+                    "_frames",
+                    TableWriter(self.directory / "frames.tsv", FRAME_COLUMNS, flush_every_s=self.flush_every_s),
+                ),
+            )
+        self._guard(
+            "fixations.tsv",
+            lambda: setattr(
+                self,
+                "_fixations",
+                TableWriter(self.directory / "fixations.tsv", FIXATION_COLUMNS, flush_every_s=self.flush_every_s),
+            ),
+        )
+        self._guard(
+            "looks.tsv",
+            lambda: setattr(
+                self,
+                "_looks",
+                TableWriter(self.directory / "looks.tsv", LOOK_COLUMNS, flush_every_s=self.flush_every_s),
+            ),
+        )
+        self._guard(
+            "events.jsonl",
+            lambda: setattr(
+                self, "_events", open(self.directory / "events.jsonl", "w", encoding="utf-8", newline="\n")
+            ),
+        )
 
     @property
     def active(self) -> bool:
@@ -348,8 +442,12 @@ class SessionRecorder:
 
     def _handles(self) -> list[tuple[str, Any]]:
         pairs = [
-            ("gaze.tsv", self._gaze), ("video.mjpeg", self._video), ("frames.tsv", self._frames),
-            ("fixations.tsv", self._fixations), ("looks.tsv", self._looks), ("events.jsonl", self._events),
+            ("gaze.tsv", self._gaze),
+            ("video.mjpeg", self._video),
+            ("frames.tsv", self._frames),
+            ("fixations.tsv", self._fixations),
+            ("looks.tsv", self._looks),
+            ("events.jsonl", self._events),
         ]
         return [(name, handle) for name, handle in pairs if handle is not None]
 
@@ -369,7 +467,7 @@ class SessionRecorder:
             self.flush()
             if self.error is None:
                 self._close_files()
-                self._header["end_time"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+                self._header["end_time"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")
                 if summary:
                     self._header["summary"] = summary
                 self._guard("session.yaml", lambda: write_yaml_atomic(self.directory / "session.yaml", self._header))
@@ -468,8 +566,11 @@ class SessionReader:
                 reader.close()
                 return
             yield FrameRecord(
-                int(parse_float(row["index"], "index", where)), parse_float(row["t"], "t", where),
-                parse_float(row["t_source"], "t_source", where), offset, size,
+                int(parse_float(row["index"], "index", where)),
+                parse_float(row["t"], "t", where),
+                parse_float(row["t_source"], "t_source", where),
+                offset,
+                size,
                 int(parse_float(row["fed_after"], "fed_after", where)) if has_fed else -2,
             )
         if reader.truncated_rows:

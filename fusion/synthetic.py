@@ -100,8 +100,16 @@ def marker_texture(seed: int, size_px: int = 400) -> np.ndarray:
     for _ in range(int(rng.integers(6, 10))):
         text = "".join(rng.choice(list(letters), size=int(rng.integers(2, 5))))
         origin = (int(rng.integers(0, design - 120)), int(rng.integers(40, design)))
-        cv2.putText(image, text, origin, int(rng.choice(fonts)), float(rng.uniform(0.8, 1.8)),
-                    _contrasting_colour(rng, image, origin), int(rng.integers(2, 5)), cv2.LINE_AA)
+        cv2.putText(
+            image,
+            text,
+            origin,
+            int(rng.choice(fonts)),
+            float(rng.uniform(0.8, 1.8)),
+            _contrasting_colour(rng, image, origin),
+            int(rng.integers(2, 5)),
+            cv2.LINE_AA,
+        )
     # A thin frame of one random colour on two sides only: it breaks every symmetry.
     colour = tuple(int(c) for c in rng.integers(0, 256, 3))
     cv2.line(image, (0, 2), (design - 1, 2), colour, 5)
@@ -234,7 +242,9 @@ def render_plane(
     alpha_src = np.full((tex_h, tex_w), 255, np.uint8)
     size = (x1 - x0, y1 - y0)
     if not distorted:
-        homography = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64) @ camera_matrix @ plane_to_normalised @ to_plane
+        homography = (
+            np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64) @ camera_matrix @ plane_to_normalised @ to_plane
+        )
         warped = cv2.warpPerspective(texture, homography, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         alpha = cv2.warpPerspective(alpha_src, homography, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     else:
@@ -299,7 +309,9 @@ def look_at_pose(
     y_axis = np.cross(z_axis, x_axis)
     facing = np.column_stack([x_axis, y_axis, z_axis])
     roll = math.radians(roll_deg)
-    roll_matrix = np.array([[math.cos(roll), -math.sin(roll), 0.0], [math.sin(roll), math.cos(roll), 0.0], [0.0, 0.0, 1.0]])
+    roll_matrix = np.array(
+        [[math.cos(roll), -math.sin(roll), 0.0], [math.sin(roll), math.cos(roll), 0.0], [0.0, 0.0, 1.0]]
+    )
     rvec, _ = cv2.Rodrigues(facing @ roll_matrix)
     return rvec.reshape(3), position.copy()
 
@@ -428,7 +440,14 @@ def _random_shape(rng: np.random.Generator, image: np.ndarray, design: int) -> N
         cv2.fillPoly(image, [np.round(points).astype(np.int32)], colour, cv2.LINE_AA)
     else:
         p1 = rng.uniform(0, design, 2)
-        cv2.line(image, (int(centre[0]), int(centre[1])), (int(p1[0]), int(p1[1])), colour, int(rng.integers(3, 12)), cv2.LINE_AA)
+        cv2.line(
+            image,
+            (int(centre[0]), int(centre[1])),
+            (int(p1[0]), int(p1[1])),
+            colour,
+            int(rng.integers(3, 12)),
+            cv2.LINE_AA,
+        )
 
 
 def _match_channels(texture: np.ndarray, image: np.ndarray) -> np.ndarray:

@@ -101,7 +101,7 @@ class TableWriter:
             finally:
                 self._file = None
 
-    def __enter__(self) -> "TableWriter":
+    def __enter__(self) -> TableWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -145,9 +145,7 @@ class TableReader:
         missing = [name for name in required if name not in self.columns]
         if missing:
             self._file.close()
-            raise UserError(
-                f"{self.path} lacks the column(s) {', '.join(missing)}; it has {', '.join(self.columns)}"
-            )
+            raise UserError(f"{self.path} lacks the column(s) {', '.join(missing)}; it has {', '.join(self.columns)}")
 
     def __iter__(self) -> Iterator[dict[str, str]]:
         n = len(self.columns)

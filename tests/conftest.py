@@ -47,10 +47,30 @@ class FfmpegCamera:
         self.url = f"http://127.0.0.1:{self.port}/stream"
         duration = ["-t", str(seconds)] if seconds else []
         self.process = subprocess.Popen(
-            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi",
-             "-i", f"testsrc2=size={size}:rate={rate}", *duration, "-c:v", "mjpeg", "-q:v", "5",
-             "-f", "mpjpeg", "-listen", "1", self.url],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                "ffmpeg",
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-re",
+                "-f",
+                "lavfi",
+                "-i",
+                f"testsrc2=size={size}:rate={rate}",
+                *duration,
+                "-c:v",
+                "mjpeg",
+                "-q:v",
+                "5",
+                "-f",
+                "mpjpeg",
+                "-listen",
+                "1",
+                self.url,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
 
     def wait_listening(self, timeout_s: float = 10.0) -> None:

@@ -97,7 +97,7 @@ class Tracker:
         self._duplicates = self._out_of_order = self._restarts = self._stalls = 0
 
     # ----------------------------------------------------------------- life cycle
-    def __enter__(self) -> "Tracker":
+    def __enter__(self) -> Tracker:
         self.open()
         return self
 
@@ -433,7 +433,9 @@ def binocular_sample(t: float, tracker_t: float, left: EyeGaze, right: EyeGaze) 
     if left.valid and right.valid:
         pupils = [p for p in (left.pupil, right.pupil) if p == p]
         pupil = sum(pupils) / len(pupils) if pupils else math.nan
-        return GazeSample(t, tracker_t, (left.x + right.x) / 2.0, (left.y + right.y) / 2.0, True, pupil, "b", left, right)
+        return GazeSample(
+            t, tracker_t, (left.x + right.x) / 2.0, (left.y + right.y) / 2.0, True, pupil, "b", left, right
+        )
     if left.valid or right.valid:
         eye = left if left.valid else right
         return GazeSample(t, tracker_t, eye.x, eye.y, True, eye.pupil, "b", left, right)

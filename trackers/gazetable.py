@@ -19,8 +19,19 @@ from gazefusion.fusion.tables import TableReader, parse_float
 from gazefusion.trackers.types import EyeGaze, GazeSample
 
 GAZE_COLUMNS: tuple[str, ...] = (
-    "t", "tracker_t", "x", "y", "valid", "pupil", "eye",
-    "left_x", "left_y", "left_pupil", "right_x", "right_y", "right_pupil",
+    "t",
+    "tracker_t",
+    "x",
+    "y",
+    "valid",
+    "pupil",
+    "eye",
+    "left_x",
+    "left_y",
+    "left_pupil",
+    "right_x",
+    "right_y",
+    "right_pupil",
 )
 
 
@@ -28,9 +39,19 @@ def sample_to_row(sample: GazeSample) -> list[Any]:
     """One sample as a row in :data:`GAZE_COLUMNS` order (for ``TableWriter.write``)."""
     left, right = sample.left, sample.right
     return [
-        sample.t, sample.tracker_t, sample.x, sample.y, sample.valid, sample.pupil, sample.eye,
-        None if left is None else left.x, None if left is None else left.y, None if left is None else left.pupil,
-        None if right is None else right.x, None if right is None else right.y, None if right is None else right.pupil,
+        sample.t,
+        sample.tracker_t,
+        sample.x,
+        sample.y,
+        sample.valid,
+        sample.pupil,
+        sample.eye,
+        None if left is None else left.x,
+        None if left is None else left.y,
+        None if left is None else left.pupil,
+        None if right is None else right.x,
+        None if right is None else right.y,
+        None if right is None else right.pupil,
     ]
 
 
@@ -84,6 +105,13 @@ def read_gaze_table(path: str | Path) -> Iterator[GazeSample]:
         if eye not in ("l", "r", "b"):
             raise UserError(f"column eye: {eye!r} is not l, r or b ({where})")
         yield GazeSample(
-            t, tracker_t, x if valid else math.nan, y if valid else math.nan, valid, pupil, eye,
-            _eye(row, "left", where), _eye(row, "right", where),
+            t,
+            tracker_t,
+            x if valid else math.nan,
+            y if valid else math.nan,
+            valid,
+            pupil,
+            eye,
+            _eye(row, "left", where),
+            _eye(row, "right", where),
         )

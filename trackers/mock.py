@@ -110,7 +110,9 @@ class ScriptedTracker(Tracker):
 
     def _make(self, t: float) -> GazeSample:
         tracker_t = self._index / self.sample_rate_hz
-        sample = scripted_sample(self.script, t if self.realtime else self._t0 + tracker_t, tracker_t, tracker_t, self.eye)
+        sample = scripted_sample(
+            self.script, t if self.realtime else self._t0 + tracker_t, tracker_t, tracker_t, self.eye
+        )
         self._index += 1
         return sample
 
@@ -321,8 +323,10 @@ class MouseTracker(Tracker):
 
     def _open(self) -> None:
         if not have_display():
-            raise UserError("the mouse tracker needs a window, and there is no display here "
-                            "(DISPLAY is not set): use --tracker mock or run with a display")
+            raise UserError(
+                "the mouse tracker needs a window, and there is no display here "
+                "(DISPLAY is not set): use --tracker mock or run with a display"
+            )
         import cv2
 
         from gazefusion.fusion.window import open_window

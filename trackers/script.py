@@ -216,8 +216,17 @@ class ScriptedGaze:
         angle = self._rng.uniform(0.0, 2.0 * math.pi)
         speed = self.drift_deg_s * self._rng.uniform(0.5, 1.5)
         self._append(
-            Segment("fixation", start_s, start_s + duration, ax, ay, ax, ay,
-                    speed * math.cos(angle), speed * math.sin(angle))
+            Segment(
+                "fixation",
+                start_s,
+                start_s + duration,
+                ax,
+                ay,
+                ax,
+                ay,
+                speed * math.cos(angle),
+                speed * math.sin(angle),
+            )
         )
 
     def _extend(self) -> None:
@@ -283,4 +292,3 @@ class ScriptedGaze:
                 x, y = self._to_px(seg.x0_deg, seg.y0_deg)
                 fixations.append(TrueFixation(seg.start_s, min(seg.end_s, until_s), x, y))
         return fixations
-

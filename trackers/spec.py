@@ -63,7 +63,9 @@ def _port(spec: str, key: str, text: str) -> int:
 
 def screen_geometry(screen: ScreenConfig) -> ScreenGeometry:
     """The :class:`ScreenGeometry` of a screen configuration."""
-    return ScreenGeometry(screen.size_px[0], screen.size_px[1], screen.size_mm[0], screen.size_mm[1], screen.distance_mm).validate()
+    return ScreenGeometry(
+        screen.size_px[0], screen.size_px[1], screen.size_mm[0], screen.size_mm[1], screen.distance_mm
+    ).validate()
 
 
 def open_tracker(spec: str, config: TrackerConfig, screen: ScreenConfig) -> Tracker:
@@ -85,13 +87,18 @@ def open_tracker(spec: str, config: TrackerConfig, screen: ScreenConfig) -> Trac
     """
     spec = spec.strip()
     scheme = re.match(r"[A-Za-z]*", spec).group(0).lower()
-    rest = spec[len(scheme):]
+    rest = spec[len(scheme) :]
     if rest.startswith(":"):
         rest = rest[1:]
     elif rest and not rest.startswith("?"):
         raise _bad(spec, "unknown tracker")
     if scheme == "iviewx":
-        host, command_port, listen_port, bind = config.host, config.command_port, config.listen_port, config.bind_address
+        host, command_port, listen_port, bind = (
+            config.host,
+            config.command_port,
+            config.listen_port,
+            config.bind_address,
+        )
         if rest:
             if not rest.startswith("//"):
                 raise _bad(spec, "expected iviewx://HOST:PORT")
@@ -132,8 +139,9 @@ def open_tracker(spec: str, config: TrackerConfig, screen: ScreenConfig) -> Trac
         if eye not in ("l", "r", "b"):
             raise _bad(spec, f"eye={eye!r} must be l, r or b")
         script = ScriptedGaze(screen_geometry(screen), seed=seed)
-        return ScriptedTracker(script, rate_hz=rate, eye=eye, realtime="fast" not in options,
-                               queue_samples=config.queue_samples)
+        return ScriptedTracker(
+            script, rate_hz=rate, eye=eye, realtime="fast" not in options, queue_samples=config.queue_samples
+        )
     if scheme == "replay":
         from gazefusion.trackers.mock import ReplayTracker
 
@@ -153,6 +161,7 @@ def open_tracker(spec: str, config: TrackerConfig, screen: ScreenConfig) -> Trac
     if scheme == "mouse" and not rest:
         from gazefusion.trackers.mock import MouseTracker
 
-        return MouseTracker(screen.size_px, rate_hz=float(config.stream_rate_hz or 60),
-                            queue_samples=config.queue_samples)
+        return MouseTracker(
+            screen.size_px, rate_hz=float(config.stream_rate_hz or 60), queue_samples=config.queue_samples
+        )
     raise _bad(spec, "unknown tracker")

@@ -33,8 +33,18 @@ from gazefusion.fusion.config import CameraConfig
 from gazefusion.fusion.errors import UserError
 
 __all__ = [
-    "CameraSource", "CameraStats", "FrameTap", "MjpegSource", "NoneSource", "OpenCvSource",
-    "SOURCE_KINDS", "SnapshotSource", "SourceKind", "open_camera", "redact_url", "register_source",
+    "CameraSource",
+    "CameraStats",
+    "FrameTap",
+    "MjpegSource",
+    "NoneSource",
+    "OpenCvSource",
+    "SOURCE_KINDS",
+    "SnapshotSource",
+    "SourceKind",
+    "open_camera",
+    "redact_url",
+    "register_source",
 ]
 
 _OPENCV_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "rtp://", "udp://", "srt://")
@@ -61,12 +71,16 @@ SOURCE_KINDS: dict[str, SourceKind] = {
     "mjpeg": SourceKind(lambda s: s.lower().startswith(("http://", "https://")), MjpegSource),
     "stream": SourceKind(lambda s: s.lower().startswith(_OPENCV_SCHEMES), OpenCvSource),
     "device": SourceKind(lambda s: s.isdigit(), lambda s, c: OpenCvSource(int(s), c)),
-    "file": SourceKind(lambda s: Path(s).expanduser().is_file(), lambda s, c: OpenCvSource(str(Path(s).expanduser()), c)),
+    "file": SourceKind(
+        lambda s: Path(s).expanduser().is_file(), lambda s, c: OpenCvSource(str(Path(s).expanduser()), c)
+    ),
 }
 """Source kinds by name, tried in order; the first whose `matches` accepts the spec opens it."""
 
 
-def register_source(name: str, matches: Callable[[str], bool], factory: Callable[[str, CameraConfig], CameraSource]) -> None:
+def register_source(
+    name: str, matches: Callable[[str], bool], factory: Callable[[str, CameraConfig], CameraSource]
+) -> None:
     """Add a source kind, tried before the video-file fallback.
 
     Parameters
@@ -108,7 +122,11 @@ def open_camera(spec: str, config: CameraConfig | None = None) -> CameraSource:
     shown = redact_url(text)
     if "://" in text:
         scheme = text.split("://", 1)[0]
-        raise UserError(f"camera source {shown!r}: unsupported scheme {scheme!r} "
-                        "(use http(s)://, snapshot+http(s)://, rtsp://, a device index, a video file or none)")
-    raise UserError(f"camera source {shown!r} names nothing openable: not an existing file or folder, not a URL "
-                    "(http(s)://, snapshot+http(s)://, rtsp://), not a device index and not 'none'")
+        raise UserError(
+            f"camera source {shown!r}: unsupported scheme {scheme!r} "
+            "(use http(s)://, snapshot+http(s)://, rtsp://, a device index, a video file or none)"
+        )
+    raise UserError(
+        f"camera source {shown!r} names nothing openable: not an existing file or folder, not a URL "
+        "(http(s)://, snapshot+http(s)://, rtsp://), not a device index and not 'none'"
+    )

@@ -318,12 +318,22 @@ class CameraSource(ABC):
             counts = dict(self._counts)
         fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) >= 2 and times[-1] > times[0] else math.nan
         if latencies.size:
-            median, p95, worst = (float(v) for v in (np.median(latencies), np.percentile(latencies, 95), latencies.max()))
+            median, p95, worst = (
+                float(v) for v in (np.median(latencies), np.percentile(latencies, 95), latencies.max())
+            )
         else:
             median = p95 = worst = math.nan
         width, height = self._size or (0, 0)
-        return CameraStats(fps=fps, latency_median_ms=median, latency_p95_ms=p95, latency_max_ms=worst,
-                           width=width, height=height, connected=self._connected, **counts)
+        return CameraStats(
+            fps=fps,
+            latency_median_ms=median,
+            latency_p95_ms=p95,
+            latency_max_ms=worst,
+            width=width,
+            height=height,
+            connected=self._connected,
+            **counts,
+        )
 
     def pop_events(self) -> list[tuple[float, str, str]]:
         """Outage and reconnection events since the last call: (host time s, kind, text).
@@ -372,7 +382,9 @@ class CameraSource(ABC):
         with self._pending_cond:
             self._pending.append((jpeg, t, t_source))
             skipped = 0
-            while len(self._pending) > 1 and (t - self._pending[0][1] > max_lag_s or len(self._pending) > _DECODE_BACKLOG):
+            while len(self._pending) > 1 and (
+                t - self._pending[0][1] > max_lag_s or len(self._pending) > _DECODE_BACKLOG
+            ):
                 self._pending.popleft()
                 skipped += 1
             self._pending_cond.notify_all()

@@ -80,4 +80,6 @@ def get_decoder(name: str) -> Callable[[bytes], np.ndarray]:
     try:
         return DECODERS[name]
     except KeyError:
-        raise UserError(f"camera.decoder {name!r} is not a known JPEG decoder; use one of {', '.join(DECODERS)}") from None
+        raise UserError(
+            f"camera.decoder {name!r} is not a known JPEG decoder; use one of {', '.join(DECODERS)}"
+        ) from None

@@ -30,7 +30,9 @@ from gazefusion.fusion.errors import UserError
 
 CHUNK_BYTES: Final = 64 * 1024
 _USER_AGENT: Final = "gazefusion-camera"
-_SECRET_IN_TEXT: Final = re.compile(r"(?i)([?&](?:user(?:name)?|usr|login|pass(?:word)?|pwd|passwd|token|key|api_?key|auth|sig(?:nature)?|secret)=)[^&\s\"]*")
+_SECRET_IN_TEXT: Final = re.compile(
+    r"(?i)([?&](?:user(?:name)?|usr|login|pass(?:word)?|pwd|passwd|token|key|api_?key|auth|sig(?:nature)?|secret)=)[^&\s\"]*"
+)
 
 
 class _RedactFilter(logging.Filter):
@@ -58,7 +60,9 @@ def _describe_request_error(exc: BaseException, connect_timeout_s: float, read_t
     may quote the URL's query)."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return f"no connection within {connect_timeout_s:g} s (is the host reachable?)"
-    if isinstance(exc, (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError, TimeoutError, socket.timeout)):
+    if isinstance(
+        exc, (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError, TimeoutError, socket.timeout)
+    ):
         return f"connected, but nothing arrived within {read_timeout_s:g} s"
     if isinstance(exc, requests.exceptions.SSLError):
         return "the TLS handshake failed (certificate not trusted?)"
@@ -120,13 +124,20 @@ class _HttpClient:
             response.close()
             if response.status_code == 401 and self._username is not None:
                 self._auth = None  # ask for the challenge again next time
-            hint = _STATUS_HINTS.get(response.status_code, f"HTTP {response.status_code} {response.reason or ''}".strip())
+            hint = _STATUS_HINTS.get(
+                response.status_code, f"HTTP {response.status_code} {response.reason or ''}".strip()
+            )
             raise SourceError(hint)
         return response
 
     def _request(self, stream: bool, timeout_s: float) -> requests.Response:
-        return self.session.get(self.url, stream=stream, timeout=(timeout_s, self._config.read_timeout_s),
-                                auth=self._auth, allow_redirects=True)
+        return self.session.get(
+            self.url,
+            stream=stream,
+            timeout=(timeout_s, self._config.read_timeout_s),
+            auth=self._auth,
+            allow_redirects=True,
+        )
 
     def close(self) -> None:
         self.session.close()
@@ -180,8 +191,10 @@ class MjpegSource(CameraSource):
                 raise UserError(f"camera {self.name}: serves {media} without a boundary; not an MJPEG stream")
             if media != "image/jpeg" and media not in ("", "application/octet-stream", "video/x-motion-jpeg"):
                 response.close()
-                raise UserError(f"camera {self.name}: serves {media or 'no content type'}, not an MJPEG stream "
-                                "(multipart/x-mixed-replace); check the URL")
+                raise UserError(
+                    f"camera {self.name}: serves {media or 'no content type'}, not an MJPEG stream "
+                    "(multipart/x-mixed-replace); check the URL"
+                )
             if media == "image/jpeg" and "Content-Length" in response.headers:
                 response.close()
                 raise UserError(f"camera {self.name}: serves one JPEG per request; use snapshot+{self.name}")
@@ -196,7 +209,13 @@ class MjpegSource(CameraSource):
         while not self._stop.is_set():
             try:
                 chunk = raw.read1(CHUNK_BYTES)
-            except (urllib3.exceptions.HTTPError, requests.exceptions.RequestException, OSError, ValueError, AttributeError) as exc:
+            except (
+                urllib3.exceptions.HTTPError,
+                requests.exceptions.RequestException,
+                OSError,
+                ValueError,
+                AttributeError,
+            ) as exc:
                 if self._stop.is_set():
                     return
                 self._truncated(parser)

@@ -135,6 +135,8 @@ def looks_like_jpeg(data: bytes | bytearray | memoryview, start: int, end: int) 
     """Whether ``data[start:end]`` starts with SOI and ends with EOI (a cheap framing check)."""
     return (
         end - start >= 4
-        and data[start] == 0xFF and data[start + 1] == 0xD8
-        and data[end - 2] == 0xFF and data[end - 1] == 0xD9
+        and data[start] == 0xFF
+        and data[start + 1] == 0xD8
+        and data[end - 2] == 0xFF
+        and data[end - 1] == 0xD9
     )

@@ -155,7 +155,7 @@ class MultipartParser:
                 return True
             self._pos = found
             return False
-        rest = buffer[found + len(self._delimiter):line_end].strip()
+        rest = buffer[found + len(self._delimiter) : line_end].strip()
         if rest.startswith(b"--"):
             self._state = "done"
             return False
@@ -176,7 +176,7 @@ class MultipartParser:
                 return True
             return False
         length: int | None = None
-        for line in bytes(buffer[self._pos:match.start()]).split(b"\n"):
+        for line in bytes(buffer[self._pos : match.start()]).split(b"\n"):
             name, _, value = line.partition(b":")
             if name.strip().lower() == b"content-length":
                 try:
@@ -227,7 +227,7 @@ class MultipartParser:
                 return self._refuse(out, "oversize", end - start, resume=end)
             return False
         if result == INVALID:
-            reason = "malformed JPEG" if buffer[start:start + 2] == b"\xff\xd8" else "not a JPEG"
+            reason = "malformed JPEG" if buffer[start : start + 2] == b"\xff\xd8" else "not a JPEG"
             return self._refuse(out, reason, end - start, resume=start + 1)
         if result - start > self._max_part_bytes:
             return self._refuse(out, "oversize", result - start, resume=result)
@@ -243,7 +243,7 @@ class MultipartParser:
 
     def _emit(self, out: list[bytes | BadPart], end: int) -> bool:
         with memoryview(self._buffer) as view:
-            out.append(bytes(view[self._part_start:end]))
+            out.append(bytes(view[self._part_start : end]))
         self._pos = end
         self._state = "seek"
         return True

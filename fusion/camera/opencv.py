@@ -44,14 +44,21 @@ class OpenCvSource(CameraSource):
 
     def _connect(self, timeout_s: float) -> None:
         timeout_ms = int(timeout_s * 1000)
-        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(self.config.read_timeout_s * 1000)]
+        params = [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+            timeout_ms,
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+            int(self.config.read_timeout_s * 1000),
+        ]
         if isinstance(self._target, int):
             capture = cv2.VideoCapture(self._target, cv2.CAP_ANY, params)
         else:
             capture = cv2.VideoCapture(str(self._target), cv2.CAP_FFMPEG, params)
         if not capture.isOpened():
             capture.release()
-            what = "the video file" if self._is_file else "the device" if isinstance(self._target, int) else "the stream"
+            what = (
+                "the video file" if self._is_file else "the device" if isinstance(self._target, int) else "the stream"
+            )
             raise SourceError(f"OpenCV could not open {what}")
         with self._lock:
             self._capture = capture

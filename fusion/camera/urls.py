@@ -7,7 +7,9 @@ from typing import Final, NamedTuple
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 # Query parameters that cameras use to carry credentials (``?user=admin&pwd=…``).
-_SECRET_QUERY: Final = re.compile(r"^(user(name)?|usr|login|pass(word)?|pwd|passwd|token|key|api_?key|auth|sig(nature)?|secret)$", re.IGNORECASE)
+_SECRET_QUERY: Final = re.compile(
+    r"^(user(name)?|usr|login|pass(word)?|pwd|passwd|token|key|api_?key|auth|sig(nature)?|secret)$", re.IGNORECASE
+)
 _USERINFO: Final = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*://)([^/@?#]*@)")
 REDACTED: Final = "***"
 

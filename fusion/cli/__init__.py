@@ -50,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             group = groups.get(words[0])
             if group is None:
-                group_parser = top.add_parser(words[0], help=f"{words[0]} ({', '.join(w[1] for w, _, _ in COMMANDS if w[0] == words[0])})")
+                group_parser = top.add_parser(
+                    words[0], help=f"{words[0]} ({', '.join(w[1] for w, _, _ in COMMANDS if w[0] == words[0])})"
+                )
                 group = group_parser.add_subparsers(dest="subcommand", metavar="WHAT", parser_class=_Parser)
                 group.required = True
                 groups[words[0]] = group

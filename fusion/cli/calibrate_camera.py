@@ -1,7 +1,7 @@
 """`gazefusion calibrate camera`: camera intrinsics from chessboard images or a live source.
 
-    gazefusion calibrate camera --images 'shots/*.png' --board 9x6 --square-mm 25 --out camera.yaml
-    gazefusion calibrate camera --camera http://cam/stream --views 15 --board 9x6 --square-mm 25 --out camera.yaml
+gazefusion calibrate camera --images 'shots/*.png' --board 9x6 --square-mm 25 --out camera.yaml
+gazefusion calibrate camera --camera http://cam/stream --views 15 --board 9x6 --square-mm 25 --out camera.yaml
 """
 
 from __future__ import annotations
@@ -46,17 +46,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the result as JSON instead of text")
     parser.add_argument("--views", type=int, default=15, metavar="N", help="live: views to take (default: 15)")
     parser.add_argument("--headless", action="store_true", help="live: no window")
-    parser.add_argument("--timeout-s", type=float, default=300.0, metavar="S",
-                        help="live: stop capturing after this long, s; Ctrl-C also stops and calibrates "
-                             "from the views taken (default: 300)")
+    parser.add_argument(
+        "--timeout-s",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="live: stop capturing after this long, s; Ctrl-C also stops and calibrates "
+        "from the views taken (default: 300)",
+    )
     parser.add_argument("--save-views", metavar="DIR", help="live: also write the views taken as PNG files here")
     parser.add_argument("--min-views", type=int, default=5, metavar="N", help="fewest usable views (default: 5)")
-    parser.add_argument("--max-view-rms", type=float, default=0.5, metavar="PX",
-                        help="views below this RMS error are never rejected, px (default: 0.5)")
-    parser.add_argument("--detector", choices=sorted(DETECTORS), default="auto",
-                        help="chessboard detector: sb, classic or auto (sb then classic) (default: auto)")
-    parser.add_argument("--window", type=int, default=None, metavar="H",
-                        help="fixed sub-pixel half-window, px (default: sized to the squares as imaged)")
+    parser.add_argument(
+        "--max-view-rms",
+        type=float,
+        default=0.5,
+        metavar="PX",
+        help="views below this RMS error are never rejected, px (default: 0.5)",
+    )
+    parser.add_argument(
+        "--detector",
+        choices=sorted(DETECTORS),
+        default="auto",
+        help="chessboard detector: sb, classic or auto (sb then classic) (default: auto)",
+    )
+    parser.add_argument(
+        "--window",
+        type=int,
+        default=None,
+        metavar="H",
+        help="fixed sub-pixel half-window, px (default: sized to the squares as imaged)",
+    )
 
 
 def _warn(text: str) -> None:
@@ -66,7 +85,9 @@ def _warn(text: str) -> None:
 
 def _check_display() -> None:
     """Refuse a window where none can open (Qt aborts the process instead of raising)."""
-    if sys.platform.startswith("linux") and not any(os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
+    if sys.platform.startswith("linux") and not any(
+        os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    ):
         raise UserError("no display for the calibration window (DISPLAY is not set): use --headless")
 
 
@@ -103,7 +124,9 @@ def _check_args(args: argparse.Namespace) -> tuple[int, int]:
     return board
 
 
-def _image_views(args: argparse.Namespace, board: tuple[int, int]) -> tuple[list[BoardView], list[tuple[str, str]], None]:
+def _image_views(
+    args: argparse.Namespace, board: tuple[int, int]
+) -> tuple[list[BoardView], list[tuple[str, str]], None]:
     pattern = os.path.expanduser(args.images)
     if os.path.isdir(pattern):
         paths = sorted(str(path) for path in Path(pattern).iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
@@ -118,8 +141,10 @@ def _image_views(args: argparse.Namespace, board: tuple[int, int]) -> tuple[list
         unreadable = sum(reason == "not a readable image" for _, reason in skipped)
         if unreadable == len(paths):
             raise UserError(f"no usable views: none of the {len(paths)} files matched by --images is a readable image")
-        raise UserError(f"no usable views: none of the {len(paths) - unreadable} images shows the whole "
-                        f"{board[0]}x{board[1]} chessboard (check --board: inner corners, e.g. 9x6)")
+        raise UserError(
+            f"no usable views: none of the {len(paths) - unreadable} images shows the whole "
+            f"{board[0]}x{board[1]} chessboard (check --board: inner corners, e.g. 9x6)"
+        )
     return views, skipped, None
 
 
@@ -149,8 +174,10 @@ def _live_views(args: argparse.Namespace, board: tuple[int, int]) -> tuple[list[
     if len(views) < args.views:
         _warn(f"took {len(views)} of {args.views} views before the capture ended ({capture.ended})")
     if not views:
-        raise UserError(f"no usable views: the {board[0]}x{board[1]} chessboard was never seen whole and steady "
-                        f"in {capture.frames_seen} frames")
+        raise UserError(
+            f"no usable views: the {board[0]}x{board[1]} chessboard was never seen whole and steady "
+            f"in {capture.frames_seen} frames"
+        )
     return views, [], redact_url(args.camera)
 
 
@@ -179,8 +206,10 @@ def _summary(result: CalibrationResult, extra: dict[str, Any], out: str) -> dict
         "views_rejected": [item["image"] for item in extra["rejected"]],
         "images_skipped": [item["image"] for item in extra["skipped"]],
         "rms": float(intrinsics.rms),
-        "fx": float(matrix[0, 0]), "fy": float(matrix[1, 1]),
-        "cx": float(matrix[0, 2]), "cy": float(matrix[1, 2]),
+        "fx": float(matrix[0, 0]),
+        "fy": float(matrix[1, 1]),
+        "cx": float(matrix[0, 2]),
+        "cy": float(matrix[1, 2]),
         "dist_coeffs": [float(v) for v in intrinsics.dist_coeffs],
         "view_errors_px": extra["view_errors_px"],
     }

@@ -28,7 +28,12 @@ from gazefusion.calibration.tracker_procedure import (
     WindowPresenter,
 )
 from gazefusion.calibration.tracker_report import draw_report, report_lines, write_png_atomic
-from gazefusion.calibration.tracker_sources import check_participant_spec, is_fast, open_calibration_tracker, run_tracker_calibration
+from gazefusion.calibration.tracker_sources import (
+    check_participant_spec,
+    is_fast,
+    open_calibration_tracker,
+    run_tracker_calibration,
+)
 from gazefusion.fusion.camera import open_camera, redact_url
 from gazefusion.fusion.config import Config, load_config
 from gazefusion.fusion.display import display_available
@@ -38,36 +43,98 @@ from gazefusion.fusion.geometry import ScreenGeometry
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Tracker, camera, layout, outputs, mode."""
-    parser.add_argument("--tracker", default=None, metavar="SPEC",
-                        help="iviewx://HOST:PORT?listen=PORT, mock, or sim (the iViewX simulator on loopback; "
-                             "with --simulate-participant) (default: the config's tracker.spec)")
-    parser.add_argument("--camera", default=None, metavar="SOURCE",
-                        help="the camera shown during runs: MJPEG URL, device index, file, ... (none is not valid here)")
-    parser.add_argument("--config", default=None, metavar="YAML", help="configuration file (screen, tracker, camera, fixations)")
+    parser.add_argument(
+        "--tracker",
+        default=None,
+        metavar="SPEC",
+        help="iviewx://HOST:PORT?listen=PORT, mock, or sim (the iViewX simulator on loopback; "
+        "with --simulate-participant) (default: the config's tracker.spec)",
+    )
+    parser.add_argument(
+        "--camera",
+        default=None,
+        metavar="SOURCE",
+        help="the camera shown during runs: MJPEG URL, device index, file, ... (none is not valid here)",
+    )
+    parser.add_argument(
+        "--config", default=None, metavar="YAML", help="configuration file (screen, tracker, camera, fixations)"
+    )
     parser.add_argument("--points", type=int, choices=(9, 13), default=9, help="calibration targets (default: 9)")
-    parser.add_argument("--out", default="tracker_mapping.yaml", metavar="MAPPING.yaml",
-                        help="the mapping file to write (default: tracker_mapping.yaml)")
-    parser.add_argument("--report", default=None, metavar="PNG", help="the report image (default: the --out path with .png)")
-    parser.add_argument("--validate", default=None, metavar="MAPPING.yaml",
-                        help="validate this existing mapping on the validation targets only; prints the figures, writes nothing")
-    parser.add_argument("--headless", action="store_true", help="no window (with --simulate-participant: tests, users without a tracker)")
-    parser.add_argument("--simulate-participant", action="store_true",
-                        help="a simulated participant looks at the targets through a hidden distortion (tracker mock or sim)")
+    parser.add_argument(
+        "--out",
+        default="tracker_mapping.yaml",
+        metavar="MAPPING.yaml",
+        help="the mapping file to write (default: tracker_mapping.yaml)",
+    )
+    parser.add_argument(
+        "--report", default=None, metavar="PNG", help="the report image (default: the --out path with .png)"
+    )
+    parser.add_argument(
+        "--validate",
+        default=None,
+        metavar="MAPPING.yaml",
+        help="validate this existing mapping on the validation targets only; prints the figures, writes nothing",
+    )
+    parser.add_argument(
+        "--headless",
+        action="store_true",
+        help="no window (with --simulate-participant: tests, users without a tracker)",
+    )
+    parser.add_argument(
+        "--simulate-participant",
+        action="store_true",
+        help="a simulated participant looks at the targets through a hidden distortion (tracker mock or sim)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="simulated participant's random seed (default: 0)")
-    parser.add_argument("--noise-deg", type=float, default=0.2, metavar="DEG",
-                        help="simulated participant's gaze noise, SD per axis, degrees (default: 0.2)")
-    parser.add_argument("--never-fixate", default="", metavar="NAMES",
-                        help="simulated participant ignores these targets, e.g. C3,V2 (tests the timeout)")
-    parser.add_argument("--rate", type=float, default=500.0, metavar="HZ", help="sample rate of --tracker sim, Hz (mock takes mock?rate=HZ) (default: 500)")
-    parser.add_argument("--dwell", type=float, default=0.8, metavar="S", help="fixation needed on a target, s (default: 0.8)")
-    parser.add_argument("--target-timeout", type=float, default=6.0, metavar="S",
-                        help="a target not fixated within this is skipped and reported, s (default: 6)")
-    parser.add_argument("--accept-radius", type=float, default=5.0, metavar="DEG",
-                        help="a fixation within this angle of the target counts as on it (default: 5)")
-    parser.add_argument("--margin", type=float, default=0.1, metavar="FRAC",
-                        help="outer targets' distance from the image border, fraction (default: 0.1)")
-    parser.add_argument("--tracker-calibration", action="store_true",
-                        help="first run the iViewX server's own calibration (ET_CAL) and validation (ET_VLS)")
+    parser.add_argument(
+        "--noise-deg",
+        type=float,
+        default=0.2,
+        metavar="DEG",
+        help="simulated participant's gaze noise, SD per axis, degrees (default: 0.2)",
+    )
+    parser.add_argument(
+        "--never-fixate",
+        default="",
+        metavar="NAMES",
+        help="simulated participant ignores these targets, e.g. C3,V2 (tests the timeout)",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=500.0,
+        metavar="HZ",
+        help="sample rate of --tracker sim, Hz (mock takes mock?rate=HZ) (default: 500)",
+    )
+    parser.add_argument(
+        "--dwell", type=float, default=0.8, metavar="S", help="fixation needed on a target, s (default: 0.8)"
+    )
+    parser.add_argument(
+        "--target-timeout",
+        type=float,
+        default=6.0,
+        metavar="S",
+        help="a target not fixated within this is skipped and reported, s (default: 6)",
+    )
+    parser.add_argument(
+        "--accept-radius",
+        type=float,
+        default=5.0,
+        metavar="DEG",
+        help="a fixation within this angle of the target counts as on it (default: 5)",
+    )
+    parser.add_argument(
+        "--margin",
+        type=float,
+        default=0.1,
+        metavar="FRAC",
+        help="outer targets' distance from the image border, fraction (default: 0.1)",
+    )
+    parser.add_argument(
+        "--tracker-calibration",
+        action="store_true",
+        help="first run the iViewX server's own calibration (ET_CAL) and validation (ET_VLS)",
+    )
 
 
 def _settings(args: argparse.Namespace, config: Config) -> ProcedureSettings:
@@ -102,8 +169,10 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, {"camera.source": args.camera, "tracker.spec": args.tracker})
     camera_spec = config.camera.source
     if camera_spec.strip().lower() == "none":
-        raise UserError("calibrate tracker needs a camera (--camera SOURCE): the targets are placed in the camera "
-                        "image, so camera none is not valid here")
+        raise UserError(
+            "calibrate tracker needs a camera (--camera SOURCE): the targets are placed in the camera "
+            "image, so camera none is not valid here"
+        )
     settings = _settings(args, config)
     check_participant_spec(config.tracker.spec, args.simulate_participant)
     out = Path(args.out)
@@ -115,10 +184,16 @@ def run(args: argparse.Namespace) -> int:
     if not args.headless and not display_available():
         raise UserError("no display for the calibration window: run on a display, or use --headless")
     if args.headless and not args.simulate_participant:
-        raise UserError("--headless shows no targets, so nobody can look at them: add --simulate-participant, or run on a display")
+        raise UserError(
+            "--headless shows no targets, so nobody can look at them: add --simulate-participant, or run on a display"
+        )
     geometry = ScreenGeometry(*config.screen.size_px, *config.screen.size_mm, config.screen.distance_mm).validate()
     never = [name.strip() for name in args.never_fixate.split(",") if name.strip()]
-    participant = SimulatedParticipant(geometry, noise_deg=args.noise_deg, never_fixate=never, seed=args.seed) if args.simulate_participant else None
+    participant = (
+        SimulatedParticipant(geometry, noise_deg=args.noise_deg, never_fixate=never, seed=args.seed)
+        if args.simulate_participant
+        else None
+    )
 
     with contextlib.ExitStack() as stack:
         camera = stack.enter_context(open_camera(camera_spec, config.camera))
@@ -138,7 +213,9 @@ def run(args: argparse.Namespace) -> int:
         procedure = TrackerCalibration(tracker, view, presenter, settings._replace(sample_clock=is_fast(tracker)))
         try:
             if args.tracker_calibration:
-                extra["iViewX (server's own calibration and ET_VLS)"] = run_tracker_calibration(tracker, view, presenter, args.points)
+                extra["iViewX (server's own calibration and ET_VLS)"] = run_tracker_calibration(
+                    tracker, view, presenter, args.points
+                )
             if existing is not None:
                 checked, summary = procedure.run_validation(existing)
                 outcome: CalibrationRun | None = None
@@ -183,11 +260,18 @@ def run(args: argparse.Namespace) -> int:
 
 def _validation_lines(summary: ValidationSummary, extra: dict[str, dict[str, Any]]) -> list[str]:
     overall = summary.overall()
-    lines = [f"validation ({overall['n_targets']} targets, {overall['n_samples']} samples): "
-             f"accuracy {overall['accuracy_deg']:.3f} deg / {overall['accuracy_px']:.2f} px, "
-             f"offset of mean {overall['offset_of_mean_deg']:.3f} deg, "
-             f"precision {overall['precision_deg']:.3f} deg / {overall['precision_px']:.2f} px"]
+    lines = [
+        f"validation ({overall['n_targets']} targets, {overall['n_samples']} samples): "
+        f"accuracy {overall['accuracy_deg']:.3f} deg / {overall['accuracy_px']:.2f} px, "
+        f"offset of mean {overall['offset_of_mean_deg']:.3f} deg, "
+        f"precision {overall['precision_deg']:.3f} deg / {overall['precision_px']:.2f} px"
+    ]
     lines += [f"  {t.name}: failed ({t.failed})" for t in summary.failed]
     for name, block in extra.items():
-        lines.append(f"{name}: " + ", ".join(f"{key} {value:.3f}" if isinstance(value, float) else f"{key} {value}" for key, value in block.items()))
+        lines.append(
+            f"{name}: "
+            + ", ".join(
+                f"{key} {value:.3f}" if isinstance(value, float) else f"{key} {value}" for key, value in block.items()
+            )
+        )
     return lines

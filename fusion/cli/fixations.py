@@ -28,10 +28,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``gazefusion fixations``."""
     parser.add_argument("gaze", metavar="GAZE.tsv", help="gaze table with columns t (s), x, y (px); nan = invalid")
     parser.add_argument("--out", required=True, metavar="FIXATIONS.tsv", help="fixations table to write")
-    parser.add_argument("--method", choices=sorted(DETECTORS), default=None,
-                        help="detector (default: the configuration's fixations.method, ivt)")
-    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                        help="detector parameter in degrees/seconds, repeatable (listed below)")
+    parser.add_argument(
+        "--method",
+        choices=sorted(DETECTORS),
+        default=None,
+        help="detector (default: the configuration's fixations.method, ivt)",
+    )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="detector parameter in degrees/seconds, repeatable (listed below)",
+    )
     parser.add_argument("--screen-px", metavar="WxH", help="screen size, px")
     parser.add_argument("--screen-mm", metavar="WxH", help="screen size, mm")
     parser.add_argument("--distance-mm", type=float, metavar="D", help="viewing distance, mm")
@@ -90,8 +99,18 @@ def _warn(message: str) -> None:
 
 
 def _row(fixation: Fixation) -> list[object]:
-    return [fixation.id, fixation.onset, fixation.offset, fixation.duration, fixation.x, fixation.y,
-            fixation.cam_x, fixation.cam_y, fixation.dispersion_deg, fixation.n_samples]
+    return [
+        fixation.id,
+        fixation.onset,
+        fixation.offset,
+        fixation.duration,
+        fixation.x,
+        fixation.y,
+        fixation.cam_x,
+        fixation.cam_y,
+        fixation.dispersion_deg,
+        fixation.n_samples,
+    ]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -143,6 +162,8 @@ def run(args: argparse.Namespace) -> int:
     elif not rows:
         _warn(f"{gaze} has a header but no samples: no fixations")
     mean_ms = 1000 * sum(fixations) / len(fixations) if fixations else 0.0
-    print(f"{len(fixations)} fixations (mean {mean_ms:.0f} ms) from {rows} samples ({valid_rows} valid) "
-          f"with {method} -> {out}")
+    print(
+        f"{len(fixations)} fixations (mean {mean_ms:.0f} ms) from {rows} samples ({valid_rows} valid) "
+        f"with {method} -> {out}"
+    )
     return 0

@@ -23,13 +23,22 @@ DEFAULT_FOV_DEG = 60.0
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``gazefusion locate``."""
     parser.add_argument("image", metavar="IMAGE", help="the picture to search (any format OpenCV reads)")
-    parser.add_argument("--markers", metavar="MARKERS.yaml", help="marker library: a YAML list of {id, image, width_m} "
-                        "(default: markers.file of --config)")
-    parser.add_argument("--intrinsics", metavar="CAMERA.yaml", help="camera intrinsics from `gazefusion calibrate camera` "
-                        f"(default: calibration.intrinsics of --config, else an assumed {DEFAULT_FOV_DEG:.0f}° horizontal field of view)")
+    parser.add_argument(
+        "--markers",
+        metavar="MARKERS.yaml",
+        help="marker library: a YAML list of {id, image, width_m} (default: markers.file of --config)",
+    )
+    parser.add_argument(
+        "--intrinsics",
+        metavar="CAMERA.yaml",
+        help="camera intrinsics from `gazefusion calibrate camera` "
+        f"(default: calibration.intrinsics of --config, else an assumed {DEFAULT_FOV_DEG:.0f}° horizontal field of view)",
+    )
     parser.add_argument("--roi", metavar="X,Y,W,H", help="search only this region, px (clipped to the image)")
     parser.add_argument("--gaze", metavar="X,Y", help="gaze point, px: the marker containing it is listed first")
-    parser.add_argument("--config", metavar="CONFIG.yaml", help="configuration file (markers section: detector settings)")
+    parser.add_argument(
+        "--config", metavar="CONFIG.yaml", help="configuration file (markers section: detector settings)"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -54,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
     if requested is not None:
         roi = clip_roi(requested, (width, height))
         if roi is None:
-            raise UserError(f"--roi {args.roi} lies outside the {width}x{height} image (or leaves less than 8 px of it)")
+            raise UserError(
+                f"--roi {args.roi} lies outside the {width}x{height} image (or leaves less than 8 px of it)"
+            )
     library = MarkerLibrary.load(markers_path, config.markers)
     notes = []
     intrinsics_path = args.intrinsics or config.calibration.intrinsics
@@ -62,15 +73,19 @@ def run(args: argparse.Namespace) -> int:
         intrinsics = load_intrinsics(intrinsics_path)
         if tuple(intrinsics.image_size) != (width, height):
             scaled = intrinsics.scaled_to((width, height))
-            notes.append(f"note: intrinsics for {intrinsics.image_size[0]}x{intrinsics.image_size[1]} scaled to "
-                         f"this {width}x{height} image")
+            notes.append(
+                f"note: intrinsics for {intrinsics.image_size[0]}x{intrinsics.image_size[1]} scaled to "
+                f"this {width}x{height} image"
+            )
             intrinsics = scaled
         camera = str(intrinsics_path)
     else:
         intrinsics = CameraIntrinsics.from_fov((width, height), DEFAULT_FOV_DEG)
         camera = f"assumed: {DEFAULT_FOV_DEG:.0f} deg horizontal field of view, no distortion"
-        notes.append(f"warning: no --intrinsics: assuming a {DEFAULT_FOV_DEG:.0f}° horizontal field of view "
-                     f"(fx = fy = {intrinsics.camera_matrix[0, 0]:.1f} px); positions are only approximate")
+        notes.append(
+            f"warning: no --intrinsics: assuming a {DEFAULT_FOV_DEG:.0f}° horizontal field of view "
+            f"(fx = fy = {intrinsics.camera_matrix[0, 0]:.1f} px); positions are only approximate"
+        )
     if roi is not None and roi != requested:
         notes.append(f"note: --roi clipped to the image: {','.join(map(str, roi))}")
     for note in notes:
@@ -79,14 +94,19 @@ def run(args: argparse.Namespace) -> int:
     hits = detector.detect(image, roi, gaze)
     detections = [hit_summary(hit) for hit in hits]
     if args.json:
-        print(json.dumps({
-            "image": str(args.image),
-            "size": [width, height],
-            "camera": camera,
-            "roi": list(roi) if roi else None,
-            "gaze": list(gaze) if gaze else None,
-            "detections": detections,
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "image": str(args.image),
+                    "size": [width, height],
+                    "camera": camera,
+                    "roi": list(roi) if roi else None,
+                    "gaze": list(gaze) if gaze else None,
+                    "detections": detections,
+                },
+                indent=2,
+            )
+        )
     else:
         print_table(detections, str(args.image), (width, height), camera)
     return 0
@@ -119,11 +139,17 @@ def print_table(detections: list[dict], image: str, size: tuple[int, int], camer
     if not detections:
         print("no markers found")
         return
-    print(f"{'marker':<12} {'x_m':>8} {'y_m':>8} {'z_m':>8} {'dist_m':>7} {'tilt_deg':>8} {'inliers':>7} {'reproj_px':>9}  notes")
+    print(
+        f"{'marker':<12} {'x_m':>8} {'y_m':>8} {'z_m':>8} {'dist_m':>7} {'tilt_deg':>8} {'inliers':>7} {'reproj_px':>9}  notes"
+    )
     for d in detections:
-        notes = ", ".join(note for note, flag in (("looked at", d["contains_gaze"]), ("tilt uncertain", d["pose_ambiguous"])) if flag)
+        notes = ", ".join(
+            note for note, flag in (("looked at", d["contains_gaze"]), ("tilt uncertain", d["pose_ambiguous"])) if flag
+        )
         x, y, z = d["position_m"]
-        print(f"{d['marker']:<12} {x:8.3f} {y:8.3f} {z:8.3f} {d['distance_m']:7.3f} {d['tilt_deg']:8.1f} "
-              f"{d['inliers']:7d} {d['reprojection_error_px']:9.2f}  {notes}")
+        print(
+            f"{d['marker']:<12} {x:8.3f} {y:8.3f} {z:8.3f} {d['distance_m']:7.3f} {d['tilt_deg']:8.1f} "
+            f"{d['inliers']:7d} {d['reprojection_error_px']:9.2f}  {notes}"
+        )
         corners = "  ".join(f"({cx:.1f}, {cy:.1f})" for cx, cy in d["corners"])
         print(f"{'':<12} corners {corners}  rotation {d['rotation']}")

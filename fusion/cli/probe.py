@@ -10,19 +10,39 @@ from gazefusion.fusion.camera import open_camera, redact_url
 from gazefusion.fusion.config import load_config
 from gazefusion.fusion.errors import UserError
 
-_FIELDS = ("frames", "fps", "width", "height", "corrupt", "dropped", "tap_dropped", "skipped", "reconnects",
-           "latency_median_ms", "latency_p95_ms", "latency_max_ms")
+_FIELDS = (
+    "frames",
+    "fps",
+    "width",
+    "height",
+    "corrupt",
+    "dropped",
+    "tap_dropped",
+    "skipped",
+    "reconnects",
+    "latency_median_ms",
+    "latency_p95_ms",
+    "latency_max_ms",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Source, frame count, output form, timeout, configuration."""
-    parser.add_argument("source", metavar="SOURCE",
-                        help="http(s)://… MJPEG, snapshot+http(s)://…, rtsp://…, device index, video file, none")
+    parser.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="http(s)://… MJPEG, snapshot+http(s)://…, rtsp://…, device index, video file, none",
+    )
     parser.add_argument("--frames", type=int, default=100, metavar="N", help="frames to read (default: 100)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    parser.add_argument("--timeout", type=float, default=None, metavar="S",
-                        help="seconds to wait for each frame and for the connection "
-                             "(default: the config's read_timeout_s / connect_timeout_s)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds to wait for each frame and for the connection "
+        "(default: the config's read_timeout_s / connect_timeout_s)",
+    )
     parser.add_argument("--config", default=None, metavar="YAML", help="configuration file (camera section)")
 
 
@@ -58,13 +78,19 @@ def run(args: argparse.Namespace) -> int:
     report["fps"] = (last.index - first.index) / span_s if span_s > 0 else math.nan
     report = {"source": redact_url(args.source), **{key: report[key] for key in _FIELDS}}
     if args.json:
-        print(json.dumps({k: (None if math.isnan(v) else round(v, 3)) if isinstance(v, float) else v
-                          for k, v in report.items()}))
+        print(
+            json.dumps(
+                {k: (None if math.isnan(v) else round(v, 3)) if isinstance(v, float) else v for k, v in report.items()}
+            )
+        )
     else:
         for key, value in report.items():
             shown = f"{value:.2f}" if isinstance(value, float) else str(value)
             print(f"{key:<18} {shown}")
     if received < args.frames:
-        raise UserError(f"camera {redact_url(args.source)}: only {received} of {args.frames} frames "
-                        f"arrived (waited {wait_s:g} s for the next)", exit_code=1)
+        raise UserError(
+            f"camera {redact_url(args.source)}: only {received} of {args.frames} frames "
+            f"arrived (waited {wait_s:g} s for the next)",
+            exit_code=1,
+        )
     return 0

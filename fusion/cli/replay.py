@@ -22,12 +22,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fast", action="store_true", help="as fast as possible, with a progress bar")
     parser.add_argument("--speed", type=float, default=1.0, metavar="X", help="playback speed factor (default: 1)")
     parser.add_argument("--method", metavar="NAME", help="fixation detector (ivt, idt, …)")
-    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                        help="a fixation detector parameter; repeatable")
+    parser.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE", help="a fixation detector parameter; repeatable"
+    )
     parser.add_argument("--aoi-deg", type=float, metavar="DEG", help="AOI side, degrees of visual angle")
     parser.add_argument("--markers", metavar="YAML", help="marker library to search for")
-    parser.add_argument("--workers", type=int, metavar="N",
-                        help="with --fast: replay N parts of the session at once (default: the CPU count, at most 4)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="with --fast: replay N parts of the session at once (default: the CPU count, at most 4)",
+    )
     parser.add_argument("--quiet-looks", action="store_true", help="do not print each look")
 
 
@@ -53,8 +58,10 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers {args.workers}: expected a whole number >= 1")
     overrides = {
-        "fixations.method": args.method, "fixations.params": _params(args.param),
-        "aoi.size_deg": args.aoi_deg, "markers.file": args.markers,
+        "fixations.method": args.method,
+        "fixations.params": _params(args.param),
+        "aoi.size_deg": args.aoi_deg,
+        "markers.file": args.markers,
     }
 
     def printer(output: CoreOutput) -> None:
@@ -62,13 +69,23 @@ def run(args: argparse.Namespace) -> int:
         if line is not None and not args.quiet_looks:
             print(line, flush=True)
 
-    result = replay_session(args.session, args.out, overrides, fast=args.fast, speed=args.speed,
-                            progress=args.fast and sys.stderr.isatty(), on_output=printer, workers=args.workers)
+    result = replay_session(
+        args.session,
+        args.out,
+        overrides,
+        fast=args.fast,
+        speed=args.speed,
+        progress=args.fast and sys.stderr.isatty(),
+        on_output=printer,
+        workers=args.workers,
+    )
     for problem in result.problems:
         print(f"gazefusion: {args.session}: {problem}", file=sys.stderr)
     ratio = result.duration_s / result.wall_s if result.wall_s > 0 else float("inf")
-    print(f"summary: {result.samples} samples, {result.frames} frames, {result.fixations} fixations, "
-          f"{result.looks} looks; {result.duration_s:.1f} s of session in {result.wall_s:.1f} s ({ratio:.1f}x real time)")
+    print(
+        f"summary: {result.samples} samples, {result.frames} frames, {result.fixations} fixations, "
+        f"{result.looks} looks; {result.duration_s:.1f} s of session in {result.wall_s:.1f} s ({ratio:.1f}x real time)"
+    )
     if result.out_dir is not None:
         print(f"written: {result.out_dir}")
     return 0

@@ -21,27 +21,45 @@ from gazefusion.trackers.types import TrackerEvent
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of `gazefusion run`."""
     parser.add_argument("--config", metavar="YAML", help="configuration file (flags override it)")
-    parser.add_argument("--camera", metavar="SOURCE",
-                        help="camera: MJPEG URL, snapshot+http://…, rtsp://…, device index, video file, session folder, none")
-    parser.add_argument("--tracker", metavar="SPEC",
-                        help="tracker: iviewx://HOST:PORT?listen=PORT, mock, mock:SEED, replay:SESSION, mouse")
+    parser.add_argument(
+        "--camera",
+        metavar="SOURCE",
+        help="camera: MJPEG URL, snapshot+http://…, rtsp://…, device index, video file, session folder, none",
+    )
+    parser.add_argument(
+        "--tracker",
+        metavar="SPEC",
+        help="tracker: iviewx://HOST:PORT?listen=PORT, mock, mock:SEED, replay:SESSION, mouse",
+    )
     parser.add_argument("--markers", metavar="YAML", help="marker library (a list of {id, image, width_m})")
     parser.add_argument("--intrinsics", metavar="YAML", help="camera intrinsics (gazefusion calibrate camera)")
     parser.add_argument("--mapping", metavar="YAML", help="tracker-to-camera mapping (gazefusion calibrate tracker)")
     parser.add_argument("--aoi-deg", type=float, metavar="DEG", help="AOI side, degrees of visual angle")
     parser.add_argument("--record", metavar="DIR", help="record the session into this new folder")
-    parser.add_argument("--headless", action="store_true", default=None,
-                        help="no window; with --record, write overlay.mp4 and a PNG per look")
+    parser.add_argument(
+        "--headless",
+        action="store_true",
+        default=None,
+        help="no window; with --record, write overlay.mp4 and a PNG per look",
+    )
     parser.add_argument("--seconds", type=float, metavar="S", help="stop after this long (default: until q or Ctrl-C)")
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
     """The configuration file with the flags applied over it."""
-    return load_config(args.config, {
-        "camera.source": args.camera, "tracker.spec": args.tracker, "markers.file": args.markers,
-        "calibration.intrinsics": args.intrinsics, "calibration.mapping": args.mapping,
-        "aoi.size_deg": args.aoi_deg, "record.dir": args.record, "display.headless": args.headless,
-    })
+    return load_config(
+        args.config,
+        {
+            "camera.source": args.camera,
+            "tracker.spec": args.tracker,
+            "markers.file": args.markers,
+            "calibration.intrinsics": args.intrinsics,
+            "calibration.mapping": args.mapping,
+            "aoi.size_deg": args.aoi_deg,
+            "record.dir": args.record,
+            "display.headless": args.headless,
+        },
+    )
 
 
 def describe(event: PipelineEvent, fixations: bool = False) -> str | None:
@@ -56,8 +74,9 @@ def describe(event: PipelineEvent, fixations: bool = False) -> str | None:
     """
     if fixations and isinstance(event, FixationEvent) and event.kind == "end":
         f = event.fixation
-        return (f"fixation {f.id:>4} ({f.x:7.1f}, {f.y:7.1f}) px  {f.duration * 1000:5.0f} ms  "
-                f"{f.dispersion_deg:.2f} deg")
+        return (
+            f"fixation {f.id:>4} ({f.x:7.1f}, {f.y:7.1f}) px  {f.duration * 1000:5.0f} ms  {f.dispersion_deg:.2f} deg"
+        )
     if isinstance(event, LookEvent):
         fixation = event.fixation
         where = f"fixation {fixation.id:>4} ({fixation.cam_x:6.1f}, {fixation.cam_y:6.1f}) px"
@@ -65,8 +84,10 @@ def describe(event: PipelineEvent, fixations: bool = False) -> str | None:
         if hit is None:
             return f"look  {event.kind:<6} {where}  nothing"
         x, y, z = (float(v) for v in hit.position_m[:3])
-        return (f"look  {event.kind:<6} {where}  {hit.marker_id}  x={x:+.3f} y={y:+.3f} z={z:.3f} m  "
-                f"({hit.inliers} inliers)")
+        return (
+            f"look  {event.kind:<6} {where}  {hit.marker_id}  x={x:+.3f} y={y:+.3f} z={z:.3f} m  "
+            f"({hit.inliers} inliers)"
+        )
     if isinstance(event, TrackerEvent) and event.kind in ("stall", "resume", "restart"):
         return f"tracker {event.kind}"
     if isinstance(event, CameraEvent):
@@ -76,14 +97,22 @@ def describe(event: PipelineEvent, fixations: bool = False) -> str | None:
 
 def print_summary(summary: dict[str, Any], out: TextIO) -> None:
     """The last lines of a run."""
-    parts = [f"{summary['samples']} samples", f"{summary['frames']} frames", f"{summary['fixations']} fixations",
-             f"{summary['looks']} looks"]
+    parts = [
+        f"{summary['samples']} samples",
+        f"{summary['frames']} frames",
+        f"{summary['fixations']} fixations",
+        f"{summary['looks']} looks",
+    ]
     if summary.get("frames_skipped"):
         parts.append(f"{summary['frames_skipped']} frames skipped (core behind)")
     if summary.get("samples_outside_calibrated"):
         parts.append(f"{summary['samples_outside_calibrated']} samples outside the calibrated area")
-    for key, what in (("frames_dropped", "frames dropped (recorder tap full)"), ("camera_reconnects", "camera reconnects"),
-                      ("tracker_stalls", "tracker stalls"), ("samples_dropped", "samples dropped (tracker buffer full)")):
+    for key, what in (
+        ("frames_dropped", "frames dropped (recorder tap full)"),
+        ("camera_reconnects", "camera reconnects"),
+        ("tracker_stalls", "tracker stalls"),
+        ("samples_dropped", "samples dropped (tracker buffer full)"),
+    ):
         if summary.get(key):
             parts.append(f"{summary[key]} {what}")
     print("summary: " + ", ".join(parts), file=out)
@@ -117,12 +146,16 @@ def run(args: argparse.Namespace) -> int:
         if config.display.headless:
             from gazefusion.fusion.display import HeadlessOutputs
 
-            if config.record.dir and config.camera.source != "none" and (
-                config.display.annotated_video or config.display.look_snapshots
+            if (
+                config.record.dir
+                and config.camera.source != "none"
+                and (config.display.annotated_video or config.display.look_snapshots)
             ):
                 headless_outputs = HeadlessOutputs(
-                    runner, runner.recorder.directory if runner.recorder else config.record.dir,
-                    video=config.display.annotated_video, snapshots=config.display.look_snapshots,
+                    runner,
+                    runner.recorder.directory if runner.recorder else config.record.dir,
+                    video=config.display.annotated_video,
+                    snapshots=config.display.look_snapshots,
                 )
             deadline = None if args.seconds is None else time.monotonic() + args.seconds
             while not runner.finished and (deadline is None or time.monotonic() < deadline):

@@ -76,8 +76,12 @@ class DemoDevices:
         gaze_rate_hz: float = 250.0,
     ) -> None:
         self._params = {
-            "truth_path": str(truth_path), "geometry": tuple(geometry), "data_port": int(data_port),
-            "seed": int(seed), "fps": float(fps), "gaze_rate_hz": float(gaze_rate_hz),
+            "truth_path": str(truth_path),
+            "geometry": tuple(geometry),
+            "data_port": int(data_port),
+            "seed": int(seed),
+            "fps": float(fps),
+            "gaze_rate_hz": float(gaze_rate_hz),
         }
         self._process: Any = None
         self._conn: multiprocessing.connection.Connection | None = None
@@ -86,7 +90,7 @@ class DemoDevices:
         self.origin_s = 0.0
         self.report: DevicesReport | None = None
 
-    def start(self) -> "DemoDevices":
+    def start(self) -> DemoDevices:
         """Start the child and wait until the camera serves and the simulator listens.
 
         Raises
@@ -96,8 +100,9 @@ class DemoDevices:
         """
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
-        self._process = context.Process(target=_serve_devices, args=(child, self._params), name="gazefusion-demo-devices",
-                                        daemon=True)
+        self._process = context.Process(
+            target=_serve_devices, args=(child, self._params), name="gazefusion-demo-devices", daemon=True
+        )
         self._process.start()
         child.close()
         self._conn = parent
@@ -145,7 +150,7 @@ class DemoDevices:
             self._process.kill()
             self._process.join(5.0)
 
-    def __enter__(self) -> "DemoDevices":
+    def __enter__(self) -> DemoDevices:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -174,8 +179,9 @@ def _serve_devices(conn: multiprocessing.connection.Connection, params: dict[str
         closers.insert(0, server.close)
         mapping = TrackerCameraMapping.fullscreen((geometry.width_px, geometry.height_px), scene.size)
         gaze = DemoGaze(scene, mapping, geometry, seed=params["seed"], origin_s=server.origin_s)
-        simulator = IViewXSimulator(script=gaze, rate_hz=params["gaze_rate_hz"], host="127.0.0.1", command_port=0,
-                                    data_port=params["data_port"])
+        simulator = IViewXSimulator(
+            script=gaze, rate_hz=params["gaze_rate_hz"], host="127.0.0.1", command_port=0, data_port=params["data_port"]
+        )
         simulator.start()
         closers.insert(0, simulator.stop)
         conn.send(("ready", server.url, simulator.command_port, server.origin_s))

@@ -29,7 +29,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gazefusion.fusion.yamlfile import write_yaml_atomic
 from gazefusion.fusion.config import Config, load_config, override_config, validate_config
 from gazefusion.fusion.core import LookEvent
 from gazefusion.fusion.demo.devices import DemoDevices
@@ -39,6 +38,7 @@ from gazefusion.fusion.demo.summary import DemoSummary, FixationRecord, summaris
 from gazefusion.fusion.errors import UserError
 from gazefusion.fusion.runner import Runner, screen_geometry
 from gazefusion.fusion.types import FixationEvent
+from gazefusion.fusion.yamlfile import write_yaml_atomic
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +149,10 @@ def format_look(line: LookLine) -> str:
         return f"{line.t_scene:7.2f} s  fixation {line.fixation_id:<3d} (nothing)"
     x, y, z = line.position_m
     distance = float(np.linalg.norm(line.position_m))
-    return (f"{line.t_scene:7.2f} s  fixation {line.fixation_id:<3d} {line.marker_id:<8} "
-            f"x {x:+.3f}  y {y:+.3f}  z {z:+.3f} m   distance {distance:.3f} m")
+    return (
+        f"{line.t_scene:7.2f} s  fixation {line.fixation_id:<3d} {line.marker_id:<8} "
+        f"x {x:+.3f}  y {y:+.3f}  z {z:+.3f} m   distance {distance:.3f} m"
+    )
 
 
 def run_demo(
@@ -212,16 +214,25 @@ def run_demo(
     printed: list[LookLine] = []
     records: list[FixationRecord] = []
     try:
-        config = demo_config(config_path, {
-            "camera.source": devices.url,
-            "tracker.spec": f"iviewx://127.0.0.1:{devices.command_port}?listen={listen_port}",
-            "markers.file": str(library.resolve()),
-            "calibration.intrinsics": str(intrinsics.resolve()),
-            "record.dir": str(out),
-            "display.headless": bool(headless),
-        })
-        extra = {"demo": {**scene.to_dict(), "truth_table": "truth.tsv",
-                          "scene_origin_monotonic_s": devices.origin_s, "seed": seed}}
+        config = demo_config(
+            config_path,
+            {
+                "camera.source": devices.url,
+                "tracker.spec": f"iviewx://127.0.0.1:{devices.command_port}?listen={listen_port}",
+                "markers.file": str(library.resolve()),
+                "calibration.intrinsics": str(intrinsics.resolve()),
+                "record.dir": str(out),
+                "display.headless": bool(headless),
+            },
+        )
+        extra = {
+            "demo": {
+                **scene.to_dict(),
+                "truth_table": "truth.tsv",
+                "scene_origin_monotonic_s": devices.origin_s,
+                "seed": seed,
+            }
+        }
         runner = Runner(config, extra_session=extra)
         starts: dict[int, float] = {}
         origin = devices.origin_s
@@ -238,20 +249,33 @@ def run_demo(
             fixation = look.fixation
             hit = look.hit
             if event.kind == "end":
-                records.append(FixationRecord(
-                    fixation.id, fixation.onset - origin, fixation.offset - origin, fixation.duration,
-                    None if hit is None else hit.marker_id, None if hit is None else np.asarray(hit.position_m, float),
-                ))
+                records.append(
+                    FixationRecord(
+                        fixation.id,
+                        fixation.onset - origin,
+                        fixation.offset - origin,
+                        fixation.duration,
+                        None if hit is None else hit.marker_id,
+                        None if hit is None else np.asarray(hit.position_m, float),
+                    )
+                )
                 return
             latency = now - starts[fixation.id] if event.kind == "first" and fixation.id in starts else math.nan
-            line = LookLine(look.t - origin, fixation.id, None if hit is None else hit.marker_id,
-                            None if hit is None else np.asarray(hit.position_m, float), latency)
+            line = LookLine(
+                look.t - origin,
+                fixation.id,
+                None if hit is None else hit.marker_id,
+                None if hit is None else np.asarray(hit.position_m, float),
+                latency,
+            )
             printed.append(line)
             say(format_look(line))
 
         runner.subscribe(on_event)
-        say(f"demo: camera {devices.url} (synthetic scene, {len(scene.markers)} markers, {FPS:.0f} fps), "
-            f"iViewX simulator udp://127.0.0.1:{devices.command_port} ({GAZE_RATE_HZ:.0f} Hz), recording {out}")
+        say(
+            f"demo: camera {devices.url} (synthetic scene, {len(scene.markers)} markers, {FPS:.0f} fps), "
+            f"iViewX simulator udp://127.0.0.1:{devices.command_port} ({GAZE_RATE_HZ:.0f} Hz), recording {out}"
+        )
         runner.start()
         if not config.display.headless:
             say("keys: q/Esc quit, space pause, 1-4 toggle layers, m mark")
@@ -271,8 +295,10 @@ def run_demo(
     if report is None:
         raise UserError("the demo's camera and tracker process did not report back; the session is in " + str(out))
     # The scripted eye's intent, on the scene clock, for the agreement figure.
-    visits = [(onset + report.script_offset_s, offset + report.script_offset_s, label)
-              for onset, offset, label in report.visits]
+    visits = [
+        (onset + report.script_offset_s, offset + report.script_offset_s, label)
+        for onset, offset, label in report.visits
+    ]
     records = [record._replace(intended=_intent(record, visits)) for record in records]
     scene_end_s = report.server.rendered / FPS
     summary = summarise(records, scene, scene_end_s, with_intent=True)
@@ -309,8 +335,9 @@ def _drive(runner: Any, config: Config, seconds: float) -> None:
         from gazefusion.fusion.display import HeadlessOutputs
 
         directory = runner.recorder.directory if runner.recorder is not None else Path(config.record.dir)
-        outputs = HeadlessOutputs(runner, directory, video=config.display.annotated_video,
-                                  snapshots=config.display.look_snapshots)
+        outputs = HeadlessOutputs(
+            runner, directory, video=config.display.annotated_video, snapshots=config.display.look_snapshots
+        )
     try:
         while not runner.finished and time.monotonic() < deadline:
             if outputs is not None:

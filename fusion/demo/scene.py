@@ -102,7 +102,9 @@ class Sway(NamedTuple):
 
     def pose(self, t_s: float) -> tuple[np.ndarray, np.ndarray]:
         """World-to-camera rotation matrix and translation at `t_s`."""
-        waves = [math.sin(2.0 * math.pi * t_s / period + phase) for period, phase in zip(self.periods_s, self.phases_rad)]
+        waves = [
+            math.sin(2.0 * math.pi * t_s / period + phase) for period, phase in zip(self.periods_s, self.phases_rad)
+        ]
         rvec = np.radians(np.array(self.rotation_deg) * waves[:3])
         rotation, _ = cv2.Rodrigues(rvec)
         return rotation, np.array(self.translation_m) * waves[3:]
@@ -168,7 +170,9 @@ class DemoScene:
         for spec in self.markers:
             edge_px = focal_px * spec.width_m / spec.position_m[2] * 1.15
             side = int(min(TEXTURE_PX, max(16, round(edge_px))))
-            self._render_textures[spec.id] = cv2.resize(self.textures[spec.id], (side, side), interpolation=cv2.INTER_AREA)
+            self._render_textures[spec.id] = cv2.resize(
+                self.textures[spec.id], (side, side), interpolation=cv2.INTER_AREA
+            )
         # The background wall: wide enough to fill the view under any sway.
         self._wall_width_m = 2.0 * background_distance_m * (width / 2.0) / focal_px * 1.3
         self._wall = synthetic.background_texture(background_seed, (width * 13 // 10, height * 13 // 10))
@@ -236,13 +240,21 @@ class DemoScene:
         wall_t = sway_r @ np.array([0.0, 0.0, self.background_distance_m]) + sway_t
         plane_to_camera = np.column_stack([sway_r[:, 0], sway_r[:, 1], wall_t])
         homography = self.camera_matrix @ plane_to_camera @ to_plane
-        image = cv2.warpPerspective(self._wall, homography, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        image = cv2.warpPerspective(
+            self._wall, homography, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+        )
         truth = self._truth(sway_r, sway_t)
         # Farthest first, so nearer markers cover farther ones.
         for spec in sorted(self.markers, key=lambda s: -s.position_m[2]):
             marker = truth[spec.id]
-            synthetic.render_plane(image, self._render_textures[spec.id], spec.width_m, marker.rotation,
-                                   marker.position_m, self.camera_matrix)
+            synthetic.render_plane(
+                image,
+                self._render_textures[spec.id],
+                spec.width_m,
+                marker.rotation,
+                marker.position_m,
+                self.camera_matrix,
+            )
         return image, truth
 
     # -- files -----------------------------------------------------------------------------
@@ -271,13 +283,15 @@ class DemoScene:
         markers = []
         rest = self.truth_at_rest()
         for spec in self.markers:
-            markers.append({
-                "id": spec.id,
-                "seed": spec.seed,
-                "width_m": float(spec.width_m),
-                "position_m": [float(v) for v in rest[spec.id].position_m],
-                "rotation": [float(v) for v in rest[spec.id].rotation],
-            })
+            markers.append(
+                {
+                    "id": spec.id,
+                    "seed": spec.seed,
+                    "width_m": float(spec.width_m),
+                    "position_m": [float(v) for v in rest[spec.id].position_m],
+                    "rotation": [float(v) for v in rest[spec.id].rotation],
+                }
+            )
         return {
             "frame": "world = the camera's rest pose (OpenCV camera frame, m); per-frame truth in truth.tsv",
             "image_size": [int(v) for v in self.size],

@@ -142,7 +142,8 @@ class DemoGaze:
         )
         self._geometry = geometry
         target_deg = geometry.to_degrees(
-            np.array([visit.screen_px[0] for visit in self.visits]), np.array([visit.screen_px[1] for visit in self.visits])
+            np.array([visit.screen_px[0] for visit in self.visits]),
+            np.array([visit.screen_px[1] for visit in self.visits]),
         )
         self._targets_deg = np.column_stack(target_deg)
         centres = {spec.id: np.asarray(spec.position_m, np.float64) for spec in scene.markers}
@@ -158,8 +159,12 @@ class DemoGaze:
 
     # -- the plan ----------------------------------------------------------------------------
     def _plan(
-        self, rng: random.Random, fixation_s: tuple[float, float], look_away_s: tuple[float, float],
-        look_away_probability: float, rounds: int,
+        self,
+        rng: random.Random,
+        fixation_s: tuple[float, float],
+        look_away_s: tuple[float, float],
+        look_away_probability: float,
+        rounds: int,
     ) -> list[Visit]:
         rest = self.scene.truth_at_rest()
         ids = [spec.id for spec in self.scene.markers]

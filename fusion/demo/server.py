@@ -121,7 +121,7 @@ class MjpegServer:
         self._error: BaseException | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> "MjpegServer":
+    def start(self) -> MjpegServer:
         """Bind, publish the first frame and start serving; returns self."""
         if self._httpd is not None:
             return self
@@ -132,7 +132,9 @@ class MjpegServer:
         # The first frame exists before anyone can connect: a client never waits on startup.
         self._produce(0)
         producer = threading.Thread(target=self._run_producer, name="mjpeg-producer", daemon=True)
-        http = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="mjpeg-http", daemon=True)
+        http = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="mjpeg-http", daemon=True
+        )
         self._threads = [producer, http]
         for thread in self._threads:
             thread.start()
@@ -150,10 +152,12 @@ class MjpegServer:
             thread.join(timeout=5.0)
         self._threads = []
 
-    def __enter__(self) -> "MjpegServer":
+    def __enter__(self) -> MjpegServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     # -- facts -----------------------------------------------------------------------------

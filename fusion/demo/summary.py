@@ -116,7 +116,9 @@ class DemoSummary(NamedTuple):
         for m in self.markers:
             true = _xyz(m.true_position_m)
             if m.mean_position_m is None:
-                lines.append(f"{m.marker_id:<8} {0:>4} {0.0:>8.2f}   {'(not looked at)':<24} {true:<24} {'-':>8} {'-':>7}")
+                lines.append(
+                    f"{m.marker_id:<8} {0:>4} {0.0:>8.2f}   {'(not looked at)':<24} {true:<24} {'-':>8} {'-':>7}"
+                )
                 continue
             lines.append(
                 f"{m.marker_id:<8} {m.fixations:>4} {m.dwell_s:>8.2f}   {_xyz(m.mean_position_m):<24} {true:<24} "
@@ -143,7 +145,10 @@ def mean_truth(scene: DemoScene, marker_id: str, onset_s: float, offset_s: float
 
 
 def summarise(
-    records: Iterable[FixationRecord], scene: DemoScene, scene_duration_s: float | None = None, with_intent: bool = False,
+    records: Iterable[FixationRecord],
+    scene: DemoScene,
+    scene_duration_s: float | None = None,
+    with_intent: bool = False,
 ) -> DemoSummary:
     """Per-marker figures against the scene's truth.
 
@@ -173,10 +178,17 @@ def summarise(
         reported = np.mean([r.position_m for r in mine], axis=0)
         true = np.mean([mean_truth(scene, spec.id, r.onset_s, r.offset_s) for r in mine], axis=0)
         error_m = float(np.linalg.norm(reported - true))
-        markers.append(MarkerSummary(
-            spec.id, len(mine), float(sum(r.duration_s for r in mine)), reported, true,
-            1000.0 * error_m, 100.0 * error_m / float(np.linalg.norm(true)),
-        ))
+        markers.append(
+            MarkerSummary(
+                spec.id,
+                len(mine),
+                float(sum(r.duration_s for r in mine)),
+                reported,
+                true,
+                1000.0 * error_m,
+                100.0 * error_m / float(np.linalg.norm(true)),
+            )
+        )
     on_markers = sum(1 for r in records if r.marker_id is not None)
     agreement = math.nan
     if with_intent and records:

@@ -44,9 +44,18 @@ class TruthLog:
             if self.table is None:
                 return
             for marker in truth.values():
-                self.table.write([index, round(t_scene, 6), round(t_host, 6), marker.marker_id,
-                                  *np.round(marker.position_m, 6), *np.round(marker.rotation, 6),
-                                  *np.round(marker.centre_px, 3), round(marker.distance_m, 6)])
+                self.table.write(
+                    [
+                        index,
+                        round(t_scene, 6),
+                        round(t_host, 6),
+                        marker.marker_id,
+                        *np.round(marker.position_m, 6),
+                        *np.round(marker.rotation, 6),
+                        *np.round(marker.centre_px, 3),
+                        round(marker.distance_m, 6),
+                    ]
+                )
 
     def close(self) -> None:
         """Close the table; later frames are not written. Idempotent."""

@@ -95,7 +95,7 @@ class FixationBuilder:
         elif ay > self.max_ay:
             self.max_ay = ay
 
-    def absorb(self, other: "FixationBuilder") -> None:
+    def absorb(self, other: FixationBuilder) -> None:
         """Merge a later fixation into this one."""
         self.offset = other.offset
         self.n += other.n
@@ -117,7 +117,7 @@ class FixationBuilder:
         self.sax -= ax
         self.say -= ay
 
-    def distance_deg(self, other: "FixationBuilder") -> float:
+    def distance_deg(self, other: FixationBuilder) -> float:
         """Angle between the two centroids, degrees (per-axis degrees, small-angle sum)."""
         return math.hypot(self.sax / self.n - other.sax / other.n, self.say / self.n - other.say / other.n)
 
@@ -234,8 +234,14 @@ class FixationDetector:
         self._last_t = t
         self.samples += 1
         if valid and x - x == 0.0 and y - y == 0.0:  # finite
-            return self._push(t, x, y, _DEG_PER_RAD * atan((x - self._cx) * self._kx),
-                              _DEG_PER_RAD * atan((y - self._cy) * self._ky), True)
+            return self._push(
+                t,
+                x,
+                y,
+                _DEG_PER_RAD * atan((x - self._cx) * self._kx),
+                _DEG_PER_RAD * atan((y - self._cy) * self._ky),
+                True,
+            )
         return self._push(t, math.nan, math.nan, math.nan, math.nan, False)
 
     def flush(self) -> list[FixationEvent]:

@@ -65,7 +65,9 @@ class IVTDetector(FixationDetector):
     PARAMS = {
         "median_window_s": Param(0.01, "span of the moving median on positions before the velocity, s; 0: none", 0.0),
         "velocity_window_s": Param(0.014, "span of the velocity fit centred on each sample, s", 0.0),
-        "velocity_threshold_deg_s": Param(30.0, "velocity threshold when not adaptive, and the start value when adaptive, deg/s", 0.0),
+        "velocity_threshold_deg_s": Param(
+            30.0, "velocity threshold when not adaptive, and the start value when adaptive, deg/s", 0.0
+        ),
         "noise_sd_factor": Param(4.0, "adaptive threshold = noise mean + this x noise SD; 0: fixed threshold", 0.0),
         "min_threshold_deg_s": Param(25.0, "lower bound of the adaptive threshold, deg/s", 0.0),
         "max_threshold_deg_s": Param(100.0, "upper bound of the adaptive threshold, deg/s", 0.0),
@@ -276,8 +278,9 @@ class IVTDetector(FixationDetector):
                 self._noise_var = (1.0 - alpha) * (self._noise_var + alpha * delta * delta)
                 if n >= _NOISE_WARMUP:
                     threshold = self._noise_mean + self._sd_factor * math.sqrt(self._noise_var)
-                    self.threshold_deg_s = (self._vmin if threshold < self._vmin
-                                            else self._vmax if threshold > self._vmax else threshold)
+                    self.threshold_deg_s = (
+                        self._vmin if threshold < self._vmin else self._vmax if threshold > self._vmax else threshold
+                    )
             run = self._run
             if run is not None and self._fixation_open and not self._tail_s:
                 # The common case, kept short: one more sample of a running fixation.
@@ -338,7 +341,12 @@ class IVTDetector(FixationDetector):
         if run is not None:
             if trim_s > 0.0:
                 self._trim_tail(run, run.offset - trim_s)
-            if run.n > 0 and not self._fixation_open and self._fixation is not None and self._mergeable(self._fixation, run):
+            if (
+                run.n > 0
+                and not self._fixation_open
+                and self._fixation is not None
+                and self._mergeable(self._fixation, run)
+            ):
                 self._fixation.absorb(run)
             self._run = None
             self._fixation_open = False

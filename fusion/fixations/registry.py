@@ -18,9 +18,7 @@ DETECTORS: dict[str, type[FixationDetector]] = {
 DEFAULT_METHOD = "ivt"
 
 
-def make_detector(
-    method: str, geometry: ScreenGeometry, params: Mapping[str, float] | None = None
-) -> FixationDetector:
+def make_detector(method: str, geometry: ScreenGeometry, params: Mapping[str, float] | None = None) -> FixationDetector:
     """Create a registered detector.
 
     Parameters

@@ -213,8 +213,15 @@ class MarkerDetector:
         found = []
         markers = self.library.markers
         for number, (reference_px, matched) in self._match(descriptors).items():
-            result = self.verify(markers[number], reference_px, frame_px[matched], intrinsics, frame_size, gaze_xy,
-                                 RANSAC_THRESHOLD_PX / scale)
+            result = self.verify(
+                markers[number],
+                reference_px,
+                frame_px[matched],
+                intrinsics,
+                frame_size,
+                gaze_xy,
+                RANSAC_THRESHOLD_PX / scale,
+            )
             if result is not None:
                 found.append(result)
         if closer_look and scale == 1.0:
@@ -280,20 +287,32 @@ class MarkerDetector:
         if inlier_coverage(reference_in, marker) < MIN_INLIER_COVERAGE or hull_area(frame_in) < MIN_INLIER_HULL_PX2:
             return None
         pose = estimate_planar_pose(
-            marker.to_marker_m(reference_in), frame_in, intrinsics.camera_matrix, intrinsics.dist_coeffs,
-            marker.to_marker_m(marker.outline_px), refine=self.refine,
+            marker.to_marker_m(reference_in),
+            frame_in,
+            intrinsics.camera_matrix,
+            intrinsics.dist_coeffs,
+            marker.to_marker_m(marker.outline_px),
+            refine=self.refine,
         )
         if pose is None or pose.reprojection_error_px > config.max_reprojection_px:
             return None
         # The pose (6 degrees of freedom, refined on every inlier) places the corners better
         # than the homography's extrapolation (8), and models lens distortion.
         projected, _ = cv2.projectPoints(
-            marker.to_marker_m(marker.outline_px), pose.rvec, pose.tvec, intrinsics.camera_matrix, intrinsics.dist_coeffs
+            marker.to_marker_m(marker.outline_px),
+            pose.rvec,
+            pose.tvec,
+            intrinsics.camera_matrix,
+            intrinsics.dist_coeffs,
         )
         corners = projected.reshape(4, 2)
-        contains = gaze_xy is not None and cv2.pointPolygonTest(
-            corners.astype(np.float32).reshape(-1, 1, 2), (float(gaze_xy[0]), float(gaze_xy[1])), False
-        ) >= 0
+        contains = (
+            gaze_xy is not None
+            and cv2.pointPolygonTest(
+                corners.astype(np.float32).reshape(-1, 1, 2), (float(gaze_xy[0]), float(gaze_xy[1])), False
+            )
+            >= 0
+        )
         hit = MarkerHit(
             marker_id=marker.marker_id,
             corners=corners,
@@ -315,8 +334,12 @@ class MarkerDetector:
         if len(frame_px) < 4:
             return None, np.zeros(len(frame_px), bool)
         homography, mask = cv2.findHomography(
-            reference_px.reshape(-1, 1, 2), frame_px.reshape(-1, 1, 2), self._method, max(threshold_px, 0.5),
-            maxIters=HOMOGRAPHY_MAX_ITERS, confidence=0.995,
+            reference_px.reshape(-1, 1, 2),
+            frame_px.reshape(-1, 1, 2),
+            self._method,
+            max(threshold_px, 0.5),
+            maxIters=HOMOGRAPHY_MAX_ITERS,
+            confidence=0.995,
         )
         if homography is None or mask is None or not np.all(np.isfinite(homography)):
             return None, np.zeros(len(frame_px), bool)
@@ -377,9 +400,8 @@ class LibraryIndex(NamedTuple):
     points_px: np.ndarray
     distinct_px: np.ndarray
 
-
     @classmethod
-    def build(cls, library: MarkerLibrary) -> "LibraryIndex":
+    def build(cls, library: MarkerLibrary) -> LibraryIndex:
         """Concatenate the markers' reference levels."""
         descriptors, markers, points = [], [], []
         for number, marker in enumerate(library):
@@ -412,8 +434,12 @@ class NeighbourSearch:
         self.descriptors = np.ascontiguousarray(descriptors, np.uint8)
         self._index = None
         if kind == "lsh" and len(self.descriptors):
-            params = {"algorithm": 6, "table_number": LSH_TABLES, "key_size": LSH_KEY_BITS,
-                      "multi_probe_level": LSH_PROBE_LEVEL}
+            params = {
+                "algorithm": 6,
+                "table_number": LSH_TABLES,
+                "key_size": LSH_KEY_BITS,
+                "multi_probe_level": LSH_PROBE_LEVEL,
+            }
             # FLANN draws the LSH hash tables from OpenCV's generator: seed it, so every
             # detector built from one library matches alike (a replay gives the live hits).
             cv2.setRNGSeed(LSH_SEED)
@@ -428,7 +454,9 @@ class NeighbourSearch:
         if self._index is not None:
             train, distance = self._index.knnSearch(queries, k_found, params={"checks": LSH_CHECKS})
         else:
-            distance, train = cv2.batchDistance(queries, self.descriptors, cv2.CV_32S, normType=cv2.NORM_HAMMING, K=k_found)
+            distance, train = cv2.batchDistance(
+                queries, self.descriptors, cv2.CV_32S, normType=cv2.NORM_HAMMING, K=k_found
+            )
         train = train.astype(np.int64).reshape(len(queries), k_found)
         distance = distance.astype(np.float32).reshape(len(queries), k_found)
         missing = (train < 0) | (train >= count)

@@ -17,8 +17,8 @@ import numpy as np
 
 from gazefusion.fusion.config import MarkersConfig
 from gazefusion.fusion.errors import UserError
-from gazefusion.fusion.yamlfile import read_yaml
 from gazefusion.fusion.synthetic import texture_to_marker_m
+from gazefusion.fusion.yamlfile import read_yaml
 
 #: The picture is resized so its longest side has this many px before the first level.
 REFERENCE_SIDE_PX = 480
@@ -118,7 +118,7 @@ class MarkerLibrary:
         return [marker.marker_id for marker in self.markers]
 
     @classmethod
-    def load(cls, path: str | Path, config: MarkersConfig | None = None) -> "MarkerLibrary":
+    def load(cls, path: str | Path, config: MarkersConfig | None = None) -> MarkerLibrary:
         """Read a markers YAML file and compute every marker's reference features.
 
         Parameters
@@ -166,12 +166,14 @@ class MarkerLibrary:
             if image is None or image.size == 0:
                 raise UserError(f"marker {marker_id!r}: image is not a readable picture: {image_path}")
             entries.append((marker_id, image, width_m, str(image_path)))
-        return cls(build_marker(marker_id, image, width_m, config, source) for marker_id, image, width_m, source in entries)
+        return cls(
+            build_marker(marker_id, image, width_m, config, source) for marker_id, image, width_m, source in entries
+        )
 
     @classmethod
     def from_images(
         cls, markers: Sequence[tuple[str, np.ndarray, float]], config: MarkersConfig | None = None
-    ) -> "MarkerLibrary":
+    ) -> MarkerLibrary:
         """A library from pictures in memory (e.g. `gazefusion.fusion.synthetic.marker_texture`).
 
         Parameters
@@ -196,7 +198,11 @@ def build_marker(marker_id: str, image: np.ndarray, width_m: float, config: Mark
     UserError
         When the picture has too little texture (fewer than `MIN_REFERENCE_KEYPOINTS`).
     """
-    grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
+    grey = (
+        image
+        if image.ndim == 2
+        else cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
+    )
     height_px, width_px = grey.shape[:2]
     orb = cv2.ORB_create(nfeatures=config.n_features, scaleFactor=1.2, nlevels=8)
     base = REFERENCE_SIDE_PX / max(width_px, height_px)

@@ -74,7 +74,11 @@ class MarkerTracker:
         if self._previous is not None and self._previous.shape != grey.shape:
             self.reset()
         found: list[tuple[MarkerHit, Correspondences]] = []
-        if self._previous is None or not self._tracks or self._since_detection + 1 >= self.detector.config.redetect_every:
+        if (
+            self._previous is None
+            or not self._tracks
+            or self._since_detection + 1 >= self.detector.config.redetect_every
+        ):
             found = self.detector.detect_with_correspondences(image, roi, gaze_xy)
             self._since_detection = 0
         else:
@@ -110,8 +114,12 @@ class MarkerTracker:
             if int(good.sum()) < detector.config.min_inliers:
                 continue
             result = detector.verify(
-                detector.library[marker_id], pairs.reference_px[good], moved.reshape(-1, 2)[good],
-                intrinsics, frame_size, gaze_xy,
+                detector.library[marker_id],
+                pairs.reference_px[good],
+                moved.reshape(-1, 2)[good],
+                intrinsics,
+                frame_size,
+                gaze_xy,
             )
             if result is not None:
                 found.append(result)

@@ -39,7 +39,9 @@ def object_points_mm(board: tuple[int, int], square_mm: float) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=4)
-def _rays(size: tuple[int, int], matrix_key: tuple[float, ...], dist_key: tuple[float, ...], supersample: int) -> np.ndarray:
+def _rays(
+    size: tuple[int, int], matrix_key: tuple[float, ...], dist_key: tuple[float, ...], supersample: int
+) -> np.ndarray:
     """Normalised rays (H*s, W*s, 2) of every supersampled pixel centre (depends only on the camera)."""
     width, height = size
     step = 1.0 / supersample
@@ -53,15 +55,23 @@ def _rays(size: tuple[int, int], matrix_key: tuple[float, ...], dist_key: tuple[
     return rays.reshape(height * supersample, width * supersample, 2).astype(np.float64)
 
 
-def _board_box(board: tuple[int, int], square_mm: float, pose: BoardPose, size: tuple[int, int],
-               camera_matrix: np.ndarray, dist_coeffs: np.ndarray) -> tuple[int, int, int, int]:
+def _board_box(
+    board: tuple[int, int],
+    square_mm: float,
+    pose: BoardPose,
+    size: tuple[int, int],
+    camera_matrix: np.ndarray,
+    dist_coeffs: np.ndarray,
+) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1) px bounding the imaged board with its margin (edges sampled densely,
     since distortion bends them), clipped to the image."""
     cols, rows = board
     steps = np.linspace(0.0, 1.0, 33)[:, None]
     corners = np.array([[-2, -2], [cols + 1, -2], [cols + 1, rows + 1], [-2, rows + 1]], float) * square_mm
     edges = np.vstack([a + steps * (b - a) for a, b in zip(corners, np.roll(corners, -1, axis=0))])
-    outline, _ = cv2.projectPoints(np.hstack([edges, np.zeros((len(edges), 1))]), pose.rvec, pose.tvec, camera_matrix, dist_coeffs)
+    outline, _ = cv2.projectPoints(
+        np.hstack([edges, np.zeros((len(edges), 1))]), pose.rvec, pose.tvec, camera_matrix, dist_coeffs
+    )
     outline = outline.reshape(-1, 2)
     width, height = size
     x0 = int(np.clip(np.floor(outline[:, 0].min()) - 3, 0, width))
@@ -107,14 +117,19 @@ def render_chessboard(
         Noise seed. (default: 0)
     """
     cols, rows = board
-    rays = _rays(tuple(size), tuple(np.asarray(camera_matrix, float).ravel()), tuple(np.asarray(dist_coeffs, float).ravel()), supersample)
+    rays = _rays(
+        tuple(size),
+        tuple(np.asarray(camera_matrix, float).ravel()),
+        tuple(np.asarray(dist_coeffs, float).ravel()),
+        supersample,
+    )
     rotation, _ = cv2.Rodrigues(np.asarray(pose.rvec, float))
     # The ray (x, y, 1) meets the plane Z_board = 0 where H @ (X, Y, 1) ~ (x, y, 1), H = [r1 r2 t].
     inverse = np.linalg.inv(np.column_stack([rotation[:, 0], rotation[:, 1], np.asarray(pose.tvec, float).ravel()]))
     width, height = size
     # Only the board's bounding box needs the per-sample work; the rest is background.
     x0, y0, x1, y1 = _board_box(board, square_mm, pose, size, camera_matrix, dist_coeffs)
-    rays = rays[y0 * supersample:y1 * supersample, x0 * supersample:x1 * supersample]
+    rays = rays[y0 * supersample : y1 * supersample, x0 * supersample : x1 * supersample]
     xs, ys = rays[..., 0], rays[..., 1]
     denom = inverse[2, 0] * xs + inverse[2, 1] * ys + inverse[2, 2]
     bx = (inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2]) / denom / square_mm
@@ -132,8 +147,13 @@ def render_chessboard(
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
-def true_corners(board: tuple[int, int], square_mm: float, pose: BoardPose,
-                 camera_matrix: np.ndarray = TRUE_MATRIX, dist_coeffs: np.ndarray = TRUE_DIST) -> np.ndarray:
+def true_corners(
+    board: tuple[int, int],
+    square_mm: float,
+    pose: BoardPose,
+    camera_matrix: np.ndarray = TRUE_MATRIX,
+    dist_coeffs: np.ndarray = TRUE_DIST,
+) -> np.ndarray:
     """Where the inner corners are imaged, (N, 2) px."""
     points, _ = cv2.projectPoints(object_points_mm(board, square_mm), pose.rvec, pose.tvec, camera_matrix, dist_coeffs)
     return points.reshape(-1, 2)
@@ -179,13 +199,25 @@ def random_poses(
         corners, _ = cv2.projectPoints(outline, rvec, tvec, camera_matrix, dist_coeffs)
         corners = corners.reshape(-1, 2)
         camera_z = (outline @ rotation.T + tvec)[:, 2]
-        if np.all(camera_z > 0) and np.all(corners >= 4) and np.all(corners[:, 0] <= width - 5) and np.all(corners[:, 1] <= height - 5):
+        if (
+            np.all(camera_z > 0)
+            and np.all(corners >= 4)
+            and np.all(corners[:, 0] <= width - 5)
+            and np.all(corners[:, 1] <= height - 5)
+        ):
             poses.append(BoardPose(rvec, tvec))
     return poses
 
 
-def write_views(folder: str | Path, board: tuple[int, int], square_mm: float, count: int, seed: int = 0,
-                ext: str = "png", **render: object) -> list[tuple[Path, BoardPose]]:
+def write_views(
+    folder: str | Path,
+    board: tuple[int, int],
+    square_mm: float,
+    count: int,
+    seed: int = 0,
+    ext: str = "png",
+    **render: object,
+) -> list[tuple[Path, BoardPose]]:
     """Render `count` random views into `folder` as view-NN.<ext>; returns their paths and poses."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -44,8 +44,13 @@ class MjpegServer:
                 while not stop.is_set():
                     jpeg = jpegs[(index // frames_per_image) % len(jpegs)]
                     try:
-                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                                         + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
+                        self.wfile.write(
+                            b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                            + str(len(jpeg)).encode()
+                            + b"\r\n\r\n"
+                            + jpeg
+                            + b"\r\n"
+                        )
                         self.wfile.flush()
                     except OSError:
                         return

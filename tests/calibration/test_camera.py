@@ -32,12 +32,18 @@ def _aligned(found: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return errors if errors.mean() < flipped.mean() else flipped
 
 
-@pytest.mark.parametrize(("text", "board"), [("9x6", (9, 6)), ("7X5", (7, 5)), ("8×11", (8, 11))], ids=["9x6", "upper-X", "times-sign"])
+@pytest.mark.parametrize(
+    ("text", "board"), [("9x6", (9, 6)), ("7X5", (7, 5)), ("8×11", (8, 11))], ids=["9x6", "upper-X", "times-sign"]
+)
 def test_parse_board(text: str, board: tuple[int, int]) -> None:
     assert parse_board(text) == board
 
 
-@pytest.mark.parametrize("text", ["9by6", "1x1", "9x1", "9", "9x6x2", "axb", "-9x6"], ids=["by", "1x1", "9x1", "one-number", "three", "letters", "negative"])
+@pytest.mark.parametrize(
+    "text",
+    ["9by6", "1x1", "9x1", "9", "9x6x2", "axb", "-9x6"],
+    ids=["by", "1x1", "9x1", "one-number", "three", "letters", "negative"],
+)
 def test_parse_board_refuses(text: str) -> None:
     with pytest.raises(UserError, match="--board"):
         parse_board(text)
@@ -59,7 +65,7 @@ def test_detected_and_refined_corners_match_the_truth(rendered_views, method: st
 
 
 def test_sized_window_follows_the_squares_and_stays_inside_them(rendered_views) -> None:
-    for path, pose in rendered_views:
+    for _path, pose in rendered_views:
         corners = true_corners(BOARD, SQUARE_MM, pose)
         side = smallest_square_px(corners, BOARD)
         half = sized_half_window(corners, BOARD)
@@ -100,7 +106,9 @@ def test_calibration_recovers_the_known_camera(detected) -> None:
 def test_a_bad_view_is_rejected_and_named(detected) -> None:
     views = list(detected[0])
     rng = np.random.default_rng(5)
-    spoiled = views[4]._replace(corners=(views[4].corners + rng.normal(0, 3.0, views[4].corners.shape)).astype(np.float32))
+    spoiled = views[4]._replace(
+        corners=(views[4].corners + rng.normal(0, 3.0, views[4].corners.shape)).astype(np.float32)
+    )
     views[4] = spoiled
     result = calibrate_views(views, BOARD, SQUARE_MM)
     assert [name for name, _ in result.rejected] == [spoiled.name]

@@ -12,8 +12,8 @@ import yaml
 
 from gazefusion.calibration.camera import find_view
 from gazefusion.calibration.intrinsics import CameraIntrinsics, load_intrinsics, save_intrinsics
-from gazefusion.fusion.yamlfile import write_yaml_atomic
 from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.yamlfile import write_yaml_atomic
 from tests.calibration.chessboards import TRUE_DIST, TRUE_MATRIX, TRUE_SIZE, object_points_mm
 from tests.calibration.conftest import BOARD, SQUARE_MM
 
@@ -34,7 +34,9 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_round_trip_keeps_values_and_extra_keys(tmp_path: Path) -> None:
     intrinsics = CameraIntrinsics(TRUE_SIZE, TRUE_MATRIX.copy(), TRUE_DIST.copy(), 0.123)
     path = tmp_path / "camera.yaml"
-    save_intrinsics(intrinsics, path, {"board": {"cols": 9, "rows": 6, "square_mm": 25.0}, "date": "2026-01-01T00:00:00+00:00"})
+    save_intrinsics(
+        intrinsics, path, {"board": {"cols": 9, "rows": 6, "square_mm": 25.0}, "date": "2026-01-01T00:00:00+00:00"}
+    )
     loaded = load_intrinsics(path)
     assert loaded.image_size == TRUE_SIZE
     assert np.array_equal(loaded.camera_matrix, TRUE_MATRIX)
@@ -68,29 +70,48 @@ def test_missing_key_is_named(tmp_path: Path, key: str) -> None:
     assert str(error.value) == f"intrinsics file {path} lacks {key}"
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("image_size: [640, 480\ncamera_matrix: {", "is not readable YAML"),
-    ("", "expected a mapping"),
-    ("- 1\n- 2\n", "expected a mapping"),
-    ("just a string", "expected a mapping"),
-], ids=["broken-yaml", "empty", "a-list", "a-string"])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("image_size: [640, 480\ncamera_matrix: {", "is not readable YAML"),
+        ("", "expected a mapping"),
+        ("- 1\n- 2\n", "expected a mapping"),
+        ("just a string", "expected a mapping"),
+    ],
+    ids=["broken-yaml", "empty", "a-list", "a-string"],
+)
 def test_malformed_file(tmp_path: Path, text: str, expected: str) -> None:
     with pytest.raises(UserError, match=expected):
         load_intrinsics(_write(tmp_path, text))
 
 
-@pytest.mark.parametrize(("key", "value", "expected"), [
-    ("image_size", [640], "image_size must be \\[width, height\\]"),
-    ("image_size", [640, 0], "image_size must be \\[width, height\\]"),
-    ("image_size", "wide", "must be numbers"),
-    ("camera_matrix", [[600, 0, 320], [0, 600, 240]], "camera_matrix must be 3x3"),
-    ("camera_matrix", [[0, 0, 320], [0, 600, 240], [0, 0, 1]], "positive fx and fy"),
-    ("camera_matrix", [[600, 0], [0, 600, 240], [0, 0, 1]], "must be numbers"),
-    ("camera_matrix", [[".nan", 0, 320], [0, 600, 240], [0, 0, 1]], "must be numbers"),
-    ("dist_coeffs", [0.1, 0.2, 0.3], "dist_coeffs must hold 4, 5, 8, 12 or 14"),
-    ("dist_coeffs", None, "dist_coeffs must hold"),
-    ("dist_coeffs", ["a", 0, 0, 0], "must be numbers"),
-], ids=["size-one-number", "size-zero", "size-text", "matrix-2x3", "matrix-zero-fx", "matrix-ragged", "matrix-nan-text", "dist-three", "dist-null", "dist-text"])
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("image_size", [640], "image_size must be \\[width, height\\]"),
+        ("image_size", [640, 0], "image_size must be \\[width, height\\]"),
+        ("image_size", "wide", "must be numbers"),
+        ("camera_matrix", [[600, 0, 320], [0, 600, 240]], "camera_matrix must be 3x3"),
+        ("camera_matrix", [[0, 0, 320], [0, 600, 240], [0, 0, 1]], "positive fx and fy"),
+        ("camera_matrix", [[600, 0], [0, 600, 240], [0, 0, 1]], "must be numbers"),
+        ("camera_matrix", [[".nan", 0, 320], [0, 600, 240], [0, 0, 1]], "must be numbers"),
+        ("dist_coeffs", [0.1, 0.2, 0.3], "dist_coeffs must hold 4, 5, 8, 12 or 14"),
+        ("dist_coeffs", None, "dist_coeffs must hold"),
+        ("dist_coeffs", ["a", 0, 0, 0], "must be numbers"),
+    ],
+    ids=[
+        "size-one-number",
+        "size-zero",
+        "size-text",
+        "matrix-2x3",
+        "matrix-zero-fx",
+        "matrix-ragged",
+        "matrix-nan-text",
+        "dist-three",
+        "dist-null",
+        "dist-text",
+    ],
+)
 def test_bad_values_are_refused(tmp_path: Path, key: str, value: object, expected: str) -> None:
     path = _write(tmp_path, yaml.safe_dump(GOOD | {key: value}))
     with pytest.raises(UserError, match=expected) as error:
@@ -114,8 +135,10 @@ def test_other_aspect_ratio_is_refused_clearly() -> None:
     intrinsics = CameraIntrinsics(TRUE_SIZE, TRUE_MATRIX, TRUE_DIST)
     with pytest.raises(UserError) as error:
         intrinsics.scaled_to((1280, 720))
-    assert str(error.value) == ("intrinsics are for 640x480 but the images are 1280x720 (another aspect ratio): "
-                                "calibrate this camera at this resolution")
+    assert str(error.value) == (
+        "intrinsics are for 640x480 but the images are 1280x720 (another aspect ratio): "
+        "calibrate this camera at this resolution"
+    )
 
 
 def test_same_size_is_unchanged() -> None:
@@ -136,14 +159,16 @@ def test_scaled_camera_predicts_the_corners_of_a_resized_image(rendered_views, s
     assert np.array_equal(scaled.dist_coeffs, TRUE_DIST)
     view = find_view(resized, BOARD)
     assert view is not None
-    predicted, _ = cv2.projectPoints(object_points_mm(BOARD, SQUARE_MM), pose.rvec, pose.tvec, scaled.camera_matrix, scaled.dist_coeffs)
+    predicted, _ = cv2.projectPoints(
+        object_points_mm(BOARD, SQUARE_MM), pose.rvec, pose.tvec, scaled.camera_matrix, scaled.dist_coeffs
+    )
     predicted = predicted.reshape(-1, 2)
     offsets = view.corners - predicted
     if np.linalg.norm(offsets, axis=1).mean() > 5:
         offsets = view.corners[::-1] - predicted
     # No systematic shift (a half-pixel convention error would show as 0.5 * |scale - 1| px).
     assert np.abs(offsets.mean(axis=0)).max() < 0.1
-    assert np.sqrt((offsets ** 2).sum(axis=1).mean()) < 0.3 * max(scale, 1.0)
+    assert np.sqrt((offsets**2).sum(axis=1).mean()) < 0.3 * max(scale, 1.0)
 
 
 def test_atomic_write_leaves_no_temporary_and_reports_failure(tmp_path: Path) -> None:

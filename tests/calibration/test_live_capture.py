@@ -15,8 +15,8 @@ from gazefusion.fusion.camera import open_camera
 from gazefusion.fusion.cli import main
 from gazefusion.fusion.config import CameraConfig
 from tests.calibration.chessboards import TRUE_MATRIX
-from tests.calibration.conftest import BOARD
-from tests.calibration.conftest import encode_jpegs
+from tests.calibration.conftest import BOARD, encode_jpegs
+
 
 @pytest.fixture
 def board_server(rendered_views, mjpeg_server):
@@ -31,8 +31,27 @@ def board_server(rendered_views, mjpeg_server):
 def test_live_calibration_end_to_end(board_server, tmp_path: Path, capsys) -> None:
     server = board_server()
     out, saved = tmp_path / "camera.yaml", tmp_path / "views"
-    code = main(["calibrate", "camera", "--camera", server.url, "--views", "7", "--headless", "--board", "9x6",
-                 "--square-mm", "25", "--out", str(out), "--save-views", str(saved), "--timeout-s", "60"])
+    code = main(
+        [
+            "calibrate",
+            "camera",
+            "--camera",
+            server.url,
+            "--views",
+            "7",
+            "--headless",
+            "--board",
+            "9x6",
+            "--square-mm",
+            "25",
+            "--out",
+            str(out),
+            "--save-views",
+            str(saved),
+            "--timeout-s",
+            "60",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "from 7 views" in captured.out
@@ -47,7 +66,12 @@ def test_live_calibration_end_to_end(board_server, tmp_path: Path, capsys) -> No
     assert sorted(p.name for p in saved.iterdir()) == [f"live-{i:02d}.png" for i in range(1, 8)]
     # The saved views calibrate again from files, to the same camera.
     again = tmp_path / "again.yaml"
-    assert main(["calibrate", "camera", "--images", str(saved), "--board", "9x6", "--square-mm", "25", "--out", str(again)]) == 0
+    assert (
+        main(
+            ["calibrate", "camera", "--images", str(saved), "--board", "9x6", "--square-mm", "25", "--out", str(again)]
+        )
+        == 0
+    )
     assert load_intrinsics(again).camera_matrix == pytest.approx(intrinsics.camera_matrix, rel=1e-3)
 
 
@@ -82,8 +106,25 @@ def test_each_pose_is_taken_once(rendered_views, mjpeg_server) -> None:
 def test_live_without_a_board_fails_clearly(tmp_path: Path, capsys, mjpeg_server) -> None:
     ok, blank = cv2.imencode(".jpg", np.full((480, 640, 3), 128, np.uint8))
     server = mjpeg_server([blank.tobytes()])
-    code = main(["calibrate", "camera", "--camera", server.url, "--views", "5", "--headless", "--board", "9x6",
-                 "--square-mm", "25", "--out", str(tmp_path / "c.yaml"), "--timeout-s", "1.5"])
+    code = main(
+        [
+            "calibrate",
+            "camera",
+            "--camera",
+            server.url,
+            "--views",
+            "5",
+            "--headless",
+            "--board",
+            "9x6",
+            "--square-mm",
+            "25",
+            "--out",
+            str(tmp_path / "c.yaml"),
+            "--timeout-s",
+            "1.5",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 2 and captured.out == ""
     lines = captured.err.strip().splitlines()
@@ -95,14 +136,41 @@ def test_live_without_a_board_fails_clearly(tmp_path: Path, capsys, mjpeg_server
 def test_a_window_without_a_display_is_refused(tmp_path: Path, capsys, monkeypatch) -> None:
     for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
         monkeypatch.delenv(name, raising=False)
-    code = main(["calibrate", "camera", "--camera", "http://127.0.0.1:9/stream", "--board", "9x6",
-                 "--square-mm", "25", "--out", str(tmp_path / "c.yaml")])
+    code = main(
+        [
+            "calibrate",
+            "camera",
+            "--camera",
+            "http://127.0.0.1:9/stream",
+            "--board",
+            "9x6",
+            "--square-mm",
+            "25",
+            "--out",
+            str(tmp_path / "c.yaml"),
+        ]
+    )
     assert code == 2
-    assert capsys.readouterr().err == "gazefusion: no display for the calibration window (DISPLAY is not set): use --headless\n"
+    assert (
+        capsys.readouterr().err
+        == "gazefusion: no display for the calibration window (DISPLAY is not set): use --headless\n"
+    )
 
 
 def test_bad_timeout_and_save_folder(tmp_path: Path, capsys) -> None:
-    base = ["calibrate", "camera", "--camera", "0", "--headless", "--board", "9x6", "--square-mm", "25", "--out", str(tmp_path / "c.yaml")]
+    base = [
+        "calibrate",
+        "camera",
+        "--camera",
+        "0",
+        "--headless",
+        "--board",
+        "9x6",
+        "--square-mm",
+        "25",
+        "--out",
+        str(tmp_path / "c.yaml"),
+    ]
     assert main([*base, "--timeout-s", "0"]) == 2
     assert capsys.readouterr().err == "gazefusion: --timeout-s must be a positive number of seconds, got 0\n"
     (tmp_path / "file").write_text("x")
@@ -111,8 +179,23 @@ def test_bad_timeout_and_save_folder(tmp_path: Path, capsys) -> None:
 
 
 def test_live_views_fewer_than_min_views_refused(tmp_path: Path, capsys) -> None:
-    code = main(["calibrate", "camera", "--camera", "0", "--views", "3", "--headless", "--board", "9x6",
-                 "--square-mm", "25", "--out", str(tmp_path / "c.yaml")])
+    code = main(
+        [
+            "calibrate",
+            "camera",
+            "--camera",
+            "0",
+            "--views",
+            "3",
+            "--headless",
+            "--board",
+            "9x6",
+            "--square-mm",
+            "25",
+            "--out",
+            str(tmp_path / "c.yaml"),
+        ]
+    )
     assert code == 2
     assert capsys.readouterr().err == "gazefusion: --views 3: need at least --min-views (5)\n"
 
@@ -121,8 +204,21 @@ def test_a_camera_that_refuses_fails_in_one_line_without_credentials(tmp_path: P
     from tests.conftest import free_port
 
     url = f"http://user:secret@127.0.0.1:{free_port()}/stream"
-    code = main(["calibrate", "camera", "--camera", url, "--headless", "--board", "9x6",
-                 "--square-mm", "25", "--out", str(tmp_path / "c.yaml")])
+    code = main(
+        [
+            "calibrate",
+            "camera",
+            "--camera",
+            url,
+            "--headless",
+            "--board",
+            "9x6",
+            "--square-mm",
+            "25",
+            "--out",
+            str(tmp_path / "c.yaml"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert len(err.splitlines()) == 1 and err.startswith("gazefusion: camera http://***@127.0.0.1:")

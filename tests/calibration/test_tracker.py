@@ -107,7 +107,11 @@ def test_homography_recovers_an_exact_projective_map() -> None:
     mapping = fit_mapping("homography", tracker, camera, (1920, 1080), (640, 480))
     np.testing.assert_allclose(mapping.params, truth, rtol=1e-6, atol=1e-9)
     probe = np.array([[700.0, 300.0], [1500.0, 900.0]])
-    np.testing.assert_allclose(mapping.to_camera(probe), TrackerCameraMapping("homography", truth, (1920, 1080), (640, 480)).to_camera(probe), atol=1e-6)
+    np.testing.assert_allclose(
+        mapping.to_camera(probe),
+        TrackerCameraMapping("homography", truth, (1920, 1080), (640, 480)).to_camera(probe),
+        atol=1e-6,
+    )
 
 
 def test_nonlinear_distortion_chooses_the_polynomial_by_cross_validation() -> None:
@@ -138,7 +142,9 @@ def test_too_few_targets_for_the_polynomial_fall_back_to_the_homography() -> Non
 
 def test_too_few_targets_for_any_model_are_refused() -> None:
     camera = calibration_targets(9, (640, 480))[[1, 3, 8]]
-    with pytest.raises(UserError, match="calibration refused, nothing written: 3 valid targets: a homography needs at least 4"):
+    with pytest.raises(
+        UserError, match="calibration refused, nothing written: 3 valid targets: a homography needs at least 4"
+    ):
         fit_and_choose(_tracker_px(camera), camera, VIEW)
 
 
@@ -168,7 +174,9 @@ def test_validation_figures_against_known_noise() -> None:
     rng = np.random.default_rng(7)
     sigma_deg = 0.2
     sigma_px = np.array(GEOMETRY.px_per_deg) * sigma_deg
-    samples = [TRANSFORM.apply(VIEW.camera_to_screen(target) + rng.normal(0, 1, (300, 2)) * sigma_px) for target in validation]
+    samples = [
+        TRANSFORM.apply(VIEW.camera_to_screen(target) + rng.normal(0, 1, (300, 2)) * sigma_px) for target in validation
+    ]
     summary = validate_mapping(result.mapping, ["V1", "V2", "V3", "V4"], validation, samples + [None], VIEW)
     overall = summary.overall()
     # White noise of sigma per axis: mean radial offset sigma*sqrt(pi/2), RMS sample-to-sample 2*sigma.
@@ -185,7 +193,9 @@ def test_a_failed_validation_target_is_named() -> None:
     validation = validation_targets(9, (640, 480))
     result = fit_and_choose(_tracker_px(camera), camera, VIEW)
     samples = [np.tile(_tracker_px(target), (5, 1)) for target in validation[:3]] + [None]
-    summary = validate_mapping(result.mapping, ["V1", "V2", "V3", "V4"], validation, samples, VIEW, {"V4": "never fixated"})
+    summary = validate_mapping(
+        result.mapping, ["V1", "V2", "V3", "V4"], validation, samples, VIEW, {"V4": "never fixated"}
+    )
     data = summary.to_dict()
     assert data["failed"] == ["V4"]
     assert data["targets"][3]["failed"] == "never fixated"
@@ -210,7 +220,9 @@ def test_mapping_file_round_trips_with_its_info(tmp_path) -> None:
     from gazefusion.calibration.mapping import save_mapping
 
     camera = calibration_targets(9, (640, 480))
-    mapping = fit_and_choose(_tracker_px(camera), camera, VIEW).mapping._replace(info={"date": "2026-01-01T00:00:00+00:00", "validation": {"overall": {"accuracy_deg": 0.3}}})
+    mapping = fit_and_choose(_tracker_px(camera), camera, VIEW).mapping._replace(
+        info={"date": "2026-01-01T00:00:00+00:00", "validation": {"overall": {"accuracy_deg": 0.3}}}
+    )
     path = tmp_path / "mapping.yaml"
     save_mapping(mapping, path)
     loaded = load_mapping(path)

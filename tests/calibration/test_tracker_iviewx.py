@@ -11,7 +11,13 @@ import yaml
 
 from gazefusion.calibration.participant import SimulatedParticipant
 from gazefusion.calibration.tracker import CameraView
-from gazefusion.calibration.tracker_procedure import CalibrationAborted, HeadlessPresenter, ProcedureSettings, Target, TrackerCalibration
+from gazefusion.calibration.tracker_procedure import (
+    CalibrationAborted,
+    HeadlessPresenter,
+    ProcedureSettings,
+    Target,
+    TrackerCalibration,
+)
 from gazefusion.calibration.tracker_sources import run_tracker_calibration
 from gazefusion.fusion.cli import main
 from gazefusion.fusion.config import load_config
@@ -66,7 +72,9 @@ def test_et_brk_from_the_server_aborts_its_calibration() -> None:
     participant = SimulatedParticipant(GEOMETRY)
     with IViewXSimulator(script=participant, point_s=0.5) as simulator, _client(simulator) as tracker:
         threading.Timer(0.3, simulator.send_raw, (b"ET_BRK\n",)).start()
-        with pytest.raises(CalibrationAborted, match=r"iViewX calibration aborted by the tracker \(ET_BRK\): nothing written"):
+        with pytest.raises(
+            CalibrationAborted, match=r"iViewX calibration aborted by the tracker \(ET_BRK\): nothing written"
+        ):
             run_tracker_calibration(tracker, VIEW, _Recorder(participant))
 
 
@@ -97,8 +105,26 @@ def test_the_servers_calibration_needs_an_iviewx_tracker() -> None:
 
 def test_calibration_through_the_simulator_over_udp_with_a_real_camera(ffmpeg_camera, tmp_path: Path, capsys) -> None:
     out = tmp_path / "mapping.yaml"
-    code = main(["-q", "calibrate", "tracker", "--tracker", "sim", "--camera", ffmpeg_camera.url, "--headless",
-                 "--simulate-participant", "--tracker-calibration", "--dwell", "0.3", "--seed", "11", "--out", str(out)])
+    code = main(
+        [
+            "-q",
+            "calibrate",
+            "tracker",
+            "--tracker",
+            "sim",
+            "--camera",
+            ffmpeg_camera.url,
+            "--headless",
+            "--simulate-participant",
+            "--tracker-calibration",
+            "--dwell",
+            "0.3",
+            "--seed",
+            "11",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     data = yaml.safe_load(out.read_text())
     overall = data["validation"]["overall"]

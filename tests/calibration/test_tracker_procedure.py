@@ -31,8 +31,13 @@ MARGIN_DEG = 0.05
 def _noise_floor(run, participant: SimulatedParticipant) -> dict:
     truth = TrueMapping(participant.transform, np.linalg.inv(VIEW.display_matrix))
     checked = [c for c in run.validation if c.status != "failed"]
-    return validate_mapping(truth, [c.target.name for c in checked], np.array([c.target.camera_px for c in checked]),
-                            [c.samples_px for c in checked], VIEW).overall()
+    return validate_mapping(
+        truth,
+        [c.target.name for c in checked],
+        np.array([c.target.camera_px for c in checked]),
+        [c.samples_px for c in checked],
+        VIEW,
+    ).overall()
 
 
 def _calibrate(participant: SimulatedParticipant, settings: ProcedureSettings = FAST, presenter=None):
@@ -71,7 +76,10 @@ def test_a_target_never_fixated_times_out_and_is_skipped_and_reported() -> None:
 
 def test_too_few_fixated_targets_are_refused() -> None:
     participant = SimulatedParticipant(GEOMETRY, seed=3, never_fixate={"C2", "C3", "C4", "C5", "C6", "C7"})
-    with pytest.raises(UserError, match=r"calibration refused, nothing written: 3 valid targets: a homography needs at least 4; failed targets: C2 "):
+    with pytest.raises(
+        UserError,
+        match=r"calibration refused, nothing written: 3 valid targets: a homography needs at least 4; failed targets: C2 ",
+    ):
         _calibrate(participant)
 
 

@@ -10,7 +10,13 @@ import pytest
 
 from gazefusion.calibration.participant import SimulatedParticipant
 from gazefusion.calibration.tracker import CameraView, fit_and_choose, select_samples, validate_mapping
-from gazefusion.calibration.tracker_procedure import CalibrationRun, Collected, ProcedureSettings, make_targets, result_info
+from gazefusion.calibration.tracker_procedure import (
+    CalibrationRun,
+    Collected,
+    ProcedureSettings,
+    make_targets,
+    result_info,
+)
 from gazefusion.calibration.tracker_report import draw_report, report_lines, write_png_atomic
 from gazefusion.fusion.errors import UserError
 from gazefusion.fusion.geometry import ScreenGeometry
@@ -19,7 +25,9 @@ GEOMETRY = ScreenGeometry(1920, 1080, 531.0, 299.0, 650.0)
 VIEW = CameraView(GEOMETRY, (640, 480))
 
 
-def _look(participant: SimulatedParticipant, target, t0: float, rate_hz: float = 500.0, seconds: float = 0.6) -> np.ndarray:
+def _look(
+    participant: SimulatedParticipant, target, t0: float, rate_hz: float = 500.0, seconds: float = 0.6
+) -> np.ndarray:
     """The participant's valid samples on `target` after the saccade, from the script itself."""
     participant.show(target.name, target.screen_px)
     samples = [participant(t0 + i / rate_hz) for i in range(int(seconds * rate_hz))]
@@ -36,14 +44,28 @@ def calibration_run() -> CalibrationRun:
     for target in targets:
         samples = _look(participant, target, t)
         t += 1.0
-        collected.append(Collected(target, samples, "fixation") if target.name != "C4" else Collected(target, np.empty((0, 2)), "failed", "no stable fixation within 6 s"))
+        collected.append(
+            Collected(target, samples, "fixation")
+            if target.name != "C4"
+            else Collected(target, np.empty((0, 2)), "failed", "no stable fixation within 6 s")
+        )
     ok = [c for c in collected if c.status != "failed"]
-    fit = fit_and_choose(np.array([select_samples(c.samples_px, GEOMETRY).centre_px for c in ok]), np.array([c.target.camera_px for c in ok]), VIEW)
+    fit = fit_and_choose(
+        np.array([select_samples(c.samples_px, GEOMETRY).centre_px for c in ok]),
+        np.array([c.target.camera_px for c in ok]),
+        VIEW,
+    )
     checked = []
     for target in checks:
         checked.append(Collected(target, _look(participant, target, t), "fixation"))
         t += 1.0
-    summary = validate_mapping(fit.mapping, [c.target.name for c in checked], np.array([c.target.camera_px for c in checked]), [c.samples_px for c in checked], VIEW)
+    summary = validate_mapping(
+        fit.mapping,
+        [c.target.name for c in checked],
+        np.array([c.target.camera_px for c in checked]),
+        [c.samples_px for c in checked],
+        VIEW,
+    )
     run = CalibrationRun(fit.mapping, fit, collected, checked, summary, VIEW)
     return run._replace(mapping=fit.mapping._replace(info=result_info(run, ProcedureSettings())))
 

@@ -66,7 +66,11 @@ def box_search(boxes: dict[str, tuple[float, float, float, float]]):
             if x0 < ax + aw and ax < x1 and y0 < ay + ah and ay < y1:
                 corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], float)
                 inside = x0 <= gaze_xy[0] <= x1 and y0 <= gaze_xy[1] <= y1
-                hits.append(MarkerHit(name, corners, np.eye(3), 40, 0.5, np.array([0.1, 0.0, 1.0]), np.zeros(3), 1.005, False, inside))
+                hits.append(
+                    MarkerHit(
+                        name, corners, np.eye(3), 40, 0.5, np.array([0.1, 0.0, 1.0]), np.zeros(3), 1.005, False, inside
+                    )
+                )
         return sorted(hits, key=lambda h: not h.contains_gaze)
 
     return search
@@ -148,7 +152,9 @@ def test_the_marker_changing_during_a_fixation_gives_a_change_look():
         return hit_search(image, aoi, gaze_xy) if state["calls"] > 3 else []
 
     samples = gaze_plan([(960, 540, 0.6)])
-    looks = [o for o in run_core(make_core(marker_search=flicker), samples, frames_for(samples)) if isinstance(o, LookEvent)]
+    looks = [
+        o for o in run_core(make_core(marker_search=flicker), samples, frames_for(samples)) if isinstance(o, LookEvent)
+    ]
     assert [(look.kind, look.marker_id) for look in looks] == [("first", None), ("change", "a"), ("end", "a")]
     assert looks[-1].frames_on_marker == looks[-1].frames_searched - 3
 

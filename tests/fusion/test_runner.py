@@ -52,9 +52,14 @@ def test_replay_of_a_live_run_gives_the_same_fixations_and_looks(tmp_path):
 def test_a_camera_that_drops_out_comes_back_and_gaze_goes_on(tmp_path):
     server = scene_server()
     port = server.port
-    config = make_config(camera__source=server.url, tracker__spec="mock:1?rate=200",
-                         record__dir=str(tmp_path / "s"), camera__read_timeout_s=0.5,
-                         camera__reconnect_initial_s=0.1, camera__reconnect_max_s=0.2)
+    config = make_config(
+        camera__source=server.url,
+        tracker__spec="mock:1?rate=200",
+        record__dir=str(tmp_path / "s"),
+        camera__read_timeout_s=0.5,
+        camera__reconnect_initial_s=0.1,
+        camera__reconnect_max_s=0.2,
+    )
     state = {"phase": 0, "restarted": None}
 
     def during(runner, elapsed_s):
@@ -113,7 +118,9 @@ def test_the_api_iterates_looks_and_marks_into_the_recording(tmp_path):
             pipeline.start_recording(tmp_path / "b")
             time.sleep(0.5)
     assert looks and all(isinstance(look, LookEvent) for look in looks)
-    marks = [(e["kind"], e["text"]) for e in events_of(tmp_path / "a") if e["kind"] in ("mark", "trial_start", "trial_end")]
+    marks = [
+        (e["kind"], e["text"]) for e in events_of(tmp_path / "a") if e["kind"] in ("mark", "trial_start", "trial_end")
+    ]
     assert marks == [("trial_start", "1"), ("mark", "a key press"), ("trial_end", "1")]
     assert len(list(SessionReader(tmp_path / "b").samples())) > 50
     assert replay_session(tmp_path / "b").samples == len(list(SessionReader(tmp_path / "b").samples()))
@@ -124,12 +131,25 @@ def test_a_tracker_stall_is_reported_and_recorded_and_the_run_goes_on(tmp_path, 
 
     (tmp_path / "config.yaml").write_text("tracker:\n  watchdog_s: 0.3\n")
     with IViewXSimulator(rate_hz=250, faults=Faults(stall_at_s=0.5, stall_s=0.8)) as simulator:
-        code = main(["run", "--config", str(tmp_path / "config.yaml"), "--camera", "none",
-                     "--tracker", f"iviewx://127.0.0.1:{simulator.command_port}?listen=0",
-                     "--record", str(tmp_path / "s"), "--seconds", "2.2", "--headless"])
+        code = main(
+            [
+                "run",
+                "--config",
+                str(tmp_path / "config.yaml"),
+                "--camera",
+                "none",
+                "--tracker",
+                f"iviewx://127.0.0.1:{simulator.command_port}?listen=0",
+                "--record",
+                str(tmp_path / "s"),
+                "--seconds",
+                "2.2",
+                "--headless",
+            ]
+        )
     assert code == 0
     printed = capsys.readouterr().out.splitlines()
-    assert "tracker stall" in printed and "tracker resume" in printed[printed.index("tracker stall"):]
+    assert "tracker stall" in printed and "tracker resume" in printed[printed.index("tracker stall") :]
     events = events_of(tmp_path / "s")
     assert [e["kind"] for e in events if e["kind"].startswith("tracker_")] == ["tracker_stall", "tracker_resume"]
     resumed = next(e["t"] for e in events if e["kind"] == "tracker_resume")
@@ -150,5 +170,6 @@ def test_two_marker_searches_find_exactly_the_same(tmp_path):
         aoi = (int(x) - 50, int(y) - 50, 100, 100)
         first, second = (LazyMarkerSearch(config)(image, aoi, (x, y)) for _ in range(2))
         assert first and [h.marker_id for h in first] == [h.marker_id for h in second]
-        assert [(h.inliers, h.position_m.tolist(), h.rotation.tolist()) for h in first] == \
-            [(h.inliers, h.position_m.tolist(), h.rotation.tolist()) for h in second]
+        assert [(h.inliers, h.position_m.tolist(), h.rotation.tolist()) for h in first] == [
+            (h.inliers, h.position_m.tolist(), h.rotation.tolist()) for h in second
+        ]

@@ -38,7 +38,18 @@ def look_event(fixation_id: int, marker: str | None) -> LookEvent:
     fixation = Fixation(fixation_id, 100.0, 100.3, 0.304, 900.0, 500.0, 0.4, 76, 280.0, 222.2)
     hit = None
     if marker:
-        hit = MarkerHit(marker, np.zeros((4, 2)), np.eye(3), 33, 0.7, np.array([0.1, -0.05, 1.2]), np.array([0.0, 0.1, 0.0]), 1.2052, False, True)
+        hit = MarkerHit(
+            marker,
+            np.zeros((4, 2)),
+            np.eye(3),
+            33,
+            0.7,
+            np.array([0.1, -0.05, 1.2]),
+            np.array([0.0, 0.1, 0.0]),
+            1.2052,
+            False,
+            True,
+        )
     return LookEvent("first", Look(fixation, hit, 100.2, 6, (250, 190, 60, 64)), 1, 1 if marker else 0)
 
 
@@ -71,7 +82,10 @@ def test_a_session_reads_back_what_was_recorded(tmp_path):
     order = ["f" if isinstance(item, Frame) else "s" for item in reader.inputs()]
     assert order.count("f") == 9 and order.index("f") == 10 and len(order) == 109
     looks = reader.table("looks.tsv")
-    assert [(row["fixation_id"], row["marker"], row["kind"]) for row in looks] == [("1", "poster", "first"), ("2", "", "first")]
+    assert [(row["fixation_id"], row["marker"], row["kind"]) for row in looks] == [
+        ("1", "poster", "first"),
+        ("2", "", "first"),
+    ]
     assert float(looks[0]["z_m"]) == 1.2 and looks[0]["inliers"] == "33" and looks[1]["z_m"] == ""
     assert reader.table("fixations.tsv")[0]["cam_y"] == "222.2"
     kinds = [event["kind"] for event in reader.events()]
@@ -154,5 +168,5 @@ def test_frames_without_jpeg_are_recorded_as_the_core_saw_them(tmp_path):
     recorder = SessionRecorder(tmp_path / "s", CONFIG)
     recorder.write_frame(seen, 0)
     recorder.close()
-    (_, replayed), = SessionReader(tmp_path / "s").frames()
+    ((_, replayed),) = SessionReader(tmp_path / "s").frames()
     np.testing.assert_array_equal(replayed.image, seen.image)

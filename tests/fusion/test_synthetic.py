@@ -41,7 +41,13 @@ def test_marker_texture_is_deterministic_and_distinct_per_seed() -> None:
 @pytest.mark.parametrize("seed", [0, 1, 7])
 def test_marker_texture_is_not_symmetric(seed: int) -> None:
     texture = marker_texture(seed, 200).astype(int)
-    for transformed in (np.rot90(texture, 1), np.rot90(texture, 2), np.rot90(texture, 3), texture[::-1], texture[:, ::-1]):
+    for transformed in (
+        np.rot90(texture, 1),
+        np.rot90(texture, 2),
+        np.rot90(texture, 3),
+        texture[::-1],
+        texture[:, ::-1],
+    ):
         assert np.abs(texture - transformed).mean() > 20
 
 

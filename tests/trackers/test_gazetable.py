@@ -17,7 +17,7 @@ SAMPLES = [
     binocular_sample(10.001, 1.0, eye_gaze(100.25, 200.5, 3.1), eye_gaze(104.25, 202.5, 3.3)),
     binocular_sample(10.003, 1.002, eye_gaze(0.0, 0.0, 0.0), eye_gaze(-5.5, 1200.0, 3.0)),
     binocular_sample(10.005, 1.004, eye_gaze(0.0, 0.0), eye_gaze(0.0, 0.0)),
-    monocular_sample(10.007, 1.006, "l", 1/3, 2/3, 4.0),
+    monocular_sample(10.007, 1.006, "l", 1 / 3, 2 / 3, 4.0),
     monocular_sample(10.009, 1.008, "r", 0.0, 0.0, 0.0),
 ]
 
@@ -27,8 +27,21 @@ def _same(a: GazeSample, b: GazeSample) -> bool:
 
 
 def test_columns() -> None:
-    assert GAZE_COLUMNS == ("t", "tracker_t", "x", "y", "valid", "pupil", "eye", "left_x", "left_y",
-                            "left_pupil", "right_x", "right_y", "right_pupil")
+    assert GAZE_COLUMNS == (
+        "t",
+        "tracker_t",
+        "x",
+        "y",
+        "valid",
+        "pupil",
+        "eye",
+        "left_x",
+        "left_y",
+        "left_pupil",
+        "right_x",
+        "right_y",
+        "right_pupil",
+    )
 
 
 def test_round_trip_sample_for_sample(tmp_path: Path) -> None:

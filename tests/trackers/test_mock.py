@@ -92,9 +92,13 @@ def test_mouse_needs_a_window(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     "mouse, view, expected",
-    [((320, 240), (640, 480), (960, 540, True)), ((0, 0), (640, 480), (240, 0, True)),
-     ((700, 10), (640, 480), (1815, 22.5, False)), ((100, 100), (1920, 1080), (100, 100, True)),
-     ((0, 0), (1920, 540), (0, 270, True))],
+    [
+        ((320, 240), (640, 480), (960, 540, True)),
+        ((0, 0), (640, 480), (240, 0, True)),
+        ((700, 10), (640, 480), (1815, 22.5, False)),
+        ((100, 100), (1920, 1080), (100, 100, True)),
+        ((0, 0), (1920, 540), (0, 270, True)),
+    ],
     ids=["centre", "corner-pillarboxed", "off-image", "same-size", "letterboxed"],
 )
 def test_mouse_mapping(mouse: tuple, view: tuple, expected: tuple) -> None:

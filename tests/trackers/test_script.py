@@ -28,7 +28,9 @@ def test_other_seed_other_gaze(geometry: ScreenGeometry) -> None:
     assert ScriptedGaze(geometry, seed=1)(0.1) != ScriptedGaze(geometry, seed=2)(0.1)
 
 
-@pytest.mark.parametrize("amplitude_deg, expected_ms", [(1.0, 23.2), (10.0, 43.0), (20.0, 65.0)], ids=["1deg", "10deg", "20deg"])
+@pytest.mark.parametrize(
+    "amplitude_deg, expected_ms", [(1.0, 23.2), (10.0, 43.0), (20.0, 65.0)], ids=["1deg", "10deg", "20deg"]
+)
 def test_main_sequence(amplitude_deg: float, expected_ms: float) -> None:
     assert saccade_duration_s(amplitude_deg) * 1000 == pytest.approx(expected_ms)
 

@@ -51,8 +51,19 @@ def test_mouse_form() -> None:
         ("iviewx://10.0.0.2:4444?rate=5", "unknown option 'rate'"),
         ("iviewx:10.0.0.2", "expected iviewx://HOST:PORT"),
     ],
-    ids=["unknown", "bad-seed", "bad-rate", "bad-eye", "bad-option", "replay-empty", "replay-speed",
-         "iviewx-port", "iviewx-listen", "iviewx-option", "iviewx-no-slashes"],
+    ids=[
+        "unknown",
+        "bad-seed",
+        "bad-rate",
+        "bad-eye",
+        "bad-option",
+        "replay-empty",
+        "replay-speed",
+        "iviewx-port",
+        "iviewx-listen",
+        "iviewx-option",
+        "iviewx-no-slashes",
+    ],
 )
 def test_bad_specs(spec: str, fragment: str) -> None:
     with pytest.raises(UserError) as info:

@@ -34,8 +34,15 @@ _SOCKET_BUFFER_BYTES = 4 * 1024 * 1024
 # Message kinds that only acknowledge a command; an echo of our own line is one too.
 _ACKS = {"format", "stream_start", "stream_stop", "fixation_on", "fixation_off", "remark"}
 _CALIBRATION = {
-    "calibration_start", "calibration_area", "calibration_point", "calibration_change",
-    "calibration_accept", "calibration_finish", "calibration_abort", "validation_start", "validation",
+    "calibration_start",
+    "calibration_area",
+    "calibration_point",
+    "calibration_change",
+    "calibration_accept",
+    "calibration_finish",
+    "calibration_abort",
+    "validation_start",
+    "validation",
 }
 
 
@@ -172,7 +179,9 @@ class IViewXClient(Tracker):
         sock.settimeout(min(0.1, (self._watchdog_s or 0.4) / 4))
         self._sock = sock
         self.listen_port = sock.getsockname()[1]
-        self.description = f"iViewX at {self.host}:{self.command_port} (listening on {self.bind_address}:{self.listen_port})"
+        self.description = (
+            f"iViewX at {self.host}:{self.command_port} (listening on {self.bind_address}:{self.listen_port})"
+        )
         self._start_thread(self._receive, "gazefusion-iviewx")
         try:
             self._handshake()
@@ -396,8 +405,11 @@ class IViewXClient(Tracker):
                 continue
             if message.kind == "validation":
                 eyes[str(fields["eye"])] = EyeValidation(
-                    float(fields["rms_x_px"]), float(fields["rms_y_px"]), float(fields["rms_distance_px"]),
-                    float(fields["mean_x_deg"]), float(fields["mean_y_deg"]),
+                    float(fields["rms_x_px"]),
+                    float(fields["rms_y_px"]),
+                    float(fields["rms_distance_px"]),
+                    float(fields["mean_x_deg"]),
+                    float(fields["mean_y_deg"]),
                 )
                 if "r" in eyes:
                     return ValidationResult(sorted(targets.values()), shown, eyes, False)

@@ -180,16 +180,22 @@ class SampleFormat:
                 eye = "b" if layout.binocular else "r"
             if layout.binocular:
                 left = eye_gaze(
-                    float(tokens[layout.lx]), float(tokens[layout.ly]),
+                    float(tokens[layout.lx]),
+                    float(tokens[layout.ly]),
                     float(tokens[layout.lp]) if layout.lp >= 0 else math.nan,
                 )
                 right = eye_gaze(
-                    float(tokens[layout.rx]), float(tokens[layout.ry]),
+                    float(tokens[layout.rx]),
+                    float(tokens[layout.ry]),
                     float(tokens[layout.rp]) if layout.rp >= 0 else math.nan,
                 )
                 return binocular_sample(t, tracker_t, left, right)
             return monocular_sample(
-                t, tracker_t, eye, float(tokens[layout.lx]), float(tokens[layout.ly]),
+                t,
+                tracker_t,
+                eye,
+                float(tokens[layout.lx]),
+                float(tokens[layout.ly]),
                 float(tokens[layout.lp]) if layout.lp >= 0 else math.nan,
             )
         except ValueError:
@@ -271,7 +277,7 @@ class Message(NamedTuple):
 
 def _num(token: str) -> float:
     """A number, degree sign and any other unit suffix stripped."""
-    return float(token.rstrip("°\xb0%").replace(",", "."))
+    return float(token.rstrip("°%").replace(",", "."))  # noqa: B005 (a set of suffix characters)
 
 
 def parse_message(line: str) -> Message:
@@ -301,17 +307,32 @@ def parse_message(line: str) -> Message:
             return Message("stream_stop", (), line)
         if command == "ET_FIX":
             if len(args) == 4 and args[0] in ("l", "r", "b"):
-                return Message("fixation_start", (
-                    ("eye", args[0]), ("start_s", int(args[1]) * 1e-6), ("x", _num(args[2])), ("y", _num(args[3])),
-                ), line)
+                return Message(
+                    "fixation_start",
+                    (
+                        ("eye", args[0]),
+                        ("start_s", int(args[1]) * 1e-6),
+                        ("x", _num(args[2])),
+                        ("y", _num(args[3])),
+                    ),
+                    line,
+                )
             return Message("fixation_on", tuple(zip(("min_duration_ms", "dispersion_px"), map(_num, args))), line)
         if command == "ET_EFX":
             if len(args) == 6 and args[0] in ("l", "r", "b"):
-                return Message("fixation_end", (
-                    ("eye", args[0]), ("start_s", int(args[1]) * 1e-6), ("end_s", int(args[2]) * 1e-6),
-                    ("duration_s", (int(args[2]) - int(args[1])) * 1e-6), ("duration", _num(args[3])),
-                    ("x", _num(args[4])), ("y", _num(args[5])),
-                ), line)
+                return Message(
+                    "fixation_end",
+                    (
+                        ("eye", args[0]),
+                        ("start_s", int(args[1]) * 1e-6),
+                        ("end_s", int(args[2]) * 1e-6),
+                        ("duration_s", (int(args[2]) - int(args[1])) * 1e-6),
+                        ("duration", _num(args[3])),
+                        ("x", _num(args[4])),
+                        ("y", _num(args[5])),
+                    ),
+                    line,
+                )
             if not args:
                 return Message("fixation_off", (), line)
             return Message("malformed", (), line)
@@ -323,7 +344,9 @@ def parse_message(line: str) -> Message:
         if command == "ET_CSZ" and len(args) >= 2:
             return Message("calibration_area", (("width_px", _num(args[0])), ("height_px", _num(args[1]))), line)
         if command == "ET_PNT" and len(args) >= 3:
-            return Message("calibration_point", (("index", int(args[0])), ("x", _num(args[1])), ("y", _num(args[2]))), line)
+            return Message(
+                "calibration_point", (("index", int(args[0])), ("x", _num(args[1])), ("y", _num(args[2]))), line
+            )
         if command == "ET_CHG" and args:
             return Message("calibration_change", (("index", int(args[0])),), line)
         if command == "ET_ACC":
@@ -334,10 +357,18 @@ def parse_message(line: str) -> Message:
             return Message("calibration_abort", (), line)
         if command == "ET_VLS":
             if len(args) == 6 and args[0] in ("l", "r", "b"):
-                return Message("validation", (
-                    ("eye", args[0]), ("rms_x_px", _num(args[1])), ("rms_y_px", _num(args[2])),
-                    ("rms_distance_px", _num(args[3])), ("mean_x_deg", _num(args[4])), ("mean_y_deg", _num(args[5])),
-                ), line)
+                return Message(
+                    "validation",
+                    (
+                        ("eye", args[0]),
+                        ("rms_x_px", _num(args[1])),
+                        ("rms_y_px", _num(args[2])),
+                        ("rms_distance_px", _num(args[3])),
+                        ("mean_x_deg", _num(args[4])),
+                        ("mean_y_deg", _num(args[5])),
+                    ),
+                    line,
+                )
             if not args:
                 return Message("validation_start", (), line)
             return Message("malformed", (), line)

@@ -37,8 +37,21 @@ _CALIBRATION_GRIDS = {
     2: [(0.25, 0.5), (0.75, 0.5)],
     5: [(0.5, 0.5), (0.1, 0.1), (0.9, 0.1), (0.1, 0.9), (0.9, 0.9)],
     9: [(0.5, 0.5), (0.1, 0.1), (0.9, 0.1), (0.1, 0.9), (0.9, 0.9), (0.5, 0.1), (0.1, 0.5), (0.9, 0.5), (0.5, 0.9)],
-    13: [(0.5, 0.5), (0.1, 0.1), (0.9, 0.1), (0.1, 0.9), (0.9, 0.9), (0.5, 0.1), (0.1, 0.5), (0.9, 0.5),
-         (0.5, 0.9), (0.3, 0.3), (0.7, 0.3), (0.3, 0.7), (0.7, 0.7)],
+    13: [
+        (0.5, 0.5),
+        (0.1, 0.1),
+        (0.9, 0.1),
+        (0.1, 0.9),
+        (0.9, 0.9),
+        (0.5, 0.1),
+        (0.1, 0.5),
+        (0.9, 0.5),
+        (0.5, 0.9),
+        (0.3, 0.3),
+        (0.7, 0.3),
+        (0.3, 0.7),
+        (0.7, 0.7),
+    ],
 }
 _VALIDATION_GRID = [(0.3, 0.3), (0.7, 0.3), (0.3, 0.7), (0.7, 0.7)]
 
@@ -280,7 +293,7 @@ class IViewXSimulator:
         """(host, command port)."""
         return self.host, self.command_port
 
-    def start(self) -> "IViewXSimulator":
+    def start(self) -> IViewXSimulator:
         """Bind the command port and start the threads.
 
         Raises
@@ -314,7 +327,7 @@ class IViewXSimulator:
             self._sock.close()
             self._sock = None
 
-    def __enter__(self) -> "IViewXSimulator":
+    def __enter__(self) -> IViewXSimulator:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -392,8 +405,19 @@ class IViewXSimulator:
         for side, dx, ex in (("l", -_VERGENCE_PX, -31.5), ("r", _VERGENCE_PX, 31.5)):
             if valid:
                 gx, gy = float(_wire(x + dx)), float(_wire(y))
-                eyes[side] = {"SX": gx, "SY": gy, "DX": 12.105, "DY": 10.957, "PX": 379.808, "PY": 654.02,
-                              "CX": 438.805, "CY": 425.142, "EX": ex, "EY": 3.225, "EZ": 587.446}
+                eyes[side] = {
+                    "SX": gx,
+                    "SY": gy,
+                    "DX": 12.105,
+                    "DY": 10.957,
+                    "PX": 379.808,
+                    "PY": 654.02,
+                    "CX": 438.805,
+                    "CY": 425.142,
+                    "EX": ex,
+                    "EY": 3.225,
+                    "EZ": 587.446,
+                }
                 values[side] = (gx, gy, 12.105)
             else:
                 eyes[side] = dict.fromkeys(("SX", "SY", "DX", "DY", "PX", "PY", "CX", "CY", "EX", "EY", "EZ"), 0.0)
@@ -403,11 +427,12 @@ class IViewXSimulator:
         if self._detector is not None:
             for event in self._detector.push(time_us, x, y, valid):
                 self._fixation_event(event, eye)
-        return SentSample(index, time_us, eye, values["l"] if eye != "r" else None,
-                          values["r"] if eye != "l" else None, line, True)
+        return SentSample(
+            index, time_us, eye, values["l"] if eye != "r" else None, values["r"] if eye != "l" else None, line, True
+        )
 
     def _fixation_event(self, event: tuple, eye: str) -> None:
-        for side in (("l", "r") if eye == "b" else (eye,)):
+        for side in ("l", "r") if eye == "b" else (eye,):
             if event[0] == "start":
                 _, t0, x, y = event
                 line = f"ET_FIX {side} {t0} {x:.0f} {y:.0f}"
@@ -460,7 +485,11 @@ class IViewXSimulator:
                 continue
             with self._stream_lock:  # ET_EST waits for the batch: nothing goes out after it
                 now = time.monotonic()
-                due = self._stream_index0 + int((now - self._stream_t0) * self.rate_hz / self._stream_every) * self._stream_every + 1
+                due = (
+                    self._stream_index0
+                    + int((now - self._stream_t0) * self.rate_hz / self._stream_every) * self._stream_every
+                    + 1
+                )
                 while self._index < due and self._streaming.is_set():
                     if (self._index - self._stream_index0) % self._stream_every == 0:
                         self._produce(self._index, now)
@@ -595,7 +624,7 @@ class IViewXSimulator:
         if not self._show(targets):
             return
         rng = self._validation_rng
-        for side in (("l", "r") if self.binocular else ("r",)):
+        for side in ("l", "r") if self.binocular else ("r",):
             rx, ry = rng.uniform(4, 12), rng.uniform(4, 12)
             line = f"ET_VLS {side} {rx:.1f} {ry:.1f} {math.hypot(rx, ry):.1f} {rng.uniform(0.1, 0.6):.2f}\xb0 {rng.uniform(0.1, 0.6):.2f}\xb0"
             self.validation_lines.append(line)

@@ -39,8 +39,13 @@ def with_exif_thumbnail(jpeg: bytes, thumbnail: bytes) -> bytes:
     return jpeg[:2] + segment + jpeg[2:]
 
 
-def multipart_body(parts: Sequence[bytes], boundary: str = "frame", newline: bytes = b"\r\n",
-                   content_length: bool | Sequence[int | None] = True, dashes: str = "--") -> bytes:
+def multipart_body(
+    parts: Sequence[bytes],
+    boundary: str = "frame",
+    newline: bytes = b"\r\n",
+    content_length: bool | Sequence[int | None] = True,
+    dashes: str = "--",
+) -> bytes:
     """An MJPEG multipart body: each part with its delimiter line, headers and JPEG bytes.
 
     `content_length` True writes the true lengths, False none, a sequence gives each part's
@@ -56,10 +61,17 @@ def multipart_body(parts: Sequence[bytes], boundary: str = "frame", newline: byt
     return bytes(out)
 
 
-def http_head(status: str = "200 OK", content_type: str = "multipart/x-mixed-replace; boundary=frame",
-              extra: Sequence[str] = ()) -> bytes:
+def http_head(
+    status: str = "200 OK", content_type: str = "multipart/x-mixed-replace; boundary=frame", extra: Sequence[str] = ()
+) -> bytes:
     """A response head without Content-Length (the body streams until the connection closes)."""
-    lines = [f"HTTP/1.1 {status}", f"Content-Type: {content_type}", "Connection: close", "Cache-Control: no-cache", *extra]
+    lines = [
+        f"HTTP/1.1 {status}",
+        f"Content-Type: {content_type}",
+        "Connection: close",
+        "Cache-Control: no-cache",
+        *extra,
+    ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 

@@ -28,13 +28,15 @@ from .conftest import (
 FRAMES = [make_jpeg(64, 48, seed=i) for i in range(12)]
 # A generous decode lag: these tests compare exact frame lists, which a decoder skipping under
 # a busy machine's scheduling would break (skipping has its own test).
-FAST = CameraConfig(connect_timeout_s=2.0, read_timeout_s=2.0, reconnect_initial_s=0.05, reconnect_max_s=0.2,
-                    max_decode_lag_s=10.0)
+FAST = CameraConfig(
+    connect_timeout_s=2.0, read_timeout_s=2.0, reconnect_initial_s=0.05, reconnect_max_s=0.2, max_decode_lag_s=10.0
+)
 USER, PASSWORD = "operator", "hunter2-secret"
 
 
-def stream_then_hold(parts: list[bytes], head: bytes | None = None, body: bytes | None = None,
-                     hold_s: float = 5.0) -> Handler:
+def stream_then_hold(
+    parts: list[bytes], head: bytes | None = None, body: bytes | None = None, hold_s: float = 5.0
+) -> Handler:
     """A handler that sends a head and a multipart body, then keeps the connection open."""
 
     def handler(request: Request) -> None:
@@ -83,7 +85,9 @@ def test_connection_refused() -> None:
 
 
 def test_dns_failure() -> None:
-    with pytest.raises(UserError, match=r"camera http://no-such-camera\.invalid/stream: the host name does not resolve"):
+    with pytest.raises(
+        UserError, match=r"camera http://no-such-camera\.invalid/stream: the host name does not resolve"
+    ):
         open_camera("http://no-such-camera.invalid/stream", FAST).start()
 
 
@@ -93,12 +97,16 @@ def test_dns_failure() -> None:
     ids=["401", "403", "404"],
 )
 def test_http_error_names_url_without_credentials(scripted_server, status: str, expected: str) -> None:
-    server = scripted_server(lambda r: r.send(http_head(status, "text/plain", ['WWW-Authenticate: Basic realm="cam"']) + b"no"))
+    server = scripted_server(
+        lambda r: r.send(http_head(status, "text/plain", ['WWW-Authenticate: Basic realm="cam"']) + b"no")
+    )
     url = server.url("/video.mjpg?resolution=vga&pwd=" + PASSWORD, userinfo=f"{USER}:{PASSWORD}")
     with pytest.raises(UserError) as caught:
         open_camera(url, FAST).start()
     message = str(caught.value)
-    assert message.startswith(f"camera http://***@127.0.0.1:{server.port}/video.mjpg?resolution=vga&pwd=***: {expected}")
+    assert message.startswith(
+        f"camera http://***@127.0.0.1:{server.port}/video.mjpg?resolution=vga&pwd=***: {expected}"
+    )
     assert PASSWORD not in message and USER not in message and "\n" not in message
 
 
@@ -316,10 +324,23 @@ def test_full_tap_drops_and_counts(scripted_server) -> None:
 # -- credentials ----------------------------------------------------------------------------
 def _auth_handler(scheme: str, realm: str = "camera", nonce: str = "4f2a9c1d") -> Handler:
     def handler(request: Request) -> None:
-        ok = check_basic(request, USER, PASSWORD) if scheme == "basic" else check_digest(request, USER, PASSWORD, realm, nonce)
+        ok = (
+            check_basic(request, USER, PASSWORD)
+            if scheme == "basic"
+            else check_digest(request, USER, PASSWORD, realm, nonce)
+        )
         if not ok:
-            challenge = f'Basic realm="{realm}"' if scheme == "basic" else f'Digest realm="{realm}", nonce="{nonce}", qop="auth", algorithm=MD5'
-            request.send(http_head("401 Unauthorized", "text/plain", [f"WWW-Authenticate: {challenge}", "Content-Length: 4"]).replace(b"Connection: close\r\n", b"") + b"nope")
+            challenge = (
+                f'Basic realm="{realm}"'
+                if scheme == "basic"
+                else f'Digest realm="{realm}", nonce="{nonce}", qop="auth", algorithm=MD5'
+            )
+            request.send(
+                http_head(
+                    "401 Unauthorized", "text/plain", [f"WWW-Authenticate: {challenge}", "Content-Length: 4"]
+                ).replace(b"Connection: close\r\n", b"")
+                + b"nope"
+            )
             # keep-alive: the client may send its authenticated retry on this connection
             request.sock.settimeout(5)
             head = bytearray()
@@ -330,8 +351,14 @@ def _auth_handler(scheme: str, realm: str = "camera", nonce: str = "4f2a9c1d") -
                 head += chunk
             text = head.split(b"\r\n\r\n", 1)[0].decode("latin-1")
             request.head = bytes(head)
-            request.headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in text.split("\r\n")[1:])}
-            ok = check_basic(request, USER, PASSWORD) if scheme == "basic" else check_digest(request, USER, PASSWORD, realm, nonce)
+            request.headers = {
+                k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in text.split("\r\n")[1:])
+            }
+            ok = (
+                check_basic(request, USER, PASSWORD)
+                if scheme == "basic"
+                else check_digest(request, USER, PASSWORD, realm, nonce)
+            )
             if not ok:
                 request.send(http_head("401 Unauthorized", "text/plain") + b"nope")
                 return
@@ -366,7 +393,10 @@ def test_wrong_password_is_one_line_without_credentials(scripted_server, caplog,
 def test_snapshot_source_polls_one_jpeg_per_request(scripted_server) -> None:
     def handler(request: Request) -> None:
         jpeg = FRAMES[request.index % len(FRAMES)]
-        request.send(f"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\nConnection: close\r\n\r\n".encode() + jpeg)
+        request.send(
+            f"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\nConnection: close\r\n\r\n".encode()
+            + jpeg
+        )
 
     server = scripted_server(handler)
     config = FAST.model_copy(update={"snapshot_rate_hz": 50.0})

@@ -14,11 +14,13 @@ FRAMES = [make_jpeg(80, 60, seed=i) for i in range(4)]
 THUMBED = [with_exif_thumbnail(make_jpeg(80, 60, seed=10 + i), make_jpeg(16, 16, seed=20 + i)) for i in range(3)]
 
 
-def parse(body: bytes, boundary: bytes | None = b"frame", chunk: int = 1 << 16, max_part_bytes: int = 1_000_000) -> list:
+def parse(
+    body: bytes, boundary: bytes | None = b"frame", chunk: int = 1 << 16, max_part_bytes: int = 1_000_000
+) -> list:
     parser = MultipartParser(boundary, max_part_bytes)
     out = []
     for i in range(0, len(body), chunk):
-        out += parser.feed(body[i:i + chunk])
+        out += parser.feed(body[i : i + chunk])
     return out
 
 
@@ -83,8 +85,9 @@ def test_garbage_between_parts_is_skipped() -> None:
 def test_oversize_part_is_refused_and_the_stream_resyncs(content_length: bool) -> None:
     big = make_jpeg(640, 480, seed=9, quality=95)
     limit = len(big) // 2
-    out = parse(multipart_body([FRAMES[0], big, FRAMES[1]], content_length=content_length), chunk=4096,
-                max_part_bytes=limit)
+    out = parse(
+        multipart_body([FRAMES[0], big, FRAMES[1]], content_length=content_length), chunk=4096, max_part_bytes=limit
+    )
     assert out[0] == FRAMES[0] and out[-1] == FRAMES[1]
     assert [p.reason for p in out[1:-1]] == ["oversize"]
 

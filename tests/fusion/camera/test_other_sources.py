@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from gazefusion.fusion.camera import (
+    SOURCE_KINDS,
     MjpegSource,
     NoneSource,
     OpenCvSource,
     SnapshotSource,
     open_camera,
     register_source,
-    SOURCE_KINDS,
 )
 from gazefusion.fusion.config import CameraConfig
 from gazefusion.fusion.errors import UserError

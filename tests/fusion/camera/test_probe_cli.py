@@ -20,8 +20,18 @@ def test_probe_reads_the_ffmpeg_stream_as_json(ffmpeg_camera, capsys) -> None:
     assert (report["width"], report["height"]) == (640, 480)
     assert report["corrupt"] == 0 and report["reconnects"] == 0
     assert report["fps"] > 0 and report["latency_max_ms"] >= report["latency_p95_ms"] >= report["latency_median_ms"] > 0
-    assert set(report) >= {"frames", "fps", "width", "height", "corrupt", "dropped", "reconnects",
-                           "latency_median_ms", "latency_p95_ms", "latency_max_ms"}
+    assert set(report) >= {
+        "frames",
+        "fps",
+        "width",
+        "height",
+        "corrupt",
+        "dropped",
+        "reconnects",
+        "latency_median_ms",
+        "latency_p95_ms",
+        "latency_max_ms",
+    }
 
 
 def test_probe_table(tmp_path: Path, capsys) -> None:
@@ -39,8 +49,11 @@ def test_probe_table(tmp_path: Path, capsys) -> None:
 @pytest.mark.parametrize(
     ("args", "code", "line"),
     [
-        (["http://admin:pw123@127.0.0.1:{port}/stream"], 2,
-         "gazefusion: camera http://***@127.0.0.1:{port}/stream: connection refused (is the camera on, and the port right?)"),
+        (
+            ["http://admin:pw123@127.0.0.1:{port}/stream"],
+            2,
+            "gazefusion: camera http://***@127.0.0.1:{port}/stream: connection refused (is the camera on, and the port right?)",
+        ),
         (["no/such/clip.mp4"], 2, "gazefusion: camera source 'no/such/clip.mp4' names nothing openable"),
         (["none", "--frames", "0"], 2, "gazefusion: --frames must be at least 1, not 0"),
         (["none", "--frames", "2", "--timeout", "0.05"], 1, "gazefusion: camera none: only 0 of 2 frames arrived"),

@@ -36,16 +36,25 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict:
     cv2.imwrite(str(folder / "uniform.png"), np.full((480, 640, 3), 128, np.uint8))
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     save_intrinsics(CameraIntrinsics((640, 480), CAMERA, np.zeros(5), 0.2), folder / "camera.yaml")
-    save_intrinsics(CameraIntrinsics((1280, 960), CAMERA * [[2], [2], [1]], np.zeros(5), 0.2), folder / "camera_hd.yaml")
+    save_intrinsics(
+        CameraIntrinsics((1280, 960), CAMERA * [[2], [2], [1]], np.zeros(5), 0.2), folder / "camera_hd.yaml"
+    )
     save_intrinsics(CameraIntrinsics((800, 480), CAMERA, np.zeros(5), 0.2), folder / "camera_wide.yaml")
-    (folder / "camera_bad.yaml").write_text("image_size: [640, 480]\ncamera_matrix: [[1, 2], [3, 4]]\ndist_coeffs: [0, 0, 0, 0]\n")
+    (folder / "camera_bad.yaml").write_text(
+        "image_size: [640, 480]\ncamera_matrix: [[1, 2], [3, 4]]\ndist_coeffs: [0, 0, 0, 0]\n"
+    )
     return {"dir": folder, "truth": truth}
 
 
 def locate(setup: dict, *flags: str, image: str = "scene.jpg", markers: str = "markers.yaml") -> list[str]:
     folder = setup["dir"]
-    return ["locate", str(folder / image), "--markers", str(folder / markers), *[
-        str(folder / flag) if flag.endswith(".yaml") else flag for flag in flags]]
+    return [
+        "locate",
+        str(folder / image),
+        "--markers",
+        str(folder / markers),
+        *[str(folder / flag) if flag.endswith(".yaml") else flag for flag in flags],
+    ]
 
 
 def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
@@ -62,7 +71,15 @@ def test_json_output_with_intrinsics(setup: dict, capsys: pytest.CaptureFixture[
     assert [d["marker"] for d in out["detections"]] == ["right", "left"]
     first = out["detections"][0]
     assert first["contains_gaze"] and not out["detections"][1]["contains_gaze"]
-    assert set(first) >= {"corners", "inliers", "reprojection_error_px", "position_m", "rotation", "distance_m", "pose_ambiguous"}
+    assert set(first) >= {
+        "corners",
+        "inliers",
+        "reprojection_error_px",
+        "position_m",
+        "rotation",
+        "distance_m",
+        "pose_ambiguous",
+    }
     for detection in out["detections"]:
         tvec = setup["truth"][detection["marker"]][0]
         assert np.linalg.norm(np.array(detection["position_m"]) - tvec) < 0.015 * 0.8
@@ -112,19 +129,59 @@ def test_uniform_frame_finds_nothing(setup: dict, capsys: pytest.CaptureFixture[
 @pytest.mark.parametrize(
     ("flags", "image", "markers_text", "expected"),
     [
-        pytest.param(("--intrinsics", "camera_wide.yaml"), "scene.jpg", None, "another aspect ratio", id="intrinsics-other-aspect"),
-        pytest.param(("--intrinsics", "camera_bad.yaml"), "scene.jpg", None, "camera_matrix must be 3x3", id="intrinsics-malformed"),
-        pytest.param(("--intrinsics", "nothing.yaml"), "scene.jpg", None, "intrinsics file not found", id="intrinsics-missing"),
+        pytest.param(
+            ("--intrinsics", "camera_wide.yaml"),
+            "scene.jpg",
+            None,
+            "another aspect ratio",
+            id="intrinsics-other-aspect",
+        ),
+        pytest.param(
+            ("--intrinsics", "camera_bad.yaml"),
+            "scene.jpg",
+            None,
+            "camera_matrix must be 3x3",
+            id="intrinsics-malformed",
+        ),
+        pytest.param(
+            ("--intrinsics", "nothing.yaml"), "scene.jpg", None, "intrinsics file not found", id="intrinsics-missing"
+        ),
         pytest.param(("--roi", "700,500,50,50"), "scene.jpg", None, "lies outside the 640x480 image", id="roi-outside"),
         pytest.param(("--roi", "1,2,3"), "scene.jpg", None, "expected X,Y,W,H", id="roi-malformed"),
-        pytest.param(("--roi", "10,10,0,20"), "scene.jpg", None, "width and height must be positive", id="roi-negative"),
+        pytest.param(
+            ("--roi", "10,10,0,20"), "scene.jpg", None, "width and height must be positive", id="roi-negative"
+        ),
         pytest.param(("--gaze", "x,y"), "scene.jpg", None, "expected X,Y", id="gaze-malformed"),
         pytest.param((), "broken.jpg", None, "cannot read image .*broken.jpg", id="image-unreadable"),
         pytest.param((), "absent.jpg", None, "image not found", id="image-missing"),
-        pytest.param((), "scene.jpg", "- {id: a, image: pics/gone.png, width_m: 0.2}\n", "marker 'a': image not found", id="marker-image-missing"),
-        pytest.param((), "scene.jpg", "- {id: a, image: broken.jpg, width_m: 0.2}\n", "marker 'a': image is not a readable picture", id="marker-image-unreadable"),
-        pytest.param((), "scene.jpg", "- {id: a, image: pics/plain.png, width_m: 0.2}\n", "too little texture", id="marker-too-plain"),
-        pytest.param((), "scene.jpg", "- {id: a, image: pics/left.png, width_m: -1}\n", "width_m must be a positive number", id="marker-width"),
+        pytest.param(
+            (),
+            "scene.jpg",
+            "- {id: a, image: pics/gone.png, width_m: 0.2}\n",
+            "marker 'a': image not found",
+            id="marker-image-missing",
+        ),
+        pytest.param(
+            (),
+            "scene.jpg",
+            "- {id: a, image: broken.jpg, width_m: 0.2}\n",
+            "marker 'a': image is not a readable picture",
+            id="marker-image-unreadable",
+        ),
+        pytest.param(
+            (),
+            "scene.jpg",
+            "- {id: a, image: pics/plain.png, width_m: 0.2}\n",
+            "too little texture",
+            id="marker-too-plain",
+        ),
+        pytest.param(
+            (),
+            "scene.jpg",
+            "- {id: a, image: pics/left.png, width_m: -1}\n",
+            "width_m must be a positive number",
+            id="marker-width",
+        ),
     ],
 )
 def test_bad_input_is_one_line(setup: dict, capsys, flags, image, markers_text, expected) -> None:

@@ -28,8 +28,10 @@ def test_replay_writes_a_session_like_folder(session, tmp_path, capsys):
 
 
 def test_changed_parameters_change_the_result(session, tmp_path, capsys):
-    assert main(["replay", str(session), "--out", str(tmp_path / "idt"), "--fast", "--method", "idt",
-                 "--aoi-deg", "8"]) == 0
+    assert (
+        main(["replay", str(session), "--out", str(tmp_path / "idt"), "--fast", "--method", "idt", "--aoi-deg", "8"])
+        == 0
+    )
     replayed = SessionReader(tmp_path / "idt")
     assert replayed.header["config"]["fixations"]["method"] == "idt"
     assert replayed.header["config"]["aoi"]["size_deg"] == 8.0
@@ -57,7 +59,9 @@ def test_a_session_with_missing_and_cut_files_replays_what_is_there(session, tmp
         pytest.param(["nowhere"], "session folder not found: nowhere", id="no-folder"),
         pytest.param(["{empty}"], "is not a session folder", id="empty-folder"),
         pytest.param(["{session}", "--method", "xyz"], "unknown fixation method 'xyz'", id="bad-method"),
-        pytest.param(["{session}", "--param", "velocity_threshold_deg_s"], "expected NAME=NUMBER", id="bad-param-syntax"),
+        pytest.param(
+            ["{session}", "--param", "velocity_threshold_deg_s"], "expected NAME=NUMBER", id="bad-param-syntax"
+        ),
         pytest.param(["{session}", "--param", "warp=3"], "warp", id="unknown-param"),
         pytest.param(["{session}", "--speed", "0"], "--speed 0.0: expected a number > 0", id="bad-speed"),
     ],
@@ -79,8 +83,15 @@ def test_a_calibration_file_gone_since_the_recording_is_taken_from_session_yaml(
     path = tmp_path / "mapping.yaml"
     path.write_text(yaml.safe_dump(mapping.to_dict()))
     with scene_server() as server:
-        run_for(make_config(camera__source=server.url, tracker__spec="mock:2?rate=250", record__dir=str(tmp_path / "s"),
-                            calibration__mapping=str(path)), 1.5)
+        run_for(
+            make_config(
+                camera__source=server.url,
+                tracker__spec="mock:2?rate=250",
+                record__dir=str(tmp_path / "s"),
+                calibration__mapping=str(path),
+            ),
+            1.5,
+        )
     path.unlink()
     assert main(["replay", str(tmp_path / "s"), "--out", str(tmp_path / "out"), "--fast"]) == 0
     assert f"mapping file {path} is gone: using the contents recorded in session.yaml" in capsys.readouterr().err
@@ -94,8 +105,12 @@ def test_a_moved_session_finds_the_files_it_kept_inside_itself(tmp_path, capsys)
     folder.mkdir()
     files = scene_files(folder)
     with scene_server() as server:
-        config = make_config(camera__source=server.url, record__dir=str(folder), aoi__size_deg=4.5,
-                             **{key.replace(".", "__"): value for key, value in files.items()})
+        config = make_config(
+            camera__source=server.url,
+            record__dir=str(folder),
+            aoi__size_deg=4.5,
+            **{key.replace(".", "__"): value for key, value in files.items()},
+        )
         run_for(config, 3.0, tracker=marker_gaze_tracker(config))
     moved = folder.rename(tmp_path / "moved")
     assert main(["replay", str(moved), "--out", str(tmp_path / "out"), "--fast"]) == 0

@@ -17,8 +17,20 @@ from tests.fusion.sessionkit import scene_server
 
 
 def test_gaze_alone_is_recorded(tmp_path, capsys):
-    code = main(["run", "--camera", "none", "--tracker", "mock:1?rate=200", "--record", str(tmp_path / "s"),
-                 "--seconds", "1", "--headless"])
+    code = main(
+        [
+            "run",
+            "--camera",
+            "none",
+            "--tracker",
+            "mock:1?rate=200",
+            "--record",
+            str(tmp_path / "s"),
+            "--seconds",
+            "1",
+            "--headless",
+        ]
+    )
     assert code == 0
     reader = SessionReader(tmp_path / "s")
     samples = list(reader.samples())
@@ -35,12 +47,27 @@ def test_gaze_alone_is_recorded(tmp_path, capsys):
 def test_ctrl_c_stops_cleanly_and_keeps_what_was_received(tmp_path):
     folder = tmp_path / "s"
     process = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from gazefusion.fusion.cli import main; sys.exit(main())", "run", "--camera", "none", "--tracker", "mock:1?rate=200",
-         "--record", str(folder), "--headless"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from gazefusion.fusion.cli import main; sys.exit(main())",
+            "run",
+            "--camera",
+            "none",
+            "--tracker",
+            "mock:1?rate=200",
+            "--record",
+            str(folder),
+            "--headless",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not ((folder / "gaze.tsv").exists() and (folder / "gaze.tsv").stat().st_size > 2000):
+    while time.monotonic() < deadline and not (
+        (folder / "gaze.tsv").exists() and (folder / "gaze.tsv").stat().st_size > 2000
+    ):
         time.sleep(0.1)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=20)
@@ -53,8 +80,22 @@ def test_ctrl_c_stops_cleanly_and_keeps_what_was_received(tmp_path):
 
 def test_headless_run_writes_the_annotated_video_and_look_snapshots(tmp_path, capsys):
     with scene_server() as server:
-        code = main(["run", "--camera", server.url, "--tracker", "mock:5?rate=200", "--record", str(tmp_path / "s"),
-                     "--seconds", "2.5", "--headless", "--aoi-deg", "5"])
+        code = main(
+            [
+                "run",
+                "--camera",
+                server.url,
+                "--tracker",
+                "mock:5?rate=200",
+                "--record",
+                str(tmp_path / "s"),
+                "--seconds",
+                "2.5",
+                "--headless",
+                "--aoi-deg",
+                "5",
+            ]
+        )
     assert code == 0
     out = capsys.readouterr().out
     assert "look  first" in out
@@ -80,7 +121,9 @@ def _error_line(capsys) -> str:
     ],
 )
 def test_bad_specs_end_with_one_line(args, expected, capsys):
-    code = main(["run", "--headless", "--seconds", "1", *(["--camera", "none"] if "--camera" not in args else []), *args])
+    code = main(
+        ["run", "--headless", "--seconds", "1", *(["--camera", "none"] if "--camera" not in args else []), *args]
+    )
     assert code == 2
     assert expected in _error_line(capsys)
 
@@ -105,8 +148,9 @@ def test_a_mapping_for_another_camera_resolution_is_refused(tmp_path, capsys):
     path = tmp_path / "mapping.yaml"
     path.write_text(yaml.safe_dump(mapping.to_dict()))
     with scene_server() as server:
-        code = main(["run", "--camera", server.url, "--tracker", "mock", "--mapping", str(path), "--headless",
-                     "--seconds", "5"])
+        code = main(
+            ["run", "--camera", server.url, "--tracker", "mock", "--mapping", str(path), "--headless", "--seconds", "5"]
+        )
     assert code == 2
     assert "calibrated for a 1280x720 camera image but the camera gives 640x480" in _error_line(capsys)
 
@@ -121,12 +165,26 @@ def test_a_window_without_a_display_is_refused_before_anything_opens(monkeypatch
 def test_a_killed_run_leaves_a_session_that_replays_up_to_its_last_second(tmp_path):
     folder = tmp_path / "s"
     process = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from gazefusion.fusion.cli import main; sys.exit(main())", "run",
-         "--camera", "none", "--tracker", "mock:1?rate=200", "--record", str(folder), "--headless"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from gazefusion.fusion.cli import main; sys.exit(main())",
+            "run",
+            "--camera",
+            "none",
+            "--tracker",
+            "mock:1?rate=200",
+            "--record",
+            str(folder),
+            "--headless",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not ((folder / "gaze.tsv").exists() and (folder / "gaze.tsv").stat().st_size > 20_000):
+    while time.monotonic() < deadline and not (
+        (folder / "gaze.tsv").exists() and (folder / "gaze.tsv").stat().st_size > 20_000
+    ):
         time.sleep(0.1)
     killed_at = time.monotonic()  # CLOCK_MONOTONIC is shared by the processes of one machine
     process.kill()
@@ -139,7 +197,22 @@ def test_a_killed_run_leaves_a_session_that_replays_up_to_its_last_second(tmp_pa
 def test_recording_over_a_session_is_refused(tmp_path, capsys):
     (tmp_path / "s").mkdir()
     (tmp_path / "s" / "session.yaml").write_text("start_time: earlier\n")
-    assert main(["run", "--camera", "none", "--tracker", "mock", "--record", str(tmp_path / "s"), "--headless",
-                 "--seconds", "1"]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "--camera",
+                "none",
+                "--tracker",
+                "mock",
+                "--record",
+                str(tmp_path / "s"),
+                "--headless",
+                "--seconds",
+                "1",
+            ]
+        )
+        == 2
+    )
     assert _error_line(capsys) == f"gazefusion: {tmp_path / 's'} already holds a session: record into a new folder"
     assert (tmp_path / "s" / "session.yaml").read_text() == "start_time: earlier\n"

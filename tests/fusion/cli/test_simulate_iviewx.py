@@ -18,7 +18,9 @@ from gazefusion.trackers.iviewx.client import IViewXClient
 def test_simulator_serves_for_the_given_seconds(capsys: pytest.CaptureFixture[str]) -> None:
     result: list[int] = []
     thread = threading.Thread(
-        target=lambda: result.append(main(["simulate", "iviewx", "--port", "0", "--rate", "250", "--binocular", "--seconds", "2"]))
+        target=lambda: result.append(
+            main(["simulate", "iviewx", "--port", "0", "--rate", "250", "--binocular", "--seconds", "2"])
+        )
     )
     thread.start()
     received = 0
@@ -74,8 +76,22 @@ def test_run_with_a_tracker_that_never_answers(tmp_path: Path, capsys: pytest.Ca
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
         silent.bind(("127.0.0.1", 0))
         port = silent.getsockname()[1]
-        code = main(["run", "--camera", "none", "--tracker", f"iviewx://127.0.0.1:{port}?listen=0", "--headless",
-                     "--seconds", "1", "--record", str(tmp_path / "session"), "--config", str(_fast_ping(tmp_path))])
+        code = main(
+            [
+                "run",
+                "--camera",
+                "none",
+                "--tracker",
+                f"iviewx://127.0.0.1:{port}?listen=0",
+                "--headless",
+                "--seconds",
+                "1",
+                "--record",
+                str(tmp_path / "session"),
+                "--config",
+                str(_fast_ping(tmp_path)),
+            ]
+        )
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0
     assert len(err) == 1 and err[0].startswith(f"gazefusion: iViewX at 127.0.0.1:{port} did not answer ET_PNG")

@@ -53,8 +53,18 @@ def test_every_frame_is_accounted_for(demo_run: DemoResult) -> None:
 
 def test_session_holds_the_truth_and_replays(demo_run: DemoResult, tmp_path: Path) -> None:
     session = demo_run.session_dir
-    for name in ("session.yaml", "gaze.tsv", "video.mjpeg", "frames.tsv", "fixations.tsv", "looks.tsv",
-                 "truth.tsv", "scene.yaml", "scene/markers.yaml", "scene/intrinsics.yaml"):
+    for name in (
+        "session.yaml",
+        "gaze.tsv",
+        "video.mjpeg",
+        "frames.tsv",
+        "fixations.tsv",
+        "looks.tsv",
+        "truth.tsv",
+        "scene.yaml",
+        "scene/markers.yaml",
+        "scene/intrinsics.yaml",
+    ):
         assert (session / name).is_file(), name
     header = yaml.safe_load((session / "session.yaml").read_text())
     assert [m["id"] for m in header["demo"]["markers"]] == ["poster", "book", "sign", "photo", "map"]
@@ -79,7 +89,9 @@ def test_shipped_demo_yaml_is_the_demo_configuration() -> None:
         pytest.param(["--seconds", "soon"], "invalid float value", id="bad-seconds"),
     ],
 )
-def test_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], expected: str) -> None:
+def test_bad_input_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], expected: str
+) -> None:
     code = main(["demo", "--headless", "--out", str(tmp_path / "s"), *extra])
     err = capsys.readouterr().err.strip()
     assert code == 2

@@ -44,8 +44,13 @@ def test_markers_are_drawn_where_the_truth_says(scene: DemoScene, t_s: float) ->
 
 def test_truth_corners_agree_with_opencv_projection(scene: DemoScene) -> None:
     for spec, marker in zip(scene.markers, scene.truth(5.0).values()):
-        corners, _ = cv2.projectPoints(plane_corners_m(spec.width_m, spec.width_m), marker.rotation,
-                                       marker.position_m, scene.camera_matrix, np.zeros(5))
+        corners, _ = cv2.projectPoints(
+            plane_corners_m(spec.width_m, spec.width_m),
+            marker.rotation,
+            marker.position_m,
+            scene.camera_matrix,
+            np.zeros(5),
+        )
         np.testing.assert_allclose(marker.corners_px, corners.reshape(4, 2), atol=1e-6)
         assert 0.6 < marker.distance_m < 1.7
         assert np.all(marker.corners_px >= 0) and np.all(marker.corners_px <= (640, 480))
@@ -59,7 +64,9 @@ def test_rendering_is_deterministic(scene: DemoScene) -> None:
 
 def test_camera_sways_a_little(scene: DemoScene) -> None:
     rest = scene.truth_at_rest()
-    moved = [np.linalg.norm(scene.truth(t)["sign"].position_m - rest["sign"].position_m) for t in np.arange(0.0, 20.0, 0.5)]
+    moved = [
+        np.linalg.norm(scene.truth(t)["sign"].position_m - rest["sign"].position_m) for t in np.arange(0.0, 20.0, 0.5)
+    ]
     assert 0.002 < max(moved) < 0.03
 
 

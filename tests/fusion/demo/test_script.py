@@ -20,7 +20,10 @@ def scene() -> DemoScene:
 
 
 def _inside(corners_px: np.ndarray, point: np.ndarray) -> bool:
-    return cv2.pointPolygonTest(corners_px.astype(np.float32).reshape(-1, 1, 2), (float(point[0]), float(point[1])), False) > 0
+    return (
+        cv2.pointPolygonTest(corners_px.astype(np.float32).reshape(-1, 1, 2), (float(point[0]), float(point[1])), False)
+        > 0
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 5], ids=["seed0", "seed5"])

@@ -112,6 +112,8 @@ def test_the_real_http_camera_source_reads_it() -> None:
     assert camera.size == (640, 480)
     assert stats.corrupt == 0 and stats.frames >= 6
     # The image is the scene: the frame matches one of the last renders closely (JPEG aside).
-    errors = [float(np.abs(scene.render(k / 30.0)[0].astype(int) - frame.image.astype(int)).mean()) for k in published[-30:]]
+    errors = [
+        float(np.abs(scene.render(k / 30.0)[0].astype(int) - frame.image.astype(int)).mean()) for k in published[-30:]
+    ]
     assert min(errors) < 3.0
     assert max(errors) > min(errors)  # the scene moves: frames differ

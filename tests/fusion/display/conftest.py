@@ -45,15 +45,20 @@ class XDisplay:
             raise AssertionError(f"xdotool {' '.join(args)} failed: {done.stderr.strip()}")
         return done.stdout
 
-    def wait_window(self, name: str, command: "Command | None" = None, timeout_s: float = 30.0) -> int:
+    def wait_window(self, name: str, command: Command | None = None, timeout_s: float = 30.0) -> int:
         """The id of the visible window titled exactly `name`, waiting for it to appear."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if command is not None and command.process.poll() is not None:
                 code, _, err = command.finish()
                 raise AssertionError(f"the command ended (exit {code}) before its window appeared: {err}")
-            done = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", f"^{name}$"], env=self.env,
-                                  capture_output=True, text=True, timeout=10)
+            done = subprocess.run(
+                ["xdotool", "search", "--onlyvisible", "--name", f"^{name}$"],
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
             if done.stdout.split():
                 return int(done.stdout.split()[0])
             time.sleep(0.1)
@@ -61,8 +66,13 @@ class XDisplay:
 
     def window_exists(self, name: str) -> bool:
         """Whether a window titled exactly `name` is mapped."""
-        done = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", f"^{name}$"], env=self.env,
-                              capture_output=True, text=True, timeout=10)
+        done = subprocess.run(
+            ["xdotool", "search", "--onlyvisible", "--name", f"^{name}$"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         return bool(done.stdout.split())
 
     def geometry(self, window: int) -> tuple[int, int, int, int]:
@@ -75,12 +85,33 @@ class XDisplay:
         self.xdotool("windowfocus", "--sync", str(window))
         self.xdotool("key", "--delay", "100", *keys)
 
-    def screenshot(self, x: int = 0, y: int = 0, width: int = SCREEN_SIZE_PX[0], height: int = SCREEN_SIZE_PX[1]) -> np.ndarray:
+    def screenshot(
+        self, x: int = 0, y: int = 0, width: int = SCREEN_SIZE_PX[0], height: int = SCREEN_SIZE_PX[1]
+    ) -> np.ndarray:
         """A BGR image of that part of the screen (ffmpeg x11grab)."""
         done = subprocess.run(
-            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "x11grab", "-video_size", f"{width}x{height}",
-             "-i", f"{self.name}+{x},{y}", "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "bgr24", "-"],
-            capture_output=True, timeout=20, env=self.env,
+            [
+                "ffmpeg",
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-f",
+                "x11grab",
+                "-video_size",
+                f"{width}x{height}",
+                "-i",
+                f"{self.name}+{x},{y}",
+                "-frames:v",
+                "1",
+                "-f",
+                "rawvideo",
+                "-pix_fmt",
+                "bgr24",
+                "-",
+            ],
+            capture_output=True,
+            timeout=20,
+            env=self.env,
         )
         if done.returncode != 0 or len(done.stdout) != width * height * 3:
             raise AssertionError(f"screenshot failed: {done.stderr.decode(errors='replace').strip()}")
@@ -100,7 +131,10 @@ def xserver() -> Iterator[XDisplay]:
     width, height = SCREEN_SIZE_PX
     process = subprocess.Popen(
         ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp", "-noreset"],
-        pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        pass_fds=(write_fd,),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     os.close(write_fd)
     try:
@@ -110,7 +144,9 @@ def xserver() -> Iterator[XDisplay]:
             ready, _, _ = select.select([read_fd], [], [], max(0.0, deadline - time.monotonic()))
             chunk = os.read(read_fd, 16) if ready else b""
             if not chunk:
-                raise RuntimeError(f"Xvfb did not start: {process.stderr.read().decode(errors='replace') if process.poll() is not None else 'timeout'}")
+                raise RuntimeError(
+                    f"Xvfb did not start: {process.stderr.read().decode(errors='replace') if process.poll() is not None else 'timeout'}"
+                )
             number += chunk
         yield XDisplay(int(number), process)
     finally:
@@ -146,8 +182,15 @@ class Command:
     """
 
     def __init__(self, display: XDisplay, args: list[str], cwd: Path) -> None:
-        self.process = subprocess.Popen([*GAZEFUSION, *args], env=display.env, cwd=cwd, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [*GAZEFUSION, *args],
+            env=display.env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.lines: list[str] = []
         self.err_lines: list[str] = []
         self._reader = threading.Thread(target=self._read, args=(self.process.stdout, self.lines), daemon=True)

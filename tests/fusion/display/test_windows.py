@@ -51,12 +51,17 @@ def fixations(session: Path) -> list[tuple[float, float]]:
 
 def near(box: tuple[int, int, int, int] | None, centre: tuple[float, float], tolerance_px: float) -> bool:
     """Whether `box` is centred on `centre`."""
-    return box is not None and max(abs((box[0] + box[2]) / 2 - centre[0]), abs((box[1] + box[3]) / 2 - centre[1])) <= tolerance_px
+    return (
+        box is not None
+        and max(abs((box[0] + box[2]) / 2 - centre[0]), abs((box[1] + box[3]) / 2 - centre[1])) <= tolerance_px
+    )
 
 
 def test_run_window_pause_layers_mark_and_quit_by_keys(xdisplay: XDisplay, ffmpeg_camera, tmp_path: Path) -> None:
     session = tmp_path / "session"
-    command = Command(xdisplay, ["run", "--camera", ffmpeg_camera.url, "--tracker", "mouse", "--record", str(session)], tmp_path)
+    command = Command(
+        xdisplay, ["run", "--camera", ffmpeg_camera.url, "--tracker", "mouse", "--record", str(session)], tmp_path
+    )
     try:
         window = xdisplay.wait_window(RUN_WINDOW, command)
         wait_size(xdisplay, window, CAMERA_SIZE_PX)  # the image unscaled, no toolbar
@@ -105,7 +110,9 @@ def test_run_window_pause_layers_mark_and_quit_by_keys(xdisplay: XDisplay, ffmpe
 
 def test_mouse_tracker_follows_the_mouse_in_a_scaled_window(xdisplay: XDisplay, ffmpeg_camera, tmp_path: Path) -> None:
     session = tmp_path / "session"
-    command = Command(xdisplay, ["run", "--camera", ffmpeg_camera.url, "--tracker", "mouse", "--record", str(session)], tmp_path)
+    command = Command(
+        xdisplay, ["run", "--camera", ffmpeg_camera.url, "--tracker", "mouse", "--record", str(session)], tmp_path
+    )
     try:
         window = xdisplay.wait_window(RUN_WINDOW, command)
         wait_size(xdisplay, window, CAMERA_SIZE_PX)
@@ -139,13 +146,29 @@ def is_target(screen: np.ndarray, screen_px: np.ndarray) -> bool:
 
 def calibrate(xdisplay: XDisplay, camera_url: str, tmp_path: Path, tracker: str) -> tuple[Command, Path]:
     mapping = tmp_path / "mapping.yaml"
-    command = Command(xdisplay, ["calibrate", "tracker", "--camera", camera_url, "--tracker", tracker,
-                                 "--simulate-participant", "--dwell", "0.3", "--out", str(mapping)], tmp_path)
+    command = Command(
+        xdisplay,
+        [
+            "calibrate",
+            "tracker",
+            "--camera",
+            camera_url,
+            "--tracker",
+            tracker,
+            "--simulate-participant",
+            "--dwell",
+            "0.3",
+            "--out",
+            str(mapping),
+        ],
+        tmp_path,
+    )
     return command, mapping
 
 
-def test_tracker_calibration_window_is_full_screen_and_escape_writes_nothing(xdisplay: XDisplay, ffmpeg_camera,
-                                                                              tmp_path: Path) -> None:
+def test_tracker_calibration_window_is_full_screen_and_escape_writes_nothing(
+    xdisplay: XDisplay, ffmpeg_camera, tmp_path: Path
+) -> None:
     command, mapping = calibrate(xdisplay, ffmpeg_camera.url, tmp_path, "mock")  # real time: slow enough to abort
     try:
         window = xdisplay.wait_window(CALIBRATION_WINDOW, command)
@@ -196,10 +219,30 @@ def board_camera(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MjpegServ
         server.stop()
 
 
-def test_live_camera_calibration_window_stops_on_q_and_calibrates(xdisplay: XDisplay, board_camera, tmp_path: Path) -> None:
+def test_live_camera_calibration_window_stops_on_q_and_calibrates(
+    xdisplay: XDisplay, board_camera, tmp_path: Path
+) -> None:
     out = tmp_path / "camera.yaml"
-    command = Command(xdisplay, ["calibrate", "camera", "--camera", board_camera.url, "--board", "9x6", "--square-mm", "25",
-                                 "--views", "15", "--min-views", "5", "--out", str(out)], tmp_path)
+    command = Command(
+        xdisplay,
+        [
+            "calibrate",
+            "camera",
+            "--camera",
+            board_camera.url,
+            "--board",
+            "9x6",
+            "--square-mm",
+            "25",
+            "--views",
+            "15",
+            "--min-views",
+            "5",
+            "--out",
+            str(out),
+        ],
+        tmp_path,
+    )
     try:
         window = xdisplay.wait_window(CAMERA_WINDOW, command)
         wait_size(xdisplay, window, CAMERA_SIZE_PX)  # the image unscaled, no toolbar

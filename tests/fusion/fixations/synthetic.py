@@ -37,8 +37,10 @@ def make_gaze(
     """
     rng = np.random.default_rng(seed)
     px_per_deg_x, px_per_deg_y = geometry.px_per_deg
-    centres = [(float(rng.uniform(150, geometry.width_px - 150)), float(rng.uniform(150, geometry.height_px - 150)))
-               for _ in range(n_fixations)]
+    centres = [
+        (float(rng.uniform(150, geometry.width_px - 150)), float(rng.uniform(150, geometry.height_px - 150)))
+        for _ in range(n_fixations)
+    ]
     durations = rng.uniform(*fixation_s, size=n_fixations)
     segments: list[tuple[float, float, int]] = []  # (start, end, fixation index or -1 for saccade)
     t = 0.0

@@ -15,10 +15,17 @@ from gazefusion.fusion.tables import TableReader
 
 from .synthetic import make_gaze
 
-SIDECAR = {"sampling_rate_hz": 500.0, "screen_px": [1024, 768], "screen_mm": [380.0, 300.0], "viewing_distance_mm": 670.0}
+SIDECAR = {
+    "sampling_rate_hz": 500.0,
+    "screen_px": [1024, 768],
+    "screen_mm": [380.0, 300.0],
+    "viewing_distance_mm": 670.0,
+}
 
 
-def write_gaze(path: Path, rows: list[tuple[object, ...]], header: str = "t\tx\ty\tpupil", sidecar: bool = True) -> Path:
+def write_gaze(
+    path: Path, rows: list[tuple[object, ...]], header: str = "t\tx\ty\tpupil", sidecar: bool = True
+) -> Path:
     lines = [header] + ["\t".join(str(v) for v in row) for row in rows]
     path.write_text("\n".join(lines) + "\n")
     if sidecar:
@@ -28,7 +35,9 @@ def write_gaze(path: Path, rows: list[tuple[object, ...]], header: str = "t\tx\t
 
 def synthetic_rows(t0: float = 0.0, seed: int = 2) -> tuple[list[tuple[object, ...]], list[tuple[float, float]]]:
     gaze = make_gaze(seed=seed)
-    rows = [(repr(t0 + t), repr(x), repr(y), "3.5") for t, x, y in zip(gaze.t.tolist(), gaze.x.tolist(), gaze.y.tolist())]
+    rows = [
+        (repr(t0 + t), repr(x), repr(y), "3.5") for t, x, y in zip(gaze.t.tolist(), gaze.x.tolist(), gaze.y.tolist())
+    ]
     return rows, [(t0 + a, t0 + b) for a, b in gaze.fixations]
 
 
@@ -45,7 +54,9 @@ def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
 
 
 @pytest.mark.parametrize("method", ["ivt", "idt"])
-def test_writes_the_fixations_table_on_the_input_clock(tmp_path: Path, capsys: pytest.CaptureFixture[str], method: str) -> None:
+def test_writes_the_fixations_table_on_the_input_clock(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], method: str
+) -> None:
     rows, truth = synthetic_rows(t0=5000.0)
     gaze = write_gaze(tmp_path / "gaze.tsv", rows)
     out = tmp_path / "fixations.tsv"
@@ -66,8 +77,23 @@ def test_geometry_from_flags_overrides_the_sidecar(tmp_path: Path) -> None:
     out_sidecar, out_flags = tmp_path / "a.tsv", tmp_path / "b.tsv"
     assert main(["fixations", str(gaze), "--out", str(out_sidecar)]) == 0
     # A screen four times as far away: every movement is a quarter of the angle.
-    assert main(["fixations", str(gaze), "--out", str(out_flags), "--screen-px", "1024x768",
-                 "--screen-mm", "380x300", "--distance-mm", "2680"]) == 0
+    assert (
+        main(
+            [
+                "fixations",
+                str(gaze),
+                "--out",
+                str(out_flags),
+                "--screen-px",
+                "1024x768",
+                "--screen-mm",
+                "380x300",
+                "--distance-mm",
+                "2680",
+            ]
+        )
+        == 0
+    )
     near, far = read_table(out_sidecar), read_table(out_flags)
     assert len(near) == len(truth)
     assert float(far[0]["dispersion_deg"]) < 0.5 * float(near[0]["dispersion_deg"])
@@ -91,7 +117,14 @@ def test_param_flag_reaches_the_detector(tmp_path: Path) -> None:
         (["--distance-mm", "-3"], "distance_mm must be a positive number"),
         (["--method", "ihmm"], "invalid choice: 'ihmm'"),
     ],
-    ids=["unknown-param", "param-without-value", "param-not-number", "bad-screen-px", "negative-distance", "unknown-method"],
+    ids=[
+        "unknown-param",
+        "param-without-value",
+        "param-not-number",
+        "bad-screen-px",
+        "negative-distance",
+        "unknown-method",
+    ],
 )
 def test_bad_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], expected: str) -> None:
     rows, _ = synthetic_rows()
@@ -119,10 +152,14 @@ def test_missing_columns_are_named(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "lacks the column(s) x, y" in line
 
 
-@pytest.mark.parametrize(("cell", "column"), [((1, "abc"), "x"), ((0, "1.2.3"), "t"), ((0, ""), "t")],
-                         ids=["text-in-x", "bad-number-in-t", "empty-t"])
-def test_non_numeric_cells_name_the_column_and_row(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                    cell: tuple[int, str], column: str) -> None:
+@pytest.mark.parametrize(
+    ("cell", "column"),
+    [((1, "abc"), "x"), ((0, "1.2.3"), "t"), ((0, ""), "t")],
+    ids=["text-in-x", "bad-number-in-t", "empty-t"],
+)
+def test_non_numeric_cells_name_the_column_and_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cell: tuple[int, str], column: str
+) -> None:
     rows, _ = synthetic_rows()
     rows = [list(row) for row in rows]
     rows[41][cell[0]] = cell[1]
@@ -132,7 +169,9 @@ def test_non_numeric_cells_name_the_column_and_row(tmp_path: Path, capsys: pytes
     assert f"column {column}" in line and "data row 42" in line
 
 
-def test_backwards_and_repeated_timestamps_are_skipped_with_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_backwards_and_repeated_timestamps_are_skipped_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rows, truth = synthetic_rows()
     clean = write_gaze(tmp_path / "clean.tsv", rows)
     messy_rows = list(rows)
@@ -143,7 +182,9 @@ def test_backwards_and_repeated_timestamps_are_skipped_with_a_warning(tmp_path: 
     capsys.readouterr()
     assert main(["fixations", str(messy), "--out", str(tmp_path / "messy_f.tsv")]) == 0
     captured = capsys.readouterr()
-    assert captured.err.strip() == "gazefusion: warning: skipped 2 row(s) whose t did not increase (first: data row 101)"
+    assert (
+        captured.err.strip() == "gazefusion: warning: skipped 2 row(s) whose t did not increase (first: data row 101)"
+    )
     assert read_table(tmp_path / "messy_f.tsv") == read_table(tmp_path / "clean_f.tsv")
     assert len(read_table(tmp_path / "clean_f.tsv")) == len(truth)
 
@@ -154,7 +195,10 @@ def test_all_samples_invalid_gives_no_fixations_and_says_so(tmp_path: Path, caps
     out = tmp_path / "f.tsv"
     assert main(["fixations", str(gaze), "--out", str(out)]) == 0
     captured = capsys.readouterr()
-    assert captured.err.strip() == f"gazefusion: warning: no valid samples in {gaze} (2000 row(s), all invalid): no fixations"
+    assert (
+        captured.err.strip()
+        == f"gazefusion: warning: no valid samples in {gaze} (2000 row(s), all invalid): no fixations"
+    )
     assert captured.out.startswith("0 fixations")
     assert read_table(out) == []
 

@@ -18,8 +18,9 @@ METHODS = sorted(DETECTORS)
 STEP_S = 1 / 500
 
 
-def run(method: str, gaze: Synthetic, geometry: ScreenGeometry = LUND_SCREEN,
-        params: dict[str, float] | None = None) -> list[tuple[int, FixationEvent]]:
+def run(
+    method: str, gaze: Synthetic, geometry: ScreenGeometry = LUND_SCREEN, params: dict[str, float] | None = None
+) -> list[tuple[int, FixationEvent]]:
     """All events with the index of the sample whose push returned them."""
     detector = make_detector(method, geometry, params)
     events = []
@@ -242,7 +243,9 @@ def test_ivt_loss_trims_cut_around_a_long_loss() -> None:
     x[lost] = y[lost] = math.nan
     blink = Synthetic(gaze.t, x, y, gaze.valid, gaze.fixations, gaze.centres)
     plain = ends(run("ivt", blink, params={"onset_trim_s": 0.0}))
-    trimmed = ends(run("ivt", blink, params={"onset_trim_s": 0.0, "loss_trim_before_s": 0.05, "loss_trim_after_s": 0.08}))
+    trimmed = ends(
+        run("ivt", blink, params={"onset_trim_s": 0.0, "loss_trim_before_s": 0.05, "loss_trim_after_s": 0.08})
+    )
     assert len(plain) == len(trimmed) == 3
     assert plain[0].offset - trimmed[0].offset == pytest.approx(0.05, abs=1.5 * STEP_S)
     assert trimmed[1].onset - plain[1].onset == pytest.approx(0.08, abs=1.5 * STEP_S)

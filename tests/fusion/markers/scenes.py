@@ -52,5 +52,3 @@ def render_scene(
 def rotation_error_deg(rvec_a: np.ndarray, rvec_b: np.ndarray) -> float:
     relative = cv2.Rodrigues(np.asarray(rvec_a, float))[0].T @ cv2.Rodrigues(np.asarray(rvec_b, float))[0]
     return float(np.degrees(np.arccos(np.clip((np.trace(relative) - 1) / 2, -1, 1))))
-
-

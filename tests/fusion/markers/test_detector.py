@@ -26,7 +26,9 @@ from tests.fusion.markers.scenes import CAMERA, SIZE, render_scene, rotation_err
     ids=["0.5m-frontal", "0.5m-tilt35", "0.75m-tilt20", "0.75m-tilt45", "1m-tilt10", "1m-tilt30"],
 )
 def test_pose_matches_ground_truth(detector: MarkerDetector, distance_m, tilt_deg, roll_deg, centre) -> None:
-    frame, (truth,) = render_scene([("b", distance_m, tilt_deg, roll_deg, centre)], seed=int(distance_m * 100 + tilt_deg))
+    frame, (truth,) = render_scene(
+        [("b", distance_m, tilt_deg, roll_deg, centre)], seed=int(distance_m * 100 + tilt_deg)
+    )
     hits = detector.detect(frame)
     assert [hit.marker_id for hit in hits] == ["b"]
     hit = hits[0]
@@ -91,7 +93,9 @@ def test_roi_partly_outside_the_frame_is_clipped(detector: MarkerDetector, roi) 
     assert [hit.marker_id for hit in detector.detect(frame, roi=roi)] == ["c"]
 
 
-@pytest.mark.parametrize("roi", [(700, 0, 100, 100), (0, -300, 640, 200), (10, 10, 0, 50)], ids=["right", "above", "empty"])
+@pytest.mark.parametrize(
+    "roi", [(700, 0, 100, 100), (0, -300, 640, 200), (10, 10, 0, 50)], ids=["right", "above", "empty"]
+)
 def test_roi_outside_the_frame_finds_nothing(detector: MarkerDetector, roi) -> None:
     frame, _ = render_scene([("c", 0.6, 0, 0, (320, 240))], seed=9)
     assert detector.detect(frame, roi=roi) == []
@@ -120,7 +124,9 @@ def test_grey_frames_work(detector: MarkerDetector) -> None:
 
 def test_intrinsics_are_scaled_to_a_larger_frame(library: MarkerLibrary, intrinsics: CameraIntrinsics) -> None:
     detector = MarkerDetector(library, intrinsics)
-    frame, (truth,) = render_scene([("a", 0.8, 25, 15, (640, 480))], seed=4, size=(1280, 960), camera=CAMERA * [[2], [2], [1]])
+    frame, (truth,) = render_scene(
+        [("a", 0.8, 25, 15, (640, 480))], seed=4, size=(1280, 960), camera=CAMERA * [[2], [2], [1]]
+    )
     hits = detector.detect(frame)
     assert [hit.marker_id for hit in hits] == ["a"]
     assert np.linalg.norm(hits[0].position_m - truth.tvec) < 0.015 * 0.8

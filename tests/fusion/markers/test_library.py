@@ -33,8 +33,11 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_load_resolves_images_relative_to_the_file(tmp_path: Path, pictures: Path) -> None:
-    path = write(tmp_path, "- {id: poster, image: pictures/poster.png, width_m: 0.3}\n"
-                           "- {id: 7, image: pictures/book.jpg, width_m: 0.15}\n")
+    path = write(
+        tmp_path,
+        "- {id: poster, image: pictures/poster.png, width_m: 0.3}\n"
+        "- {id: 7, image: pictures/book.jpg, width_m: 0.15}\n",
+    )
     library = MarkerLibrary.load(path, MarkersConfig())
     assert library.ids == ["poster", "7"]
     book = library["7"]
@@ -50,22 +53,58 @@ def test_load_resolves_images_relative_to_the_file(tmp_path: Path, pictures: Pat
 def test_marker_frame_points(tmp_path: Path, pictures: Path) -> None:
     library = MarkerLibrary.load(write(tmp_path, "- {id: p, image: pictures/poster.png, width_m: 0.3}\n"))
     points = library["p"].to_marker_m(library["p"].outline_px)
-    np.testing.assert_allclose(points, [[-0.15, -0.15, 0], [0.15, -0.15, 0], [0.15, 0.15, 0], [-0.15, 0.15, 0]], atol=1e-12)
+    np.testing.assert_allclose(
+        points, [[-0.15, -0.15, 0], [0.15, -0.15, 0], [0.15, 0.15, 0], [-0.15, 0.15, 0]], atol=1e-12
+    )
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        pytest.param("- {id: a, image: pictures/missing.png, width_m: 0.2}\n", "marker 'a': image not found: .*missing.png", id="image-missing"),
-        pytest.param("- {id: a, image: pictures/notes.png, width_m: 0.2}\n", "marker 'a': image is not a readable picture", id="image-unreadable"),
-        pytest.param("- {id: a, image: pictures/plain.png, width_m: 0.2}\n", r"marker 'a' \(.*plain.png\): too little texture: 0 ORB keypoints, needs at least", id="too-little-texture"),
-        pytest.param("- {id: a, image: pictures/poster.png, width_m: 0}\n", "marker 'a': width_m must be a positive number of metres, got 0", id="width-zero"),
-        pytest.param("- {id: a, image: pictures/poster.png, width_m: -0.2}\n", "width_m must be a positive number of metres, got -0.2", id="width-negative"),
-        pytest.param("- {id: a, image: pictures/poster.png, width_m: wide}\n", "width_m must be a positive number of metres, got 'wide'", id="width-not-a-number"),
-        pytest.param("- {id: a, image: pictures/poster.png, width_m: .nan}\n", "width_m must be a positive number", id="width-nan"),
-        pytest.param("- {id: a, image: pictures/poster.png, width_m: 0.2}\n- {id: a, image: pictures/book.jpg, width_m: 0.2}\n", "entry 2: duplicate marker id 'a'", id="duplicate-id"),
+        pytest.param(
+            "- {id: a, image: pictures/missing.png, width_m: 0.2}\n",
+            "marker 'a': image not found: .*missing.png",
+            id="image-missing",
+        ),
+        pytest.param(
+            "- {id: a, image: pictures/notes.png, width_m: 0.2}\n",
+            "marker 'a': image is not a readable picture",
+            id="image-unreadable",
+        ),
+        pytest.param(
+            "- {id: a, image: pictures/plain.png, width_m: 0.2}\n",
+            r"marker 'a' \(.*plain.png\): too little texture: 0 ORB keypoints, needs at least",
+            id="too-little-texture",
+        ),
+        pytest.param(
+            "- {id: a, image: pictures/poster.png, width_m: 0}\n",
+            "marker 'a': width_m must be a positive number of metres, got 0",
+            id="width-zero",
+        ),
+        pytest.param(
+            "- {id: a, image: pictures/poster.png, width_m: -0.2}\n",
+            "width_m must be a positive number of metres, got -0.2",
+            id="width-negative",
+        ),
+        pytest.param(
+            "- {id: a, image: pictures/poster.png, width_m: wide}\n",
+            "width_m must be a positive number of metres, got 'wide'",
+            id="width-not-a-number",
+        ),
+        pytest.param(
+            "- {id: a, image: pictures/poster.png, width_m: .nan}\n",
+            "width_m must be a positive number",
+            id="width-nan",
+        ),
+        pytest.param(
+            "- {id: a, image: pictures/poster.png, width_m: 0.2}\n- {id: a, image: pictures/book.jpg, width_m: 0.2}\n",
+            "entry 2: duplicate marker id 'a'",
+            id="duplicate-id",
+        ),
         pytest.param("- {id: a, image: pictures/poster.png}\n", "entry 1: lacks width_m", id="missing-key"),
-        pytest.param("- {id: a, image: pictures/poster.png, width_m: 0.2, size: 3}\n", "unknown key size", id="unknown-key"),
+        pytest.param(
+            "- {id: a, image: pictures/poster.png, width_m: 0.2, size: 3}\n", "unknown key size", id="unknown-key"
+        ),
         pytest.param("- {id: null, image: pictures/poster.png, width_m: 0.2}\n", "id must not be empty", id="empty-id"),
         pytest.param("markers: []\n", "expected a non-empty list", id="not-a-list"),
         pytest.param("[\n", "is not readable YAML", id="bad-yaml"),

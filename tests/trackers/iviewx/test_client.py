@@ -38,7 +38,8 @@ def _matches(got: GazeSample, sent: SentSample, scale: float) -> bool:
 
 @pytest.mark.parametrize("binocular", [False, True], ids=["monocular", "binocular"])
 @pytest.mark.parametrize(
-    "sample_format", ["%TU %ET %SX %SY %DX %DY", LONG_FORMAT, "%TS %ET %SX %SY", "%SC %TU %SX %SY %PX %PY %CX %CY"],
+    "sample_format",
+    ["%TU %ET %SX %SY %DX %DY", LONG_FORMAT, "%TS %ET %SX %SY", "%SC %TU %SX %SY %PX %PY %CX %CY"],
     ids=["default", "long", "ms-clock", "no-eye-type"],
 )
 def test_records_everything_the_simulator_sends(geometry: ScreenGeometry, binocular: bool, sample_format: str) -> None:
@@ -55,7 +56,9 @@ def test_records_everything_the_simulator_sends(geometry: ScreenGeometry, binocu
             s = s._replace(eye="b" if binocular else "r")
         assert _matches(g, s, scale), (g, s)
     assert any(not g.valid for g in got)  # the script blinks: lost samples arrive as invalid
-    assert stats == stats._replace(received=len(sent), malformed=0, dropped=0, gaps=0, duplicates=0, out_of_order=0, restarts=0)
+    assert stats == stats._replace(
+        received=len(sent), malformed=0, dropped=0, gaps=0, duplicates=0, out_of_order=0, restarts=0
+    )
 
 
 def test_handshake_sets_rate_and_format(simulator: IViewXSimulator, client: IViewXClient) -> None:
@@ -70,7 +73,9 @@ def test_handshake_sets_rate_and_format(simulator: IViewXSimulator, client: IVie
     [b"", b"   \t\r\n", b"\x00" * 32, bytes(range(256)).replace(b"\n", b"").replace(b"\r", b""), b"\xff\xfe junk"],
     ids=["empty", "whitespace", "nul", "binary", "not-et"],
 )
-def test_junk_datagrams_are_counted_and_survived(simulator: IViewXSimulator, client: IViewXClient, datagram: bytes) -> None:
+def test_junk_datagrams_are_counted_and_survived(
+    simulator: IViewXSimulator, client: IViewXClient, datagram: bytes
+) -> None:
     simulator.send_raw(datagram)
     simulator.send_raw(b"ET_SPL 1000 r 10 20 3 3\x00\x00")
     sample = client.get_sample(2.0)
@@ -150,8 +155,12 @@ def test_server_fixation_events(simulator: IViewXSimulator, client: IViewXClient
     client.stop_fixation_detection()
     assert wait_until(lambda: "ET_EFX" in simulator.commands)
     got: list[str] = []
-    wait_until(lambda: got.extend(e.raw for e in events(client) if e.kind.startswith("fixation"))
-               or len(got) >= len(simulator.fixation_lines))
+    wait_until(
+        lambda: (
+            got.extend(e.raw for e in events(client) if e.kind.startswith("fixation"))
+            or len(got) >= len(simulator.fixation_lines)
+        )
+    )
     assert got and got == simulator.fixation_lines
 
 
@@ -244,7 +253,9 @@ def test_manual_accept_and_abort(simulator: IViewXSimulator, client: IViewXClien
     manual = client.calibrate(5, auto_accept=False, timeout_s=10.0, on_target=lambda point: client.accept_point())
     assert manual.finished and manual.accepted == [1, 2, 3, 4, 5]
     aborted = client.calibrate(
-        5, auto_accept=False, timeout_s=10.0,
+        5,
+        auto_accept=False,
+        timeout_s=10.0,
         on_target=lambda point: client.abort() if point.index == 2 else client.accept_point(),
     )
     assert aborted.aborted and not aborted.finished and aborted.shown == [1, 2]

@@ -39,22 +39,41 @@ def test_format_command_quotes() -> None:
 EXAMPLES = [
     ("%TS %ET %SX %SY", "1234567 b 399 398 200 199", 1234.567, "b", (399, 200), (398, 199)),
     ("%SX %SY", "400 202", math.nan, "r", None, (400, 202)),
-    ("%ET %TS %SX %SY %EX %EY %EZ", "b 100527788 790 790 255 255 -59.923  3.225 14.816 17.588 587.446 580.656",
-     100527.788, "b", (790, 255), (790, 255)),
-    ("%TU %ET %SX %SY %DX %DY %EX %EY %EZ %PX %PY",
-     "100527771763 b 788 788 258 258 12.105186 10.957320 12.105186 10.957320 -59.875  3.226 14.819 17.609 "
-     "586.966 580.848 379.807800 654.019907 438.804785 425.142153",
-     100527.771763, "b", (788, 258), (788, 258)),
+    (
+        "%ET %TS %SX %SY %EX %EY %EZ",
+        "b 100527788 790 790 255 255 -59.923  3.225 14.816 17.588 587.446 580.656",
+        100527.788,
+        "b",
+        (790, 255),
+        (790, 255),
+    ),
+    (
+        "%TU %ET %SX %SY %DX %DY %EX %EY %EZ %PX %PY",
+        "100527771763 b 788 788 258 258 12.105186 10.957320 12.105186 10.957320 -59.875  3.226 14.819 17.609 "
+        "586.966 580.848 379.807800 654.019907 438.804785 425.142153",
+        100527.771763,
+        "b",
+        (788, 258),
+        (788, 258),
+    ),
     ("%TU %ET %SX %SY", "5000000 l 10.5 -20.25", 5.0, "l", (10.5, -20.25), None),
 ]
 
 
-@pytest.mark.parametrize("fmt, tokens, tracker_t, eye, left, right", EXAMPLES, ids=["ts-b", "xy-only", "et-first-eye-pos", "long-tu", "mono-left"])
-def test_documented_examples(fmt: str, tokens: str, tracker_t: float, eye: str, left: tuple | None, right: tuple | None) -> None:
+@pytest.mark.parametrize(
+    "fmt, tokens, tracker_t, eye, left, right",
+    EXAMPLES,
+    ids=["ts-b", "xy-only", "et-first-eye-pos", "long-tu", "mono-left"],
+)
+def test_documented_examples(
+    fmt: str, tokens: str, tracker_t: float, eye: str, left: tuple | None, right: tuple | None
+) -> None:
     sample = SampleFormat(fmt).parse(tokens.split(), t=1.0)
     assert sample is not None
     assert sample.t == 1.0 and sample.eye == eye
-    assert (math.isnan(tracker_t) and math.isnan(sample.tracker_t)) or sample.tracker_t == pytest.approx(tracker_t, abs=1e-9)
+    assert (math.isnan(tracker_t) and math.isnan(sample.tracker_t)) or sample.tracker_t == pytest.approx(
+        tracker_t, abs=1e-9
+    )
     for got, want in ((sample.left, left), (sample.right, right)):
         if want is None:
             assert got is None
@@ -66,7 +85,9 @@ def test_documented_examples(fmt: str, tokens: str, tracker_t: float, eye: str, 
 
 def test_long_format_pupil_and_timestamp_beyond_32_bits() -> None:
     fmt = SampleFormat(LONG_FORMAT)
-    sample = fmt.parse("100527771763 b 788 790 258 260 12.1 12.3 10.9 11.1 -59.8 3.2 14.8 17.6 586.9 580.8".split(), 0.0)
+    sample = fmt.parse(
+        "100527771763 b 788 790 258 260 12.1 12.3 10.9 11.1 -59.8 3.2 14.8 17.6 586.9 580.8".split(), 0.0
+    )
     assert sample.tracker_t == pytest.approx(100527.771763)
     assert (sample.x, sample.y, sample.pupil) == pytest.approx((789, 259, 12.2))
 
@@ -93,7 +114,16 @@ def test_lost_tracking_is_not_the_point_zero() -> None:
         ("1000 r ten 20 3 3", None),  # not a number
         ("10.5 r 10 20 3 3", None),  # time must be an integer
     ],
-    ids=["mono", "eye-switch", "eye-type-mismatch-mono", "eye-type-mismatch-bino", "short", "long", "nan-token", "float-time"],
+    ids=[
+        "mono",
+        "eye-switch",
+        "eye-type-mismatch-mono",
+        "eye-type-mismatch-bino",
+        "short",
+        "long",
+        "nan-token",
+        "float-time",
+    ],
 )
 def test_token_count_and_eye_layout(tokens: str, parsed_eye: str | None) -> None:
     sample = SampleFormat("%TU %ET %SX %SY %DX %DY").parse(tokens.split(), 0.0)
@@ -110,8 +140,19 @@ def test_literals_are_copied_and_skipped() -> None:
 @pytest.mark.parametrize("fmt", ["%TS %ET %SX %SY", LONG_FORMAT, "%SC %TU %SX %SY %PX %PY %CX %CY"])
 @pytest.mark.parametrize("eye", ["l", "r", "b"])
 def test_format_then_parse(fmt: str, eye: str) -> None:
-    values = {"SX": 100.5, "SY": 200.25, "DX": 12.0, "DY": 11.0, "PX": 1.0, "PY": 2.0, "CX": 3.0, "CY": 4.0,
-              "EX": -30.0, "EY": 3.0, "EZ": 600.0}
+    values = {
+        "SX": 100.5,
+        "SY": 200.25,
+        "DX": 12.0,
+        "DY": 11.0,
+        "PX": 1.0,
+        "PY": 2.0,
+        "CX": 3.0,
+        "CY": 4.0,
+        "EX": -30.0,
+        "EY": 3.0,
+        "EZ": 600.0,
+    }
     other = dict(values, SX=104.5)
     sample_format = SampleFormat(fmt)
     line = sample_format.format(123_456_789, eye, values, other, counter=7)
@@ -142,7 +183,11 @@ def test_bad_formats(fmt: str, fragment: str) -> None:
         ("ET_FIX l 100527788000 512 384", "fixation_start", {"eye": "l", "x": 512.0, "y": 384.0}),
         ("ET_FIX 100 30", "fixation_on", {"min_duration_ms": 100.0, "dispersion_px": 30.0}),
         ("ET_FIX", "fixation_on", {}),
-        ("ET_EFX r 1000000 1250000 250 510 380", "fixation_end", {"eye": "r", "start_s": 1.0, "end_s": 1.25, "duration_s": 0.25}),
+        (
+            "ET_EFX r 1000000 1250000 250 510 380",
+            "fixation_end",
+            {"eye": "r", "start_s": 1.0, "end_s": 1.25, "duration_s": 0.25},
+        ),
         ("ET_EFX", "fixation_off", {}),
         ("ET_EFX r 12", "malformed", {}),
         ("ET_CAL 9", "calibration_start", {"points": 9}),
@@ -153,8 +198,18 @@ def test_bad_formats(fmt: str, fragment: str) -> None:
         ("ET_FIN 1", "calibration_finish", {"code": 1}),
         ("ET_BRK", "calibration_abort", {}),
         ("ET_VLS", "validation_start", {}),
-        ("ET_VLS l 8.6 6.3 10.7 0.32° 0.24°", "validation",
-         {"eye": "l", "rms_x_px": 8.6, "rms_y_px": 6.3, "rms_distance_px": 10.7, "mean_x_deg": 0.32, "mean_y_deg": 0.24}),
+        (
+            "ET_VLS l 8.6 6.3 10.7 0.32° 0.24°",
+            "validation",
+            {
+                "eye": "l",
+                "rms_x_px": 8.6,
+                "rms_y_px": 6.3,
+                "rms_distance_px": 10.7,
+                "mean_x_deg": 0.32,
+                "mean_y_deg": 0.24,
+            },
+        ),
         ('ET_REM "trial 3 start"', "remark", {"text": "trial 3 start"}),
         ("ET_CSP 1 2 3", "raw", {"command": "ET_CSP"}),
         ("ET_XYZ", "raw", {"command": "ET_XYZ"}),
