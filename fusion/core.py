@@ -16,6 +16,10 @@ What it does with each input:
   on a marker or on nothing. Every later frame while the fixation lasts is searched too; a
   look is emitted again only when the marker changes (``"change"``). At the fixation's end a
   summary look (``"end"``) gives the marker seen on most frames with its mean pose.
+- Gaze on markers. Every searched frame with a marker is reported (:class:`SearchedFrame`);
+  with a :class:`~gazefusion.fusion.analysis.join.GazeOnMarkers` set as ``join``, gaze
+  samples and fixations are mapped onto the markers of the frames nearest in time
+  (:class:`GazeOnMarker`, :class:`FixationOnMarker`, about a ring of frames late).
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ from typing import Literal, NamedTuple, Protocol
 import numpy as np
 
 from gazefusion.calibration.mapping import TrackerCameraMapping
+from gazefusion.fusion.analysis.join import FixationOnMarker, GazeOnMarker, GazeOnMarkers
 from gazefusion.fusion.geometry import ScreenGeometry
-from gazefusion.fusion.types import Fixation, FixationEvent, Frame, Look, MarkerHit
+from gazefusion.fusion.types import Fixation, FixationEvent, Frame, Look, MarkerHit, SearchedFrame
 from gazefusion.trackers.types import GazeSample
 
 LookKind = Literal["first", "change", "end"]
@@ -74,7 +79,7 @@ class LookEvent(NamedTuple):
         return self.look.fixation
 
 
-CoreOutput = FixationEvent | LookEvent
+CoreOutput = FixationEvent | LookEvent | SearchedFrame | GazeOnMarker | FixationOnMarker
 
 
 class OverlayState(NamedTuple):
@@ -223,9 +228,11 @@ class FusionCore:
         self._offsets: deque[tuple[float, float]] = deque()
         self._last_tracker_t: float | None = None
         self._gaze_outside = False
-        self._ring: deque[Frame] = deque(maxlen=ring_frames)
+        self.ring_frames = int(ring_frames)
+        self._ring: deque[Frame] = deque(maxlen=self.ring_frames)
         self._active: _Active | None = None
         self._finished = False
+        self.join: GazeOnMarkers | None = None
 
     # --- mapping -------------------------------------------------------------------------
 
@@ -246,6 +253,13 @@ class FusionCore:
         else:
             self.mapping.check_camera_size(size)
         self._mapping_checked = True
+
+    def points_to_camera(self, points_px: np.ndarray) -> np.ndarray:
+        """(N, 2) tracker px to camera px (nan while no mapping is known)."""
+        points = np.asarray(points_px, np.float64).reshape(-1, 2)
+        if self.mapping is None:
+            return np.full_like(points, math.nan)
+        return np.asarray(self.mapping.to_camera(points), np.float64).reshape(-1, 2)
 
     def to_camera(self, x_px: float, y_px: float) -> tuple[float, float]:
         """Tracker px to camera px, or (nan, nan) while no mapping is known."""
@@ -301,8 +315,13 @@ class FusionCore:
             self._gaze_outside = outside
         else:
             self.stats.invalid_samples += 1
-        events = self.detector.push(self.sample_time(sample), x if valid else math.nan, y if valid else math.nan, valid)
-        return self._on_fixation_events(events) if events else []
+        t = self.sample_time(sample)
+        events = self.detector.push(t, x if valid else math.nan, y if valid else math.nan, valid)
+        outputs = self._on_fixation_events(events) if events else []
+        if self.join is not None:
+            self.join.sample(t, x, y, valid)
+            outputs.extend(self.join.feed(list(outputs)))
+        return outputs
 
     def sample_time(self, sample: GazeSample) -> float:
         """The sample's time on the host clock, from the tracker's clock where it has one.
@@ -355,22 +374,29 @@ class FusionCore:
             self.set_camera_size((width, height))
         self.stats.frames += 1
         self._ring.append(frame)
+        rows: list[CoreOutput] = [] if self.join is None else list(self.join.frame(frame.index, frame.t))
         active = self._active
         if active is None or frame.index <= active.last_frame_index:
-            return []
+            return rows
         if active.last_hit is None and active.frames_since_search + 1 < self.empty_search_every:
             # Nothing found in this fixation's AOI lately: look again only every few frames.
             active.frames_since_search += 1
-            return []
-        look = self._search(active, frame)
-        return [] if look is None else [look]
+            return rows
+        found = self._search(active, frame)
+        if self.join is not None:
+            self.join.feed(found)
+        return rows + found
 
     def finish(self) -> list[CoreOutput]:
         """End of input: flush the detector (a fixation in progress ends)."""
         if self._finished:
             return []
         self._finished = True
-        return self._on_fixation_events(self.detector.flush())
+        outputs = self._on_fixation_events(self.detector.flush())
+        if self.join is not None:
+            outputs.extend(self.join.feed(list(outputs)))
+            outputs.extend(self.join.finish())
+        return outputs
 
     # --- internals -----------------------------------------------------------------------
 
@@ -392,9 +418,7 @@ class FusionCore:
                 self.stats.fixations += 1
                 frame = self._nearest_frame(fixation)
                 if frame is not None:
-                    look = self._search(self._active, frame)
-                    if look is not None:
-                        outputs.append(look)
+                    outputs.extend(self._search(self._active, frame))
             elif event.kind == "update":
                 if self._active is not None and self._active.fixation.id == fixation.id:
                     self._active.fixation = fixation
@@ -427,8 +451,8 @@ class FusionCore:
                 best, best_gap = frame, gap
         return best if best_gap <= self.max_join_gap_s else None
 
-    def _search(self, active: _Active, frame: Frame) -> LookEvent | None:
-        """Search one frame for markers in the active fixation's AOI; a look if one is due."""
+    def _search(self, active: _Active, frame: Frame) -> list[SearchedFrame | LookEvent]:
+        """Search one frame for markers in the active fixation's AOI: what it found, and a look if one is due."""
         active.last_frame_index = frame.index
         active.last_frame_t = frame.t
         active.frames_since_search = 0
@@ -436,9 +460,13 @@ class FusionCore:
         self.stats.frames_searched += 1
         fixation = active.fixation
         hit: MarkerHit | None = None
+        found: list[SearchedFrame | LookEvent] = []
         if active.aoi is not None and self.marker_search is not None:
             hits = self.marker_search(frame.image, active.aoi, (fixation.cam_x, fixation.cam_y))
             hit = hits[0] if hits else None
+            if hits:
+                size = (int(frame.image.shape[1]), int(frame.image.shape[0]))
+                found.append(SearchedFrame(frame.index, frame.t, size, tuple(hits)))
         active.last_hit = hit
         marker = None if hit is None else hit.marker_id
         if hit is not None:
@@ -448,14 +476,15 @@ class FusionCore:
             active.hits[marker].append(hit)
         self._publish()
         if active.emitted and marker == active.last_marker:
-            return None
+            return found
         kind: LookKind = "change" if active.emitted else "first"
         active.emitted = True
         active.last_marker = marker
         self.stats.looks += 1
         aoi = active.aoi if active.aoi is not None else (0, 0, 0, 0)
         on_marker = len(active.hits[marker]) if marker is not None else 0
-        return LookEvent(kind, Look(fixation, hit, frame.t, frame.index, aoi), active.frames_searched, on_marker)
+        found.append(LookEvent(kind, Look(fixation, hit, frame.t, frame.index, aoi), active.frames_searched, on_marker))
+        return found
 
     def _summary(self, active: _Active) -> LookEvent | None:
         """The end-of-fixation look: the marker on most frames (first seen on ties), mean pose."""

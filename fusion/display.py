@@ -24,8 +24,8 @@ import numpy as np
 from gazefusion.calibration.intrinsics import CameraIntrinsics
 from gazefusion.fusion.core import LookEvent, OverlayState
 from gazefusion.fusion.errors import DisplayError
-from gazefusion.fusion.overlay import LAYERS, draw_overlay
-from gazefusion.fusion.runner import Runner
+from gazefusion.fusion.overlay import LAYERS, draw_overlay, open_video_writer
+from gazefusion.fusion.runner import Runner, core_intrinsics
 from gazefusion.fusion.window import close_window, fit_window, open_window
 
 log = logging.getLogger(__name__)
@@ -35,11 +35,7 @@ KEYS_HELP = "q/Esc quit, space pause, 1-4 toggle gaze/AOI/marker/label, m mark a
 
 def runner_intrinsics(runner: Runner, size: tuple[int, int]) -> CameraIntrinsics:
     """The intrinsics the marker search uses (or the assumed 60-degree camera)."""
-    search = runner.core.marker_search
-    intrinsics = getattr(search, "intrinsics", None)
-    if intrinsics is not None and tuple(intrinsics.image_size) == tuple(size):
-        return intrinsics
-    return CameraIntrinsics.from_fov(size)
+    return core_intrinsics(runner.core, size)
 
 
 def look_state(event: LookEvent) -> OverlayState:
@@ -90,14 +86,12 @@ class HeadlessOutputs:
             self._looks.put(event)
 
     def _open_writer(self, size: tuple[int, int]) -> None:
-        for name, fourcc in (("overlay.mp4", "mp4v"), ("overlay.avi", "MJPG")):
+        for name in ("overlay.mp4", "overlay.avi"):
             path = self.directory / name
-            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), self.fps, size)
-            if writer.isOpened():
+            writer = open_video_writer(path, self.fps, size)
+            if writer is not None:
                 self.writer, self.video_path = writer, path
                 return
-            writer.release()
-            path.unlink(missing_ok=True)
         log.warning("no video encoder available: the annotated video is not written")
         self._failed = True
 

@@ -27,9 +27,11 @@ import numpy as np
 
 from gazefusion.calibration.intrinsics import CameraIntrinsics, load_intrinsics
 from gazefusion.calibration.mapping import TrackerCameraMapping, load_mapping
+from gazefusion.fusion.analysis.join import GazeOnMarkers
+from gazefusion.fusion.analysis.mapping import MarkerShape
 from gazefusion.fusion.camera.recorded import as_jpeg_frame
 from gazefusion.fusion.config import Config
-from gazefusion.fusion.core import CoreOutput, FusionCore, LookEvent, MarkerSearch, OverlayState
+from gazefusion.fusion.core import CoreOutput, FusionCore, LookEvent, OverlayState
 from gazefusion.fusion.errors import CalibrationError, OutputError
 from gazefusion.fusion.session import SessionRecorder
 from gazefusion.fusion.types import FixationEvent, Frame, MarkerHit
@@ -106,11 +108,20 @@ class LazyMarkerSearch:
         self._tracker: Any = None
         self._size: tuple[int, int] | None = None
 
+    @property
+    def calibrated(self) -> bool:
+        """Whether the camera's intrinsics come from a calibration (else an assumed 60-degree camera)."""
+        return self._loaded is not None
+
+    def intrinsics_for(self, size: tuple[int, int]) -> CameraIntrinsics:
+        """The camera at a frame size: the calibration scaled to it, or the assumed camera."""
+        return self._loaded.scaled_to(size) if self._loaded else CameraIntrinsics.from_fov(size)
+
     def _tracker_for(self, size: tuple[int, int]) -> Any:
         from gazefusion.fusion.markers import MarkerDetector, MarkerTracker
 
         if self._tracker is None or size != self._size:
-            self.intrinsics = self._loaded.scaled_to(size) if self._loaded else CameraIntrinsics.from_fov(size)
+            self.intrinsics = self.intrinsics_for(size)
             self._tracker = MarkerTracker(
                 seeded_detector(MarkerDetector, self.library, self.intrinsics, self.config.markers)
             )
@@ -130,8 +141,25 @@ class LazyMarkerSearch:
         return tracker.update(image, roi=aoi, gaze_xy=gaze)
 
 
-def make_core(config: Config) -> FusionCore:
+NO_INTRINSICS_NOTE = (
+    "no camera intrinsics (calibration.intrinsics): gaze is mapped onto the markers in distorted camera px "
+    "through the detector's homographies, and the 3D points assume a 60-degree camera"
+)
+
+
+def make_core(config: Config, join: bool = True) -> FusionCore:
     """A fusion core as the configuration says: detector, mapping, AOI size, marker search.
+
+    With a marker library and `join`, the core maps gaze and fixations onto the markers it
+    finds (:class:`~gazefusion.fusion.analysis.join.GazeOnMarkers`); without intrinsics it
+    logs `NO_INTRINSICS_NOTE` once.
+
+    Parameters
+    ----------
+    config : Config
+        The configuration.
+    join : bool
+        Map gaze onto the markers found. (default: True)
 
     Raises
     ------
@@ -152,9 +180,37 @@ def make_core(config: Config) -> FusionCore:
                 f"mapping {config.calibration.mapping} was made for a {mapping.screen_size_px[0]}x"
                 f"{mapping.screen_size_px[1]} screen but screen.size_px is {screen[0]}x{screen[1]}"
             )
-    search: MarkerSearch | None = LazyMarkerSearch(config) if config.markers.file else None
-    return FusionCore(
+    search = LazyMarkerSearch(config) if config.markers.file else None
+    core = FusionCore(
         detector, geometry, config.aoi.size_deg, mapping, search, empty_search_every=config.markers.redetect_every
+    )
+    if join and search is not None:
+        core.join = gaze_join(search, core)
+        if not search.calibrated:
+            log.warning(NO_INTRINSICS_NOTE)
+    return core
+
+
+def core_intrinsics(core: FusionCore, size: tuple[int, int]) -> CameraIntrinsics:
+    """The intrinsics a core's marker search uses at a frame size (or the assumed 60-degree camera)."""
+    search = core.marker_search
+    if isinstance(search, LazyMarkerSearch):
+        return search.intrinsics_for(size)
+    return CameraIntrinsics.from_fov(size)
+
+
+def gaze_join(search: LazyMarkerSearch, core: FusionCore) -> GazeOnMarkers:
+    """The gaze-on-markers join of a core: its library's shapes, its camera, its mapping and ring."""
+    shapes = {
+        marker.marker_id: MarkerShape(marker.marker_id, marker.image_size, marker.width_m) for marker in search.library
+    }
+    return GazeOnMarkers(
+        shapes,
+        search.intrinsics_for,
+        search.calibrated,
+        core.geometry,
+        core.points_to_camera,
+        ring_frames=core.ring_frames,
     )
 
 
@@ -494,7 +550,7 @@ class Runner:
     def _output(self, output: CoreOutput) -> None:
         if isinstance(output, LookEvent):
             self.looks_seen += 1
-        elif output.kind == "end":
+        elif isinstance(output, FixationEvent) and output.kind == "end":
             self.fixations_seen += 1
         if self.recorder is not None:
             self.recorder.write_output(output)

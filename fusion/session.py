@@ -9,6 +9,9 @@ A session is a folder::
     fixations.tsv    every fixation at its end
     looks.tsv        every look (first / change / end, see fusion.core)
     events.jsonl     fixation events, looks, tracker and camera events, marks, trials
+    gaze_on_markers.tsv, fixations_on_markers.tsv, marker_positions.tsv (each with a JSON
+                     sidecar): gaze and fixations mapped onto the markers found, and where
+                     those were (fusion.analysis.tables)
 
 ``fed_after`` in frames.tsv is the number of gaze rows fed to the core before that frame, or
 -1 for a frame the core did not process (it fell behind): replay feeds the very same
@@ -39,14 +42,23 @@ from typing import IO, Any
 import cv2
 import numpy as np
 
+from gazefusion.fusion.analysis.join import FixationOnMarker, GazeOnMarker
+from gazefusion.fusion.analysis.tables import (
+    FIXATIONS_ON_MARKERS,
+    GAZE_ON_MARKERS,
+    MARKER_POSITIONS,
+    gaze_row,
+    marker_position_rows,
+)
+from gazefusion.fusion.analysis.tables import fixation_row as on_marker_row
 from gazefusion.fusion.camera import redact_url
 from gazefusion.fusion.camera.recorded import FRAME_COLUMNS, FrameRecord, RecordedVideo, as_jpeg_frame
 from gazefusion.fusion.config import Config, validate_config
-from gazefusion.fusion.core import LookEvent
+from gazefusion.fusion.core import CoreOutput, LookEvent
 from gazefusion.fusion.errors import FileFormatError, OutputError
 from gazefusion.fusion.files import read_yaml, write_yaml_atomic
 from gazefusion.fusion.tables import TableReader, TableWriter
-from gazefusion.fusion.types import FixationEvent, Frame
+from gazefusion.fusion.types import FixationEvent, Frame, SearchedFrame
 from gazefusion.trackers.gazetable import GAZE_COLUMNS, read_gaze_table, sample_to_row
 from gazefusion.trackers.types import GazeSample, TrackerEvent
 
@@ -98,7 +110,12 @@ SESSION_FILES: tuple[str, ...] = (
     "fixations.tsv",
     "looks.tsv",
     "events.jsonl",
+    "gaze_on_markers.tsv",
+    "fixations_on_markers.tsv",
+    "marker_positions.tsv",
 )
+ON_MARKER_TABLES = (GAZE_ON_MARKERS, FIXATIONS_ON_MARKERS, MARKER_POSITIONS)
+"""The tables of gaze on markers, each with its JSON sidecar."""
 
 
 def software_version() -> str:
@@ -257,6 +274,8 @@ class SessionRecorder:
                 "opencv": cv2.__version__,
                 "python": platform.python_version(),
             },
+            "participant": config.record.participant,
+            "condition": config.record.condition,
             "config": _recorded_config(config),
             "calibration": {
                 "intrinsics": _calibration_record(config.calibration.intrinsics),
@@ -270,6 +289,7 @@ class SessionRecorder:
         self._fixations: TableWriter | None = None
         self._looks: TableWriter | None = None
         self._events: IO[str] | None = None
+        self._on_markers: dict[str, TableWriter] = {}
         self._guard("session.yaml", lambda: write_yaml_atomic(self.directory / "session.yaml", self._header))
         if media:
             self._guard(
@@ -305,6 +325,13 @@ class SessionRecorder:
                 TableWriter(self.directory / "looks.tsv", LOOK_COLUMNS, flush_every_s=self.flush_every_s),
             ),
         )
+        for spec in ON_MARKER_TABLES:
+            self._guard(
+                spec.name,
+                lambda spec=spec: self._on_markers.__setitem__(
+                    spec.name, spec.writer(self.directory, flush_every_s=self.flush_every_s)
+                ),
+            )
         self._guard(
             "events.jsonl",
             lambda: setattr(
@@ -369,9 +396,13 @@ class SessionRecorder:
             self._video_offset += len(data)
             self.frames_written += 1
 
-    def write_output(self, item: FixationEvent | LookEvent) -> None:
-        """Record a core output: every one into events.jsonl, ends into fixations.tsv, looks into looks.tsv."""
+    def write_output(self, item: CoreOutput) -> None:
+        """Record a core output: fixation events and looks into events.jsonl, ends into fixations.tsv,
+        looks into looks.tsv; markers found and gaze on them into their tables."""
         if self.error is not None:
+            return
+        if isinstance(item, (SearchedFrame, GazeOnMarker, FixationOnMarker)):
+            self.write_on_markers(item)
             return
         if isinstance(item, LookEvent):
             if self._looks is not None:
@@ -379,6 +410,19 @@ class SessionRecorder:
         elif item.kind == "end" and self._fixations is not None:
             self._guard("fixations.tsv", lambda: self._fixations.write(fixation_row(item)))  # type: ignore[union-attr]
         self.write_event(event_record(item))
+
+    def write_on_markers(self, item: SearchedFrame | GazeOnMarker | FixationOnMarker) -> None:
+        """Append a searched frame's markers, a gaze sample or a fixation on a marker to its table."""
+        if isinstance(item, SearchedFrame):
+            spec, rows = MARKER_POSITIONS, marker_position_rows(item)
+        elif isinstance(item, GazeOnMarker):
+            spec, rows = GAZE_ON_MARKERS, [gaze_row(item)]
+        else:
+            spec, rows = FIXATIONS_ON_MARKERS, [on_marker_row(item)]
+        table = self._on_markers.get(spec.name)
+        if table is not None and self.error is None:
+            for row in rows:
+                self._guard(spec.name, lambda row=row: table.write(row))
 
     def write_tracker_event(self, event: TrackerEvent) -> None:
         """Record a tracker event (stall, resume, restart, message …)."""
@@ -428,6 +472,7 @@ class SessionRecorder:
             ("frames.tsv", self._frames),
             ("fixations.tsv", self._fixations),
             ("looks.tsv", self._looks),
+            *self._on_markers.items(),
             ("events.jsonl", self._events),
         ]
         return [(name, handle) for name, handle in pairs if handle is not None]
@@ -439,6 +484,7 @@ class SessionRecorder:
             except OSError:
                 pass  # the error that stopped recording was already reported
         self._gaze = self._frames = self._fixations = self._looks = None
+        self._on_markers = {}
         self._video = None
         self._events = None
 
@@ -546,19 +592,31 @@ class SessionReader:
             Of the frames the live core took, only those for which this is true (others are
             not even decoded); None: all. (default: None)
         """
+        frames = self.frames(self._fed(wanted))
+        yield from self._in_feed_order(_prefetched(frames) if prefetch else frames)
+
+    def feed_order(self) -> Iterator[GazeSample | FrameRecord]:
+        """The core's inputs as :meth:`inputs` gives them, frames as their records (nothing decoded)."""
+        yield from self._in_feed_order((record, record) for record in self.frame_records() if self._fed(None)(record))
+
+    def _fed(self, wanted: Callable[[FrameRecord], bool] | None) -> Callable[[FrameRecord], bool]:
+        """Which frames the core takes: with a feed order, those the live core took (and `wanted`)."""
+        ordered = self.has_feed_order
+
+        def fed(record: FrameRecord) -> bool:
+            return (not ordered or record.fed_after >= 0) and (wanted is None or wanted(record))
+
+        return fed
+
+    def _in_feed_order(self, frames: Iterator[tuple[FrameRecord, Any]]) -> Iterator[GazeSample | Any]:
+        """Samples and (record, frame) pairs' frames, in the live feed order (see :meth:`inputs`)."""
         samples = self.samples()
         if not self.has_feed_order:
-            frames = _prefetched(self.frames()) if prefetch else self.frames()
             keyed_samples = ((s.t, 0, i, s) for i, s in enumerate(samples))
-            keyed_frames = ((f.t, 1, i, f) for i, (_, f) in enumerate(frames))
+            keyed_frames = ((record.t, 1, i, frame) for i, (record, frame) in enumerate(frames))
             for *_, item in heapq.merge(keyed_samples, keyed_frames):
                 yield item
             return
-
-        def fed(record: FrameRecord) -> bool:
-            return record.fed_after >= 0 and (wanted is None or wanted(record))
-
-        frames = _prefetched(self.frames(fed)) if prefetch else self.frames(fed)
         count = 0
         for record, frame in frames:
             while count < record.fed_after:

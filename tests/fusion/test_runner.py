@@ -10,11 +10,13 @@ import json
 import os
 import time
 
+import pandas as pd
+
 from gazefusion.fusion.api import Pipeline
 from gazefusion.fusion.cli import main
 from gazefusion.fusion.core import LookEvent
 from gazefusion.fusion.replay import replay_session
-from gazefusion.fusion.session import SessionReader
+from gazefusion.fusion.session import ON_MARKER_TABLES, SessionReader
 from gazefusion.fusion.types import FixationEvent
 from tests.fusion.sessionkit import make_config, marker_gaze_tracker, run_for, scene_files, scene_server
 
@@ -23,7 +25,7 @@ def events_of(folder) -> list[dict]:
     return [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
 
 
-def test_replay_of_a_live_run_gives_the_same_fixations_and_looks(tmp_path):
+def test_replay_of_a_live_run_gives_the_same_fixations_looks_and_gaze_on_markers(tmp_path):
     files = scene_files(tmp_path)
     with scene_server() as server:
         config = make_config(camera__source=server.url, record__dir=str(tmp_path / "live"), aoi__size_deg=4.5, **files)
@@ -36,9 +38,9 @@ def test_replay_of_a_live_run_gives_the_same_fixations_and_looks(tmp_path):
         result = replay_session(live, out, workers=workers)
         assert result.problems == ()
         assert result.samples == runner.samples_fed and result.frames == runner.frames_fed
-        for name in ("fixations.tsv", "looks.tsv"):
+        for name in ("fixations.tsv", "looks.tsv", *(spec.name for spec in ON_MARKER_TABLES)):
             live_rows = (live / name).read_text().splitlines()
-            assert len(live_rows) > 5
+            assert len(live_rows) > 5, name
             assert (out / name).read_text().splitlines() == live_rows, (workers, name)
         kinds = [e["kind"] for e in events_of(out) if e["kind"].startswith(("fixation_", "look_"))]
         assert kinds == [e["kind"] for e in events_of(live) if e["kind"].startswith(("fixation_", "look_"))]
@@ -47,6 +49,14 @@ def test_replay_of_a_live_run_gives_the_same_fixations_and_looks(tmp_path):
     ends = [row for row in looks if row["kind"] == "end"]
     assert len(ends) == runner.fixations_seen
     assert len({row["marker"] for row in ends} - {""}) >= 3
+    # Every fixation on a marker has its position on it; every table loads with pandas.
+    on_markers = pd.read_csv(live / "fixations_on_markers.tsv", sep="\t")
+    looked = {(int(row["fixation_id"]), row["marker"]) for row in ends if row["marker"]}
+    assert looked <= set(zip(on_markers.fixation_id, on_markers.marker))
+    for spec in ON_MARKER_TABLES:
+        table = pd.read_csv(live / spec.name, sep="\t")
+        assert list(table.columns) == list(spec.column_names)
+        assert set(json.loads((live / spec.sidecar_name).read_text())) == {"Description", *spec.column_names}
 
 
 def test_a_camera_that_drops_out_comes_back_and_gaze_goes_on(tmp_path):
