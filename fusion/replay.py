@@ -22,12 +22,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from tqdm import tqdm
+
 from gazefusion.fusion.camera.recorded import FrameRecord
 from gazefusion.fusion.config import Config, override_config
-from gazefusion.fusion.core import CoreOutput, FusionCore, LookEvent
+from gazefusion.fusion.core import CoreOutput, FusionCore, LazyMarkerSearch, LookEvent, make_core
 from gazefusion.fusion.files import write_yaml_atomic
+from gazefusion.fusion.fixations import make_detector
 from gazefusion.fusion.overlay import VideoOut, draw_overlay
-from gazefusion.fusion.runner import LazyMarkerSearch, core_intrinsics, make_core
 from gazefusion.fusion.session import SessionReader, SessionRecorder
 from gazefusion.fusion.types import Fixation, FixationEvent, Frame, SearchedFrame
 
@@ -70,8 +72,6 @@ def split_points(
     tuple
         (sorted distinct cut points, number of samples, first and last sample time or None)
     """
-    from gazefusion.fusion.fixations import make_detector
-
     geometry = config.screen.geometry()
     core = FusionCore(make_detector(config.fixations.method, geometry, dict(config.fixations.params)), geometry)
     count = 0
@@ -308,8 +308,6 @@ def _recorded_calibration(reader: SessionReader, config: Config, out_dir: Path) 
 def _progress_bar(total: int, enabled: bool, unit: str) -> Any:
     if not enabled:
         return None
-    from tqdm import tqdm
-
     return tqdm(total=total, unit=unit, desc="replay", leave=False, mininterval=0.25)
 
 
@@ -344,7 +342,7 @@ def _replay_in_order(
                 emit(core.feed_frame(item))
                 if writer is not None:
                     size = (item.image.shape[1], item.image.shape[0])
-                    writer.write(draw_overlay(item.image, core.state, core_intrinsics(core, size)))
+                    writer.write(draw_overlay(item.image, core.state, core.intrinsics_for(size)))
             else:
                 counts["samples"] += 1
                 emit(core.feed_sample(item))

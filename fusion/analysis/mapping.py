@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from gazefusion.calibration.intrinsics import CameraIntrinsics
-from gazefusion.fusion.synthetic import texture_to_marker_m
+from gazefusion.fusion.geometry import texture_to_marker_m
 from gazefusion.fusion.types import MarkerHit
 
 #: Undistortion runs to 1e-9 (normalised units) or 40 iterations: OpenCV's default 5 leave
