@@ -234,7 +234,7 @@ class FusionCore:
 
         Raises
         ------
-        UserError
+        CalibrationError
             When the mapping was calibrated for another camera resolution.
         """
         size = (int(size[0]), int(size[1]))

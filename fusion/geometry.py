@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import ConfigError, FileFormatError
 
 
 class ScreenGeometry(NamedTuple):
@@ -75,11 +75,11 @@ class ScreenGeometry(NamedTuple):
         return x, y
 
     def validate(self) -> ScreenGeometry:
-        """Return self, or raise :class:`UserError` naming the value that is not positive."""
+        """Return self, or raise :class:`ConfigError` naming the value that is not positive."""
         for name in self._fields:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise UserError(f"screen geometry: {name} must be a positive number, got {value!r}")
+                raise ConfigError(f"screen geometry: {name} must be a positive number, got {value!r}")
         return self
 
     @classmethod
@@ -97,14 +97,14 @@ class ScreenGeometry(NamedTuple):
             (wpx, hpx), (wmm, hmm) = data["screen_px"], data["screen_mm"]
             distance = data["viewing_distance_mm"]
         except FileNotFoundError:
-            raise UserError(f"screen geometry sidecar not found: {path}") from None
+            raise FileFormatError(f"screen geometry sidecar not found: {path}") from None
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise UserError(
+            raise FileFormatError(
                 f"screen geometry sidecar {path} is not usable ({type(exc).__name__}: {exc}); "
                 "expected JSON with screen_px [w, h], screen_mm [w, h], viewing_distance_mm"
             ) from None
         try:
             geometry = cls(int(wpx), int(hpx), float(wmm), float(hmm), float(distance))
         except (TypeError, ValueError):
-            raise UserError(f"screen geometry sidecar {path}: values must be numbers") from None
+            raise FileFormatError(f"screen geometry sidecar {path}: values must be numbers") from None
         return geometry.validate()

@@ -17,10 +17,10 @@ from typing import Any, NamedTuple
 
 from gazefusion.fusion.config import Config, override_config
 from gazefusion.fusion.core import CoreOutput, FusionCore, LookEvent
-from gazefusion.fusion.runner import make_core, screen_geometry
+from gazefusion.fusion.files import write_yaml_atomic
+from gazefusion.fusion.runner import make_core
 from gazefusion.fusion.session import SessionReader, SessionRecorder
 from gazefusion.fusion.types import FixationEvent, Frame
-from gazefusion.fusion.yamlfile import write_yaml_atomic
 
 RING_LEAD_FRAMES = 40
 """Frames a part of a replay feeds before its own (more than the core's ring of 32)."""
@@ -63,7 +63,7 @@ def split_points(
     """
     from gazefusion.fusion.fixations import make_detector
 
-    geometry = screen_geometry(config)
+    geometry = config.screen.geometry()
     core = FusionCore(make_detector(config.fixations.method, geometry, dict(config.fixations.params)), geometry)
     count = 0
     active = False

@@ -27,11 +27,11 @@ import numpy as np
 
 from gazefusion.calibration.intrinsics import CameraIntrinsics, load_intrinsics
 from gazefusion.calibration.mapping import TrackerCameraMapping, load_mapping
+from gazefusion.fusion.camera.recorded import as_jpeg_frame
 from gazefusion.fusion.config import Config
 from gazefusion.fusion.core import CoreOutput, FusionCore, LookEvent, MarkerSearch, OverlayState
-from gazefusion.fusion.errors import UserError
-from gazefusion.fusion.geometry import ScreenGeometry
-from gazefusion.fusion.session import SessionRecorder, as_jpeg_frame
+from gazefusion.fusion.errors import CalibrationError, OutputError
+from gazefusion.fusion.session import SessionRecorder
 from gazefusion.fusion.types import FixationEvent, Frame, MarkerHit
 from gazefusion.trackers.types import GazeSample, TrackerEvent
 
@@ -65,12 +65,6 @@ class Mark(NamedTuple):
 
 
 PipelineEvent = FixationEvent | LookEvent | TrackerEvent | CameraEvent | Mark
-
-
-def screen_geometry(config: Config) -> ScreenGeometry:
-    """The screen geometry of a configuration."""
-    (wpx, hpx), (wmm, hmm) = config.screen.size_px, config.screen.size_mm
-    return ScreenGeometry(int(wpx), int(hpx), float(wmm), float(hmm), float(config.screen.distance_mm)).validate()
 
 
 _MATCHER_SEED = 20_240_601
@@ -141,20 +135,20 @@ def make_core(config: Config) -> FusionCore:
 
     Raises
     ------
-    UserError
+    GazefusionError
         An unknown fixation method or parameter, an unreadable mapping, intrinsics or
         marker library.
     """
     from gazefusion.fusion.fixations import make_detector
 
-    geometry = screen_geometry(config)
+    geometry = config.screen.geometry()
     detector = make_detector(config.fixations.method, geometry, dict(config.fixations.params))
     mapping: TrackerCameraMapping | None = None
     if config.calibration.mapping:
         mapping = load_mapping(config.calibration.mapping)
         screen = (geometry.width_px, geometry.height_px)
         if tuple(mapping.screen_size_px) != screen:
-            raise UserError(
+            raise CalibrationError(
                 f"mapping {config.calibration.mapping} was made for a {mapping.screen_size_px[0]}x"
                 f"{mapping.screen_size_px[1]} screen but screen.size_px is {screen[0]}x{screen[1]}"
             )
@@ -233,7 +227,7 @@ class Runner:
 
         Raises
         ------
-        UserError
+        GazefusionError
             A bad camera or tracker spec, a source that does not answer, a recording folder
             that cannot be made.
         """
@@ -357,11 +351,11 @@ class Runner:
 
         Raises
         ------
-        UserError
+        OutputError
             A recording is already running, or the folder cannot be made or holds a session.
         """
         if self.recorder is not None and self.recorder.active:
-            raise UserError(f"already recording into {self.recorder.directory}: stop_recording() first")
+            raise OutputError(f"already recording into {self.recorder.directory}: stop_recording() first")
         recorder = SessionRecorder(directory, self.config, extra=self.extra_session)
         self._control.put(("start", recorder))
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from gazefusion.fusion.demo.server import ServerStats
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import GazefusionError
 from gazefusion.fusion.geometry import ScreenGeometry
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class DemoDevices:
 
         Raises
         ------
-        UserError
+        GazefusionError
             The child did not start, or one of the devices failed to (the reason, one line).
         """
         context = multiprocessing.get_context("spawn")
@@ -108,15 +108,15 @@ class DemoDevices:
         self._conn = parent
         if not parent.poll(START_TIMEOUT_S):
             self._kill()
-            raise UserError(f"the demo's camera and tracker did not start within {START_TIMEOUT_S:.0f} s")
+            raise GazefusionError(f"the demo's camera and tracker did not start within {START_TIMEOUT_S:.0f} s")
         try:
             message = parent.recv()
         except EOFError:
             self._kill()
-            raise UserError("the demo's camera and tracker process ended before it started") from None
+            raise GazefusionError("the demo's camera and tracker process ended before it started") from None
         if message[0] == "error":
             self._kill()
-            raise UserError(f"the demo's devices failed to start: {message[1]}")
+            raise GazefusionError(f"the demo's devices failed to start: {message[1]}")
         _, self.url, self.command_port, self.origin_s = message
         return self
 
@@ -186,7 +186,7 @@ def _serve_devices(conn: multiprocessing.connection.Connection, params: dict[str
         closers.insert(0, simulator.stop)
         conn.send(("ready", server.url, simulator.command_port, server.origin_s))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent as one line
-        text = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+        text = str(exc) if isinstance(exc, GazefusionError) else f"{type(exc).__name__}: {exc}"
         conn.send(("error", text))
         _close_all(closers)
         return

@@ -16,10 +16,10 @@ from typing import NamedTuple
 
 import cv2
 import numpy as np
-import yaml
 
 from gazefusion.calibration.intrinsics import CameraIntrinsics, save_intrinsics
 from gazefusion.fusion import synthetic
+from gazefusion.fusion.files import write_yaml_atomic
 
 TEXTURE_PX = 400
 
@@ -269,7 +269,7 @@ class DemoScene:
                 raise OSError(f"cannot write {folder / name}")
             entries.append({"id": spec.id, "image": name, "width_m": float(spec.width_m)})
         path = folder / "markers.yaml"
-        path.write_text(yaml.safe_dump(entries, sort_keys=False), encoding="utf-8")
+        write_yaml_atomic(path, entries)
         return path
 
     def write_intrinsics(self, path: str | Path) -> Path:

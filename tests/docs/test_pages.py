@@ -149,3 +149,45 @@ def test_readme_is_short_and_links_to_pages_that_exist() -> None:
     assert targets, "the README links into the docs"
     missing = [target for target in targets if not target.startswith("http") and not (REPO_ROOT / target).exists()]
     assert not missing, f"README links to missing files: {missing}"
+
+
+def _python_imports() -> list[tuple[str, str]]:
+    """Every ``from gazefusion... import ...`` statement of the pages' Python blocks (and inline code)."""
+    found = []
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        blocks = re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
+        for block in blocks:
+            for statement in re.findall(r"^from gazefusion\S* import [^\n(]+(?:\([^)]*\))?", block, flags=re.M):
+                found.append((str(page.relative_to(REPO_ROOT)), statement))
+    return found
+
+
+IMPORTS = _python_imports()
+
+
+@pytest.mark.parametrize(("page", "statement"), IMPORTS, ids=[f"{p}:{s.split()[1]}" for p, s in IMPORTS])
+def test_the_pages_python_imports_exist(page: str, statement: str) -> None:
+    exec(compile(statement, page, "exec"), {})
+
+
+def test_the_pages_name_modules_that_exist() -> None:
+    import importlib
+
+    missing = set()
+    for page in PAGES:
+        for name in set(re.findall(r"`(gazefusion(?:\.\w+)+)", page.read_text(encoding="utf-8"))):
+            parts = name.split(".")
+            for cut in range(len(parts), 1, -1):
+                try:
+                    obj = importlib.import_module(".".join(parts[:cut]))
+                except ImportError:
+                    continue
+                for attr in parts[cut:]:
+                    obj = getattr(obj, attr, None)
+                if obj is None:
+                    missing.add(f"{page.relative_to(REPO_ROOT)}: {name}")
+                break
+            else:
+                missing.add(f"{page.relative_to(REPO_ROOT)}: {name}")
+    assert not missing, "\n".join(sorted(missing))
