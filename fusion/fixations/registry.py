@@ -7,12 +7,14 @@ from collections.abc import Mapping
 from gazefusion.fusion.errors import UserError
 from gazefusion.fusion.fixations.base import FixationDetector
 from gazefusion.fusion.fixations.idt import IDTDetector
+from gazefusion.fusion.fixations.ivdt import IVDTDetector
 from gazefusion.fusion.fixations.ivt import IVTDetector
 from gazefusion.fusion.geometry import ScreenGeometry
 
 DETECTORS: dict[str, type[FixationDetector]] = {
     IVTDetector.name: IVTDetector,
     IDTDetector.name: IDTDetector,
+    IVDTDetector.name: IVDTDetector,
 }
 
 DEFAULT_METHOD = "ivt"
