@@ -44,6 +44,7 @@ from collections.abc import Mapping
 
 from gazefusion.fusion.fixations.base import FixationBuilder, Param
 from gazefusion.fusion.fixations.ivt import IVTDetector
+from gazefusion.fusion.fixations.registry import DETECTORS
 from gazefusion.fusion.geometry import ScreenGeometry
 from gazefusion.fusion.types import DetectorEvent, FixationEvent, Movement, MovementEvent, MovementKind
 
@@ -199,6 +200,7 @@ class _LineFit:
         return math.hypot(self.sdx, self.sdy) / (self.n - 1) if self.n > 1 else 0.0
 
 
+@DETECTORS.register("ivdt")
 class IVDTDetector(IVTDetector):
     """Online detector of fixations, saccades, PSOs, smooth pursuit and blinks (I-VDT).
 
