@@ -190,7 +190,7 @@ def test_no_fixation_from_too_little_data(method: str) -> None:
 
 def test_unknown_method_names_it_and_lists_the_known_ones() -> None:
     with pytest.raises(
-        ConfigError, match="unknown fixation method 'nope' \\(fixations.method\\); known: idt, ivdt, ivt"
+        ConfigError, match="unknown fixation method 'nope' \\(fixations.method\\); known: idt, ivt, ivdt"
     ):
         make_detector("nope", LUND_SCREEN)
 
