@@ -600,8 +600,8 @@ def make_core(config: Config, join: bool = True) -> FusionCore:
     """A fusion core as the configuration says: detector, mapping, AOI size, marker search.
 
     With a marker library and `join`, the core maps gaze and fixations onto the markers it
-    finds (:class:`~gazefusion.fusion.analysis.join.GazeOnMarkers`); without intrinsics it
-    logs `NO_INTRINSICS_NOTE` once.
+    finds (:class:`~gazefusion.fusion.analysis.join.GazeOnMarkers`; without intrinsics in
+    distorted px, see :func:`mapping_note`).
 
     Parameters
     ----------
@@ -633,9 +633,12 @@ def make_core(config: Config, join: bool = True) -> FusionCore:
     )
     if join and search is not None:
         core.join = gaze_join(search, core)
-        if not search.calibrated:
-            log.warning(NO_INTRINSICS_NOTE)
     return core
+
+
+def mapping_note(config: Config) -> str | None:
+    """`NO_INTRINSICS_NOTE` where gaze is mapped onto markers without intrinsics, else None (say it once per run)."""
+    return NO_INTRINSICS_NOTE if config.markers.file and not config.calibration.intrinsics else None
 
 
 def gaze_join(search: LazyMarkerSearch, core: FusionCore) -> GazeOnMarkers:

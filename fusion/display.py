@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import queue
 import time
 from collections.abc import Callable
@@ -28,7 +27,7 @@ from gazefusion.fusion.api import Pipeline
 from gazefusion.fusion.core import LookEvent, OverlayState
 from gazefusion.fusion.errors import DisplayError
 from gazefusion.fusion.overlay import LAYERS, draw_overlay, open_video_writer
-from gazefusion.fusion.window import close_window, fit_window, open_window
+from gazefusion.fusion.window import close_window, display_available, fit_window, open_window
 
 log = logging.getLogger(__name__)
 
@@ -145,11 +144,6 @@ class HeadlessOutputs:
         if self.writer is not None:
             self.writer.release()
             self.writer = None
-
-
-def display_available() -> bool:
-    """Whether an OpenCV window can be opened here (a display and a GUI backend)."""
-    return os.name == "nt" or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 class Display:

@@ -26,11 +26,12 @@ from tqdm import tqdm
 
 from gazefusion.fusion.camera.recorded import FrameRecord
 from gazefusion.fusion.config import Config, override_config
-from gazefusion.fusion.core import CoreOutput, FusionCore, LazyMarkerSearch, LookEvent, make_core
+from gazefusion.fusion.core import CoreOutput, FusionCore, LazyMarkerSearch, LookEvent, make_core, mapping_note
+from gazefusion.fusion.errors import ConfigError
 from gazefusion.fusion.files import write_yaml_atomic
 from gazefusion.fusion.fixations import make_detector
 from gazefusion.fusion.overlay import VideoOut, draw_overlay
-from gazefusion.fusion.session import SessionReader, SessionRecorder
+from gazefusion.fusion.session import SessionReader, SessionRecorder, relocated_config
 from gazefusion.fusion.types import Fixation, FixationEvent, Frame, SearchedFrame
 
 RING_LEAD_FRAMES = 40
@@ -185,18 +186,23 @@ def replay_session(
         cannot be written.
     """
     reader = SessionReader(session)
-    config = override_config(_relocated(reader.config, Path(session)), overrides, "replay parameters")
+    config = override_config(relocated_config(reader.config, Path(session)), overrides, "replay parameters")
     if out_dir is not None:
         config = _recorded_calibration(reader, config, Path(out_dir))
     workers = min(os.cpu_count() or 1, 4) if workers is None else max(1, int(workers))
+    markers = config.markers.file is not None
+    if map_all and not markers:
+        raise ConfigError("--map-all needs a marker library: the session has none (give one with --markers)")
+    writer = None if video is None else VideoOut(Path(video), _frame_rate(reader))
     recorder = None
     if out_dir is not None:
         recorder = SessionRecorder(out_dir, config, media=False, extra={"replay_of": str(Path(session).resolve())})
     counts = {"samples": 0, "frames": 0, "fixations": 0, "looks": 0}
     span = [None, None]  # first and last input time
     wall_start = time.monotonic()
-
-    markers = config.markers.file is not None
+    note = mapping_note(config)
+    if note is not None:
+        reader.problems.append(note)
     parallel = fast and workers > 1 and markers and reader.has_feed_order and video is None
     join_after = markers and (parallel or map_all)
     searched: list[SearchedFrame] = []
@@ -230,7 +236,7 @@ def replay_session(
         if parallel:
             _replay_in_parts(reader, config, workers, counts, span, from_core, progress)
         else:
-            _replay_in_order(reader, config, fast, speed, counts, span, from_core, progress, not join_after, video)
+            _replay_in_order(reader, config, fast, speed, counts, span, from_core, progress, not join_after, writer)
         if join_after:
             if map_all:
                 searched = list(search_every_frame(reader, config, progress))
@@ -252,33 +258,6 @@ def replay_session(
         tuple(dict.fromkeys(reader.problems)),
         None if out_dir is None else Path(out_dir),
     )
-
-
-def _relocated(config: Config, session: Path) -> Config:
-    """Files the recording kept inside its own folder, found where the folder is now.
-
-    A session that was moved or copied (the demo keeps its marker library and intrinsics
-    inside the session) names them by the folder it was recorded into; a missing file under
-    that folder is looked for at the same place under `session`.
-    """
-    recorded_dir = config.record.dir
-    if recorded_dir is None:
-        return config
-    changes: dict[str, str] = {}
-    for key, path in (
-        ("markers.file", config.markers.file),
-        ("calibration.intrinsics", config.calibration.intrinsics),
-        ("calibration.mapping", config.calibration.mapping),
-    ):
-        if path is None or Path(path).exists():
-            continue
-        try:
-            inside = Path(path).relative_to(recorded_dir)
-        except ValueError:
-            continue
-        if (session / inside).exists():
-            changes[key] = str(session / inside)
-    return override_config(config, changes, "replay parameters") if changes else config
 
 
 def _recorded_calibration(reader: SessionReader, config: Config, out_dir: Path) -> Config:
@@ -321,13 +300,12 @@ def _replay_in_order(
     emit: Callable[[list[CoreOutput]], None],
     progress: bool,
     join: bool = True,
-    video: str | Path | None = None,
+    writer: VideoOut | None = None,
 ) -> None:
     core = make_core(config, join=join)
     total = _count_lines(reader.directory / "gaze.tsv") + _count_lines(reader.directory / "frames.tsv")
     bar = _progress_bar(total, progress, "input")
     wall_start = time.monotonic()
-    writer = None if video is None else VideoOut(Path(video), _frame_rate(reader))
     try:
         for item in reader.inputs():
             if span[0] is None:

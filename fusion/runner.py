@@ -25,7 +25,7 @@ from typing import Any
 from gazefusion.fusion.camera import open_camera
 from gazefusion.fusion.camera.recorded import as_jpeg_frame
 from gazefusion.fusion.config import Config
-from gazefusion.fusion.core import CoreOutput, LookEvent, OverlayState, make_core
+from gazefusion.fusion.core import CoreOutput, LookEvent, OverlayState, make_core, mapping_note
 from gazefusion.fusion.errors import OutputError
 from gazefusion.fusion.session import SessionRecorder
 from gazefusion.fusion.types import CameraEvent, FixationEvent, Frame, Mark
@@ -130,6 +130,9 @@ class Runner:
             self._close_sources()
             raise
         self.started_at = time.monotonic()
+        note = mapping_note(self.config)
+        if note is not None:
+            log.warning(note)
         self._worker = threading.Thread(target=self._work, name="gazefusion-core", daemon=True)
         self._worker.start()
         return self

@@ -5,24 +5,19 @@ second. Readers stream rows one at a time, so huge files are never loaded whole,
 truncated last line back as what it is: an incomplete row, skipped and counted.
 Floats are written in their shortest round-trip form, so a table read back gives the very
 same numbers (replay depends on it).
-
-A :class:`TableSpec` declares a table: its columns, each with a description and unit, which
-its JSON sidecar states beside it (BIDS style), so every table explains itself.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any
 
 import numpy as np
 
 from gazefusion.fusion.errors import FileFormatError
-from gazefusion.fusion.files import write_bytes_atomic
 
 
 def format_cell(value: Any) -> str:
@@ -200,75 +195,3 @@ def parse_float(text: str, column: str, line_hint: str = "") -> float:
     except ValueError:
         where = f" ({line_hint})" if line_hint else ""
         raise FileFormatError(f"column {column}: {text!r} is not a number{where}") from None
-
-
-class Column(NamedTuple):
-    """One declared column of a table, as its JSON sidecar describes it (BIDS style).
-
-    Attributes
-    ----------
-    name : str
-        The header's name.
-    description : str
-        What the column holds.
-    units : str or None
-        Its unit ("s", "m", "mm", "px", "deg"; None for counts, names and flags).
-    levels : dict[str, str] or None
-        The meaning of each value of a categorical column. (default: None)
-    """
-
-    name: str
-    description: str
-    units: str | None = None
-    levels: dict[str, str] | None = None
-
-
-class TableSpec(NamedTuple):
-    """A declared table: its file name, what a row is, and every column.
-
-    Attributes
-    ----------
-    name : str
-        The file name (``gaze_on_markers.tsv``); the sidecar is the same name with ``.json``.
-    description : str
-        What one row is.
-    columns : tuple[Column, ...]
-        The columns in order.
-    """
-
-    name: str
-    description: str
-    columns: tuple[Column, ...]
-
-    @property
-    def column_names(self) -> tuple[str, ...]:
-        """The header."""
-        return tuple(column.name for column in self.columns)
-
-    @property
-    def sidecar_name(self) -> str:
-        """The sidecar's file name."""
-        return str(Path(self.name).with_suffix(".json"))
-
-    def sidecar(self) -> dict[str, Any]:
-        """The JSON sidecar: ``Description`` of a row, then per column its ``Description``, ``Units``, ``Levels``."""
-        data: dict[str, Any] = {"Description": self.description}
-        for column in self.columns:
-            entry: dict[str, Any] = {"Description": column.description}
-            if column.units is not None:
-                entry["Units"] = column.units
-            if column.levels is not None:
-                entry["Levels"] = dict(column.levels)
-            data[column.name] = entry
-        return data
-
-    def write_sidecar(self, directory: str | Path) -> Path:
-        """Write the sidecar beside the table in `directory` (atomically); returns its path."""
-        path = Path(directory) / self.sidecar_name
-        write_bytes_atomic(path, (json.dumps(self.sidecar(), indent=2) + "\n").encode("utf-8"))
-        return path
-
-    def writer(self, directory: str | Path, flush_every_s: float = 0.0) -> TableWriter:
-        """Write the sidecar, then open the table for writing (see :class:`TableWriter`)."""
-        self.write_sidecar(directory)
-        return TableWriter(Path(directory) / self.name, self.column_names, flush_every_s=flush_every_s)

@@ -36,26 +36,32 @@ from gazefusion.fusion.errors import FileFormatError
 #: The one trial of a session without trial marks.
 WHOLE_SESSION_TRIAL = "all"
 
-METRIC_COLUMNS: tuple[str, ...] = (
-    "session",
-    "participant",
-    "condition",
-    "trial",
-    "trial_duration_s",
-    "marker",
-    "aoi",
-    "ttff_s",
-    "first_fixation_duration_s",
-    "fixation_count",
-    "dwell_s",
-    "mean_fixation_duration_s",
-    "visit_count",
-    "total_visit_duration_s",
-    "mean_visit_duration_s",
-    "revisits",
-    "dwell_proportion",
-    "reach",
-)
+METRIC_DOCS: dict[str, tuple[str, str]] = {
+    "session": ("The session folder's name", ""),
+    "participant": ("Who was recorded (session.yaml participant; empty: not given)", ""),
+    "condition": ("The experimental condition (session.yaml condition; empty: not given)", ""),
+    "trial": ("The trial: its trial_start mark's text ('all' for a session without trial marks)", ""),
+    "trial_duration_s": ("From the trial's start mark to its end mark", "s"),
+    "marker": ("The marker's id in the marker library", ""),
+    "aoi": ("The AOI's name ('whole': the marker's whole picture)", ""),
+    "ttff_s": (
+        "Time to first fixation: onset of the first fixation in the AOI minus the trial's start (nan: never)",
+        "s",
+    ),
+    "first_fixation_duration_s": ("Duration of the first fixation in the AOI", "s"),
+    "fixation_count": ("Fixations in the AOI", ""),
+    "dwell_s": ("Total fixation duration: the sum of the durations of the fixations in the AOI", "s"),
+    "mean_fixation_duration_s": ("dwell_s over fixation_count", "s"),
+    "visit_count": ("Visits: runs of consecutive fixations in the AOI, each ended by a fixation outside it", ""),
+    "total_visit_duration_s": ("Sum over visits of the end of its last fixation minus the onset of its first", "s"),
+    "mean_visit_duration_s": ("total_visit_duration_s over visit_count", "s"),
+    "revisits": ("Visits after the first (0 when never visited)", ""),
+    "dwell_proportion": ("dwell_s over trial_duration_s", ""),
+    "reach": ("Share of the sessions given together with a fixation in this AOI in this trial, 0-1", ""),
+}
+"""Every column of aoi_metrics.tsv: its description and unit."""
+METRIC_COLUMNS: tuple[str, ...] = tuple(METRIC_DOCS)
+"""The columns of aoi_metrics.tsv, in order."""
 
 
 class Trial(NamedTuple):

@@ -22,6 +22,8 @@ COMMANDS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("demo",), "demo", "the whole pipeline on a synthetic scene: MJPEG camera, iViewX simulator, markers"),
     (("run",), "run", "live: camera + tracker -> fixations, looks, display, recording"),
     (("replay",), "replay", "a recorded session through the same pipeline"),
+    (("metrics",), "metrics", "AOI metrics, heatmaps and scanpaths of recorded sessions"),
+    (("aois",), "aois", "draw AOIs on the marker pictures in a window; writes an AOI file"),
     (("fixations",), "fixations", "offline fixation detection on a gaze table"),
     (("locate",), "locate", "find markers and their 3D pose in one image"),
     (("probe",), "probe", "read frames from a camera source and report what arrives"),

@@ -150,10 +150,11 @@ class MarkerLibrary:
             missing = [key for key in ("id", "image", "width_m") if key not in entry]
             if missing:
                 raise FileFormatError(f"{where}: lacks {', '.join(missing)}")
-            unknown = sorted(set(entry) - {"id", "image", "width_m"})
+            # aois: regions on the picture, read and checked by gazefusion.fusion.analysis.aois.
+            unknown = sorted(set(entry) - {"id", "image", "width_m", "aois"})
             if unknown:
                 raise FileFormatError(
-                    f"{where}: unknown key {', '.join(map(str, unknown))} (known: id, image, width_m)"
+                    f"{where}: unknown key {', '.join(map(str, unknown))} (known: id, image, width_m, aois)"
                 )
             marker_id = str(entry["id"]).strip()
             if entry["id"] is None or not marker_id:

@@ -16,9 +16,11 @@ from gazefusion.fusion.api import Pipeline
 from gazefusion.fusion.cli import main
 from gazefusion.fusion.core import LookEvent
 from gazefusion.fusion.replay import replay_session
-from gazefusion.fusion.session import ON_MARKER_TABLES, SessionReader
+from gazefusion.fusion.session import TABLES, SessionReader
 from gazefusion.fusion.types import FixationEvent
 from tests.fusion.sessionkit import make_config, marker_gaze_tracker, run_for, scene_files, scene_server
+
+ON_MARKERS = ("gaze_on_markers.tsv", "fixations_on_markers.tsv", "marker_positions.tsv")
 
 
 def events_of(folder) -> list[dict]:
@@ -38,7 +40,7 @@ def test_replay_of_a_live_run_gives_the_same_fixations_looks_and_gaze_on_markers
         result = replay_session(live, out, workers=workers)
         assert result.problems == ()
         assert result.samples == runner.samples_fed and result.frames == runner.frames_fed
-        for name in ("fixations.tsv", "looks.tsv", *(spec.name for spec in ON_MARKER_TABLES)):
+        for name in ("fixations.tsv", "looks.tsv", *ON_MARKERS):
             live_rows = (live / name).read_text().splitlines()
             assert len(live_rows) > 5, name
             assert (out / name).read_text().splitlines() == live_rows, (workers, name)
@@ -53,10 +55,10 @@ def test_replay_of_a_live_run_gives_the_same_fixations_looks_and_gaze_on_markers
     on_markers = pd.read_csv(live / "fixations_on_markers.tsv", sep="\t")
     looked = {(int(row["fixation_id"]), row["marker"]) for row in ends if row["marker"]}
     assert looked <= set(zip(on_markers.fixation_id, on_markers.marker))
-    for spec in ON_MARKER_TABLES:
-        table = pd.read_csv(live / spec.name, sep="\t")
-        assert list(table.columns) == list(spec.column_names)
-        assert set(json.loads((live / spec.sidecar_name).read_text())) == {"Description", *spec.column_names}
+    for name in ON_MARKERS:
+        table = pd.read_csv(live / name, sep="\t")
+        assert list(table.columns) == list(TABLES[name].names)
+        assert set(json.loads((live / TABLES[name].sidecar).read_text())) == {"Description", *TABLES[name].names}
 
 
 def test_a_camera_that_drops_out_comes_back_and_gaze_goes_on(tmp_path):

@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 MAX_RATE_HZ = 20000.0  # real trackers: 60 to 1250 Hz; above that for stress benchmarks
 _CLOCK_START_US = 100_527_771_763  # beyond 32 bits, as real iViewX clocks are
-_VERGENCE_PX = 3.0
+VERGENCE_PX = 3.0
+"""Each eye's gaze lies this far from the script's, screen px (left eye left, right eye right)."""
 _CALIBRATION_GRIDS = {
     2: [(0.25, 0.5), (0.75, 0.5)],
     5: [(0.5, 0.5), (0.1, 0.1), (0.9, 0.1), (0.1, 0.9), (0.9, 0.9)],
@@ -404,7 +405,7 @@ class IViewXSimulator:
         x, y, valid = self.script(stream_t)
         eyes: dict[str, dict[str, float]] = {}
         values: dict[str, tuple[float, float, float]] = {}
-        for side, dx, ex in (("l", -_VERGENCE_PX, -31.5), ("r", _VERGENCE_PX, 31.5)):
+        for side, dx, ex in (("l", -VERGENCE_PX, -31.5), ("r", VERGENCE_PX, 31.5)):
             if valid:
                 gx, gy = float(_wire(x + dx)), float(_wire(y))
                 eyes[side] = {
