@@ -7,7 +7,7 @@ spec                           source
 =============================  ==========================================================
 ``http(s)://…``                MJPEG over HTTP (multipart/x-mixed-replace), `MjpegSource`
 ``snapshot+http(s)://…``       one JPEG per request, polled, `SnapshotSource`
-``rtsp://…``, ``rtsps://…``    OpenCV VideoCapture, `OpenCvSource`
+``rtsp://…``, ``tcp://…``, …  OpenCV VideoCapture (any scheme its FFmpeg back end opens), `OpenCvSource`
 ``0``, ``1``, …                a local camera device by index (OpenCV)
 a video file path              OpenCV; plays at the file's own frame rate, then ends
 ``none``                       no frames (tracker-only runs), `NoneSource`
@@ -20,11 +20,12 @@ use `redact_url` wherever a source string is shown.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
-from gazefusion.fusion.camera.base import CameraSource, CameraStats, FrameTap
+from gazefusion.fusion.camera.base import CameraSource, CameraStats, FrameTap, SourceError
 from gazefusion.fusion.camera.http import MjpegSource, SnapshotSource
 from gazefusion.fusion.camera.null import NoneSource
 from gazefusion.fusion.camera.opencv import OpenCvSource
@@ -42,12 +43,43 @@ __all__ = [
     "SOURCE_KINDS",
     "SnapshotSource",
     "SourceKind",
+    "StreamSource",
     "open_camera",
     "redact_url",
     "register_source",
 ]
 
-_OPENCV_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "rtp://", "udp://", "srt://")
+KNOWN_SCHEMES: Final = ("rtsp", "rtsps", "rtmp", "rtmps", "rtp", "udp", "tcp", "srt")
+"""Stream schemes known to work through OpenCV's FFmpeg back end (any other is tried all the same)."""
+_URL: Final = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://")
+
+
+class StreamSource(OpenCvSource):
+    """A stream URL for OpenCV's FFmpeg back end; a scheme it cannot open is refused with the known ones.
+
+    Parameters
+    ----------
+    url : str
+        Any ``scheme://…`` URL (credentials allowed).
+    config : CameraConfig
+        Timeouts and backoff.
+    """
+
+    def __init__(self, url: str, config: CameraConfig) -> None:
+        super().__init__(url, config)
+        self.scheme = url.split("://", 1)[0].lower()
+
+    def _connect(self, timeout_s: float) -> None:
+        try:
+            super()._connect(timeout_s)
+        except SourceError:
+            if self.scheme in KNOWN_SCHEMES or self._started:
+                raise
+            raise UserError(
+                f"camera source {self.name!r}: unsupported scheme {self.scheme!r}, and OpenCV's FFmpeg back end "
+                f"could not open it either (use http(s)://, snapshot+http(s)://, "
+                f"{', '.join(s + '://' for s in KNOWN_SCHEMES)}, a device index, a video file or none)"
+            ) from None
 
 
 class SourceKind(NamedTuple):
@@ -69,7 +101,7 @@ SOURCE_KINDS: dict[str, SourceKind] = {
     "none": SourceKind(lambda s: s.lower() == "none", lambda s, c: NoneSource(c)),
     "snapshot": SourceKind(lambda s: s.lower().startswith(("snapshot+http://", "snapshot+https://")), SnapshotSource),
     "mjpeg": SourceKind(lambda s: s.lower().startswith(("http://", "https://")), MjpegSource),
-    "stream": SourceKind(lambda s: s.lower().startswith(_OPENCV_SCHEMES), OpenCvSource),
+    "stream": SourceKind(lambda s: _URL.match(s) is not None, lambda s, c: StreamSource(s, c)),
     "device": SourceKind(lambda s: s.isdigit(), lambda s, c: OpenCvSource(int(s), c)),
     "file": SourceKind(
         lambda s: Path(s).expanduser().is_file(), lambda s, c: OpenCvSource(str(Path(s).expanduser()), c)
@@ -119,14 +151,7 @@ def open_camera(spec: str, config: CameraConfig | None = None) -> CameraSource:
     for kind in SOURCE_KINDS.values():
         if kind.matches(text):
             return kind.factory(text, config)
-    shown = redact_url(text)
-    if "://" in text:
-        scheme = text.split("://", 1)[0]
-        raise UserError(
-            f"camera source {shown!r}: unsupported scheme {scheme!r} "
-            "(use http(s)://, snapshot+http(s)://, rtsp://, a device index, a video file or none)"
-        )
     raise UserError(
-        f"camera source {shown!r} names nothing openable: not an existing file or folder, not a URL "
-        "(http(s)://, snapshot+http(s)://, rtsp://), not a device index and not 'none'"
+        f"camera source {redact_url(text)!r} names nothing openable: not an existing file or folder, not a URL "
+        "(http(s)://, snapshot+http(s)://, rtsp://, tcp://, …), not a device index and not 'none'"
     )

@@ -158,8 +158,14 @@ class MotionServer(ServerProcess):
         self.directory = directory
         self.camera_id = camera_id
         self.log_path = directory / "motion.log"
-        method = {"none": 0, "basic": 1, "digest": 2}[auth]
+        self.clip = clip
+        self.auth = auth
+        self.rate = rate
         self.config_path = directory / "motion.conf"
+
+    def argv(self) -> list[str]:
+        method = {"none": 0, "basic": 1, "digest": 2}[self.auth]
+        directory = self.config_path.parent
         self.config_path.write_text(
             "\n".join(
                 [
@@ -167,25 +173,23 @@ class MotionServer(ServerProcess):
                     "log_level 6",
                     f"target_dir {directory / 'out'}",
                     f"pid_file {directory / 'motion.pid'}",
-                    f"netcam_url file://{clip}",
+                    f"netcam_url file://{self.clip}",
                     "width 320",
                     "height 240",
-                    f"framerate {rate}",
+                    f"framerate {self.rate}",
                     "picture_output off",
                     "movie_output off",
                     "webcontrol_port 0",
                     f"stream_port {self.port}",
                     "stream_localhost on",
-                    f"stream_maxrate {rate}",
+                    f"stream_maxrate {self.rate}",
                     f"stream_auth_method {method}",
                     f"stream_authentication {USER}:{PASSWORD}",
-                    f"camera_id {camera_id}",
+                    f"camera_id {self.camera_id}",
                     "",
                 ]
             )
         )
-
-    def argv(self) -> list[str]:
         return ["motion", "-n", "-c", str(self.config_path)]
 
     def ready(self) -> bool:
@@ -201,6 +205,11 @@ class MotionServer(ServerProcess):
         """``http://[userinfo@]127.0.0.1:PORT/path``."""
         at = f"{userinfo}@" if userinfo else ""
         return f"http://{at}127.0.0.1:{self.port}{path}"
+
+    @property
+    def stream_url(self) -> str:
+        """The MJPEG stream without credentials."""
+        return self.url(self.stream_path)
 
     @property
     def stream_path(self) -> str:
@@ -236,6 +245,11 @@ class GstRtspServer(ServerProcess):
         return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
 
     @property
+    def stream_url(self) -> str:
+        """The stream's URL."""
+        return self.url
+
+    @property
     def url(self) -> str:
         """The stream's URL."""
         return f"rtsp://127.0.0.1:{self.port}/stream"
@@ -266,13 +280,29 @@ class VlcMjpegServer(ServerProcess):
             f"#standard{{access=http{{mime=multipart/x-mixed-replace;boundary={self.BOUNDARY}}},"
             f"mux=mpjpeg,dst=127.0.0.1:{self.port}/stream}}"
         )
-        command = ["cvlc", "-q", "--intf", "dummy", "--no-audio", str(self.clip), "--loop", "--sout", sout, "--sout-keep"]
+        command = [
+            "cvlc",
+            "-q",
+            "--intf",
+            "dummy",
+            "--no-audio",
+            str(self.clip),
+            "--loop",
+            "--sout",
+            sout,
+            "--sout-keep",
+        ]
         if os.geteuid() == 0:
             command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
         return command
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "HOME": str(self.home)}
+
+    @property
+    def stream_url(self) -> str:
+        """The stream's URL."""
+        return self.url
 
     @property
     def url(self) -> str:
@@ -312,6 +342,11 @@ class GstTcpServer(ServerProcess):
             "host=127.0.0.1",
             f"port={self.port}",
         ]
+
+    @property
+    def stream_url(self) -> str:
+        """The stream's URL."""
+        return self.url
 
     @property
     def url(self) -> str:
