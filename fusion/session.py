@@ -41,6 +41,7 @@ import numpy as np
 import yaml
 
 from gazefusion.fusion.camera import CameraSource, redact_url, register_source
+from gazefusion.fusion.camera.urls import REDACTED
 from gazefusion.fusion.camera.base import SourceError, SourceFinished
 from gazefusion.fusion.camera.decode import CorruptJpeg, default_decoder
 from gazefusion.fusion.config import CameraConfig, Config, validate_config
@@ -217,6 +218,8 @@ def _recorded_config(config: Config) -> dict[str, Any]:
     """The configuration as stored: credentials redacted, file paths absolute (replay from anywhere)."""
     data = config.to_dict()
     data["camera"]["source"] = redact_url(str(data["camera"]["source"]))
+    if data["camera"].get("password") is not None:
+        data["camera"]["password"] = REDACTED
     for section, key in (("markers", "file"), ("calibration", "intrinsics"), ("calibration", "mapping")):
         if data[section][key]:
             data[section][key] = str(Path(data[section][key]).expanduser().resolve())

@@ -26,7 +26,7 @@ from requests.auth import AuthBase, HTTPBasicAuth, HTTPDigestAuth
 from gazefusion.fusion.camera.base import CameraSource, Decoder, SourceError
 from gazefusion.fusion.camera.decode import get_decoder
 from gazefusion.fusion.camera.multipart import BadPart, MultipartParser, boundary_from_content_type
-from gazefusion.fusion.camera.urls import redact_url, split_credentials
+from gazefusion.fusion.camera.urls import camera_credentials, redact_url
 from gazefusion.fusion.config import CameraConfig
 from gazefusion.fusion.errors import UserError
 
@@ -51,7 +51,7 @@ class _RedactFilter(logging.Filter):
 logging.getLogger("urllib3.connectionpool").addFilter(_RedactFilter())
 
 _STATUS_HINTS: Final = {
-    401: "HTTP 401 Unauthorized: the camera wants credentials (http://user:password@host/...) or refused the ones given",
+    401: "HTTP 401 Unauthorized: the camera wants credentials (camera.username with camera.password_env, ~/.netrc, or user:password@ in the URL) or refused the ones given",
     403: "HTTP 403 Forbidden: the camera refuses this user or path",
     404: "HTTP 404 Not Found: check the stream path in the URL",
 }
@@ -130,7 +130,7 @@ class _HttpClient:
     """One camera URL: a requests session, the credentials, and the auth the server asked for."""
 
     def __init__(self, url: str, config: CameraConfig) -> None:
-        split = split_credentials(url)
+        split = camera_credentials(url, config)
         self.url = split.url
         self._username = split.username
         self._password = split.password or ""

@@ -24,7 +24,7 @@ from typing import Final
 import cv2
 
 from gazefusion.fusion.camera.base import CameraSource, SourceError, SourceFinished
-from gazefusion.fusion.camera.urls import redact_url
+from gazefusion.fusion.camera.urls import camera_credentials, redact_url, with_credentials
 from gazefusion.fusion.config import CameraConfig
 
 _MAX_FILE_FPS = 1000.0  # a larger CAP_PROP_FPS is a container's placeholder: play unpaced
@@ -107,7 +107,10 @@ class OpenCvSource(CameraSource):
         ]
         if isinstance(self._target, int):
             return cv2.VideoCapture(self._target, cv2.CAP_ANY, params)
-        return cv2.VideoCapture(str(self._target), cv2.CAP_FFMPEG, params)
+        target = str(self._target)
+        if not self._is_file:  # credentials from the config or ~/.netrc go into the URL, in this process only
+            target = with_credentials(camera_credentials(target, self.config))
+        return cv2.VideoCapture(target, cv2.CAP_FFMPEG, params)
 
     def _connect(self, timeout_s: float) -> None:
         capture = self._open(timeout_s)
