@@ -41,9 +41,9 @@ import numpy as np
 import yaml
 
 from gazefusion.fusion.camera import CameraSource, redact_url, register_source
-from gazefusion.fusion.camera.urls import REDACTED
 from gazefusion.fusion.camera.base import SourceError, SourceFinished
 from gazefusion.fusion.camera.decode import CorruptJpeg, default_decoder
+from gazefusion.fusion.camera.urls import REDACTED
 from gazefusion.fusion.config import CameraConfig, Config, validate_config
 from gazefusion.fusion.core import LookEvent
 from gazefusion.fusion.errors import UserError

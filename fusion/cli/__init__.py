@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.nativelog import native_stderr_to_log
 
 # (words, module, one-line help). Two words make a command group ("calibrate camera").
 COMMANDS: tuple[tuple[tuple[str, ...], str, str], ...] = (
@@ -65,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _setup_logging(verbose: int, quiet: bool) -> None:
     level = logging.WARNING if quiet else logging.DEBUG if verbose >= 2 else logging.INFO
     logging.basicConfig(level=level, format="gazefusion: %(message)s", stream=sys.stderr)
+    # FFmpeg's and OpenCV's own lines (see fusion.nativelog): shown with -v
+    logging.getLogger("gazefusion.native").setLevel(logging.INFO if verbose and not quiet else logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,8 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "handler", None) is None:
             parser.print_help()
             return 2
-        _setup_logging(args.verbose, args.quiet)
-        return int(args.handler(args) or 0)
+        with native_stderr_to_log():
+            _setup_logging(args.verbose, args.quiet)
+            return int(args.handler(args) or 0)
     except UserError as exc:
         print(f"gazefusion: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -13,13 +13,10 @@ import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-
-from .servers import GstRtspServer, GstTcpServer, MotionServer, ServerProcess, VlcMjpegServer, make_clip
 
 
 def make_jpeg(width: int = 64, height: int = 48, seed: int = 0, quality: int = 85, **flags: int) -> bytes:
@@ -217,38 +214,4 @@ def scripted_server() -> Iterator[Callable[[Handler], ScriptedServer]]:
 
     yield start
     for server in servers:
-        server.stop()
-
-
-@pytest.fixture(scope="session")
-def camera_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 10 s, 15 fps, 320x240 MJPEG clip made by ffmpeg, for motion and VLC to serve."""
-    return make_clip(tmp_path_factory.mktemp("clip") / "clip.mkv")
-
-
-@pytest.fixture
-def real_server(tmp_path: Path, camera_clip: Path) -> Iterator[Callable[..., ServerProcess]]:
-    """Start real camera servers for a test: ``real_server("motion", auth="digest")``,
-    ``real_server("rtsp")``, ``real_server("vlc")``, ``real_server("tcp")``; all stopped after it."""
-    started: list[ServerProcess] = []
-
-    def start(kind: str, **options: object) -> ServerProcess:
-        folder = tmp_path / f"{kind}-{len(started)}"
-        folder.mkdir()
-        server: ServerProcess
-        if kind == "motion":
-            server = MotionServer(folder, camera_clip, **options)  # type: ignore[arg-type]
-        elif kind == "rtsp":
-            server = GstRtspServer(folder, **options)  # type: ignore[arg-type]
-        elif kind == "vlc":
-            server = VlcMjpegServer(folder, camera_clip)
-        elif kind == "tcp":
-            server = GstTcpServer(folder, **options)  # type: ignore[arg-type]
-        else:
-            raise ValueError(kind)
-        started.append(server)
-        return server.start()
-
-    yield start
-    for server in started:
         server.stop()
