@@ -25,7 +25,8 @@ from typing import Final
 import numpy as np
 
 from gazefusion.fusion.config import CameraConfig
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import CameraError, GazefusionError
+from gazefusion.fusion.registry import Registry
 from gazefusion.fusion.types import Frame
 
 log = logging.getLogger("gazefusion.camera")
@@ -36,6 +37,12 @@ _READER_WAIT_MAX_S: Final = 0.002  # longest the reader waits per frame for a de
 _DECODE_BACKLOG: Final = 64  # undecoded JPEGs held at most, whatever their age (bounds memory)
 
 Decoder = Callable[[bytes], np.ndarray]
+SourceFactory = Callable[[str, CameraConfig], "CameraSource"]
+
+SOURCE_KINDS: Registry[SourceFactory] = Registry("camera source kind", error=CameraError)
+"""Camera source kinds by name: (spec, config) -> an unstarted source. Each kind registers the
+specs it opens (``matches``); :func:`gazefusion.fusion.camera.open_camera` takes the first
+that accepts a spec, the video-file kind last."""
 
 
 class SourceError(Exception):
@@ -67,6 +74,7 @@ class _Outage:
     wait_s: float
     attempts: int = 0
     max_wait_s: float = math.inf
+    connected_at: float | None = None
 
     def backoff(self) -> None:
         self.wait_s = min(self.wait_s * 2.0, self.max_wait_s)
@@ -238,7 +246,7 @@ class CameraSource(ABC):
     # -- what a source implements -------------------------------------------------------
     @abstractmethod
     def _connect(self, timeout_s: float) -> None:
-        """Open the connection (raise SourceError with a credential-free reason, or UserError
+        """Open the connection (raise SourceError with a credential-free reason, or CameraError
         for a cause that retrying cannot fix on the first attempt)."""
 
     @abstractmethod
@@ -252,15 +260,15 @@ class CameraSource(ABC):
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> CameraSource:
-        """Connect (UserError if the first connection fails) and start the reader thread(s)."""
+        """Connect (CameraError if the first connection fails) and start the reader thread(s)."""
         if self._started:
             return self
         try:
             self._connect(self.config.connect_timeout_s)
         except SourceError as exc:
             self._disconnect()
-            raise UserError(f"camera {self.name}: {exc}") from None
-        except UserError:
+            raise CameraError(f"camera {self.name}: {exc}") from None
+        except GazefusionError:
             self._disconnect()
             raise
         self._started = True
@@ -398,8 +406,9 @@ class CameraSource(ABC):
             self._size = (image.shape[1], image.shape[0])
             self._counts["frames"] += 1
             self._frame_times.append(t)
-            if self._outage is not None:
-                self._end_outage()
+            outage = self._outage
+            if outage is not None and outage.connected_at is not None and t >= outage.connected_at:
+                self._end_outage()  # a frame through the new connection (not one decoded late from the old)
             taps = list(self._taps)
             self._cond.notify_all()
         for tap in taps:
@@ -523,12 +532,13 @@ class CameraSource(ABC):
                 self._events.append((outage.began, "outage", reason))
             else:
                 log.debug("camera %s: the new connection brought no frame (%s)", self.name, reason)
+                outage.connected_at = None
                 outage.backoff()
         while not self._stop.wait(outage.wait_s):
             outage.attempts += 1
             try:
                 self._connect(self.config.connect_timeout_s)
-            except (SourceError, UserError) as exc:
+            except (SourceError, GazefusionError) as exc:
                 self._disconnect()
                 log.debug("camera %s: reconnection attempt %d failed: %s", self.name, outage.attempts, exc)
                 outage.backoff()
@@ -536,6 +546,8 @@ class CameraSource(ABC):
             if self._stop.is_set():
                 return False
             self._connected = True
+            with self._cond:
+                outage.connected_at = time.monotonic()
             return True
         return False
 

@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import collections
 import math
+import re
 import threading
 import time
+from pathlib import Path
 from typing import Final
 
 import cv2
 
-from gazefusion.fusion.camera.base import CameraSource, SourceError, SourceFinished
+from gazefusion.fusion.camera.base import SOURCE_KINDS, CameraSource, SourceError, SourceFinished
 from gazefusion.fusion.camera.urls import camera_credentials, redact_url, with_credentials
 from gazefusion.fusion.config import CameraConfig
+from gazefusion.fusion.errors import CameraError
 
 _MAX_FILE_FPS = 1000.0  # a larger CAP_PROP_FPS is a container's placeholder: play unpaced
 _CLOCK_WINDOW: Final = 256  # frames over which the stream's pace against the host clock is tracked
@@ -139,6 +142,8 @@ class OpenCvSource(CameraSource):
             if not ok or image is None:
                 if self._is_file:
                     raise SourceFinished("end of the video file")
+                if t - last_t >= stall_s:
+                    raise SourceError(f"the stream stalled: nothing arrived for {t - last_t:.1f} s", lost_at=last_t)
                 raise SourceError("the stream ended or broke (OpenCV read no frame)")
             stream_s = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
             if not self._is_file:
@@ -173,3 +178,54 @@ class OpenCvSource(CameraSource):
     def close(self) -> None:
         super().close()
         self._disconnect()
+
+
+KNOWN_SCHEMES: Final = ("rtsp", "rtsps", "rtmp", "rtmps", "rtp", "udp", "tcp", "srt")
+"""Stream schemes known to work through OpenCV's FFmpeg back end (any other is tried all the same)."""
+_URL: Final = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://")
+
+
+class StreamSource(OpenCvSource):
+    """A stream URL for OpenCV's FFmpeg back end; a scheme it cannot open is refused with the known ones.
+
+    Parameters
+    ----------
+    url : str
+        Any ``scheme://…`` URL (credentials allowed).
+    config : CameraConfig
+        Timeouts and backoff.
+    """
+
+    def __init__(self, url: str, config: CameraConfig) -> None:
+        super().__init__(url, config)
+        self.scheme = url.split("://", 1)[0].lower()
+
+    def _connect(self, timeout_s: float) -> None:
+        try:
+            super()._connect(timeout_s)
+        except SourceError:
+            if self.scheme in KNOWN_SCHEMES or self._started:
+                raise
+            raise CameraError(
+                f"camera source {self.name!r}: unsupported scheme {self.scheme!r}, and OpenCV's FFmpeg back end "
+                f"could not open it either (use http(s)://, snapshot+http(s)://, "
+                f"{', '.join(s + '://' for s in KNOWN_SCHEMES)}, a device index, a video file or none)"
+            ) from None
+
+
+@SOURCE_KINDS.register("stream", matches=lambda spec: _URL.match(spec) is not None)
+def open_stream(spec: str, config: CameraConfig) -> OpenCvSource:
+    """A stream URL of any scheme OpenCV's FFmpeg back end opens (rtsp://, tcp://, …); after http(s)://."""
+    return StreamSource(spec, config)
+
+
+@SOURCE_KINDS.register("device", matches=str.isdigit)
+def open_device(spec: str, config: CameraConfig) -> OpenCvSource:
+    """A local camera by its device index."""
+    return OpenCvSource(int(spec), config)
+
+
+@SOURCE_KINDS.register("file", matches=lambda spec: Path(spec).expanduser().is_file(), fallback=True)
+def open_file(spec: str, config: CameraConfig) -> OpenCvSource:
+    """A video file, played at its own frame rate."""
+    return OpenCvSource(str(Path(spec).expanduser()), config)

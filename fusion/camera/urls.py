@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 from requests.utils import get_netrc_auth
 
 from gazefusion.fusion.config import CameraConfig
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import ConfigError
 
 # Query parameters that cameras use to carry credentials (``?user=admin&pwd=…``).
 _SECRET_QUERY: Final = re.compile(
@@ -73,7 +73,7 @@ def camera_credentials(url: str, config: CameraConfig) -> SplitUrl:
 
     Raises
     ------
-    UserError
+    ConfigError
         ``password_env`` names a variable that is not set.
     """
     split = split_credentials(url)
@@ -84,7 +84,7 @@ def camera_credentials(url: str, config: CameraConfig) -> SplitUrl:
         if config.password_env is not None:
             password = os.environ.get(config.password_env)
             if password is None:
-                raise UserError(
+                raise ConfigError(
                     f"camera.password_env names {config.password_env}, which is not set in the environment: "
                     f"export {config.password_env}=… before the run"
                 )

@@ -1,13 +1,16 @@
 """`gazefusion run`: live camera + tracker -> fixations, looks, display, recording.
 
 Flags override the configuration file. Looks are printed as they happen, a summary at the
-end; Ctrl-C stops cleanly (a recording keeps everything received).
+end; Ctrl-C, SIGTERM and SIGHUP stop cleanly (a recording keeps everything received, and
+session.yaml gets its summary and end time).
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 from typing import Any, TextIO
 
@@ -141,8 +144,10 @@ def run(args: argparse.Namespace) -> int:
         from gazefusion.fusion.display import Display
 
         display = Display(runner, config.display.fullscreen)  # no display: fails here, before anything opens
+    stop_signals = _StopSignals()
     runner.start()
     try:
+        stop_signals.install()
         if config.display.headless:
             from gazefusion.fusion.display import HeadlessOutputs
 
@@ -169,14 +174,52 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        stop_signals.hold()  # a second signal must not cut the closing short
         try:
             runner.stop()
         except KeyboardInterrupt:
             runner.stop()
         if headless_outputs is not None:
             headless_outputs.close()
+        stop_signals.restore()
     runner.raise_error()
     print_summary(runner.summary(), out)
     if interrupted:
-        print("gazefusion: stopped by Ctrl-C", file=sys.stderr)
+        print(f"gazefusion: stopped by {stop_signals.received or 'Ctrl-C'}", file=sys.stderr)
     return 0
+
+
+class _StopSignals:
+    """SIGTERM and SIGHUP (a process manager, a closed terminal) stop a run as Ctrl-C does.
+
+    The first one raises KeyboardInterrupt in the main thread, so the run closes its recording
+    (session.yaml gets its summary and end time) and its video; later ones are ignored.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self) -> None:
+        self.received: str | None = None
+        self._previous: dict[int, Any] = {}
+        self._holding = False
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers can only be set from the main thread
+        for number in self.SIGNALS:
+            self._previous[number] = signal.signal(number, self._handle)
+
+    def _handle(self, number: int, frame: object) -> None:
+        if self.received is None:
+            self.received = signal.Signals(number).name
+        if not self._holding:
+            self._holding = True
+            raise KeyboardInterrupt
+
+    def hold(self) -> None:
+        self._holding = True
+
+    def restore(self) -> None:
+        for number, previous in self._previous.items():
+            signal.signal(number, previous)
+        self._previous.clear()

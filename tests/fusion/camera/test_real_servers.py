@@ -13,7 +13,7 @@ import pytest
 
 from gazefusion.fusion.camera import open_camera
 from gazefusion.fusion.config import CameraConfig
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import CameraError
 
 from .servers import PASSWORD, USER, wait_until
 
@@ -75,7 +75,7 @@ def test_reads_the_real_server(real_server, setup: str) -> None:
 def test_wrong_password_is_refused_at_the_start(real_server, auth: str) -> None:
     server = real_server("motion", auth=auth)
     config = CONFIG.model_copy(update={"read_timeout_s": 6.0})  # motion answers a failed login after 2 s
-    with pytest.raises(UserError, match=r"HTTP 401 Unauthorized") as caught:
+    with pytest.raises(CameraError, match=r"HTTP 401 Unauthorized") as caught:
         open_camera(server.url(server.stream_path, f"{USER}:wrong"), config).start()
     assert "wrong" not in str(caught.value)
 
@@ -83,7 +83,7 @@ def test_wrong_password_is_refused_at_the_start(real_server, auth: str) -> None:
 def test_wrong_camera_id_is_refused_at_the_start(real_server) -> None:
     """motion answers a wrong camera id with 200, no Content-Type and an HTML page (issue 15, item 1)."""
     server = real_server("motion")
-    with pytest.raises(UserError) as caught:
+    with pytest.raises(CameraError) as caught:
         open_camera(server.url(server.wrong_id_path), CONFIG).start()
     assert str(caught.value) == (
         f"camera {server.url(server.wrong_id_path)}: answers with no Content-Type and an HTML page "
@@ -133,7 +133,7 @@ def test_server_that_does_not_speak_http(real_server) -> None:
     """GStreamer's tcpserversink answers an HTTP request with raw multipart bytes (item 5)."""
     server = real_server("tcp")
     url = server.url.replace("tcp://", "http://")
-    with pytest.raises(UserError) as caught:
+    with pytest.raises(CameraError) as caught:
         open_camera(url, CONFIG).start()
     assert str(caught.value) == (
         f"camera {url}: the server at 127.0.0.1:{server.port} does not speak HTTP (an rtsp:// or tcp:// stream?)"
