@@ -1,7 +1,7 @@
 """The iViewX remote command protocol, pure: lines in, typed messages and samples out.
 
 No sockets here (see ``client.py`` and ``simulator.py``). The protocol is described in
-IVIEWX.md: one text line per datagram (sometimes several), latin-1, fields separated by runs
+docs/protocol/iviewx.md: one text line per datagram (sometimes several), latin-1, fields separated by runs
 of spaces or tabs, trailing whitespace and NUL padding stripped. Samples (``ET_SPL``) follow
 the layout the client set with ``ET_FRM``: ``TS``/``TU``/``ET``/``SC`` give one token each,
 every per-eye specifier one token when monocular and two (left, right) when binocular.
@@ -21,7 +21,7 @@ from gazefusion.trackers.types import GazeSample
 SINGLE_SPECIFIERS = ("TS", "TU", "ET", "SC")
 #: Specifiers that give one token per eye.
 EYE_SPECIFIERS = ("SX", "SY", "DX", "DY", "PX", "PY", "CX", "CY", "EX", "EY", "EZ")
-#: The long binocular format of the benchmark (IVIEWX.md).
+#: The long binocular format of the benchmark (docs/protocol/iviewx.md).
 LONG_FORMAT = "%TU %ET %SX %SY %DX %DY %EX %EY %EZ"
 
 _STRIP = " \t\r\n\x00"
