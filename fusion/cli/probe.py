@@ -20,6 +20,7 @@ _FIELDS = (
     "tap_dropped",
     "skipped",
     "reconnects",
+    "stale",
     "latency_median_ms",
     "latency_p95_ms",
     "latency_max_ms",

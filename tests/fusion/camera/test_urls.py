@@ -55,6 +55,7 @@ def _camera_config(tmp_path: Path, **camera: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_password_from_the_environment_never_shows_in_the_process_list(real_server, tmp_path: Path) -> None:
     """camera.username + camera.password_env: `ps` and session.yaml never see the password (item 8)."""
     server = real_server("motion", auth="digest")

@@ -219,6 +219,7 @@ def test_recording_over_a_session_is_refused(tmp_path, capsys):
     assert (tmp_path / "s" / "session.yaml").read_text() == "start_time: earlier\n"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_sigterm_and_sighup_stop_like_ctrl_c(real_server, tmp_path, signum):
     """A process manager's kill, a closed terminal: session.yaml gets its summary and end time,
