@@ -95,7 +95,12 @@ class CameraIntrinsics(NamedTuple):
 
 
 def load_intrinsics(path: str | Path) -> CameraIntrinsics:
-    """Read an intrinsics YAML file.
+    """Read an intrinsics YAML file (docs/formats/intrinsics.md).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file `gazefusion calibrate camera` wrote.
 
     Raises
     ------
