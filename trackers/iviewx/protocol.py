@@ -14,7 +14,8 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from gazefusion.trackers.base import binocular_sample, eye_gaze, monocular_sample
+from gazefusion.trackers.base import binocular_sample, monocular_sample
+from gazefusion.trackers.iviewx.conventions import wire_eye
 from gazefusion.trackers.types import GazeSample
 
 #: Specifiers that give one token whatever the eye layout.
@@ -179,12 +180,12 @@ class SampleFormat:
             else:
                 eye = "b" if layout.binocular else "r"
             if layout.binocular:
-                left = eye_gaze(
+                left = wire_eye(
                     float(tokens[layout.lx]),
                     float(tokens[layout.ly]),
                     float(tokens[layout.lp]) if layout.lp >= 0 else math.nan,
                 )
-                right = eye_gaze(
+                right = wire_eye(
                     float(tokens[layout.rx]),
                     float(tokens[layout.ry]),
                     float(tokens[layout.rp]) if layout.rp >= 0 else math.nan,
@@ -194,9 +195,11 @@ class SampleFormat:
                 t,
                 tracker_t,
                 eye,
-                float(tokens[layout.lx]),
-                float(tokens[layout.ly]),
-                float(tokens[layout.lp]) if layout.lp >= 0 else math.nan,
+                wire_eye(
+                    float(tokens[layout.lx]),
+                    float(tokens[layout.ly]),
+                    float(tokens[layout.lp]) if layout.lp >= 0 else math.nan,
+                ),
             )
         except ValueError:
             return None
