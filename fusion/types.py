@@ -227,7 +227,7 @@ class Look(NamedTuple):
     aoi: tuple[int, int, int, int]
 
 
-CameraEventKind = Literal["outage", "reconnect", "end"]
+CameraEventKind = Literal["outage", "reconnect", "stale", "end"]
 
 
 class CameraEvent(NamedTuple):
