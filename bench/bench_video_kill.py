@@ -35,7 +35,7 @@ WRITERS = {
     "opencv mkv (mp4v)": ("c.mkv", "mp4v", {}),
     "opencv mkv (MJPG)": ("d.mkv", "MJPG", {}),
     "opencv avi (MJPG)": ("e.avi", "MJPG", {}),
-    "gazefusion RealTimeVideo (PyAV, fragmented mp4, H.264)": ("f.mp4", "pyav", {}),
+    "RealTimeVideo of gazefusion (PyAV, fragmented mp4, H.264)": ("f.mp4", "pyav", {}),
 }
 
 
