@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from gazefusion.fusion.session.tables import TABLES
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("fusion", "trackers", "calibration")
 MARKER = "<!-- config-reference -->"
@@ -101,8 +103,6 @@ def config_reference(path: Path = ROOT / "config" / "default.yaml") -> str:
 
 def session_tables() -> str:
     """Markdown of every declared session table: a section per file with its columns."""
-    from gazefusion.fusion.session.tables import TABLES  # the installed package, as the site documents it
-
     out: list[str] = []
     for table in TABLES.values():
         anchor = table.file.replace(".", "")
