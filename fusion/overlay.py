@@ -1,20 +1,18 @@
 """The overlay: gaze, AOI, marker outline and axes, marker id and position, drawn on a copy.
 
 Pure drawing, no window: the display shows the result, headless runs write it to a video and
-to one PNG per look, a replay renders it into a video (:class:`VideoOut`).
+to one PNG per look.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 
 import cv2
 import numpy as np
 
 from gazefusion.calibration.intrinsics import CameraIntrinsics
 from gazefusion.fusion.core import OverlayState
-from gazefusion.fusion.errors import OutputError
 from gazefusion.fusion.images import outlined_text
 
 LAYERS: tuple[str, ...] = ("gaze", "aoi", "marker", "label")
@@ -93,70 +91,3 @@ def draw_overlay(
     if status:
         outlined_text(out, status, (8, 20))
     return out
-
-
-#: Video codecs by file suffix: MPEG-4 part 2 in .mp4, Motion JPEG in .avi.
-VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
-
-
-def open_video_writer(path: Path, fps: float, size: tuple[int, int]) -> cv2.VideoWriter | None:
-    """An OpenCV video writer for `path` (codec by its suffix), or None where none can be opened.
-
-    Parameters
-    ----------
-    path : pathlib.Path
-        The video file (``.mp4`` or ``.avi``); a failed attempt leaves no file.
-    fps : float
-        Frame rate written into the header.
-    size : tuple[int, int]
-        (width, height) of the frames, px.
-    """
-    codec = VIDEO_CODECS.get(path.suffix.lower())
-    if codec is None:
-        return None
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, size)
-    if writer.isOpened():
-        return writer
-    writer.release()
-    path.unlink(missing_ok=True)
-    return None
-
-
-class VideoOut:
-    """An annotated video written frame by frame, opened at the first frame's size.
-
-    Parameters
-    ----------
-    path : pathlib.Path
-        The video file, ``.mp4`` or ``.avi``.
-    fps : float
-        Its frame rate. (default: 30.0)
-
-    Raises
-    ------
-    OutputError
-        Another suffix, or no encoder for it (at the first frame).
-    """
-
-    def __init__(self, path: Path, fps: float = 30.0) -> None:
-        if path.suffix.lower() not in VIDEO_CODECS:
-            raise OutputError(f"video {path}: the file must end in .mp4 or .avi")
-        self.path = path
-        self.fps = fps
-        self.frames_written = 0
-        self._writer: cv2.VideoWriter | None = None
-
-    def write(self, image: np.ndarray) -> None:
-        """Append one BGR frame."""
-        if self._writer is None:
-            self._writer = open_video_writer(self.path, self.fps, (image.shape[1], image.shape[0]))
-            if self._writer is None:
-                raise OutputError(f"cannot write video {self.path}: no {self.path.suffix} encoder in this OpenCV")
-        self._writer.write(image)
-        self.frames_written += 1
-
-    def close(self) -> None:
-        """Finish the file."""
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None

@@ -27,10 +27,11 @@ from tqdm import tqdm
 from gazefusion.fusion.camera.recorded import FrameRecord
 from gazefusion.fusion.config import Config, override_config
 from gazefusion.fusion.core import CoreOutput, FusionCore, LazyMarkerSearch, LookEvent, make_core, mapping_note
-from gazefusion.fusion.errors import ConfigError
+from gazefusion.fusion.errors import ConfigError, OutputError
 from gazefusion.fusion.files import write_yaml_atomic
 from gazefusion.fusion.fixations import make_detector
-from gazefusion.fusion.overlay import VideoOut, draw_overlay
+from gazefusion.fusion.overlay import draw_overlay
+from gazefusion.fusion.overlay_video import RealTimeVideo
 from gazefusion.fusion.session import SessionReader, SessionRecorder, relocated_config
 from gazefusion.fusion.types import Fixation, FixationEvent, Frame, SearchedFrame
 
@@ -176,8 +177,9 @@ def replay_session(
         (gaze_on_markers.tsv, fixations_on_markers.tsv and marker_positions.tsv from that
         search; fixations and looks as usual). (default: False)
     video : str, pathlib.Path or None
-        Render the annotated video into this file (``.mp4`` or ``.avi``); the session is
-        then replayed in order. (default: None)
+        Render the annotated video into this ``.mp4`` file, each frame at its recorded time
+        (the live run's writer, :class:`~gazefusion.fusion.overlay_video.RealTimeVideo`); the
+        session is then replayed in order. (default: None)
 
     Raises
     ------
@@ -193,7 +195,8 @@ def replay_session(
     markers = config.markers.file is not None
     if map_all and not markers:
         raise ConfigError("--map-all needs a marker library: the session has none (give one with --markers)")
-    writer = None if video is None else VideoOut(Path(video), _frame_rate(reader))
+    if video is not None and Path(video).suffix.lower() != ".mp4":
+        raise OutputError(f"video {video}: the annotated video is an MP4 file: name it OUT.mp4")
     recorder = None
     if out_dir is not None:
         recorder = SessionRecorder(out_dir, config, media=False, extra={"replay_of": str(Path(session).resolve())})
@@ -236,7 +239,7 @@ def replay_session(
         if parallel:
             _replay_in_parts(reader, config, workers, counts, span, from_core, progress)
         else:
-            _replay_in_order(reader, config, fast, speed, counts, span, from_core, progress, not join_after, writer)
+            _replay_in_order(reader, config, fast, speed, counts, span, from_core, progress, not join_after, video)
         if join_after:
             if map_all:
                 searched = list(search_every_frame(reader, config, progress))
@@ -300,12 +303,13 @@ def _replay_in_order(
     emit: Callable[[list[CoreOutput]], None],
     progress: bool,
     join: bool = True,
-    writer: VideoOut | None = None,
+    video: str | Path | None = None,
 ) -> None:
     core = make_core(config, join=join)
     total = _count_lines(reader.directory / "gaze.tsv") + _count_lines(reader.directory / "frames.tsv")
     bar = _progress_bar(total, progress, "input")
     wall_start = time.monotonic()
+    writer: RealTimeVideo | None = None
     try:
         for item in reader.inputs():
             if span[0] is None:
@@ -318,9 +322,11 @@ def _replay_in_order(
             if isinstance(item, Frame):
                 counts["frames"] += 1
                 emit(core.feed_frame(item))
-                if writer is not None:
+                if video is not None:
                     size = (item.image.shape[1], item.image.shape[0])
-                    writer.write(draw_overlay(item.image, core.state, core.intrinsics_for(size)))
+                    if writer is None:
+                        writer = RealTimeVideo(Path(video), size, item.t)
+                    writer.write(draw_overlay(item.image, core.state, core.intrinsics_for(size)), item.t)
             else:
                 counts["samples"] += 1
                 emit(core.feed_sample(item))
@@ -331,15 +337,7 @@ def _replay_in_order(
         if bar is not None:
             bar.close()
         if writer is not None:
-            writer.close()
-
-
-def _frame_rate(reader: SessionReader) -> float:
-    """The recording's mean frame rate, Hz (30 where it cannot tell)."""
-    times = [record.t for record in reader.frame_records()]
-    if len(times) < 2 or not times[-1] > times[0]:
-        return 30.0
-    return (len(times) - 1) / (times[-1] - times[0])
+            writer.close(span[1])
 
 
 def search_every_frame(reader: SessionReader, config: Config, progress: bool = False) -> Iterator[SearchedFrame]:

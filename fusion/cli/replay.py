@@ -38,7 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="search every frame whole for markers and map every gaze sample onto those in view (slower)",
     )
-    parser.add_argument("--video", metavar="OUT.mp4", help="render the annotated video into this file (.mp4 or .avi)")
+    parser.add_argument(
+        "--video",
+        metavar="OUT.mp4",
+        help="render the annotated video into this .mp4 file (frames at their recorded times)",
+    )
     parser.add_argument("--quiet-looks", action="store_true", help="do not print each look")
 
 

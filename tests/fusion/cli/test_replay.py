@@ -29,21 +29,23 @@ def test_replay_writes_a_session_like_folder(session, tmp_path, capsys):
 
 
 def test_replay_renders_the_annotated_video(session, tmp_path, capsys):
-    video = tmp_path / "replayed.avi"
+    video = tmp_path / "replayed.mp4"
     assert main(["replay", str(session), "--video", str(video), "--quiet-looks"]) == 0
     assert f"video: {video}" in capsys.readouterr().out
     capture = cv2.VideoCapture(str(video))
-    frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
     ok, image = capture.read()
+    frames = 1 if ok else 0
+    while capture.grab():
+        frames += 1
     capture.release()
     recorded = sum(1 for record in SessionReader(session).frame_records() if record.fed_after >= 0)
-    assert ok and image.shape == (480, 640, 3) and frames == recorded
+    assert ok and image.shape == (480, 640, 3) and recorded <= frames <= recorded + 1  # + the held end
 
 
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        pytest.param(["--video", "{tmp}/out.gif"], "the file must end in .mp4 or .avi", id="video-suffix"),
+        pytest.param(["--video", "{tmp}/out.avi"], "the annotated video is an MP4 file", id="video-suffix"),
         pytest.param(["--map-all"], "--map-all needs a marker library", id="map-all-without-markers"),
     ],
 )
