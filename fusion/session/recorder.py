@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import errno
+import functools
 import json
 import logging
 import math
@@ -137,7 +138,7 @@ class SessionRecorder:
         self._guard("session.yaml", lambda: write_yaml_atomic(self.directory / "session.yaml", self._header))
         for spec in TABLES.values():
             if media or not spec.media:
-                self._guard(spec.file, lambda spec=spec: self._open_table(spec))
+                self._guard(spec.file, functools.partial(self._open_table, spec))
             if spec is FRAMES and media:
                 self._guard("video.mjpeg", self._open_video)
         self._guard("events.jsonl", self._open_events)
@@ -203,7 +204,7 @@ class SessionRecorder:
             if writer is None or row is None:
                 continue
             for one in row if spec.many else (row,):
-                self._guard(spec.file, lambda writer=writer, one=one: writer.write(one))
+                self._guard(spec.file, functools.partial(writer.write, one))
         to_event = next((make for kind, make in EVENTS.items() if isinstance(record, kind)), None)
         if to_event is not None:
             self.write_event(to_event(record))
