@@ -28,7 +28,7 @@ from gazefusion.fusion.config import Config
 from gazefusion.fusion.core import CoreOutput, LookEvent, OverlayState, make_core
 from gazefusion.fusion.errors import OutputError
 from gazefusion.fusion.session import SessionRecorder
-from gazefusion.fusion.types import FixationEvent, Frame
+from gazefusion.fusion.types import FixationEvent, Frame, MovementEvent
 from gazefusion.trackers import open_tracker
 from gazefusion.trackers.types import GazeSample, TrackerEvent
 
@@ -61,7 +61,7 @@ class Mark(NamedTuple):
     kind: str = "mark"
 
 
-PipelineEvent = FixationEvent | LookEvent | TrackerEvent | CameraEvent | Mark
+PipelineEvent = FixationEvent | MovementEvent | LookEvent | TrackerEvent | CameraEvent | Mark
 
 
 class Runner:
@@ -396,7 +396,7 @@ class Runner:
     def _output(self, output: CoreOutput) -> None:
         if isinstance(output, LookEvent):
             self.looks_seen += 1
-        elif output.kind == "end":
+        elif isinstance(output, FixationEvent) and output.kind == "end":
             self.fixations_seen += 1
         if self.recorder is not None:
             self.recorder.write_output(output)

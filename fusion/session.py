@@ -7,7 +7,8 @@ A session is a folder::
     video.mjpeg      the camera's JPEG frames as received, concatenated, not re-encoded
     frames.tsv       index, t, t_source, offset, size, fed_after (see below)
     fixations.tsv    every fixation at its end
-    looks.tsv        every look (first / change / end, see fusion.core)
+    looks.tsv        every look (first / change / end / pursuit, see fusion.core)
+    pursuits.tsv     every smooth pursuit at its end, with pursuits.json naming each column's unit
     events.jsonl     fixation events, looks, tracker and camera events, marks, trials
 
 ``fed_after`` in frames.tsv is the number of gaze rows fed to the core before that frame, or
@@ -45,7 +46,7 @@ from gazefusion.fusion.core import LookEvent
 from gazefusion.fusion.errors import FileFormatError, OutputError
 from gazefusion.fusion.files import read_yaml, write_yaml_atomic
 from gazefusion.fusion.tables import TableReader, TableWriter
-from gazefusion.fusion.types import FixationEvent, Frame
+from gazefusion.fusion.types import FixationEvent, Frame, Movement, MovementEvent
 from gazefusion.fusion.version import software_version
 from gazefusion.trackers.gazetable import GAZE_COLUMNS, read_gaze_table, sample_to_row
 from gazefusion.trackers.types import GazeSample, TrackerEvent
@@ -89,7 +90,24 @@ LOOK_COLUMNS: tuple[str, ...] = (
     "aoi_h",
     "frames_searched",
     "frames_on_marker",
+    "pursuit_id",
 )
+# pursuits.tsv, with the unit of each column (written beside it as pursuits.json).
+PURSUIT_COLUMNS: dict[str, str] = {
+    "id": "running number from 1",
+    "onset": "first sample, s (host clock)",
+    "offset": "last sample, s (host clock)",
+    "duration": "offset - onset + one sample interval, s",
+    "start_x": "gaze at the start, tracker screen px",
+    "start_y": "gaze at the start, tracker screen px",
+    "end_x": "gaze at the end, tracker screen px",
+    "end_y": "gaze at the end, tracker screen px",
+    "amplitude_deg": "distance from start to end, degrees of visual angle",
+    "mean_velocity_deg_s": "mean sample velocity, deg/s",
+    "peak_velocity_deg_s": "largest sample velocity, deg/s",
+    "direction_deg": "direction from start to end, degrees counter-clockwise from rightward (90 = up)",
+    "n_samples": "gaze samples in the pursuit",
+}
 SESSION_FILES: tuple[str, ...] = (
     "session.yaml",
     "gaze.tsv",
@@ -98,6 +116,7 @@ SESSION_FILES: tuple[str, ...] = (
     "fixations.tsv",
     "looks.tsv",
     "events.jsonl",
+    "pursuits.tsv",
 )
 
 
@@ -107,11 +126,22 @@ def fixation_row(event: FixationEvent) -> list[Any]:
     return [f.id, f.onset, f.offset, f.duration, f.x, f.y, f.cam_x, f.cam_y, f.dispersion_deg, f.n_samples]
 
 
+def pursuit_row(movement: Movement) -> list[Any]:
+    """A pursuit (at its end event) as a row of :data:`PURSUIT_COLUMNS`."""
+    return [getattr(movement, name) for name in PURSUIT_COLUMNS]
+
+
 def look_row(event: LookEvent) -> dict[str, Any]:
-    """A look as a row of :data:`LOOK_COLUMNS` (pose columns empty for a look at nothing)."""
+    """A look as a row of :data:`LOOK_COLUMNS` (pose columns empty for a look at nothing).
+
+    A pursuit's look (kind ``pursuit``) names its pursuit in ``pursuit_id``; ``fixation_id``
+    is then empty.
+    """
     look = event.look
+    pursuit = event.kind == "pursuit"
     row: dict[str, Any] = {
-        "fixation_id": look.fixation.id,
+        "fixation_id": "" if pursuit else look.fixation.id,
+        "pursuit_id": look.fixation.id if pursuit else "",
         "t": look.t,
         "marker": "",
         "kind": event.kind,
@@ -146,12 +176,19 @@ def look_row(event: LookEvent) -> dict[str, Any]:
     return row
 
 
-def event_record(item: FixationEvent | LookEvent) -> dict[str, Any]:
-    """A fixation event or look as an events.jsonl record."""
+def event_record(item: FixationEvent | MovementEvent | LookEvent) -> dict[str, Any]:
+    """A fixation event, movement event or look as an events.jsonl record.
+
+    Movements give ``pursuit_start``, ``pursuit_update``, ``pursuit_end``, ``saccade_end``,
+    ``pso_end`` and ``blink_end`` records; a cancelled fixation ``fixation_cancel``.
+    """
     if isinstance(item, LookEvent):
         row = look_row(item)
         fields = {k: v for k, v in row.items() if k not in ("t", "kind") and v != ""}
         return {"kind": f"look_{item.kind}", "t": item.look.t, **fields}
+    if isinstance(item, MovementEvent):
+        m = item.movement
+        return {"kind": f"{m.kind}_{item.kind}", "t": item.t, **{name: getattr(m, name) for name in PURSUIT_COLUMNS}}
     f = item.fixation
     return {
         "kind": f"fixation_{item.kind}",
@@ -261,6 +298,7 @@ class SessionRecorder:
         self._video: IO[bytes] | None = None
         self._fixations: TableWriter | None = None
         self._looks: TableWriter | None = None
+        self._pursuits: TableWriter | None = None
         self._events: IO[str] | None = None
         self._guard("session.yaml", lambda: write_yaml_atomic(self.directory / "session.yaml", self._header))
         if media:
@@ -297,6 +335,7 @@ class SessionRecorder:
                 TableWriter(self.directory / "looks.tsv", LOOK_COLUMNS, flush_every_s=self.flush_every_s),
             ),
         )
+        self._guard("pursuits.tsv", self._open_pursuits)
         self._guard(
             "events.jsonl",
             lambda: setattr(
@@ -361,13 +400,23 @@ class SessionRecorder:
             self._video_offset += len(data)
             self.frames_written += 1
 
-    def write_output(self, item: FixationEvent | LookEvent) -> None:
-        """Record a core output: every one into events.jsonl, ends into fixations.tsv, looks into looks.tsv."""
+    def _open_pursuits(self) -> None:
+        """pursuits.tsv and its sidecar pursuits.json (every column with its unit)."""
+        sidecar = {"table": "pursuits.tsv", "columns": PURSUIT_COLUMNS}
+        (self.directory / "pursuits.json").write_text(json.dumps(sidecar, indent=1) + "\n", encoding="utf-8")
+        self._pursuits = TableWriter(self.directory / "pursuits.tsv", tuple(PURSUIT_COLUMNS), self.flush_every_s)
+
+    def write_output(self, item: FixationEvent | MovementEvent | LookEvent) -> None:
+        """Record a core output: every one into events.jsonl, fixation ends into fixations.tsv,
+        pursuit ends into pursuits.tsv, looks into looks.tsv."""
         if self.error is not None:
             return
         if isinstance(item, LookEvent):
             if self._looks is not None:
                 self._guard("looks.tsv", lambda: self._looks.write(look_row(item)))  # type: ignore[union-attr]
+        elif isinstance(item, MovementEvent):
+            if item.kind == "end" and item.movement.kind == "pursuit" and self._pursuits is not None:
+                self._guard("pursuits.tsv", lambda: self._pursuits.write(pursuit_row(item.movement)))  # type: ignore[union-attr]
         elif item.kind == "end" and self._fixations is not None:
             self._guard("fixations.tsv", lambda: self._fixations.write(fixation_row(item)))  # type: ignore[union-attr]
         self.write_event(event_record(item))
@@ -420,6 +469,7 @@ class SessionRecorder:
             ("frames.tsv", self._frames),
             ("fixations.tsv", self._fixations),
             ("looks.tsv", self._looks),
+            ("pursuits.tsv", self._pursuits),
             ("events.jsonl", self._events),
         ]
         return [(name, handle) for name, handle in pairs if handle is not None]
@@ -430,7 +480,7 @@ class SessionRecorder:
                 handle.close()
             except OSError:
                 pass  # the error that stopped recording was already reported
-        self._gaze = self._frames = self._fixations = self._looks = None
+        self._gaze = self._frames = self._fixations = self._looks = self._pursuits = None
         self._video = None
         self._events = None
 
