@@ -26,8 +26,8 @@ from gazefusion.calibration.intrinsics import CameraIntrinsics
 from gazefusion.fusion.camera import CameraStats
 from gazefusion.fusion.config import Config, load_config, override_config
 from gazefusion.fusion.core import LookEvent, OverlayState
-from gazefusion.fusion.runner import CameraEvent, Mark, PipelineEvent, Runner
-from gazefusion.fusion.types import FixationEvent, Frame, MovementEvent
+from gazefusion.fusion.runner import PipelineEvent, Runner
+from gazefusion.fusion.types import CameraEvent, FixationEvent, Frame, Mark, MovementEvent
 from gazefusion.trackers.base import Tracker
 from gazefusion.trackers.types import TrackerEvent
 

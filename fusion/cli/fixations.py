@@ -18,10 +18,12 @@ from gazefusion.fusion.config import ScreenConfig, load_config
 from gazefusion.fusion.errors import ConfigError, FileFormatError, OutputError
 from gazefusion.fusion.fixations import DETECTORS, describe_params, make_detector
 from gazefusion.fusion.geometry import ScreenGeometry
+from gazefusion.fusion.session.tables import TABLES, fixation_row
 from gazefusion.fusion.tables import TableReader, TableWriter, parse_float
-from gazefusion.fusion.types import DetectorEvent, Fixation, FixationEvent
+from gazefusion.fusion.types import DetectorEvent, FixationEvent
 
-FIXATION_COLUMNS = ("id", "onset", "offset", "duration", "x", "y", "cam_x", "cam_y", "dispersion_deg", "n_samples")
+FIXATIONS = TABLES["fixations.tsv"]
+"""The fixations table, as sessions have it."""
 # --events all: one row per event, as REMoDNaV's and pymovements' event tables (kind first).
 EVENT_COLUMNS = (
     "kind",
@@ -125,25 +127,10 @@ def _warn(message: str) -> None:
     print(f"gazefusion: warning: {message}", file=sys.stderr)
 
 
-def _row(fixation: Fixation) -> list[object]:
-    return [
-        fixation.id,
-        fixation.onset,
-        fixation.offset,
-        fixation.duration,
-        fixation.x,
-        fixation.y,
-        fixation.cam_x,
-        fixation.cam_y,
-        fixation.dispersion_deg,
-        fixation.n_samples,
-    ]
-
-
 def _event_row(event: DetectorEvent) -> dict[str, object]:
     if isinstance(event, FixationEvent):
         f = event.fixation
-        return {"kind": "fixation", **{name: getattr(f, name) for name in FIXATION_COLUMNS if name in EVENT_COLUMNS}}
+        return {"kind": "fixation", **{name: getattr(f, name) for name in FIXATIONS.names if name in EVENT_COLUMNS}}
     m = event.movement
     return {name: getattr(m, name) for name in EVENT_COLUMNS if hasattr(m, name)}
 
@@ -171,13 +158,13 @@ def run(args: argparse.Namespace) -> int:
                 continue
             if isinstance(event, FixationEvent):
                 fixations.append(event.fixation.duration)
-                writer.write(_event_row(event) if every_event else _row(event.fixation))
+                writer.write(_event_row(event) if every_event else fixation_row(event))
             elif every_event:
                 movements[event.movement.kind] += 1
                 writer.write(_event_row(event))
 
     try:
-        writer = TableWriter(out, EVENT_COLUMNS if every_event else FIXATION_COLUMNS, flush_every_s=0.5)
+        writer = TableWriter(out, EVENT_COLUMNS if every_event else FIXATIONS.names, flush_every_s=0.5)
     except OSError as exc:
         raise OutputError(f"cannot write {out}: {exc.strerror}") from None
     with writer:

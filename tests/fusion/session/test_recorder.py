@@ -59,14 +59,14 @@ def record(directory: Path, n_samples: int = 100, n_frames: int = 10) -> Session
     recorder = SessionRecorder(directory, CONFIG)
     fed = 0
     for i in range(n_samples):
-        recorder.write_sample(sample(i))
+        recorder.write(sample(i))
         fed += 1
         if i % 10 == 9 and i // 10 < n_frames:
             recorder.write_frame(frame(i // 10), fed if i // 10 != 3 else -1)
     end = FixationEvent("end", Fixation(1, 100.0, 100.3, 0.304, 900.0, 500.0, 0.4, 76, 280.0, 222.2), 100.31)
-    recorder.write_output(end)
-    recorder.write_output(look_event(1, "poster"))
-    recorder.write_output(look_event(2, None))
+    recorder.write(end)
+    recorder.write(look_event(1, "poster"))
+    recorder.write(look_event(2, None))
     recorder.mark("trial 1 start", 100.05)
     return recorder
 
@@ -146,12 +146,12 @@ def test_disk_full_stops_recording_with_one_message_and_keeps_what_was_written(t
     folder.mkdir()
     os.symlink("/dev/full", folder / "video.mjpeg")  # every write to it fails with ENOSPC
     recorder = SessionRecorder(folder, CONFIG)
-    recorder.write_sample(sample(0))
+    recorder.write(sample(0))
     recorder.write_event({"kind": "mark", "t": 1.0, "text": "before"})
     recorder.write_frame(frame(0), 1)
     assert recorder.error is not None and "the disk is full (writing video.mjpeg)" in recorder.error
     assert not recorder.active
-    recorder.write_sample(sample(1))  # ignored from now on, without another message
+    recorder.write(sample(1))  # ignored from now on, without another message
     recorder.write_event({"kind": "mark", "t": 2.0, "text": "after"})
     recorder.close()
     assert [r.message for r in caplog.records if "recording stopped" in r.message] == [recorder.error]
@@ -179,7 +179,7 @@ def test_pursuits_go_into_their_table_events_and_looks(tmp_path):
     outputs = run_core(FusionCore(make_detector("ivdt", GEOMETRY), GEOMETRY, marker_search=search), samples, frames)
     recorder = SessionRecorder(tmp_path / "s", CONFIG)
     for output in outputs:
-        recorder.write_output(output)
+        recorder.write(output)
     recorder.close()
     reader = SessionReader(tmp_path / "s")
     pursuits = reader.table("pursuits.tsv")
@@ -191,7 +191,8 @@ def test_pursuits_go_into_their_table_events_and_looks(tmp_path):
     assert float(row["onset"]) == pursuit.onset and float(row["mean_velocity_deg_s"]) == pursuit.mean_velocity_deg_s
     assert float(row["direction_deg"]) == pytest.approx(0.0, abs=2.0) or float(row["direction_deg"]) > 358.0
     sidecar = json.loads((tmp_path / "s" / "pursuits.json").read_text())
-    assert list(sidecar["columns"]) == list(row) and "deg/s" in sidecar["columns"]["mean_velocity_deg_s"]
+    assert [name for name in sidecar if name != "Description"] == list(row)
+    assert sidecar["mean_velocity_deg_s"]["Units"] == "deg/s"
     kinds = [record["kind"] for record in reader.events()]
     assert "pursuit_start" in kinds and "pursuit_end" in kinds and "look_pursuit" in kinds
     assert kinds.index("pursuit_start") < kinds.index("pursuit_end") < kinds.index("look_pursuit")
