@@ -33,7 +33,7 @@ from gazefusion.fusion.fixations import make_detector
 from gazefusion.fusion.overlay import draw_overlay
 from gazefusion.fusion.overlay_video import RealTimeVideo
 from gazefusion.fusion.session import SessionReader, SessionRecorder, relocated_config
-from gazefusion.fusion.types import Fixation, FixationEvent, Frame, SearchedFrame
+from gazefusion.fusion.types import Fixation, FixationEvent, Frame, MovementEvent, SearchedFrame
 
 RING_LEAD_FRAMES = 40
 """Frames a part of a replay feeds before its own (more than the core's ring of 32)."""
@@ -85,8 +85,11 @@ def split_points(
         first_t = sample.t if first_t is None else first_t
         last_t = sample.t
         for output in core.feed_sample(sample):
-            if isinstance(output, FixationEvent) and output.kind in ("start", "end"):
+            # No cut inside a fixation or a pursuit: each part must give the live run's events.
+            if isinstance(output, FixationEvent) and output.kind in ("start", "end", "cancel"):
                 active = output.kind == "start"
+            elif isinstance(output, MovementEvent) and output.movement.kind == "pursuit":
+                active = output.kind != "end"
         if not active:
             free.append(count)
     points: set[int] = set()

@@ -241,7 +241,7 @@ class GazeOnMarkers:
         return rows
 
     def feed(self, items: Iterable[object]) -> list[JoinRow]:
-        """Route fusion-core outputs: searched frames, fixation starts and ends (others ignored)."""
+        """Route fusion-core outputs: searched frames, fixation starts, ends and cancels (others ignored)."""
         rows: list[JoinRow] = []
         for item in items:
             if isinstance(item, SearchedFrame):
@@ -251,6 +251,8 @@ class GazeOnMarkers:
                     self.fixation_start(item.fixation)
                 elif item.kind == "end":
                     rows.extend(self.fixation_end(item.fixation))
+                elif item.kind == "cancel":  # not a fixation after all (a pursuit's start): no row
+                    self._active_onset = math.inf
         return rows
 
     # --- rows ----------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ SESSION_FILES: tuple[str, ...] = (
     "fixations.tsv",
     "looks.tsv",
     "events.jsonl",
+    "pursuits.tsv",
     "gaze_on_markers.tsv",
     "fixations_on_markers.tsv",
     "marker_positions.tsv",
