@@ -34,6 +34,7 @@ from gazefusion.calibration.tracker import (
 )
 from gazefusion.fusion.errors import CalibrationError, GazefusionError
 from gazefusion.fusion.fixations import make_detector
+from gazefusion.fusion.types import FixationEvent
 from gazefusion.fusion.window import close_window, open_window
 
 
@@ -451,6 +452,8 @@ class TrackerCalibration:
                 times.append(sample.t)
                 points.append((sample.x, sample.y))
             for event in detector.push(sample.t, sample.x, sample.y, sample.valid):
+                if not isinstance(event, FixationEvent):
+                    continue
                 fixation_onset = None if event.kind == "end" else event.fixation.onset
             if (
                 fixation_onset is None

@@ -31,7 +31,7 @@ from gazefusion.fusion.types import CameraEvent, FixationEvent, Frame, Mark
 from gazefusion.trackers.base import Tracker
 from gazefusion.trackers.types import TrackerEvent
 
-__all__ = ["Pipeline", "LookEvent", "FixationEvent", "TrackerEvent", "CameraEvent", "Mark"]
+__all__ = ["Pipeline", "PipelineEvent", "LookEvent", "FixationEvent", "TrackerEvent", "CameraEvent", "Mark"]
 
 
 class Pipeline:

@@ -37,7 +37,7 @@ from gazefusion.fusion.errors import CalibrationError
 from gazefusion.fusion.fixations import make_detector
 from gazefusion.fusion.geometry import ScreenGeometry
 from gazefusion.fusion.markers import MarkerDetector, MarkerLibrary, MarkerTracker
-from gazefusion.fusion.types import Fixation, FixationEvent, Frame, Look, MarkerHit
+from gazefusion.fusion.types import DetectorEvent, Fixation, FixationEvent, Frame, Look, MarkerHit
 from gazefusion.trackers.types import GazeSample
 
 LookKind = Literal["first", "change", "end"]
@@ -109,11 +109,11 @@ class OverlayState(NamedTuple):
 
 
 class FixationDetectorLike(Protocol):
-    """What the core needs of a fixation detector (``make_detector``)."""
+    """What the core needs of a fixation detector (``make_detector``): its events, fixations among them."""
 
-    def push(self, t: float, x: float, y: float, valid: bool) -> list[FixationEvent]: ...
+    def push(self, t: float, x: float, y: float, valid: bool = True) -> list[DetectorEvent]: ...
 
-    def flush(self) -> list[FixationEvent]: ...
+    def flush(self) -> list[DetectorEvent]: ...
 
 
 MarkerSearch = Callable[[np.ndarray, tuple[int, int, int, int], tuple[float, float]], list[MarkerHit]]
@@ -392,9 +392,11 @@ class FusionCore:
         cam_x, cam_y = self.to_camera(fixation.x, fixation.y)
         return fixation._replace(cam_x=cam_x, cam_y=cam_y)
 
-    def _on_fixation_events(self, events: list[FixationEvent]) -> list[CoreOutput]:
+    def _on_fixation_events(self, events: list[DetectorEvent]) -> list[CoreOutput]:
         outputs: list[CoreOutput] = []
         for event in events:
+            if not isinstance(event, FixationEvent):
+                continue  # other eye movements (pursuits, saccades) have no looks yet
             fixation = self._with_camera(event.fixation)
             event = event._replace(fixation=fixation)
             outputs.append(event)

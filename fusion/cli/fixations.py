@@ -18,8 +18,9 @@ from gazefusion.fusion.config import ScreenConfig, load_config
 from gazefusion.fusion.errors import ConfigError, FileFormatError, OutputError
 from gazefusion.fusion.fixations import DETECTORS, describe_params, make_detector
 from gazefusion.fusion.geometry import ScreenGeometry
-from gazefusion.fusion.session.tables import TABLES, fixation_row
+from gazefusion.fusion.session.tables import TABLES, fixation_cells
 from gazefusion.fusion.tables import TableReader, TableWriter, parse_float
+from gazefusion.fusion.types import FixationEvent
 
 FIXATIONS = TABLES["fixations.tsv"]
 """The fixations table, as sessions have it."""
@@ -133,12 +134,12 @@ def run(args: argparse.Namespace) -> int:
             elif valid and x == x and y == y:
                 valid_rows += 1
             for event in events:
-                if event.kind == "end":
-                    writer.write(fixation_row(event))
+                if isinstance(event, FixationEvent) and event.kind == "end":
+                    writer.write(fixation_cells(event.fixation))
                     fixations.append(event.fixation.duration)
         for event in detector.flush():
-            if event.kind == "end":
-                writer.write(fixation_row(event))
+            if isinstance(event, FixationEvent) and event.kind == "end":
+                writer.write(fixation_cells(event.fixation))
                 fixations.append(event.fixation.duration)
     if detector.skipped_samples:
         _warn(f"skipped {detector.skipped_samples} row(s) whose t did not increase (first: data row {first_skipped})")
