@@ -236,7 +236,8 @@ def check_same_library(sessions: Sequence[SessionTables], libraries: Sequence[Ma
         markers = sorted(set(reference.pictures) ^ set(library.pictures)) or [
             marker
             for marker in reference.pictures
-            if not np.array_equal(reference.pictures[marker], library.pictures.get(marker))
+            if marker not in library.pictures
+            or not np.array_equal(reference.pictures[marker], library.pictures[marker])
         ]
         which = f"marker {markers[0]!r} differs" if markers else "a marker's width differs"
         raise FileFormatError(

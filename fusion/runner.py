@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from gazefusion.fusion.analysis.join import FixationOnMarker, GazeOnMarker
 from gazefusion.fusion.camera import CameraSource, open_camera
 from gazefusion.fusion.camera.recorded import as_jpeg_frame
 from gazefusion.fusion.config import Config
@@ -29,7 +30,7 @@ from gazefusion.fusion.core import CoreOutput, LookEvent, OverlayState, make_cor
 from gazefusion.fusion.errors import OutputError
 from gazefusion.fusion.session import SessionRecorder
 from gazefusion.fusion.sources import Inbox, Lane
-from gazefusion.fusion.types import CameraEvent, FixationEvent, Frame, Mark, MarkKind, MovementEvent
+from gazefusion.fusion.types import CameraEvent, FixationEvent, Frame, Mark, MarkKind, MovementEvent, SearchedFrame
 from gazefusion.trackers import Tracker, open_tracker
 from gazefusion.trackers.types import GazeSample, TrackerEvent
 
@@ -42,7 +43,17 @@ class _Control(NamedTuple):
     value: Mark | SessionRecorder | threading.Event
 
 
-PipelineEvent = FixationEvent | MovementEvent | LookEvent | TrackerEvent | CameraEvent | Mark
+PipelineEvent = (
+    FixationEvent
+    | MovementEvent
+    | LookEvent
+    | SearchedFrame
+    | GazeOnMarker
+    | FixationOnMarker
+    | TrackerEvent
+    | CameraEvent
+    | Mark
+)
 
 
 class Runner:

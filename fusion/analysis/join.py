@@ -287,9 +287,9 @@ class GazeOnMarkers:
         rows.sort(key=lambda row: row.t)
         return rows
 
-    def _fixation_rows(self) -> list[FixationOnMarker]:
+    def _fixation_rows(self) -> list[JoinRow]:
         """Rows of the ended fixations whose samples are all final; old sample rows dropped."""
-        rows: list[FixationOnMarker] = []
+        rows: list[JoinRow] = []
         remaining = []
         for fixation in self._pending:
             if fixation.offset < self._final_t:

@@ -133,7 +133,9 @@ def heatmap_picture(
     peak = float(density.max()) if density.size else 0.0
     image = _background(picture, scale, dim=True)
     if peak > 0:
-        level = cv2.resize((density / peak).astype(np.float32), (image.shape[1], image.shape[0]), cv2.INTER_LINEAR)
+        level = cv2.resize(
+            (density / peak).astype(np.float32), (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR
+        )
         colour = cv2.applyColorMap(np.clip(level * 255, 0, 255).astype(np.uint8), cv2.COLORMAP_INFERNO)
         alpha = (MAX_ALPHA * np.sqrt(np.clip(level, 0, 1)))[:, :, None]
         image = (image * (1 - alpha) + colour * alpha).astype(np.uint8)

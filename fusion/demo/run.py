@@ -37,9 +37,10 @@ from gazefusion.fusion.demo.scene import DemoScene
 from gazefusion.fusion.demo.server import ServerStats
 from gazefusion.fusion.demo.summary import DemoSummary, FixationRecord, summarise
 from gazefusion.fusion.demo.truth import write_fixation_truth
-from gazefusion.fusion.display import display_available, run_in_foreground
+from gazefusion.fusion.display import run_in_foreground
 from gazefusion.fusion.errors import ConfigError, GazefusionError, OutputError
 from gazefusion.fusion.files import write_yaml_atomic
+from gazefusion.fusion.window import display_available
 
 log = logging.getLogger(__name__)
 

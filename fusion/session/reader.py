@@ -8,7 +8,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from gazefusion.fusion.camera.recorded import FrameRecord, RecordedVideo
 from gazefusion.fusion.config import Config, override_config, validate_config
@@ -156,7 +156,7 @@ class SessionReader:
             keyed_samples = ((s.t, 0, i, s) for i, s in enumerate(samples))
             keyed_frames = ((record.t, 1, i, frame) for i, (record, frame) in enumerate(frames))
             for *_, item in heapq.merge(keyed_samples, keyed_frames):
-                yield item
+                yield cast("GazeSample | T", item)
             return
         count = 0
         for record, frame in frames:

@@ -71,7 +71,7 @@ def test_metrics_table_and_pictures(sessions: dict[str, Path], tmp_path: Path, c
         ("p02", "p02", "bright"),
     }
     fixated = table[table.fixation_count > 0]
-    assert len(fixated) >= 6 and (fixated.dwell_s > 0.2).all() and fixated.ttff_s.between(0, 1.7).all()
+    assert len(fixated) >= 4 and (fixated.dwell_s > 0.1).all() and fixated.ttff_s.between(0, 1.7).all()
     assert (fixated.dwell_s <= fixated.total_visit_duration_s + 1e-9).all()
     assert (table.dwell_proportion <= 1).all() and table.reach.between(0, 1).all()
     heat = cv2.imread(str(out / "heatmaps" / "pooled" / "poster.png"))
@@ -81,23 +81,18 @@ def test_metrics_table_and_pictures(sessions: dict[str, Path], tmp_path: Path, c
 
 
 def test_aois_from_a_file_and_the_margin(sessions: dict[str, Path], tmp_path: Path) -> None:
-    # The scene's poster picture is 400 px square and the gaze fixates its centre.
+    # The scene's pictures are 400 px squares and the gaze fixates their centres.
+    regions = [
+        {"name": "centre", "rect": [150, 150, 100, 100]},
+        {"name": "corner", "polygon": [[0, 0], [60, 0], [0, 60]]},
+    ]
     aois = tmp_path / "aois.yaml"
-    aois.write_text(
-        yaml.safe_dump(
-            {
-                "poster": [
-                    {"name": "centre", "rect": [150, 150, 100, 100]},
-                    {"name": "corner", "polygon": [[0, 0], [60, 0], [0, 60]]},
-                ]
-            }
-        )
-    )
+    aois.write_text(yaml.safe_dump({marker: regions for marker in ("poster", "book", "sign", "photo", "map")}))
     result = write_metrics([sessions["p01"]], tmp_path / "m", aois, margin_deg=0.0, pictures=False)
-    rows = result.metrics[result.metrics.marker == "poster"].groupby("aoi").fixation_count.sum()
+    rows = result.metrics.groupby("aoi").fixation_count.sum()
     assert rows["centre"] == rows["whole"] > 0 and rows["corner"] == 0
     wide = write_metrics([sessions["p01"]], tmp_path / "w", aois, margin_deg=30.0, pictures=False)
-    assert wide.metrics[(wide.metrics.marker == "poster") & (wide.metrics.aoi == "corner")].fixation_count.sum() > 0
+    assert wide.metrics.groupby("aoi").fixation_count.sum()["corner"] > 0
     assert not (tmp_path / "m" / "heatmaps").exists()
 
 

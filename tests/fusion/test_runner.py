@@ -11,6 +11,7 @@ import os
 import time
 
 import pandas as pd
+import pytest
 
 from gazefusion.fusion.api import Pipeline
 from gazefusion.fusion.cli import main
@@ -27,6 +28,7 @@ def events_of(folder) -> list[dict]:
     return [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_replay_of_a_live_run_gives_the_same_fixations_looks_and_gaze_on_markers(tmp_path):
     files = scene_files(tmp_path)
     with scene_server() as server:
@@ -61,6 +63,7 @@ def test_replay_of_a_live_run_gives_the_same_fixations_looks_and_gaze_on_markers
         assert set(json.loads((live / TABLES[name].sidecar).read_text())) == {"Description", *TABLES[name].names}
 
 
+@pytest.mark.slow
 def test_a_camera_that_drops_out_comes_back_and_gaze_goes_on(tmp_path):
     server = scene_server()
     port = server.port
