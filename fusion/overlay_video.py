@@ -27,7 +27,10 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 _TIME_BASE: Final = fractions.Fraction(1, 1000)  # ms timestamps
-_CODECS: Final = (("libx264", {"preset": "veryfast", "tune": "zerolatency"}), ("mpeg4", {}))
+_CODECS: Final[tuple[tuple[str, dict[str, str]], ...]] = (
+    ("libx264", {"preset": "veryfast", "tune": "zerolatency"}),
+    ("mpeg4", {}),
+)
 
 
 def outage_banner(image: np.ndarray, text: str) -> np.ndarray:
@@ -87,6 +90,7 @@ class RealTimeVideo:
         for name, options in _CODECS:
             if name in available:
                 stream = self._container.add_stream(name, rate=1000)
+                assert isinstance(stream, av.video.stream.VideoStream)  # a video codec gives a video stream
                 stream.width, stream.height = self.size
                 stream.pix_fmt = "yuv420p"
                 stream.time_base = _TIME_BASE
