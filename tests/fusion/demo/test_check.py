@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from gazefusion.fusion.analyse import load_pictures, write_metrics
@@ -14,14 +15,37 @@ from gazefusion.fusion.demo.run import FPS, GAZE_RATE_HZ, run_demo
 DETECTION_DELAY_S = 3 / GAZE_RATE_HZ
 
 
+#: Attempts at a whole recording (a starved machine stalls the tracker's stream or the core).
+ATTEMPTS = 3
+
+
+def recording_complete(session: Path) -> bool:
+    """Whether the pipeline got what it needs: every gaze sample, and frames to search in every look at a marker.
+
+    The truth is about what the scripted eye did; a sample lost on the way, or a marker visit
+    whose frames the core skipped because the machine was starved, is not the metrics' doing.
+    """
+    times = pd.read_csv(session / "gaze.tsv", sep="\t", usecols=["tracker_t"])["tracker_t"]
+    frames = pd.read_csv(session / "frames.tsv", sep="\t")
+    fed = frames.loc[frames["fed_after"] >= 0, "t"].to_numpy()
+    visits = read_truth(session).dropna(subset=["marker"])
+    searched = [((fed >= v.onset) & (fed <= v.offset)).sum() for v in visits.itertuples()]
+    return bool((times.diff().dropna() <= 3.5 / GAZE_RATE_HZ).all() and min(searched, default=0) >= 1)
+
+
 @pytest.fixture(scope="module")
 def demo_session(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    result = run_demo(tmp_path_factory.mktemp("demo") / "session", seconds=20.0, headless=True, echo=None)
+    """A 20 s demo session the pipeline got whole (see :func:`recording_complete`)."""
+    for attempt in range(ATTEMPTS):
+        result = run_demo(tmp_path_factory.mktemp("demo") / f"session{attempt}", seconds=20.0, headless=True, echo=None)
+        if recording_complete(result.session_dir):
+            break
     return result.session_dir
 
 
 @pytest.mark.slow
 def test_metrics_agree_with_the_scripted_eye(demo_session: Path, tmp_path: Path) -> None:
+    assert recording_complete(demo_session), f"samples or frames were lost in {ATTEMPTS} runs: the machine is starved"
     result = write_metrics([demo_session], tmp_path / "metrics")
     pictures = load_pictures(demo_session / "scene" / "markers.yaml")
     comparison = compare_with_truth(demo_session, result.metrics, pictures.image_sizes)
