@@ -1,10 +1,19 @@
-"""Marker detection in a frame (or a region of it): ORB, ratio-tested Hamming matches, a robust
-homography, verification, and the planar pose."""
+"""Marker detection in a frame (or a region of it): features (ORB, or SIFT), ratio-tested
+matches against the whole library, a robust homography, guided re-matching, verification,
+and the planar pose.
+
+The search region is the AOI widened to at least `DetectorTuning.min_search_px` (a marker
+much larger than the AOI is only partly inside it) and upscaled so its longest side has
+`DetectorTuning.work_side_px` (a distant marker spans enough px for the 31 px ORB patches).
+Only hits that overlap the AOI itself are reported. Every figure behind the constants here
+is measured in bench/bench_markers.py on real photographs (docs/benchmarks/markers.md).
+"""
 
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from dataclasses import dataclass, replace
+from typing import Literal, NamedTuple
 
 import cv2
 import numpy as np
@@ -12,7 +21,7 @@ import numpy as np
 from gazefusion.calibration.intrinsics import CameraIntrinsics
 from gazefusion.fusion.config import MarkersConfig
 from gazefusion.fusion.errors import UserError
-from gazefusion.fusion.markers.library import Marker, MarkerLibrary
+from gazefusion.fusion.markers.library import Marker, MarkerLibrary, to_grey
 from gazefusion.fusion.markers.pose import estimate_planar_pose
 from gazefusion.fusion.types import MarkerHit
 
@@ -24,28 +33,20 @@ HOMOGRAPHY_METHODS: dict[str, int] = {
     "usac_accurate": cv2.USAC_ACCURATE,
     "usac_fast": cv2.USAC_FAST,
 }
-#: A search region smaller than this (longest side, px) is upscaled before ORB, so a small
-#: marker spans enough px for ORB's 31 px patches.
-UPSCALE_BELOW_PX = 480
 #: FAST corner threshold of the frame's ORB: lower than OpenCV's 20, since small, blurred,
 #: JPEG-compressed markers have soft corners.
 FAST_THRESHOLD = 8
 #: Levels of the frame's ORB pyramid (scale factor 1.2).
 PYRAMID_LEVELS = 6
-#: A search region larger than this square (frame px) gets proportionally more ORB features
-#: than ``markers.n_features``, up to `MAX_FEATURE_FACTOR` times: a whole frame holds more
-#: clutter and smaller markers than a gaze AOI.
+#: A search region larger than this square (frame px) gets proportionally more features than
+#: ``markers.n_features``, up to `MAX_FEATURE_FACTOR` times: a whole frame holds more clutter
+#: and smaller markers than a gaze AOI.
 FEATURE_REGION_PX = 240
 MAX_FEATURE_FACTOR = 6.0
-#: The largest upscale factor of a small search region.
-MAX_UPSCALE = 3.0
-#: Frame px around the region ORB may look at, so keypoints reach the region's edge.
+#: Frame px around the region the features may look at, so keypoints reach the region's edge.
 ROI_MARGIN_PX = 16
-#: RANSAC inlier threshold in the (upscaled) working image, px.
-RANSAC_THRESHOLD_PX = 3.0
 #: Most iterations of the robust homography estimator: it stops sooner once confident, but the
-#: matches of a marker that is not there use them all (800 against 2000 in bench/bench_markers.py:
-#: detections and pose errors within a frame or two, 0.5 ms less per AOI).
+#: matches of a marker that is not there use them all.
 HOMOGRAPHY_MAX_ITERS = 800
 #: Neighbours searched per frame feature (for the ratio test against a distinct runner-up).
 NEIGHBOURS = 3
@@ -53,7 +54,7 @@ NEIGHBOURS = 3
 #: (found at two reference scales).
 DISTINCT_FRACTION = 0.02
 #: FLANN multi-probe LSH index of the library's descriptors: hash tables, bits per key, probe
-#: level, leaves checked (speed against recall, measured in bench/bench_markers.py).
+#: level, leaves checked (speed against recall).
 LSH_TABLES = 4
 LSH_KEY_BITS = 16
 LSH_PROBE_LEVEL = 1
@@ -66,11 +67,85 @@ CLOSER_LOOK_MARGIN = 0.25
 MIN_SIDE_PX = 12.0
 #: Interior angles of an accepted quadrilateral lie within this range, degrees.
 ANGLE_RANGE_DEG = (25.0, 155.0)
-#: The inliers must spread over at least this fraction of the visible marker area.
+#: The inliers must spread over at least this fraction of the marker's area inside the search
+#: region (all of its area with ``DetectorTuning.coverage_of_visible`` off).
 MIN_INLIER_COVERAGE = 0.10
 #: ... and over at least this area of the frame, px² (a few clustered points on a small,
-#: distant marker give its distance 10-40% wrong; measured in bench/bench_markers.py).
+#: distant marker give its distance 10-40% wrong).
 MIN_INLIER_HULL_PX2 = 300.0
+
+FeatureKind = Literal["orb", "sift"]
+
+
+@dataclass(frozen=True)
+class DetectorTuning:
+    """The detector's search settings (each measured in bench/bench_markers.py).
+
+    Parameters
+    ----------
+    features : {"orb", "sift"}
+        Feature detector and descriptor; SIFT is OpenCV's (float descriptors, brute-force
+        matching). (default: "orb")
+    reference_side_px : int
+        Longest side of a picture's largest reference level, px. (default: 480)
+    reference_step : float
+        Size ratio of successive reference levels. (default: 1.5)
+    reference_min_px : int
+        No reference level has a longest side below this, px. (default: 100)
+    reference_features : int
+        Features per reference level at most (0: ``markers.n_features``). (default: 1000)
+    reference_edge_px : int
+        ORB's edge margin on the reference levels, px (OpenCV's is 31: a 100 px level loses
+        most of its area to it). (default: 12)
+    reference_orb_levels : int
+        ORB's own pyramid levels per reference level (scale factor 1.2). (default: 3)
+    work_side_px : int
+        A search region whose longest side is shorter is upscaled to it. (default: 480)
+    max_upscale : float
+        The largest upscale factor. (default: 3.0)
+    min_search_px : int
+        The AOI is widened to at least this side (frame px) around its centre. (default: 0)
+    threshold_px : float
+        Inlier threshold of the robust homography. (default: 3.0)
+    threshold_in_frame : bool
+        `threshold_px` is in frame px (True) or in the upscaled working image (False).
+        (default: False)
+    guided_radius_px : float
+        Guided matching: after the first homography, every reference feature of the marker
+        projected within this many frame px of a frame feature, with a close descriptor, is
+        matched, and the homography is estimated again (0: off). (default: 0.0)
+    guided_max_distance : float
+        Largest descriptor distance of a guided match (Hamming bits for ORB; for SIFT this
+        times 4). (default: 64.0)
+    coverage_of_visible : bool
+        The inlier spread is measured against the marker's area inside the search region
+        (True) or its whole area (False). (default: False)
+    """
+
+    features: FeatureKind = "orb"
+    reference_side_px: int = 480
+    reference_step: float = 2.0
+    reference_min_px: int = 120
+    reference_features: int = 0
+    reference_edge_px: int = 31
+    reference_orb_levels: int = 8
+    work_side_px: int = 480
+    max_upscale: float = 3.0
+    min_search_px: int = 0
+    threshold_px: float = 3.0
+    threshold_in_frame: bool = False
+    guided_radius_px: float = 0.0
+    guided_max_distance: float = 64.0
+    coverage_of_visible: bool = False
+
+    @classmethod
+    def v1(cls) -> DetectorTuning:
+        """The detector before issue 10 (for the benchmark's peer)."""
+        return cls()
+
+    def with_(self, **changes: object) -> DetectorTuning:
+        """A copy with some settings changed."""
+        return replace(self, **changes)  # type: ignore[arg-type]
 
 
 class Correspondences(NamedTuple):
@@ -88,6 +163,41 @@ class Correspondences(NamedTuple):
     frame_px: np.ndarray
 
 
+class Features(NamedTuple):
+    """Features of one search region.
+
+    Attributes
+    ----------
+    frame_px : numpy.ndarray
+        (N, 2) float32 keypoint positions, frame px.
+    descriptors : numpy.ndarray
+        (N, D) uint8 (ORB) or float32 (SIFT).
+    box : tuple[int, int, int, int]
+        The search region (x, y, width, height), frame px.
+    scale : float
+        Working image px per frame px.
+    """
+
+    frame_px: np.ndarray
+    descriptors: np.ndarray
+    box: tuple[int, int, int, int]
+    scale: float
+
+
+def make_features(kind: FeatureKind, n_features: int, fast_threshold: int, levels: int, edge_px: int = 31):
+    """An OpenCV feature detector-extractor of `kind`."""
+    if kind == "sift":
+        return cv2.SIFT_create(nfeatures=n_features)
+    return cv2.ORB_create(
+        nfeatures=n_features,
+        scaleFactor=1.2,
+        nlevels=levels,
+        edgeThreshold=edge_px,
+        patchSize=31,
+        fastThreshold=fast_threshold,
+    )
+
+
 class MarkerDetector:
     """Finds the library's markers in a frame and estimates their poses.
 
@@ -99,13 +209,15 @@ class MarkerDetector:
         The camera; frames of another size of the same aspect ratio use
         `CameraIntrinsics.scaled_to` (another aspect ratio is refused with a `UserError`).
     config : MarkersConfig or None
-        ORB features, ratio, minimum inliers, largest reprojection error, estimator.
-        (default: None, the defaults)
+        Features per search region, ratio, minimum inliers, largest reprojection error,
+        estimator. (default: None, the defaults)
     refine : bool
         Refine the IPPE pose by Levenberg-Marquardt on all inliers. (default: True)
     matcher : {"lsh", "bf"}
-        Nearest-neighbour search: FLANN locality-sensitive hashing, or brute force.
-        (default: "lsh")
+        Nearest-neighbour search of ORB descriptors: FLANN locality-sensitive hashing, or
+        brute force (SIFT always uses brute force). (default: "lsh")
+    tuning : DetectorTuning or None
+        Search settings. (default: None, `DetectorTuning()`)
     """
 
     def __init__(
@@ -115,21 +227,23 @@ class MarkerDetector:
         config: MarkersConfig | None = None,
         refine: bool = True,
         matcher: str = "lsh",
+        tuning: DetectorTuning | None = None,
     ) -> None:
         self.library = library
         self.intrinsics = intrinsics
         self.config = config or MarkersConfig()
+        self.tuning = tuning or DetectorTuning()
         if self.config.homography not in HOMOGRAPHY_METHODS:
             raise UserError(
                 f"unknown homography estimator {self.config.homography!r} (known: {', '.join(HOMOGRAPHY_METHODS)})"
             )
+        if matcher not in ("lsh", "bf"):
+            raise ValueError(f"unknown matcher {matcher!r} (known: lsh, bf)")
         self.refine = refine
         self._method = HOMOGRAPHY_METHODS[self.config.homography]
-        self._orb = cv2.ORB_create(
-            nfeatures=self.config.n_features, scaleFactor=1.2, nlevels=PYRAMID_LEVELS, fastThreshold=FAST_THRESHOLD
-        )
-        self._index = LibraryIndex.build(library)
-        self._search = NeighbourSearch(self._index.descriptors, matcher)
+        self._features = make_features(self.tuning.features, self.config.n_features, FAST_THRESHOLD, PYRAMID_LEVELS)
+        self._index = LibraryIndex.build(library, self.tuning, self.config)
+        self._search = NeighbourSearch(self._index.descriptors, "bf" if self.tuning.features == "sift" else matcher)
         self._scaled: dict[tuple[int, int], CameraIntrinsics] = {}
 
     def intrinsics_for(self, image_size: tuple[int, int]) -> CameraIntrinsics:
@@ -158,7 +272,7 @@ class MarkerDetector:
             BGR, BGRA or grey uint8 frame.
         roi : tuple[int, int, int, int] or None
             Search region (x, y, width, height), frame px, clipped to the frame; None: the
-            whole frame. (default: None)
+            whole frame. A hit must overlap it. (default: None)
         gaze_xy : tuple[float, float] or None
             The gaze in frame px, for `MarkerHit.contains_gaze` and the order. (default: None)
 
@@ -176,71 +290,103 @@ class MarkerDetector:
         gaze_xy: tuple[float, float] | None = None,
     ) -> list[tuple[MarkerHit, Correspondences]]:
         """As `detect`, with each hit's inlier correspondences."""
-        return self._detect(image, roi, gaze_xy, closer_look=True)
-
-    def _detect(
-        self,
-        image: np.ndarray,
-        roi: tuple[int, int, int, int] | None,
-        gaze_xy: tuple[float, float] | None,
-        closer_look: bool,
-    ) -> list[tuple[MarkerHit, Correspondences]]:
         if image is None or image.ndim not in (2, 3) or image.size == 0:
             return []
         frame_size = (image.shape[1], image.shape[0])
         intrinsics = self.intrinsics_for(frame_size)
-        box = clip_roi(roi, frame_size)
-        if box is None:
+        aoi = clip_roi(roi, frame_size)
+        if aoi is None:
             return []
+        found = self._detect(image, search_box(aoi, self.tuning.min_search_px, frame_size), gaze_xy, intrinsics, True)
+        if roi is not None:
+            found = [item for item in found if overlaps_box(item[0].corners, aoi)]
+        return order_hits(suppress_overlaps(found))
+
+    def features(self, image: np.ndarray, box: tuple[int, int, int, int]) -> Features | None:
+        """Features of the search region `box` of `image` (upscaled when small), or None."""
+        tuning = self.tuning
         x, y, width, height = box
         longest = max(width, height)
-        scale = min(MAX_UPSCALE, UPSCALE_BELOW_PX / longest) if longest < UPSCALE_BELOW_PX else 1.0
+        scale = min(tuning.max_upscale, tuning.work_side_px / longest) if longest < tuning.work_side_px else 1.0
+        frame_size = (image.shape[1], image.shape[0])
         x0, y0 = max(x - ROI_MARGIN_PX, 0), max(y - ROI_MARGIN_PX, 0)
         x1, y1 = min(x + width + ROI_MARGIN_PX, frame_size[0]), min(y + height + ROI_MARGIN_PX, frame_size[1])
         crop = to_grey(image[y0:y1, x0:x1])
         if crop is None:
-            return []
+            return None
         if scale != 1.0:
             crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
         # More features for a larger search area (a whole frame may hold several markers).
         area_factor = width * height / float(FEATURE_REGION_PX * FEATURE_REGION_PX)
-        self._orb.setMaxFeatures(round(self.config.n_features * min(max(area_factor, 1.0), MAX_FEATURE_FACTOR)))
-        keypoints, descriptors = self._orb.detectAndCompute(crop, None)
+        count = round(self.config.n_features * min(max(area_factor, 1.0), MAX_FEATURE_FACTOR))
+        if tuning.features == "orb":
+            self._features.setMaxFeatures(count)
+        keypoints, descriptors = self._features.detectAndCompute(crop, None)
         if descriptors is None or len(keypoints) < self.config.min_inliers:
-            return []
+            return None
         work_px = cv2.KeyPoint_convert(keypoints).reshape(-1, 2).astype(np.float32)
         frame_px = (work_px + 0.5) / scale - 0.5 + np.array([x0, y0], np.float32)
+        return Features(frame_px, descriptors, box, scale)
+
+    def _detect(
+        self,
+        image: np.ndarray,
+        box: tuple[int, int, int, int],
+        gaze_xy: tuple[float, float] | None,
+        intrinsics: CameraIntrinsics,
+        closer_look: bool,
+    ) -> list[tuple[MarkerHit, Correspondences]]:
+        frame_size = (image.shape[1], image.shape[0])
+        features = self.features(image, box)
+        if features is None:
+            return []
+        tuning = self.tuning
+        threshold = tuning.threshold_px if tuning.threshold_in_frame else tuning.threshold_px / features.scale
         found = []
         markers = self.library.markers
-        for number, (reference_px, matched) in self._match(descriptors).items():
+        for number, (reference_px, matched) in self._match(features.descriptors).items():
             result = self.verify(
                 markers[number],
                 reference_px,
-                frame_px[matched],
+                features.frame_px[matched],
                 intrinsics,
                 frame_size,
                 gaze_xy,
-                RANSAC_THRESHOLD_PX / scale,
+                threshold,
+                guide=(number, features),
             )
             if result is not None:
                 found.append(result)
-        if closer_look and scale == 1.0:
-            found = [self._closer_look(image, item, gaze_xy) for item in found]
-        return order_hits(suppress_overlaps(found))
+        if closer_look and features.scale == 1.0:
+            found = [self._closer_look(image, item, gaze_xy, intrinsics) for item in found]
+        return found
 
     def _closer_look(
-        self, image: np.ndarray, item: tuple[MarkerHit, Correspondences], gaze_xy: tuple[float, float] | None
+        self,
+        image: np.ndarray,
+        item: tuple[MarkerHit, Correspondences],
+        gaze_xy: tuple[float, float] | None,
+        intrinsics: CameraIntrinsics,
     ) -> tuple[MarkerHit, Correspondences]:
         """A marker found small in a large search region, detected again in a region around
         it (upscaled, so its keypoints are placed more precisely); the first hit if not found."""
         corners = item[0].corners
         low, high = corners.min(axis=0), corners.max(axis=0)
         side = float(max(high - low)) * (1.0 + 2 * CLOSER_LOOK_MARGIN)
-        if side >= UPSCALE_BELOW_PX:
+        if side >= self.tuning.work_side_px:
             return item
         centre = (low + high) / 2.0
-        roi = (int(centre[0] - side / 2), int(centre[1] - side / 2), int(np.ceil(side)), int(np.ceil(side)))
-        again = [pair for pair in self._detect(image, roi, gaze_xy, False) if pair[0].marker_id == item[0].marker_id]
+        box = clip_roi(
+            (int(centre[0] - side / 2), int(centre[1] - side / 2), int(np.ceil(side)), int(np.ceil(side))),
+            (image.shape[1], image.shape[0]),
+        )
+        if box is None:
+            return item
+        again = [
+            pair
+            for pair in self._detect(image, box, gaze_xy, intrinsics, False)
+            if pair[0].marker_id == item[0].marker_id
+        ]
         return again[0] if again else item
 
     def verify(
@@ -251,13 +397,15 @@ class MarkerDetector:
         intrinsics: CameraIntrinsics,
         frame_size: tuple[int, int],
         gaze_xy: tuple[float, float] | None,
-        threshold_px: float = RANSAC_THRESHOLD_PX,
+        threshold_px: float = 3.0,
+        guide: tuple[int, Features] | None = None,
     ) -> tuple[MarkerHit, Correspondences] | None:
         """A hit from putative correspondences, or None when they do not verify.
 
-        Robust homography, then: at least ``min_inliers`` inliers spread over the marker, a
-        convex quadrilateral of plausible size and angles in the picture's orientation, a
-        sane IPPE pose with RMS reprojection error at most ``max_reprojection_px``.
+        Robust homography (then guided matching, with `guide`), then: at least
+        ``min_inliers`` inliers spread over the marker, a convex quadrilateral of plausible
+        size and angles in the picture's orientation, a sane IPPE pose with RMS reprojection
+        error at most ``max_reprojection_px``.
 
         Parameters
         ----------
@@ -272,7 +420,10 @@ class MarkerDetector:
         gaze_xy : tuple[float, float] or None
             The gaze, frame px.
         threshold_px : float
-            Inlier threshold of the robust estimator, frame px. (default: `RANSAC_THRESHOLD_PX`)
+            Inlier threshold of the robust estimator, frame px. (default: 3.0)
+        guide : tuple[int, Features] or None
+            The marker's index in the library and the region's features, for guided
+            matching; None: none (a tracked marker). (default: None)
         """
         config = self.config
         if len(frame_px) < config.min_inliers:
@@ -281,10 +432,22 @@ class MarkerDetector:
         if homography is None or int(inlier.sum()) < config.min_inliers:
             return None
         reference_in, frame_in = reference_px[inlier], frame_px[inlier]
+        if guide is not None and self.tuning.guided_radius_px > 0:
+            guided = self._guided(guide[0], guide[1], homography)
+            if guided is not None and len(guided[0]) > len(reference_in):
+                again, mask = self._homography(guided[0], guided[1], threshold_px)
+                if again is not None and int(mask.sum()) > len(reference_in):
+                    homography, reference_in, frame_in = again, guided[0][mask], guided[1][mask]
         corners = cv2.perspectiveTransform(marker.outline_px.reshape(-1, 1, 2), homography).reshape(4, 2)
         if implausible_quad(corners) is not None:
             return None
-        if inlier_coverage(reference_in, marker) < MIN_INLIER_COVERAGE or hull_area(frame_in) < MIN_INLIER_HULL_PX2:
+        if hull_area(frame_in) < MIN_INLIER_HULL_PX2:
+            return None
+        if self.tuning.coverage_of_visible and guide is not None:
+            coverage = hull_area(frame_in) / max(visible_area(corners, guide[1].box), 1.0)
+        else:
+            coverage = inlier_coverage(reference_in, marker)
+        if coverage < MIN_INLIER_COVERAGE:
             return None
         pose = estimate_planar_pose(
             marker.to_marker_m(reference_in),
@@ -306,26 +469,59 @@ class MarkerDetector:
             intrinsics.dist_coeffs,
         )
         corners = projected.reshape(4, 2)
-        contains = (
-            gaze_xy is not None
-            and cv2.pointPolygonTest(
-                corners.astype(np.float32).reshape(-1, 1, 2), (float(gaze_xy[0]), float(gaze_xy[1])), False
-            )
-            >= 0
-        )
         hit = MarkerHit(
             marker_id=marker.marker_id,
             corners=corners,
             homography=homography,
-            inliers=int(inlier.sum()),
+            inliers=len(frame_in),
             reprojection_error_px=pose.reprojection_error_px,
             position_m=pose.tvec,
             rotation=pose.rvec,
             distance_m=float(np.linalg.norm(pose.tvec)),
             pose_ambiguous=pose.ambiguous,
-            contains_gaze=bool(contains),
+            contains_gaze=contains_point(corners, gaze_xy),
         )
         return hit, Correspondences(reference_in.astype(np.float32), frame_in.astype(np.float32))
+
+    def _guided(
+        self, number: int, features: Features, homography: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Matches of the marker's reference features with the region's features near where the
+        homography puts them: (reference px (M, 2), frame px (M, 2)), each frame feature once."""
+        index = self._index
+        own = np.flatnonzero(index.marker == number)
+        if not len(own):
+            return None
+        projected = cv2.perspectiveTransform(index.points_px[own].reshape(-1, 1, 2), homography).reshape(-1, 2)
+        x, y, width, height = features.box
+        margin = ROI_MARGIN_PX
+        inside = (
+            (projected[:, 0] >= x - margin)
+            & (projected[:, 0] < x + width + margin)
+            & (projected[:, 1] >= y - margin)
+            & (projected[:, 1] < y + height + margin)
+        )
+        own, projected = own[inside], projected[inside]
+        if not len(own):
+            return None
+        radius = self.tuning.guided_radius_px
+        offsets = features.frame_px[:, None, :] - projected[None, :, :]
+        near_query, near_train = np.nonzero(np.einsum("qtk,qtk->qt", offsets, offsets) <= radius * radius)
+        if not len(near_query):
+            return None
+        distance = descriptor_distance(features.descriptors[near_query], index.descriptors[own[near_train]])
+        limit = self.tuning.guided_max_distance * (4.0 if self.tuning.features == "sift" else 1.0)
+        keep = distance <= limit
+        near_query, near_train, distance = near_query[keep], near_train[keep], distance[keep]
+        # Each frame feature takes its closest reference feature.
+        order = np.lexsort((distance, near_query))
+        first = np.ones(len(order), bool)
+        first[1:] = near_query[order][1:] != near_query[order][:-1]
+        chosen = order[first]
+        return (
+            index.points_px[own[near_train[chosen]]].astype(np.float32),
+            features.frame_px[near_query[chosen]].astype(np.float32),
+        )
 
     def _homography(
         self, reference_px: np.ndarray, frame_px: np.ndarray, threshold_px: float
@@ -352,7 +548,7 @@ class MarkerDetector:
         different physical point (farther than `DISTINCT_FRACTION` of the picture), so the same
         point at two reference scales does not fail the test; similar features of two markers
         (shared lettering, logos) do not knock each other out either — verification decides
-        between markers (measured: more detections, no wrong marker). Returns, per marker index, (reference px (M, 2), frame keypoint
+        between markers. Returns, per marker index, (reference px (M, 2), frame keypoint
         indices (M,)).
         """
         index = self._index
@@ -370,9 +566,8 @@ class MarkerDetector:
         has_runner_up = distinct.any(axis=1)
         runner_up = distance[np.arange(len(train)), np.argmax(distinct, axis=1)]
         keep = ~has_runner_up | (distance[:, 0] < self.config.ratio * runner_up)
-        chosen_query, chosen_train = rows[keep], train[keep, 0]
-        query = np.asarray(chosen_query, np.int64)
-        train = np.asarray(chosen_train, np.int64)
+        query = np.asarray(rows[keep], np.int64)
+        train = np.asarray(train[keep, 0], np.int64)
         by_marker = {}
         for marker in np.unique(index.marker[train]) if len(train) else ():
             own = index.marker[train] == marker
@@ -386,7 +581,7 @@ class LibraryIndex(NamedTuple):
     Attributes
     ----------
     descriptors : numpy.ndarray
-        (M, 32) uint8.
+        (M, D) uint8 (ORB) or float32 (SIFT).
     marker : numpy.ndarray
         (M,) index of the marker in the library.
     points_px : numpy.ndarray
@@ -401,39 +596,90 @@ class LibraryIndex(NamedTuple):
     distinct_px: np.ndarray
 
     @classmethod
-    def build(cls, library: MarkerLibrary) -> LibraryIndex:
-        """Concatenate the markers' reference levels."""
+    def build(cls, library: MarkerLibrary, tuning: DetectorTuning, config: MarkersConfig) -> LibraryIndex:
+        """Every picture marker's reference features, at the levels `tuning` asks for."""
         descriptors, markers, points = [], [], []
         for number, marker in enumerate(library):
-            for level in marker.levels:
-                descriptors.append(level.descriptors)
-                markers.append(np.full(len(level.descriptors), number, np.int64))
-                points.append(level.points_px)
+            if marker.picture is None:
+                continue
+            for level_points, level_descriptors in reference_features(marker.picture, tuning, config):
+                descriptors.append(level_descriptors)
+                markers.append(np.full(len(level_descriptors), number, np.int64))
+                points.append(level_points)
         distinct = np.array([DISTINCT_FRACTION * max(marker.image_size) for marker in library], np.float32)
         if not descriptors:
-            return cls(np.zeros((0, 32), np.uint8), np.zeros(0, np.int64), np.zeros((0, 2), np.float32), distinct)
+            width = 128 if tuning.features == "sift" else 32
+            dtype = np.float32 if tuning.features == "sift" else np.uint8
+            return cls(np.zeros((0, width), dtype), np.zeros(0, np.int64), np.zeros((0, 2), np.float32), distinct)
         return cls(np.concatenate(descriptors), np.concatenate(markers), np.concatenate(points), distinct)
 
 
+def reference_levels(picture_size: tuple[int, int], tuning: DetectorTuning) -> list[float]:
+    """Scales of a picture's reference levels, largest first (the first fits `reference_side_px`)."""
+    longest = float(max(picture_size))
+    side = float(tuning.reference_side_px)
+    scales = []
+    while True:
+        scales.append(side / longest)
+        side /= tuning.reference_step
+        if side < tuning.reference_min_px - 1e-6:
+            return scales
+
+
+def reference_features(
+    picture: np.ndarray, tuning: DetectorTuning, config: MarkersConfig
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(points in the picture's px (N, 2) float32, descriptors) per reference level."""
+    height_px, width_px = picture.shape[:2]
+    count = tuning.reference_features or config.n_features
+    extractor = make_features(
+        tuning.features, count, REFERENCE_FAST_THRESHOLD, tuning.reference_orb_levels, tuning.reference_edge_px
+    )
+    levels = []
+    for scale in reference_levels((width_px, height_px), tuning):
+        size = (max(1, round(width_px * scale)), max(1, round(height_px * scale)))
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        resized = picture if size == (width_px, height_px) else cv2.resize(picture, size, interpolation=interpolation)
+        keypoints, descriptors = extractor.detectAndCompute(resized, None)
+        if descriptors is None or len(keypoints) < 8:
+            continue
+        sx, sy = size[0] / width_px, size[1] / height_px
+        points = cv2.KeyPoint_convert(keypoints).reshape(-1, 2).astype(np.float32)
+        levels.append(((points + 0.5) / np.array([sx, sy], np.float32) - 0.5, descriptors))
+    return levels
+
+
+#: FAST threshold of the reference pictures' ORB (OpenCV's default: they are sharp).
+REFERENCE_FAST_THRESHOLD = 20
+
+
+def descriptor_distance(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Row-wise distance of two (N, D) descriptor arrays: Hamming bits (uint8) or Euclidean (float)."""
+    if first.dtype == np.uint8:
+        return np.unpackbits(np.bitwise_xor(first, second), axis=1).sum(axis=1).astype(np.float32)
+    return np.linalg.norm(first.astype(np.float32) - second.astype(np.float32), axis=1)
+
+
 class NeighbourSearch:
-    """k nearest library descriptors (Hamming) of each frame descriptor, as arrays.
+    """k nearest library descriptors of each frame descriptor, as arrays.
 
     Parameters
     ----------
     descriptors : numpy.ndarray
-        (M, 32) uint8, the library's reference descriptors.
+        (M, 32) uint8 ORB descriptors (Hamming) or (M, 128) float32 SIFT ones (Euclidean).
     kind : {"lsh", "bf"}
-        FLANN multi-probe locality-sensitive hashing (approximate, fast), or brute force.
-        (default: "lsh")
+        FLANN multi-probe locality-sensitive hashing (approximate, fast; ORB only), or brute
+        force. (default: "lsh")
     """
 
     def __init__(self, descriptors: np.ndarray, kind: str = "lsh") -> None:
         if kind not in ("lsh", "bf"):
             raise ValueError(f"unknown matcher {kind!r} (known: lsh, bf)")
         self.kind = kind
-        self.descriptors = np.ascontiguousarray(descriptors, np.uint8)
+        self.norm = cv2.NORM_HAMMING if descriptors.dtype == np.uint8 else cv2.NORM_L2
+        self.descriptors = np.ascontiguousarray(descriptors)
         self._index = None
-        if kind == "lsh" and len(self.descriptors):
+        if kind == "lsh" and len(self.descriptors) and self.norm == cv2.NORM_HAMMING:
             params = {
                 "algorithm": 6,
                 "table_number": LSH_TABLES,
@@ -446,7 +692,7 @@ class NeighbourSearch:
             self._index = cv2.flann_Index(self.descriptors, params, cv2.NORM_HAMMING)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(train indices (N, k) int64, -1 where none; Hamming distances (N, k) float32)."""
+        """(train indices (N, k) int64, -1 where none; distances (N, k) float32)."""
         count = len(self.descriptors)
         if count == 0 or len(queries) == 0:
             return np.full((len(queries), k), -1, np.int64), np.full((len(queries), k), np.inf, np.float32)
@@ -455,7 +701,7 @@ class NeighbourSearch:
             train, distance = self._index.knnSearch(queries, k_found, params={"checks": LSH_CHECKS})
         else:
             distance, train = cv2.batchDistance(
-                queries, self.descriptors, cv2.CV_32S, normType=cv2.NORM_HAMMING, K=k_found
+                queries, self.descriptors, cv2.CV_32F if self.norm == cv2.NORM_L2 else cv2.CV_32S, normType=self.norm, K=k_found
             )
         train = train.astype(np.int64).reshape(len(queries), k_found)
         distance = distance.astype(np.float32).reshape(len(queries), k_found)
@@ -468,19 +714,43 @@ class NeighbourSearch:
         return train, distance
 
 
-def to_grey(image: np.ndarray | None) -> np.ndarray | None:
-    """A uint8 grey view of a BGR, BGRA or grey frame; None for an empty one."""
-    if image is None or image.size == 0 or image.ndim not in (2, 3):
-        return None
-    if image.ndim == 2:
-        grey = image
-    elif image.shape[2] == 1:
-        grey = image[:, :, 0]
-    else:
-        grey = cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
-    if grey.dtype != np.uint8:
-        grey = cv2.normalize(grey, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
-    return grey
+def search_box(
+    aoi: tuple[int, int, int, int], min_side_px: int, frame_size: tuple[int, int]
+) -> tuple[int, int, int, int]:
+    """The AOI widened to at least `min_side_px` a side around its centre, clipped to the frame."""
+    x, y, width, height = aoi
+    grow_x, grow_y = max(min_side_px - width, 0), max(min_side_px - height, 0)
+    if not grow_x and not grow_y:
+        return aoi
+    widened = clip_roi((x - grow_x // 2, y - grow_y // 2, width + grow_x, height + grow_y), frame_size)
+    return widened if widened is not None else aoi
+
+
+def overlaps_box(corners: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """Whether a quadrilateral (4, 2) and a box (x, y, width, height) overlap."""
+    x, y, width, height = box
+    rectangle = np.array([[x, y], [x + width, y], [x + width, y + height], [x, y + height]], np.float32)
+    area, _ = cv2.intersectConvexConvex(np.asarray(corners, np.float32), rectangle)
+    return float(area) > 0.0
+
+
+def visible_area(corners: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    """Area of a quadrilateral inside a box (plus the features' margin), px²."""
+    x, y, width, height = box
+    m = ROI_MARGIN_PX
+    rectangle = np.array(
+        [[x - m, y - m], [x + width + m, y - m], [x + width + m, y + height + m], [x - m, y + height + m]], np.float32
+    )
+    area, _ = cv2.intersectConvexConvex(np.asarray(corners, np.float32), rectangle)
+    return float(area)
+
+
+def contains_point(corners: np.ndarray, point: tuple[float, float] | None) -> bool:
+    """Whether `point` (frame px) lies in the quadrilateral `corners` (on its edge counts)."""
+    if point is None:
+        return False
+    polygon = np.asarray(corners, np.float32).reshape(-1, 1, 2)
+    return cv2.pointPolygonTest(polygon, (float(point[0]), float(point[1])), False) >= 0
 
 
 def clip_roi(roi: tuple[int, int, int, int] | None, frame_size: tuple[int, int]) -> tuple[int, int, int, int] | None:

@@ -20,30 +20,10 @@ from gazefusion.fusion.errors import UserError
 from gazefusion.fusion.synthetic import texture_to_marker_m
 from gazefusion.fusion.yamlfile import read_yaml
 
-#: The picture is resized so its longest side has this many px before the first level.
+#: The texture check looks at the picture resized so its longest side has this many px.
 REFERENCE_SIDE_PX = 480
-#: Scales of the reference pyramid, relative to `REFERENCE_SIDE_PX` (each level runs ORB's own
-#: 8-level pyramid too, so together they cover markers imaged from ~480 px down to ~35 px
-#: wide in the (upscaled) search region).
-REFERENCE_SCALES = (1.0, 0.5, 0.25)
 #: A picture with fewer ORB keypoints than this at the first level is refused as too plain.
 MIN_REFERENCE_KEYPOINTS = 80
-
-
-@dataclass(frozen=True)
-class ReferenceLevel:
-    """ORB features of a marker picture at one scale.
-
-    Attributes
-    ----------
-    points_px : numpy.ndarray
-        (N, 2) float32 keypoint positions in the original picture's px.
-    descriptors : numpy.ndarray
-        (N, 32) uint8 ORB descriptors.
-    """
-
-    points_px: np.ndarray
-    descriptors: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -58,8 +38,8 @@ class Marker:
         Physical size, m (the height follows the picture's aspect ratio).
     image_size : tuple[int, int]
         (width, height) of the picture, px.
-    levels : tuple[ReferenceLevel, ...]
-        Reference features, largest scale first.
+    picture : numpy.ndarray
+        The picture, grey uint8 (the detector computes its reference features).
     source : str
         Where the picture came from (a path, or a name given by the caller).
     """
@@ -68,7 +48,7 @@ class Marker:
     width_m: float
     height_m: float
     image_size: tuple[int, int]
-    levels: tuple[ReferenceLevel, ...]
+    picture: np.ndarray
     source: str
 
     def to_marker_m(self, points_px: np.ndarray) -> np.ndarray:
@@ -191,41 +171,26 @@ class MarkerLibrary:
 
 
 def build_marker(marker_id: str, image: np.ndarray, width_m: float, config: MarkersConfig, source: str) -> Marker:
-    """Compute a marker's reference features at `REFERENCE_SCALES`.
+    """A picture marker, refused when its picture has too little texture.
 
     Raises
     ------
     UserError
-        When the picture has too little texture (fewer than `MIN_REFERENCE_KEYPOINTS`).
+        When the picture, at `REFERENCE_SIDE_PX`, has fewer than `MIN_REFERENCE_KEYPOINTS`
+        ORB keypoints.
     """
-    grey = (
-        image
-        if image.ndim == 2
-        else cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
-    )
+    grey = to_grey(image)
     height_px, width_px = grey.shape[:2]
-    orb = cv2.ORB_create(nfeatures=config.n_features, scaleFactor=1.2, nlevels=8)
-    base = REFERENCE_SIDE_PX / max(width_px, height_px)
-    levels = []
-    for level_index, relative in enumerate(REFERENCE_SCALES):
-        scale = base * relative
-        size = (max(1, round(width_px * scale)), max(1, round(height_px * scale)))
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        resized = grey if size == (width_px, height_px) else cv2.resize(grey, size, interpolation=interpolation)
-        keypoints, descriptors = orb.detectAndCompute(resized, None)
-        if level_index == 0 and len(keypoints) < MIN_REFERENCE_KEYPOINTS:
-            raise UserError(
-                f"marker {marker_id!r} ({source}): too little texture: {len(keypoints)} ORB keypoints, "
-                f"needs at least {MIN_REFERENCE_KEYPOINTS} (use a busier picture: print, photo, pattern)"
-            )
-        if descriptors is None or len(keypoints) < 8:
-            continue
-        sx, sy = size[0] / width_px, size[1] / height_px
-        points = np.array([kp.pt for kp in keypoints], np.float32)
-        points = (points + 0.5) / np.array([sx, sy], np.float32) - 0.5
-        levels.append(ReferenceLevel(points, descriptors))
+    scale = REFERENCE_SIDE_PX / max(width_px, height_px)
+    resized = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    keypoints = cv2.ORB_create(nfeatures=config.n_features).detect(resized, None)
+    if len(keypoints) < MIN_REFERENCE_KEYPOINTS:
+        raise UserError(
+            f"marker {marker_id!r} ({source}): too little texture: {len(keypoints)} ORB keypoints, "
+            f"needs at least {MIN_REFERENCE_KEYPOINTS} (use a busier picture: print, photo, pattern)"
+        )
     height_m = width_m * height_px / width_px
-    return Marker(marker_id, float(width_m), float(height_m), (width_px, height_px), tuple(levels), source)
+    return Marker(marker_id, float(width_m), float(height_m), (width_px, height_px), grey, source)
 
 
 def _width(value: object, what: str) -> float:
@@ -238,3 +203,18 @@ def _width(value: object, what: str) -> float:
     if not math.isfinite(width_m) or width_m <= 0:
         raise UserError(f"{what}: width_m must be a positive number of metres, got {value!r}")
     return width_m
+
+
+def to_grey(image: np.ndarray | None) -> np.ndarray | None:
+    """A uint8 grey view of a BGR, BGRA or grey frame; None for an empty one."""
+    if image is None or image.size == 0 or image.ndim not in (2, 3):
+        return None
+    if image.ndim == 2:
+        grey = image
+    elif image.shape[2] == 1:
+        grey = image[:, :, 0]
+    else:
+        grey = cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
+    if grey.dtype != np.uint8:
+        grey = cv2.normalize(grey, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    return grey

@@ -11,6 +11,7 @@ import pytest
 from gazefusion.fusion.config import MarkersConfig
 from gazefusion.fusion.errors import UserError
 from gazefusion.fusion.markers import MarkerLibrary
+from gazefusion.fusion.markers.detector import DetectorTuning, reference_features
 from gazefusion.fusion.markers.library import MIN_REFERENCE_KEYPOINTS
 from gazefusion.fusion.synthetic import marker_texture
 
@@ -43,11 +44,12 @@ def test_load_resolves_images_relative_to_the_file(tmp_path: Path, pictures: Pat
     book = library["7"]
     assert book.image_size == (400, 560)
     assert book.width_m == 0.15 and book.height_m == pytest.approx(0.21)
-    assert len(book.levels) >= 2 and len(book.levels[0].descriptors) >= MIN_REFERENCE_KEYPOINTS
+    levels = reference_features(book.picture, DetectorTuning(), MarkersConfig())
+    assert len(levels) >= 2 and len(levels[0][1]) >= MIN_REFERENCE_KEYPOINTS
     # Reference points are in the original picture's px, whatever the level's scale.
-    for level in book.levels:
-        assert level.points_px[:, 0].max() < 400 and level.points_px[:, 1].max() < 560
-        assert level.points_px[:, 1].max() > 400
+    for points_px, _ in levels:
+        assert points_px[:, 0].max() < 400 and points_px[:, 1].max() < 560
+        assert points_px[:, 1].max() > 400
 
 
 def test_marker_frame_points(tmp_path: Path, pictures: Path) -> None:
