@@ -120,6 +120,21 @@ class DetectorTuning:
     coverage_of_visible : bool
         The inlier spread is measured against the marker's area inside the search region
         (True) or its whole area (False). (default: False)
+    reprojection_fraction : float
+        The pose's RMS reprojection error may reach this fraction of the imaged marker's
+        diagonal when that is more than ``markers.max_reprojection_px`` (a picture that was
+        itself photographed slightly off axis, or assumed intrinsics, leave a residual that
+        grows with the marker's size). (default: 0.0)
+    inner_fraction : float
+        With a widened search region, this fraction of the features comes from the AOI alone,
+        upscaled up to `inner_max_upscale`. (default: 0.0)
+    inner_max_upscale : float
+        The largest upscale of the AOI for those features. (default: 6.0)
+    reference_tilts : tuple[float, ...]
+        Foreshortening factors of simulated oblique views of each reference level (0.6: seen
+        about 53 degrees off axis). (default: ())
+    reference_tilt_directions : int
+        Directions of the foreshortening per tilt, spread over 180 degrees. (default: 4)
     """
 
     features: FeatureKind = "orb"
@@ -137,6 +152,11 @@ class DetectorTuning:
     guided_radius_px: float = 0.0
     guided_max_distance: float = 64.0
     coverage_of_visible: bool = False
+    reprojection_fraction: float = 0.0
+    inner_fraction: float = 0.0
+    inner_max_upscale: float = 6.0
+    reference_tilts: tuple[float, ...] = ()
+    reference_tilt_directions: int = 4
 
     @classmethod
     def v1(cls) -> DetectorTuning:
@@ -297,17 +317,47 @@ class MarkerDetector:
         aoi = clip_roi(roi, frame_size)
         if aoi is None:
             return []
-        found = self._detect(image, search_box(aoi, self.tuning.min_search_px, frame_size), gaze_xy, intrinsics, True)
+        box = search_box(aoi, self.tuning.min_search_px, frame_size)
+        found = self._detect(image, box, gaze_xy, intrinsics, True, aoi)
         if roi is not None:
             found = [item for item in found if overlaps_box(item[0].corners, aoi)]
         return order_hits(suppress_overlaps(found))
 
-    def features(self, image: np.ndarray, box: tuple[int, int, int, int]) -> Features | None:
-        """Features of the search region `box` of `image` (upscaled when small), or None."""
+    def features(
+        self, image: np.ndarray, box: tuple[int, int, int, int], inner: tuple[int, int, int, int] | None = None
+    ) -> Features | None:
+        """Features of the search region `box` of `image` (upscaled when small), or None.
+
+        With `inner` (the AOI inside a widened `box`), ``tuning.inner_fraction`` of the features
+        come from `inner` alone, upscaled up to ``tuning.inner_max_upscale``: a distant marker
+        inside the AOI gets as many px as a near one.
+        """
+        tuning = self.tuning
+        x, y, width, height = box
+        # More features for a larger search area (a whole frame may hold several markers).
+        area_factor = width * height / float(FEATURE_REGION_PX * FEATURE_REGION_PX)
+        count = round(self.config.n_features * min(max(area_factor, 1.0), MAX_FEATURE_FACTOR))
+        split = tuning.inner_fraction if inner is not None and inner != box else 0.0
+        outer = self._region_features(image, box, round(count * (1.0 - split)), tuning.max_upscale)
+        if outer is None:
+            return None
+        frame_px, descriptors, scale = outer
+        if split > 0 and inner is not None:
+            more = self._region_features(image, inner, round(count * split), tuning.inner_max_upscale)
+            if more is not None:
+                frame_px, descriptors = np.vstack([frame_px, more[0]]), np.vstack([descriptors, more[1]])
+        if len(frame_px) < self.config.min_inliers:
+            return None
+        return Features(frame_px, descriptors, box, scale)
+
+    def _region_features(
+        self, image: np.ndarray, box: tuple[int, int, int, int], count: int, max_upscale: float
+    ) -> tuple[np.ndarray, np.ndarray, float] | None:
+        """(frame px (N, 2), descriptors, upscale) of up to `count` features of one region."""
         tuning = self.tuning
         x, y, width, height = box
         longest = max(width, height)
-        scale = min(tuning.max_upscale, tuning.work_side_px / longest) if longest < tuning.work_side_px else 1.0
+        scale = min(max_upscale, tuning.work_side_px / longest) if longest < tuning.work_side_px else 1.0
         frame_size = (image.shape[1], image.shape[0])
         x0, y0 = max(x - ROI_MARGIN_PX, 0), max(y - ROI_MARGIN_PX, 0)
         x1, y1 = min(x + width + ROI_MARGIN_PX, frame_size[0]), min(y + height + ROI_MARGIN_PX, frame_size[1])
@@ -316,17 +366,13 @@ class MarkerDetector:
             return None
         if scale != 1.0:
             crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
-        # More features for a larger search area (a whole frame may hold several markers).
-        area_factor = width * height / float(FEATURE_REGION_PX * FEATURE_REGION_PX)
-        count = round(self.config.n_features * min(max(area_factor, 1.0), MAX_FEATURE_FACTOR))
         if tuning.features == "orb":
-            self._features.setMaxFeatures(count)
+            self._features.setMaxFeatures(max(count, 1))
         keypoints, descriptors = self._features.detectAndCompute(crop, None)
-        if descriptors is None or len(keypoints) < self.config.min_inliers:
+        if descriptors is None or not len(keypoints):
             return None
         work_px = cv2.KeyPoint_convert(keypoints).reshape(-1, 2).astype(np.float32)
-        frame_px = (work_px + 0.5) / scale - 0.5 + np.array([x0, y0], np.float32)
-        return Features(frame_px, descriptors, box, scale)
+        return (work_px + 0.5) / scale - 0.5 + np.array([x0, y0], np.float32), descriptors, scale
 
     def _detect(
         self,
@@ -335,9 +381,10 @@ class MarkerDetector:
         gaze_xy: tuple[float, float] | None,
         intrinsics: CameraIntrinsics,
         closer_look: bool,
+        inner: tuple[int, int, int, int] | None = None,
     ) -> list[tuple[MarkerHit, Correspondences]]:
         frame_size = (image.shape[1], image.shape[0])
-        features = self.features(image, box)
+        features = self.features(image, box, inner)
         if features is None:
             return []
         tuning = self.tuning
@@ -432,6 +479,9 @@ class MarkerDetector:
         if homography is None or int(inlier.sum()) < config.min_inliers:
             return None
         reference_in, frame_in = reference_px[inlier], frame_px[inlier]
+        corners = cv2.perspectiveTransform(marker.outline_px.reshape(-1, 1, 2), homography).reshape(4, 2)
+        if implausible_quad(corners) is not None:
+            return None
         if guide is not None and self.tuning.guided_radius_px > 0:
             guided = self._guided(guide[0], guide[1], homography)
             if guided is not None and len(guided[0]) > len(reference_in):
@@ -457,7 +507,9 @@ class MarkerDetector:
             marker.to_marker_m(marker.outline_px),
             refine=self.refine,
         )
-        if pose is None or pose.reprojection_error_px > config.max_reprojection_px:
+        diagonal_px = float(max(np.linalg.norm(corners[2] - corners[0]), np.linalg.norm(corners[3] - corners[1])))
+        allowed_px = max(config.max_reprojection_px, self.tuning.reprojection_fraction * diagonal_px)
+        if pose is None or pose.reprojection_error_px > allowed_px:
             return None
         # The pose (6 degrees of freedom, refined on every inlier) places the corners better
         # than the homography's extrapolation (8), and models lens distortion.
@@ -489,7 +541,13 @@ class MarkerDetector:
         """Matches of the marker's reference features with the region's features near where the
         homography puts them: (reference px (M, 2), frame px (M, 2)), each frame feature once."""
         index = self._index
-        own = np.flatnonzero(index.marker == number)
+        # The reference levels within a factor 2 of the marker's scale in the working image.
+        outline = self.library.markers[number].outline_px
+        imaged = cv2.perspectiveTransform(outline.reshape(-1, 1, 2), homography).reshape(4, 2)
+        area = cv2.contourArea(outline.astype(np.float32))
+        work_scale = math.sqrt(max(cv2.contourArea(imaged.astype(np.float32)), 1.0) / area) * features.scale
+        fits = np.abs(np.log2(index.level_scale / work_scale)) <= 1.0
+        own = np.flatnonzero((index.marker == number) & fits)
         if not len(own):
             return None
         projected = cv2.perspectiveTransform(index.points_px[own].reshape(-1, 1, 2), homography).reshape(-1, 2)
@@ -504,9 +562,7 @@ class MarkerDetector:
         own, projected = own[inside], projected[inside]
         if not len(own):
             return None
-        radius = self.tuning.guided_radius_px
-        offsets = features.frame_px[:, None, :] - projected[None, :, :]
-        near_query, near_train = np.nonzero(np.einsum("qtk,qtk->qt", offsets, offsets) <= radius * radius)
+        near_query, near_train = pairs_within(features.frame_px, projected, self.tuning.guided_radius_px)
         if not len(near_query):
             return None
         distance = descriptor_distance(features.descriptors[near_query], index.descriptors[own[near_train]])
@@ -588,30 +644,42 @@ class LibraryIndex(NamedTuple):
         (M, 2) float32, position in that marker's picture, px.
     distinct_px : numpy.ndarray
         (n_markers,) px beyond which two features of a marker count as different points.
+    level_scale : numpy.ndarray
+        (M,) float32, the scale of the reference level the feature was found at (level px
+        per picture px).
     """
 
     descriptors: np.ndarray
     marker: np.ndarray
     points_px: np.ndarray
     distinct_px: np.ndarray
+    level_scale: np.ndarray
 
     @classmethod
     def build(cls, library: MarkerLibrary, tuning: DetectorTuning, config: MarkersConfig) -> LibraryIndex:
         """Every picture marker's reference features, at the levels `tuning` asks for."""
-        descriptors, markers, points = [], [], []
+        descriptors, markers, points, scales = [], [], [], []
         for number, marker in enumerate(library):
             if marker.picture is None:
                 continue
-            for level_points, level_descriptors in reference_features(marker.picture, tuning, config):
+            for level_points, level_descriptors, scale in reference_features(marker.picture, tuning, config):
                 descriptors.append(level_descriptors)
                 markers.append(np.full(len(level_descriptors), number, np.int64))
                 points.append(level_points)
+                scales.append(np.full(len(level_descriptors), scale, np.float32))
         distinct = np.array([DISTINCT_FRACTION * max(marker.image_size) for marker in library], np.float32)
         if not descriptors:
             width = 128 if tuning.features == "sift" else 32
             dtype = np.float32 if tuning.features == "sift" else np.uint8
-            return cls(np.zeros((0, width), dtype), np.zeros(0, np.int64), np.zeros((0, 2), np.float32), distinct)
-        return cls(np.concatenate(descriptors), np.concatenate(markers), np.concatenate(points), distinct)
+            none = np.zeros(0, np.float32)
+            return cls(np.zeros((0, width), dtype), np.zeros(0, np.int64), np.zeros((0, 2), np.float32), distinct, none)
+        return cls(
+            np.concatenate(descriptors),
+            np.concatenate(markers),
+            np.concatenate(points),
+            distinct,
+            np.concatenate(scales),
+        )
 
 
 def reference_levels(picture_size: tuple[int, int], tuning: DetectorTuning) -> list[float]:
@@ -628,29 +696,71 @@ def reference_levels(picture_size: tuple[int, int], tuning: DetectorTuning) -> l
 
 def reference_features(
     picture: np.ndarray, tuning: DetectorTuning, config: MarkersConfig
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(points in the picture's px (N, 2) float32, descriptors) per reference level."""
+) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """(points in the picture's px (N, 2) float32, descriptors, level scale) per reference level and
+    simulated view.
+
+    Each level is also seen foreshortened (``tuning.reference_tilts``, in
+    ``tuning.reference_tilt_directions`` directions): ORB's descriptors are not affine
+    invariant, so a marker tilted 35-55 degrees matches these views, not the frontal one.
+    """
     height_px, width_px = picture.shape[:2]
     count = tuning.reference_features or config.n_features
     extractor = make_features(
         tuning.features, count, REFERENCE_FAST_THRESHOLD, tuning.reference_orb_levels, tuning.reference_edge_px
     )
+    views = [np.eye(2)]
+    for tilt in tuning.reference_tilts:
+        for step in range(tuning.reference_tilt_directions):
+            angle = math.pi * step / tuning.reference_tilt_directions
+            rotation = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+            views.append(rotation @ np.diag([tilt, 1.0]) @ rotation.T)
     levels = []
     for scale in reference_levels((width_px, height_px), tuning):
-        size = (max(1, round(width_px * scale)), max(1, round(height_px * scale)))
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        resized = picture if size == (width_px, height_px) else cv2.resize(picture, size, interpolation=interpolation)
-        keypoints, descriptors = extractor.detectAndCompute(resized, None)
-        if descriptors is None or len(keypoints) < 8:
-            continue
-        sx, sy = size[0] / width_px, size[1] / height_px
-        points = cv2.KeyPoint_convert(keypoints).reshape(-1, 2).astype(np.float32)
-        levels.append(((points + 0.5) / np.array([sx, sy], np.float32) - 0.5, descriptors))
+        for view in views:
+            # Picture px -> view px: scale, foreshorten, then shift into the view's bounding box.
+            linear = view * scale
+            corners = np.array([[0, 0], [width_px, 0], [width_px, height_px], [0, height_px]], np.float64) @ linear.T
+            low, high = corners.min(axis=0), corners.max(axis=0)
+            affine = np.hstack([linear, -low.reshape(2, 1)])
+            size = (max(1, int(np.ceil(high[0] - low[0]))), max(1, int(np.ceil(high[1] - low[1]))))
+            warped = cv2.warpAffine(picture, affine, size, flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+            mask = cv2.warpAffine(np.full(picture.shape[:2], 255, np.uint8), affine, size, flags=cv2.INTER_NEAREST)
+            keypoints, descriptors = extractor.detectAndCompute(warped, mask)
+            if descriptors is None or len(keypoints) < 8:
+                continue
+            points = cv2.KeyPoint_convert(keypoints).reshape(-1, 2).astype(np.float64)
+            inverse = cv2.invertAffineTransform(affine)
+            original = points @ inverse[:, :2].T + inverse[:, 2]
+            levels.append((original.astype(np.float32), descriptors, scale))
     return levels
 
 
 #: FAST threshold of the reference pictures' ORB (OpenCV's default: they are sharp).
 REFERENCE_FAST_THRESHOLD = 20
+
+
+def pairs_within(first: np.ndarray, second: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (i, j) with ``|first[i] - second[j]| <= radius``: (N, 2) and (M, 2) points bucketed
+    on a grid of `radius` cells, each point compared with the 3x3 cells around it."""
+    cells = np.floor(second / radius).astype(np.int64)
+    key = cells[:, 0] * 1_000_003 + cells[:, 1]
+    order = np.argsort(key, kind="stable")
+    sorted_keys = key[order]
+    own = np.floor(first / radius).astype(np.int64)
+    firsts, seconds = [], []
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            wanted = (own[:, 0] + dx) * 1_000_003 + own[:, 1] + dy
+            low, high = np.searchsorted(sorted_keys, wanted, "left"), np.searchsorted(sorted_keys, wanted, "right")
+            counts = high - low
+            rows = np.repeat(np.arange(len(first)), counts)
+            starts = np.repeat(low - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+            firsts.append(rows)
+            seconds.append(order[starts])
+    rows, columns = np.concatenate(firsts), np.concatenate(seconds)
+    close = np.sum((first[rows] - second[columns]) ** 2, axis=1) <= radius * radius
+    return rows[close], columns[close]
 
 
 def descriptor_distance(first: np.ndarray, second: np.ndarray) -> np.ndarray:
