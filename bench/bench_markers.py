@@ -47,7 +47,6 @@ Run:  nice -n 10 python bench/bench_markers.py [--quick] [--part all] [--rows vi
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from collections import defaultdict
@@ -63,7 +62,8 @@ from gazefusion.calibration.intrinsics import CameraIntrinsics
 from gazefusion.fusion.config import Config, MarkersConfig
 from gazefusion.fusion.core import FusionCore
 from gazefusion.fusion.markers import MarkerDetector, MarkerLibrary, MarkerTracker
-from gazefusion.fusion.markers.detector import DetectorTuning
+from gazefusion.fusion.markers.detector import DetectorTuning, search_box
+from gazefusion.fusion.markers.fiducials import draw_fiducial
 from gazefusion.fusion.runner import screen_geometry
 from gazefusion.fusion.synthetic import (
     background_texture,
@@ -91,6 +91,7 @@ HELD_OUT = {"bark", "trees", "ubc"}
 BACKGROUNDS = ("trees", "ubc")
 TAG_WIDTHS_M = (0.10, 0.20)
 TAG_DISTANCES_M = (0.5, 1.0, 2.0, 3.0, 4.0, 5.0)
+TAG_PX_PER_M = 4000.0
 
 Result = tuple[str, np.ndarray, np.ndarray, np.ndarray]  # id, corners (4, 2), rvec, tvec
 Method = Callable[[np.ndarray, tuple[int, int, int, int] | None, tuple[float, float], CameraIntrinsics], list[Result]]
@@ -187,7 +188,9 @@ def real_background(data: Data, rng: np.random.Generator, avoid: str) -> np.ndar
     name = str(rng.choice([b for b in BACKGROUNDS if b != avoid]))
     source = data.backgrounds[name]
     scale = max(SIZE[0] / source.shape[1], SIZE[1] / source.shape[0]) * rng.uniform(1.0, 1.6)
-    scaled = cv2.resize(source, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    scaled = cv2.resize(
+        source, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    )
     x0 = int(rng.integers(0, scaled.shape[1] - SIZE[0] + 1))
     y0 = int(rng.integers(0, scaled.shape[0] - SIZE[1] + 1))
     return scaled[y0 : y0 + SIZE[1], x0 : x0 + SIZE[0]].copy()
@@ -206,7 +209,9 @@ def viewpoint_cases(data: Data, aoi_for: AoiBuilder, parts: set[str]) -> Iterato
             corners = cv2.perspectiveTransform(outline.reshape(-1, 1, 2), homography).reshape(4, 2)
             size = (image.shape[1], image.shape[0])
             full = CameraIntrinsics.from_fov(size)
-            yield Case("viewpoint", f"{name} full", part, image, None, tuple(corners.mean(0)), full, name, corners, None)
+            yield Case(
+                "viewpoint", f"{name} full", part, image, None, tuple(corners.mean(0)), full, name, corners, None
+            )
             for span in SPANS_PX:
                 scale = span / float(max(np.ptp(corners, axis=0)))
                 centre = corners.mean(0) * scale
@@ -221,7 +226,16 @@ def viewpoint_cases(data: Data, aoi_for: AoiBuilder, parts: set[str]) -> Iterato
                 gaze = tuple(frame_corners.mean(0) + rng.normal(0, GAZE_ERROR_PX, 2))
                 intrinsics = CameraIntrinsics(SIZE, CAMERA, NO_DIST)
                 yield Case(
-                    "viewpoint", f"{name} {span}px", part, frame, aoi_for(gaze), gaze, intrinsics, name, frame_corners, None
+                    "viewpoint",
+                    f"{name} {span}px",
+                    part,
+                    frame,
+                    aoi_for(gaze),
+                    gaze,
+                    intrinsics,
+                    name,
+                    frame_corners,
+                    None,
                 )
 
 
@@ -284,7 +298,9 @@ def rendered_cases(data: Data, aoi_for: AoiBuilder, parts: set[str], per_cell: i
                     seed = base + 100 * index + 10 * DISTANCES_M.index(distance) + TILTS_DEG.index(tilt)
                     if "rendered" in rows or "empty" in rows:
                         marker_id = markers[index % len(markers)]
-                        case, empty = rendered_case(data, textures, marker_id, WIDTH_M, distance, tilt, seed, aoi_for, marker_id)
+                        case, empty = rendered_case(
+                            data, textures, marker_id, WIDTH_M, distance, tilt, seed, aoi_for, marker_id
+                        )
                         if "rendered" in rows:
                             yield case._replace(row="rendered")
                         if "empty" in rows:
@@ -293,6 +309,38 @@ def rendered_cases(data: Data, aoi_for: AoiBuilder, parts: set[str], per_cell: i
                         marker_id = sorted(generated)[index % len(generated)]
                         case, _ = rendered_case(data, generated, marker_id, WIDTH_M, distance, tilt, seed + 1, aoi_for)
                         yield case._replace(row="textures")
+        if "fiducial" not in rows:
+            continue
+        tags, pictures = fiducial_library(), {}
+        for marker in tags:
+            picture = draw_fiducial(marker, TAG_PX_PER_M)
+            pictures[marker.marker_id] = cv2.cvtColor(picture, cv2.COLOR_GRAY2BGR)
+        for distance in TAG_DISTANCES_M:
+            for tilt in TILTS_DEG:
+                for index in range(per_cell):
+                    for marker in tags:
+                        seed = base + 5000 + 100 * index + 10 * TAG_DISTANCES_M.index(distance) + TILTS_DEG.index(tilt)
+                        # The printed picture is the tag plus its white border, centred alike.
+                        printed_m = pictures[marker.marker_id].shape[1] / TAG_PX_PER_M
+                        case, _ = rendered_case(
+                            data, pictures, marker.marker_id, printed_m, distance, tilt, seed, aoi_for
+                        )
+                        cell = f"{marker.width_m:.2f} m tag {distance:.1f} m {tilt:2d}°"
+                        yield case._replace(row="fiducial", group=cell)
+
+
+def fiducial_library() -> MarkerLibrary:
+    """The fiducial row's tags: AprilTag 36h11 tags of each `TAG_WIDTHS_M`."""
+    return MarkerLibrary.parse(
+        [
+            {
+                "id": f"tag{width:.2f}",
+                "aruco": {"dictionary": "DICT_APRILTAG_36h11", "tag": 7 + number},
+                "width_m": width,
+            }
+            for number, width in enumerate(TAG_WIDTHS_M)
+        ]
+    )
 
 
 # --- peers ---------------------------------------------------------------------------------
@@ -306,7 +354,7 @@ def ours(detector: MarkerDetector) -> Method:
 
 
 class FeaturePeer:
-    """A simple peer: ORB on the AOI (upscaled 2x when small, for the multi-scale one), ratio-tested
+    """A simple peer: ORB on the AOI widened as ours is (upscaled 2x when small, for the multi-scale one), ratio-tested
     brute-force matches per picture, RANSAC homography (3 px, >= 10 inliers), IPPE + LM pose."""
 
     def __init__(self, pictures: dict[str, tuple[np.ndarray, float]], multiscale: bool) -> None:
@@ -330,7 +378,9 @@ class FeaturePeer:
 
     def __call__(self, frame, aoi, gaze, intrinsics):
         grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-        x, y, w, h = aoi if aoi is not None else (0, 0, grey.shape[1], grey.shape[0])
+        size = (grey.shape[1], grey.shape[0])
+        # The same search box as ours: the AOI widened to DetectorTuning.min_search_px.
+        x, y, w, h = search_box(aoi, DetectorTuning().min_search_px, size) if aoi is not None else (0, 0, *size)
         x0, y0 = max(x - 16, 0), max(y - 16, 0)
         crop = grey[y0 : y + h + 16, x0 : x + w + 16]
         scale = 2.0 if self.multiscale and max(crop.shape) < 240 else 1.0
@@ -352,7 +402,9 @@ class FeaturePeer:
             if homography is None or int(mask.sum()) < 10:
                 continue
             inlier = mask.ravel().astype(bool)
-            outline = np.array([[-0.5, -0.5], [size[0] - 0.5, -0.5], [size[0] - 0.5, size[1] - 0.5], [-0.5, size[1] - 0.5]])
+            outline = np.array(
+                [[-0.5, -0.5], [size[0] - 0.5, -0.5], [size[0] - 0.5, size[1] - 0.5], [-0.5, size[1] - 0.5]]
+            )
             corners = cv2.perspectiveTransform(outline.reshape(-1, 1, 2), homography).reshape(4, 2)
             affine = texture_to_marker_m(size, width_m)
             obj = np.column_stack([src[inlier] @ affine[:2, :2].T + affine[:2, 2], np.zeros(int(inlier.sum()))])
@@ -417,7 +469,7 @@ def median(values: list[float]) -> str:
 
 
 def group_order(group: str) -> list[tuple[int, float, str]]:
-    """"wall full" < "wall 100px" < "wall 150px"; "0.5 m 0°" < "0.5 m 35°" < "1.0 m 0°"."""
+    """ "wall full" < "wall 100px" < "wall 150px"; "0.5 m 0°" < "0.5 m 35°" < "1.0 m 0°"."""
     key = []
     for word in group.replace("px", "").replace("°", "").split():
         try:
@@ -433,8 +485,10 @@ def print_row(
     """One table per row: found % (false positives % for empty AOIs) per cell (or per distance)
     and method, then the pooled figures."""
     methods = list(results)
-    cell = (lambda g: g.split(" m ")[0] + " m") if by_distance and row != "viewpoint" else (lambda g: g)
-    groups = sorted({cell(group) for tallies in results.values() for (r, group, _) in tallies if r == row}, key=group_order)
+    cell = (lambda g: g.rsplit(" m ", 1)[0] + " m") if by_distance and row != "viewpoint" else (lambda g: g)
+    groups = sorted(
+        {cell(group) for tallies in results.values() for (r, group, _) in tallies if r == row}, key=group_order
+    )
     if not groups:
         return
 
@@ -519,7 +573,9 @@ def tracking_benchmark(picture: np.ndarray, sequences: int, frames: int, aoi_for
     for name, values in results.items():
         found = 100 * len(values["found"]) / len(values["frames"])
         jitter = float(np.sqrt(np.mean(np.square(values["jitter_mm"])))) if values["jitter_mm"] else float("nan")
-        print(f"{name:34s}{found:6.1f}  {median(values['error_mm'])}          {jitter:6.2f}        {median(values['cpu_ms'])}")
+        print(
+            f"{name:34s}{found:6.1f}  {median(values['error_mm'])}          {jitter:6.2f}        {median(values['cpu_ms'])}"
+        )
 
 
 # --- main ---------------------------------------------------------------------------------------
@@ -529,14 +585,16 @@ def tracking_benchmark(picture: np.ndarray, sequences: int, frames: int, aoi_for
 TUNINGS: dict[str, tuple[DetectorTuning, MarkersConfig]] = {
     "ours": (DetectorTuning(), MarkersConfig()),
     "v1": (DetectorTuning.v1(), MarkersConfig(n_features=400)),
-    "sift": (DetectorTuning(features="sift"), MarkersConfig()),
+    "sift": (DetectorTuning.sift(), MarkersConfig()),
 }
 
 
 class Methods:
     """Every method of the run, built per library and frame size on first use."""
 
-    def __init__(self, names: list[str], libraries: dict[str, Pictures], tunings: dict[str, tuple[DetectorTuning, MarkersConfig]]) -> None:
+    def __init__(
+        self, names: list[str], libraries: dict[str, Pictures], tunings: dict[str, tuple[DetectorTuning, MarkersConfig]]
+    ) -> None:
         unknown = [name for name in names if name not in tunings and name not in ("orb", "msorb")]
         if unknown:
             raise SystemExit(f"unknown method {', '.join(unknown)} (known: {', '.join([*tunings, 'orb', 'msorb'])})")
@@ -545,6 +603,10 @@ class Methods:
         self.tunings = tunings
         self._made: dict[tuple[str, str, tuple[int, int]], Method] = {}
         self._marker_libraries: dict[tuple[str, int], MarkerLibrary] = {}
+
+    def applies(self, name: str, row: str) -> bool:
+        """Peers other than this project's detector search pictures only."""
+        return row != "fiducial" or name == "ours"
 
     def get(self, name: str, library: str, intrinsics: CameraIntrinsics) -> Method:
         key = (name, library, intrinsics.image_size)
@@ -556,7 +618,10 @@ class Methods:
                 tuning, config = self.tunings[name]
                 built = (library, config.n_features)
                 if built not in self._marker_libraries:
-                    self._marker_libraries[built] = MarkerLibrary.from_images([(k, v, w) for k, (v, w) in pictures.items()], config)
+                    made = MarkerLibrary.from_images([(k, v, w) for k, (v, w) in pictures.items()], config)
+                    if library == "fiducial":  # both kinds in one library
+                        made = MarkerLibrary([*made, *fiducial_library()])
+                    self._marker_libraries[built] = made
                 self._made[key] = ours(MarkerDetector(self._marker_libraries[built], intrinsics, config, tuning=tuning))
         return self._made[key]
 
@@ -568,7 +633,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--part", default="all", choices=("tune", "held-out", "all"))
     parser.add_argument("--rows", default="viewpoint,rendered,empty,textures,fiducial")
     parser.add_argument("--methods", default="ours,v1,sift,orb,msorb")
-    parser.add_argument("--aoi-deg", type=float, default=Config().aoi.size_deg, help="AOI side, degrees (default: the configuration's)")
+    parser.add_argument(
+        "--aoi-deg", type=float, default=Config().aoi.size_deg, help="AOI side, degrees (default: the configuration's)"
+    )
     parser.add_argument("--by-distance", action="store_true", help="one line per distance (tilts pooled)")
     parser.add_argument("--tracking", action="store_true", help="only: detection every frame against MarkerTracker")
     args = parser.parse_args(argv)
@@ -584,7 +651,8 @@ def main(argv: list[str] | None = None) -> int:
     real = {name: (picture, WIDTH_M) for name, picture in data.pictures.items()}
     generated = {name: (picture, WIDTH_M) for name, picture in generated_textures().items()}
     distractors = {name: real[name] for name in real if name.endswith("-right")}
-    methods = Methods(args.methods.split(","), {"real": real, "textures": {**generated, **distractors}}, TUNINGS)
+    libraries = {"real": real, "textures": {**generated, **distractors}, "fiducial": real}
+    methods = Methods(args.methods.split(","), libraries, TUNINGS)
     results: dict[str, dict[tuple[str, str, str], Tally]] = {name: defaultdict(Tally) for name in methods.names}
     cases: list[Iterator[Case]] = []
     if "viewpoint" in rows:
@@ -593,7 +661,10 @@ def main(argv: list[str] | None = None) -> int:
     count = 0
     for case in (case for source in cases for case in source):
         for name in methods.names:
-            method = methods.get(name, "textures" if case.row == "textures" else "real", case.intrinsics)
+            if not methods.applies(name, case.row):
+                continue
+            library = {"textures": "textures", "fiducial": "fiducial"}.get(case.row, "real")
+            method = methods.get(name, library, case.intrinsics)
             start = time.thread_time()
             found = method(case.frame, case.aoi, case.gaze, case.intrinsics)
             elapsed = 1000 * (time.thread_time() - start)
@@ -610,6 +681,14 @@ def main(argv: list[str] | None = None) -> int:
     print_row("Real pictures rendered at known poses: found %", results, "rendered", part_names, args.by_distance)
     print_row("Empty AOIs on real backgrounds: false positives %", results, "empty", part_names, args.by_distance)
     print_row("Generated textures: found %", results, "textures", part_names, args.by_distance)
+    fiducial = {name: tallies for name, tallies in results.items() if methods.applies(name, "fiducial")}
+    print_row(
+        "AprilTag 36h11 tags (0.10 and 0.20 m), library of pictures and tags: found %",
+        fiducial,
+        "fiducial",
+        part_names,
+        args.by_distance,
+    )
     return 0
 
 

@@ -21,8 +21,9 @@ import numpy as np
 from gazefusion.calibration.intrinsics import CameraIntrinsics
 from gazefusion.fusion.config import MarkersConfig
 from gazefusion.fusion.errors import UserError
-from gazefusion.fusion.markers.library import Marker, MarkerLibrary, to_grey
-from gazefusion.fusion.markers.pose import estimate_planar_pose
+from gazefusion.fusion.markers.fiducials import FiducialSearch
+from gazefusion.fusion.markers.library import Marker, MarkerKind, MarkerLibrary, to_grey
+from gazefusion.fusion.markers.pose import PlanarPose, estimate_planar_pose
 from gazefusion.fusion.types import MarkerHit
 
 #: Robust homography estimators by name (config key ``markers.homography``).
@@ -55,9 +56,9 @@ NEIGHBOURS = 3
 DISTINCT_FRACTION = 0.02
 #: FLANN multi-probe LSH index of the library's descriptors: hash tables, bits per key, probe
 #: level, leaves checked (speed against recall).
-LSH_TABLES = 4
+LSH_TABLES = 12
 LSH_KEY_BITS = 16
-LSH_PROBE_LEVEL = 1
+LSH_PROBE_LEVEL = 0
 LSH_CHECKS = 32
 LSH_SEED = 20_240_601
 #: A marker found in a search region too large to upscale is searched again in a square
@@ -79,7 +80,8 @@ FeatureKind = Literal["orb", "sift"]
 
 @dataclass(frozen=True)
 class DetectorTuning:
-    """The detector's search settings (each measured in bench/bench_markers.py).
+    """The detector's search settings, each measured in bench/bench_markers.py on real pictures
+    (docs/benchmarks/markers.md); `v1` gives the settings before issue 10.
 
     Parameters
     ----------
@@ -93,18 +95,24 @@ class DetectorTuning:
     reference_min_px : int
         No reference level has a longest side below this, px. (default: 100)
     reference_features : int
-        Features per reference level at most (0: ``markers.n_features``). (default: 1000)
+        Features per reference level and view at most (0: ``markers.n_features``). (default: 1000)
     reference_edge_px : int
         ORB's edge margin on the reference levels, px (OpenCV's is 31: a 100 px level loses
         most of its area to it). (default: 12)
     reference_orb_levels : int
         ORB's own pyramid levels per reference level (scale factor 1.2). (default: 3)
+    reference_tilts : tuple[float, ...]
+        Foreshortening factors of simulated oblique views of each reference level (0.6: seen
+        about 53 degrees off axis). (default: (0.6,))
+    reference_tilt_directions : int
+        Directions of the foreshortening per tilt, spread over 180 degrees. (default: 4)
     work_side_px : int
         A search region whose longest side is shorter is upscaled to it. (default: 480)
     max_upscale : float
         The largest upscale factor. (default: 3.0)
     min_search_px : int
-        The AOI is widened to at least this side (frame px) around its centre. (default: 0)
+        The AOI is widened to at least this side (frame px) around its centre: a near marker
+        is much larger than the AOI. (default: 160)
     threshold_px : float
         Inlier threshold of the robust homography. (default: 3.0)
     threshold_in_frame : bool
@@ -112,56 +120,66 @@ class DetectorTuning:
         (default: False)
     guided_radius_px : float
         Guided matching: after the first homography, every reference feature of the marker
-        projected within this many frame px of a frame feature, with a close descriptor, is
-        matched, and the homography is estimated again (0: off). (default: 0.0)
+        (at the levels that fit its imaged size) projected within this many frame px of a
+        frame feature, with a close descriptor, is matched, and the homography is estimated
+        again (0: off). (default: 2.0)
     guided_max_distance : float
         Largest descriptor distance of a guided match (Hamming bits for ORB; for SIFT this
         times 4). (default: 64.0)
     coverage_of_visible : bool
         The inlier spread is measured against the marker's area inside the search region
-        (True) or its whole area (False). (default: False)
+        (True) or its whole area (False). (default: True)
     reprojection_fraction : float
         The pose's RMS reprojection error may reach this fraction of the imaged marker's
         diagonal when that is more than ``markers.max_reprojection_px`` (a picture that was
         itself photographed slightly off axis, or assumed intrinsics, leave a residual that
-        grows with the marker's size). (default: 0.0)
-    inner_fraction : float
-        With a widened search region, this fraction of the features comes from the AOI alone,
-        upscaled up to `inner_max_upscale`. (default: 0.0)
-    inner_max_upscale : float
-        The largest upscale of the AOI for those features. (default: 6.0)
-    reference_tilts : tuple[float, ...]
-        Foreshortening factors of simulated oblique views of each reference level (0.6: seen
-        about 53 degrees off axis). (default: ())
-    reference_tilt_directions : int
-        Directions of the foreshortening per tilt, spread over 180 degrees. (default: 4)
+        grows with the marker's size). (default: 0.02)
+    fiducial_wide_px : int
+        When no tag is found in the search region, tags are looked for again in the region
+        widened to this side (a near tag is larger than the region). (default: 480)
     """
 
     features: FeatureKind = "orb"
     reference_side_px: int = 480
-    reference_step: float = 2.0
-    reference_min_px: int = 120
-    reference_features: int = 0
-    reference_edge_px: int = 31
-    reference_orb_levels: int = 8
+    reference_step: float = 1.5
+    reference_min_px: int = 100
+    reference_features: int = 1000
+    reference_edge_px: int = 12
+    reference_orb_levels: int = 3
+    reference_tilts: tuple[float, ...] = (0.6,)
+    reference_tilt_directions: int = 4
     work_side_px: int = 480
     max_upscale: float = 3.0
-    min_search_px: int = 0
+    min_search_px: int = 160
     threshold_px: float = 3.0
     threshold_in_frame: bool = False
-    guided_radius_px: float = 0.0
+    guided_radius_px: float = 2.0
     guided_max_distance: float = 64.0
-    coverage_of_visible: bool = False
-    reprojection_fraction: float = 0.0
-    inner_fraction: float = 0.0
-    inner_max_upscale: float = 6.0
-    reference_tilts: tuple[float, ...] = ()
-    reference_tilt_directions: int = 4
+    coverage_of_visible: bool = True
+    reprojection_fraction: float = 0.02
+    fiducial_wide_px: int = 480
 
     @classmethod
     def v1(cls) -> DetectorTuning:
-        """The detector before issue 10 (for the benchmark's peer)."""
-        return cls()
+        """The detector before issue 10 (the benchmark's peer; use with ``n_features=400``)."""
+        return cls(
+            reference_step=2.0,
+            reference_min_px=120,
+            reference_features=0,
+            reference_edge_px=31,
+            reference_orb_levels=8,
+            reference_tilts=(),
+            min_search_px=0,
+            guided_radius_px=0.0,
+            coverage_of_visible=False,
+            reprojection_fraction=0.0,
+        )
+
+    @classmethod
+    def sift(cls) -> DetectorTuning:
+        """OpenCV's SIFT in the same search, matching, verification and pose (one reference
+        level: SIFT is scale invariant; no simulated oblique views)."""
+        return cls(features="sift", reference_min_px=480, reference_features=2000, reference_tilts=())
 
     def with_(self, **changes: object) -> DetectorTuning:
         """A copy with some settings changed."""
@@ -181,6 +199,24 @@ class Correspondences(NamedTuple):
 
     reference_px: np.ndarray
     frame_px: np.ndarray
+
+
+class WorkImage(NamedTuple):
+    """A search region as the features and the tag detector see it.
+
+    Attributes
+    ----------
+    grey : numpy.ndarray
+        Grey uint8 crop (the region plus `ROI_MARGIN_PX`), upscaled by `scale`.
+    scale : float
+        Working px per frame px.
+    origin : tuple[int, int]
+        Frame px of the crop's top-left corner.
+    """
+
+    grey: np.ndarray
+    scale: float
+    origin: tuple[int, int]
 
 
 class Features(NamedTuple):
@@ -263,6 +299,7 @@ class MarkerDetector:
         self._method = HOMOGRAPHY_METHODS[self.config.homography]
         self._features = make_features(self.tuning.features, self.config.n_features, FAST_THRESHOLD, PYRAMID_LEVELS)
         self._index = LibraryIndex.build(library, self.tuning, self.config)
+        self._fiducials = FiducialSearch(library)
         self._search = NeighbourSearch(self._index.descriptors, "bf" if self.tuning.features == "sift" else matcher)
         self._scaled: dict[tuple[int, int], CameraIntrinsics] = {}
 
@@ -308,8 +345,10 @@ class MarkerDetector:
         image: np.ndarray,
         roi: tuple[int, int, int, int] | None = None,
         gaze_xy: tuple[float, float] | None = None,
+        kinds: tuple[MarkerKind, ...] = ("picture", "aruco"),
     ) -> list[tuple[MarkerHit, Correspondences]]:
-        """As `detect`, with each hit's inlier correspondences."""
+        """As `detect`, with each hit's inlier correspondences; `kinds` limits the search to
+        picture or fiducial markers. (default: both)"""
         if image is None or image.ndim not in (2, 3) or image.size == 0:
             return []
         frame_size = (image.shape[1], image.shape[0])
@@ -318,46 +357,17 @@ class MarkerDetector:
         if aoi is None:
             return []
         box = search_box(aoi, self.tuning.min_search_px, frame_size)
-        found = self._detect(image, box, gaze_xy, intrinsics, True, aoi)
+        found = self._detect(image, box, gaze_xy, intrinsics, True, kinds)
         if roi is not None:
             found = [item for item in found if overlaps_box(item[0].corners, aoi)]
         return order_hits(suppress_overlaps(found))
 
-    def features(
-        self, image: np.ndarray, box: tuple[int, int, int, int], inner: tuple[int, int, int, int] | None = None
-    ) -> Features | None:
-        """Features of the search region `box` of `image` (upscaled when small), or None.
-
-        With `inner` (the AOI inside a widened `box`), ``tuning.inner_fraction`` of the features
-        come from `inner` alone, upscaled up to ``tuning.inner_max_upscale``: a distant marker
-        inside the AOI gets as many px as a near one.
-        """
-        tuning = self.tuning
-        x, y, width, height = box
-        # More features for a larger search area (a whole frame may hold several markers).
-        area_factor = width * height / float(FEATURE_REGION_PX * FEATURE_REGION_PX)
-        count = round(self.config.n_features * min(max(area_factor, 1.0), MAX_FEATURE_FACTOR))
-        split = tuning.inner_fraction if inner is not None and inner != box else 0.0
-        outer = self._region_features(image, box, round(count * (1.0 - split)), tuning.max_upscale)
-        if outer is None:
-            return None
-        frame_px, descriptors, scale = outer
-        if split > 0 and inner is not None:
-            more = self._region_features(image, inner, round(count * split), tuning.inner_max_upscale)
-            if more is not None:
-                frame_px, descriptors = np.vstack([frame_px, more[0]]), np.vstack([descriptors, more[1]])
-        if len(frame_px) < self.config.min_inliers:
-            return None
-        return Features(frame_px, descriptors, box, scale)
-
-    def _region_features(
-        self, image: np.ndarray, box: tuple[int, int, int, int], count: int, max_upscale: float
-    ) -> tuple[np.ndarray, np.ndarray, float] | None:
-        """(frame px (N, 2), descriptors, upscale) of up to `count` features of one region."""
+    def work_image(self, image: np.ndarray, box: tuple[int, int, int, int]) -> WorkImage | None:
+        """The grey search region `box` (with `ROI_MARGIN_PX` around it), upscaled when small."""
         tuning = self.tuning
         x, y, width, height = box
         longest = max(width, height)
-        scale = min(max_upscale, tuning.work_side_px / longest) if longest < tuning.work_side_px else 1.0
+        scale = min(tuning.max_upscale, tuning.work_side_px / longest) if longest < tuning.work_side_px else 1.0
         frame_size = (image.shape[1], image.shape[0])
         x0, y0 = max(x - ROI_MARGIN_PX, 0), max(y - ROI_MARGIN_PX, 0)
         x1, y1 = min(x + width + ROI_MARGIN_PX, frame_size[0]), min(y + height + ROI_MARGIN_PX, frame_size[1])
@@ -366,13 +376,22 @@ class MarkerDetector:
             return None
         if scale != 1.0:
             crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
-        if tuning.features == "orb":
-            self._features.setMaxFeatures(max(count, 1))
-        keypoints, descriptors = self._features.detectAndCompute(crop, None)
-        if descriptors is None or not len(keypoints):
+        return WorkImage(crop, scale, (x0, y0))
+
+    def features(self, work: WorkImage, box: tuple[int, int, int, int]) -> Features | None:
+        """Features of a search region's working image, or None when too few."""
+        x, y, width, height = box
+        # More features for a larger search area (a whole frame may hold several markers).
+        area_factor = width * height / float(FEATURE_REGION_PX * FEATURE_REGION_PX)
+        count = round(self.config.n_features * min(max(area_factor, 1.0), MAX_FEATURE_FACTOR))
+        if self.tuning.features == "orb":
+            self._features.setMaxFeatures(count)
+        keypoints, descriptors = self._features.detectAndCompute(work.grey, None)
+        if descriptors is None or len(keypoints) < self.config.min_inliers:
             return None
         work_px = cv2.KeyPoint_convert(keypoints).reshape(-1, 2).astype(np.float32)
-        return (work_px + 0.5) / scale - 0.5 + np.array([x0, y0], np.float32), descriptors, scale
+        frame_px = (work_px + 0.5) / work.scale - 0.5 + np.array(work.origin, np.float32)
+        return Features(frame_px, descriptors, box, work.scale)
 
     def _detect(
         self,
@@ -381,15 +400,26 @@ class MarkerDetector:
         gaze_xy: tuple[float, float] | None,
         intrinsics: CameraIntrinsics,
         closer_look: bool,
-        inner: tuple[int, int, int, int] | None = None,
+        kinds: tuple[MarkerKind, ...] = ("picture", "aruco"),
     ) -> list[tuple[MarkerHit, Correspondences]]:
         frame_size = (image.shape[1], image.shape[0])
-        features = self.features(image, box, inner)
-        if features is None:
+        work = self.work_image(image, box)
+        if work is None:
             return []
+        found = []
+        if "aruco" in kinds and self._fiducials:
+            found += self._fiducial_hits(work, intrinsics, gaze_xy)
+            wide = search_box(box, self.tuning.fiducial_wide_px, frame_size)
+            if not found and wide != box:
+                # A near tag larger than the search box: look again in a wider region.
+                again = self.work_image(image, wide)
+                found += self._fiducial_hits(again, intrinsics, gaze_xy) if again is not None else []
+        features = self.features(work, box) if "picture" in kinds and len(self._index.descriptors) else None
+        if features is None:
+            return found
         tuning = self.tuning
         threshold = tuning.threshold_px if tuning.threshold_in_frame else tuning.threshold_px / features.scale
-        found = []
+        pictures = []
         markers = self.library.markers
         for number, (reference_px, matched) in self._match(features.descriptors).items():
             result = self.verify(
@@ -403,10 +433,67 @@ class MarkerDetector:
                 guide=(number, features),
             )
             if result is not None:
-                found.append(result)
+                pictures.append(result)
         if closer_look and features.scale == 1.0:
-            found = [self._closer_look(image, item, gaze_xy, intrinsics) for item in found]
+            pictures = [self._closer_look(image, item, gaze_xy, intrinsics) for item in pictures]
+        return found + pictures
+
+    def _fiducial_hits(
+        self, work: WorkImage, intrinsics: CameraIntrinsics, gaze_xy: tuple[float, float] | None
+    ) -> list[tuple[MarkerHit, Correspondences]]:
+        """Hits of the fiducial markers whose tags are in the working image."""
+        found = []
+        for seen in self._fiducials.find(work.grey, work.scale, work.origin):
+            marker = self.library.markers[seen.marker_index]
+            outline_m = marker.to_marker_m(marker.outline_px)
+            pose = estimate_planar_pose(
+                seen.object_m,
+                seen.frame_px,
+                intrinsics.camera_matrix,
+                intrinsics.dist_coeffs,
+                outline_m,
+                refine=self.refine and seen.tags > 1,
+                square=seen.tags == 1,
+            )
+            if pose is None or pose.reprojection_error_px > self.config.max_reprojection_px:
+                continue
+            reference_px = marker.to_picture_px(seen.object_m).astype(np.float32)
+            homography, _ = cv2.findHomography(reference_px.reshape(-1, 1, 2), seen.frame_px.reshape(-1, 1, 2), 0)
+            if homography is None:
+                continue
+            found.append(self._hit(marker, pose, homography, len(seen.frame_px), intrinsics, gaze_xy, outline_m))
+            found[-1] = (found[-1], Correspondences(reference_px, seen.frame_px))
         return found
+
+    def _hit(
+        self,
+        marker: Marker,
+        pose: PlanarPose,
+        homography: np.ndarray,
+        inliers: int,
+        intrinsics: CameraIntrinsics,
+        gaze_xy: tuple[float, float] | None,
+        outline_m: np.ndarray,
+    ) -> MarkerHit:
+        """A hit from a verified pose: the outline projected by the pose (6 degrees of freedom,
+        refined on every inlier: better than the homography's extrapolation, and it models lens
+        distortion)."""
+        projected, _ = cv2.projectPoints(
+            outline_m, pose.rvec, pose.tvec, intrinsics.camera_matrix, intrinsics.dist_coeffs
+        )
+        corners = projected.reshape(4, 2)
+        return MarkerHit(
+            marker_id=marker.marker_id,
+            corners=corners,
+            homography=homography,
+            inliers=inliers,
+            reprojection_error_px=pose.reprojection_error_px,
+            position_m=pose.tvec,
+            rotation=pose.rvec,
+            distance_m=float(np.linalg.norm(pose.tvec)),
+            pose_ambiguous=pose.ambiguous,
+            contains_gaze=contains_point(corners, gaze_xy),
+        )
 
     def _closer_look(
         self,
@@ -431,7 +518,7 @@ class MarkerDetector:
             return item
         again = [
             pair
-            for pair in self._detect(image, box, gaze_xy, intrinsics, False)
+            for pair in self._detect(image, box, gaze_xy, intrinsics, False, ("picture",))
             if pair[0].marker_id == item[0].marker_id
         ]
         return again[0] if again else item
@@ -511,33 +598,12 @@ class MarkerDetector:
         allowed_px = max(config.max_reprojection_px, self.tuning.reprojection_fraction * diagonal_px)
         if pose is None or pose.reprojection_error_px > allowed_px:
             return None
-        # The pose (6 degrees of freedom, refined on every inlier) places the corners better
-        # than the homography's extrapolation (8), and models lens distortion.
-        projected, _ = cv2.projectPoints(
-            marker.to_marker_m(marker.outline_px),
-            pose.rvec,
-            pose.tvec,
-            intrinsics.camera_matrix,
-            intrinsics.dist_coeffs,
-        )
-        corners = projected.reshape(4, 2)
-        hit = MarkerHit(
-            marker_id=marker.marker_id,
-            corners=corners,
-            homography=homography,
-            inliers=len(frame_in),
-            reprojection_error_px=pose.reprojection_error_px,
-            position_m=pose.tvec,
-            rotation=pose.rvec,
-            distance_m=float(np.linalg.norm(pose.tvec)),
-            pose_ambiguous=pose.ambiguous,
-            contains_gaze=contains_point(corners, gaze_xy),
+        hit = self._hit(
+            marker, pose, homography, len(frame_in), intrinsics, gaze_xy, marker.to_marker_m(marker.outline_px)
         )
         return hit, Correspondences(reference_in.astype(np.float32), frame_in.astype(np.float32))
 
-    def _guided(
-        self, number: int, features: Features, homography: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray] | None:
+    def _guided(self, number: int, features: Features, homography: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """Matches of the marker's reference features with the region's features near where the
         homography puts them: (reference px (M, 2), frame px (M, 2)), each frame feature once."""
         index = self._index
@@ -811,7 +877,11 @@ class NeighbourSearch:
             train, distance = self._index.knnSearch(queries, k_found, params={"checks": LSH_CHECKS})
         else:
             distance, train = cv2.batchDistance(
-                queries, self.descriptors, cv2.CV_32F if self.norm == cv2.NORM_L2 else cv2.CV_32S, normType=self.norm, K=k_found
+                queries,
+                self.descriptors,
+                cv2.CV_32F if self.norm == cv2.NORM_L2 else cv2.CV_32S,
+                normType=self.norm,
+                K=k_found,
             )
         train = train.astype(np.int64).reshape(len(queries), k_found)
         distance = distance.astype(np.float32).reshape(len(queries), k_found)
