@@ -61,17 +61,16 @@ import numpy as np
 from gazefusion.calibration.intrinsics import CameraIntrinsics
 from gazefusion.fusion.config import Config, MarkersConfig
 from gazefusion.fusion.core import FusionCore
+from gazefusion.fusion.geometry import texture_to_marker_m
 from gazefusion.fusion.markers import MarkerDetector, MarkerLibrary, MarkerTracker
 from gazefusion.fusion.markers.detector import DetectorTuning, search_box
 from gazefusion.fusion.markers.fiducials import draw_fiducial
-from gazefusion.fusion.runner import screen_geometry
 from gazefusion.fusion.synthetic import (
     background_texture,
     degrade,
     marker_pose,
     marker_texture,
     render_plane,
-    texture_to_marker_m,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -155,7 +154,7 @@ class AoiBuilder:
 
     def __init__(self, size_deg: float) -> None:
         config = Config()
-        self.core = FusionCore(None, screen_geometry(config), size_deg)  # type: ignore[arg-type]
+        self.core = FusionCore(None, config.screen.geometry(), size_deg)  # type: ignore[arg-type]
         self.core.set_camera_size(SIZE)
         assert self.core.mapping is not None
         self.to_screen = np.linalg.inv(self.core.mapping.params)

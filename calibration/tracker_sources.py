@@ -18,8 +18,10 @@ import numpy as np
 from gazefusion.calibration.tracker import CameraView
 from gazefusion.calibration.tracker_procedure import CalibrationAborted, Target
 from gazefusion.fusion.config import Config
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import ConfigError, GazefusionError, TrackerError
 from gazefusion.trackers import open_tracker
+from gazefusion.trackers.iviewx.client import IViewXClient
+from gazefusion.trackers.iviewx.simulator import IViewXSimulator
 from gazefusion.trackers.mock import ScriptedTracker
 
 SIMULATOR_SPEC = "sim"
@@ -35,16 +37,16 @@ def check_participant_spec(spec: str, simulated: bool) -> None:
 
     Raises
     ------
-    UserError
+    ConfigError
         ``sim`` without a participant; a participant with a tracker other than mock or sim.
     """
     spec = spec.strip().lower()
     if spec == SIMULATOR_SPEC and not simulated:
-        raise UserError(
+        raise ConfigError(
             f"--tracker {SIMULATOR_SPEC} is the iViewX simulator driven by a simulated participant: add --simulate-participant"
         )
     if simulated and spec != SIMULATOR_SPEC and not spec.startswith("mock"):
-        raise UserError(
+        raise ConfigError(
             f"--simulate-participant needs --tracker mock or {SIMULATOR_SPEC} (the participant runs in this process), not {spec!r}"
         )
 
@@ -64,14 +66,12 @@ def open_calibration_tracker(config: Config, participant: Any = None, rate_hz: f
 
     Raises
     ------
-    UserError
+    GazefusionError
         A simulated participant with a tracker it cannot drive, or ``sim`` without one.
     """
     spec = config.tracker.spec.strip()
     check_participant_spec(spec, participant is not None)
     if spec.lower() == SIMULATOR_SPEC:
-        from gazefusion.trackers.iviewx.simulator import IViewXSimulator
-
         # Binocular: the combined gaze is the mean of the eyes, so the script itself (the monocular
         # right eye is offset by the simulated vergence).
         with IViewXSimulator(
@@ -128,13 +128,11 @@ def run_tracker_calibration(
     ------
     CalibrationAborted
         Esc, or ``ET_BRK`` from the server.
-    UserError
+    GazefusionError
         Not an iViewX tracker, or the server did not finish in time.
     """
-    from gazefusion.trackers.iviewx.client import IViewXClient
-
     if not isinstance(tracker, IViewXClient):
-        raise UserError(
+        raise TrackerError(
             "--tracker-calibration runs the iViewX server's own calibration: it needs --tracker iviewx://… or sim"
         )
 
@@ -154,7 +152,7 @@ def run_tracker_calibration(
             )
             if calibration.finished:
                 box["validation"] = tracker.validate(timeout_s=timeout_s, on_target=shower("TV"))
-        except UserError as exc:
+        except GazefusionError as exc:
             box["error"] = exc
 
     worker = threading.Thread(target=work, name="gazefusion-iviewx-calibration", daemon=True)

@@ -20,20 +20,23 @@ import numpy as np
 
 from gazefusion.calibration.intrinsics import CameraIntrinsics
 from gazefusion.fusion.config import MarkersConfig
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.images import to_grey
 from gazefusion.fusion.markers.fiducials import FiducialSearch
-from gazefusion.fusion.markers.library import Marker, MarkerKind, MarkerLibrary, to_grey
+from gazefusion.fusion.markers.library import Marker, MarkerKind, MarkerLibrary
 from gazefusion.fusion.markers.pose import PlanarPose, estimate_planar_pose
+from gazefusion.fusion.registry import Registry
 from gazefusion.fusion.types import MarkerHit
 
-#: Robust homography estimators by name (config key ``markers.homography``).
-HOMOGRAPHY_METHODS: dict[str, int] = {
-    "ransac": cv2.RANSAC,
-    "usac_default": cv2.USAC_DEFAULT,
-    "usac_magsac": cv2.USAC_MAGSAC,
-    "usac_accurate": cv2.USAC_ACCURATE,
-    "usac_fast": cv2.USAC_FAST,
-}
+HOMOGRAPHY_METHODS: Registry[int] = Registry("homography estimator", key="markers.homography")
+"""Robust homography estimators by name (OpenCV's method flags)."""
+for _name, _flag in (
+    ("ransac", cv2.RANSAC),
+    ("usac_default", cv2.USAC_DEFAULT),
+    ("usac_magsac", cv2.USAC_MAGSAC),
+    ("usac_accurate", cv2.USAC_ACCURATE),
+    ("usac_fast", cv2.USAC_FAST),
+):
+    HOMOGRAPHY_METHODS.add(_name, _flag)
 #: FAST corner threshold of the frame's ORB: lower than OpenCV's 20, since small, blurred,
 #: JPEG-compressed markers have soft corners.
 FAST_THRESHOLD = 8
@@ -263,7 +266,7 @@ class MarkerDetector:
         The known markers.
     intrinsics : CameraIntrinsics
         The camera; frames of another size of the same aspect ratio use
-        `CameraIntrinsics.scaled_to` (another aspect ratio is refused with a `UserError`).
+        `CameraIntrinsics.scaled_to` (another aspect ratio is refused with a `CalibrationError`).
     config : MarkersConfig or None
         Features per search region, ratio, minimum inliers, largest reprojection error,
         estimator. (default: None, the defaults)
@@ -289,14 +292,10 @@ class MarkerDetector:
         self.intrinsics = intrinsics
         self.config = config or MarkersConfig()
         self.tuning = tuning or DetectorTuning()
-        if self.config.homography not in HOMOGRAPHY_METHODS:
-            raise UserError(
-                f"unknown homography estimator {self.config.homography!r} (known: {', '.join(HOMOGRAPHY_METHODS)})"
-            )
+        self._method = HOMOGRAPHY_METHODS[self.config.homography]
         if matcher not in ("lsh", "bf"):
             raise ValueError(f"unknown matcher {matcher!r} (known: lsh, bf)")
         self.refine = refine
-        self._method = HOMOGRAPHY_METHODS[self.config.homography]
         self._features = make_features(self.tuning.features, self.config.n_features, FAST_THRESHOLD, PYRAMID_LEVELS)
         self._index = LibraryIndex.build(library, self.tuning, self.config)
         self._fiducials = FiducialSearch(library)
@@ -308,7 +307,7 @@ class MarkerDetector:
 
         Raises
         ------
-        UserError
+        ConfigError
             For another aspect ratio than the calibration's.
         """
         if image_size not in self._scaled:

@@ -26,9 +26,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gazefusion.fusion.config import MarkersConfig
-from gazefusion.fusion.errors import UserError
-from gazefusion.fusion.synthetic import texture_to_marker_m
-from gazefusion.fusion.yamlfile import read_yaml
+from gazefusion.fusion.errors import FileFormatError
+from gazefusion.fusion.files import read_yaml
+from gazefusion.fusion.geometry import texture_to_marker_m
+from gazefusion.fusion.images import to_grey
 
 #: The texture check looks at the picture resized so its longest side has this many px.
 REFERENCE_SIDE_PX = 480
@@ -155,7 +156,7 @@ class MarkerLibrary:
         ids = [marker.marker_id for marker in self.markers]
         duplicates = sorted({marker_id for marker_id in ids if ids.count(marker_id) > 1})
         if duplicates:
-            raise UserError(f"marker ids must be unique: {', '.join(duplicates)} appear more than once")
+            raise FileFormatError(f"marker ids must be unique: {', '.join(duplicates)} appear more than once")
 
     def __len__(self) -> int:
         return len(self.markers)
@@ -192,7 +193,7 @@ class MarkerLibrary:
 
         Raises
         ------
-        UserError
+        FileFormatError
             A missing or malformed file, or any bad entry: one line naming the marker (or the
             entry's number) and the field, with the reason.
         """
@@ -218,12 +219,12 @@ class MarkerLibrary:
 
         Raises
         ------
-        UserError
+        FileFormatError
             As `load`.
         """
         config = config or MarkersConfig()
         if not isinstance(data, list) or not data:
-            raise UserError(
+            raise FileFormatError(
                 f"{source}: expected a non-empty list of markers ({{id, image, width_m}} or {{id, aruco, width_m}})"
             )
         entries = [_validate_entry(entry, number, source) for number, entry in enumerate(data, start=1)]
@@ -238,10 +239,10 @@ class MarkerLibrary:
             assert entry.image is not None
             image_path = (folder / entry.image).resolve()
             if not image_path.is_file():
-                raise UserError(f"{where}: image: not found: {image_path}")
+                raise FileFormatError(f"{where}: image: not found: {image_path}")
             image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
             if image is None or image.size == 0:
-                raise UserError(f"{where}: image: not a readable picture: {image_path}")
+                raise FileFormatError(f"{where}: image: not a readable picture: {image_path}")
             marker = build_marker(entry.id, image, entry.width_m, config, str(image_path))
             markers.append(_with_aois(marker, entry, where))
         return cls(markers)
@@ -263,7 +264,9 @@ class MarkerLibrary:
         built = []
         for marker_id, image, width_m in markers:
             if isinstance(width_m, bool) or not isinstance(width_m, (int, float)) or not 0 < width_m < math.inf:
-                raise UserError(f"marker {marker_id!r}: width_m must be a positive number of metres, got {width_m!r}")
+                raise FileFormatError(
+                    f"marker {marker_id!r}: width_m must be a positive number of metres, got {width_m!r}"
+                )
             built.append(build_marker(str(marker_id), image, float(width_m), config, f"<{marker_id}>"))
         return cls(built)
 
@@ -386,16 +389,16 @@ _KEYS = ", ".join(MarkerEntry.model_fields)
 
 
 def _validate_entry(entry: Any, number: int, source: str) -> MarkerEntry:
-    """One entry validated, or a UserError naming the marker (or the entry's number) and the field."""
+    """One entry validated, or a FileFormatError naming the marker (or the entry's number) and the field."""
     where = f"{source}, entry {number}"
     if not isinstance(entry, Mapping):
-        raise UserError(f"{where}: expected a mapping with id, width_m and image or aruco")
+        raise FileFormatError(f"{where}: expected a mapping with id, width_m and image or aruco")
     if isinstance(entry.get("id"), (str, int, float)) and str(entry["id"]).strip():
         where = f"{source}, marker {str(entry['id']).strip()!r}"
     try:
         return MarkerEntry.model_validate(dict(entry))
     except ValidationError as exc:
-        raise UserError(f"{where}: {_describe(exc.errors()[0])}") from None
+        raise FileFormatError(f"{where}: {_describe(exc.errors()[0])}") from None
 
 
 def _describe(error: Mapping[str, Any]) -> str:
@@ -418,7 +421,7 @@ def _check_across(entries: list[MarkerEntry], source: str) -> None:
     printed: dict[tuple[int, bytes], tuple[str, str, int]] = {}
     for number, entry in enumerate(entries, start=1):
         if entry.id in seen_ids:
-            raise UserError(f"{source}, entry {number}: duplicate marker id {entry.id!r}")
+            raise FileFormatError(f"{source}, entry {number}: duplicate marker id {entry.id!r}")
         seen_ids.add(entry.id)
         spec = entry.aruco
         if spec is None:
@@ -430,13 +433,13 @@ def _check_across(entries: list[MarkerEntry], source: str) -> None:
         for position, tag in enumerate(spec.tags):
             name = field_name.format(position)
             if tag >= count:
-                raise UserError(f"{where}: {name}: tag {tag} is outside {spec.dictionary} (tags 0-{count - 1})")
+                raise FileFormatError(f"{where}: {name}: tag {tag} is outside {spec.dictionary} (tags 0-{count - 1})")
             # The same printed pattern, whichever dictionary names it (DICT_4X4_50 is a prefix of DICT_4X4_100).
             key = (int(dictionary.markerSize), dictionary.bytesList[tag].tobytes())
             if key in printed:
                 other, other_dictionary, other_tag = printed[key]
                 same = "this board" if other == entry.id else f"marker {other!r}"
-                raise UserError(
+                raise FileFormatError(
                     f"{where}: {name}: {spec.dictionary} tag {tag} is the same printed tag as {same} "
                     f"({other_dictionary} tag {other_tag}): each tag may mark one place only"
                 )
@@ -451,7 +454,7 @@ def _check_board(board: list[BoardTag], width_m: float, where: str) -> None:
             a, b = board[first], board[second]
             reach = ((a.width_m or width_m) + (b.width_m or width_m)) / 2.0
             if abs(a.centre_m[0] - b.centre_m[0]) < reach and abs(a.centre_m[1] - b.centre_m[1]) < reach:
-                raise UserError(
+                raise FileFormatError(
                     f"{where}: aruco.board[{first}]: tag {a.tag} overlaps tag {b.tag} (board[{second}]): "
                     f"centres {list(a.centre_m)} and {list(b.centre_m)} m are closer than their half sides"
                 )
@@ -489,7 +492,7 @@ def _with_aois(marker: Marker, entry: MarkerEntry, where: str) -> Marker:
         )
         if outside.any():
             x, y = polygon[np.argmax(outside)]
-            raise UserError(
+            raise FileFormatError(
                 f"{where}: aois[{number}].polygon: point ({x:g}, {y:g}) lies outside the {width}x{height} picture"
             )
         aois.append(MarkerAoi(aoi.name, polygon))
@@ -510,13 +513,13 @@ def build_marker(marker_id: str, image: np.ndarray, width_m: float, config: Mark
 
     Raises
     ------
-    UserError
+    FileFormatError
         When the picture, at `REFERENCE_SIDE_PX`, has fewer than `MIN_REFERENCE_KEYPOINTS`
         ORB keypoints.
     """
     grey = to_grey(image)
     if grey is None:
-        raise UserError(f"marker {marker_id!r} ({source}): the picture is empty")
+        raise FileFormatError(f"marker {marker_id!r} ({source}): the picture is empty")
     height_px, width_px = grey.shape[:2]
     scale = REFERENCE_SIDE_PX / max(width_px, height_px)
     resized = cv2.resize(
@@ -524,25 +527,10 @@ def build_marker(marker_id: str, image: np.ndarray, width_m: float, config: Mark
     )
     keypoints = cv2.ORB_create(nfeatures=config.n_features).detect(resized, None)
     if len(keypoints) < MIN_REFERENCE_KEYPOINTS:
-        raise UserError(
+        raise FileFormatError(
             f"marker {marker_id!r} ({source}): too little texture: {len(keypoints)} ORB keypoints, "
             f"needs at least {MIN_REFERENCE_KEYPOINTS} (use a busier picture: print, photo, pattern; "
             "or a printed ArUco/AprilTag: aruco: {dictionary, tag})"
         )
     height_m = width_m * height_px / width_px
     return Marker(marker_id, float(width_m), float(height_m), (width_px, height_px), grey, source)
-
-
-def to_grey(image: np.ndarray | None) -> np.ndarray | None:
-    """A uint8 grey view of a BGR, BGRA or grey frame; None for an empty one."""
-    if image is None or image.size == 0 or image.ndim not in (2, 3):
-        return None
-    if image.ndim == 2:
-        grey = image
-    elif image.shape[2] == 1:
-        grey = image[:, :, 0]
-    else:
-        grey = cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
-    if grey.dtype != np.uint8:
-        grey = cv2.normalize(grey, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
-    return grey

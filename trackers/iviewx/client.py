@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from gazefusion.fusion.config import TrackerConfig
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import ConfigError, TrackerError
 from gazefusion.trackers.base import Tracker
 from gazefusion.trackers.iviewx.protocol import Message, SampleFormat, format_command, parse_message, split_lines
 from gazefusion.trackers.types import TrackerEvent
@@ -128,7 +128,7 @@ class IViewXClient(Tracker):
         try:
             self.sample_format = SampleFormat(config.sample_format)
         except ValueError as exc:
-            raise UserError(f"tracker.sample_format: {exc}") from None
+            raise ConfigError(f"tracker.sample_format: {exc}") from None
         super().__init__(
             sample_rate_hz=0.0,
             queue_samples=config.queue_samples,
@@ -156,7 +156,7 @@ class IViewXClient(Tracker):
         try:
             infos = socket.getaddrinfo(self.host, self.command_port, socket.AF_INET, socket.SOCK_DGRAM)
         except (socket.gaierror, UnicodeError):
-            raise UserError(
+            raise TrackerError(
                 f"iViewX host {self.host!r} does not resolve: check the tracker address "
                 "(iviewx://HOST:PORT or tracker.host)"
             ) from None
@@ -168,11 +168,11 @@ class IViewXClient(Tracker):
         except OSError as exc:
             sock.close()
             if exc.errno == errno.EADDRINUSE:
-                raise UserError(
+                raise TrackerError(
                     f"cannot listen on UDP port {self.listen_port}: the port is in use by another "
                     "program; choose another with iviewx://HOST:PORT?listen=PORT (and set iViewX to send there)"
                 ) from None
-            raise UserError(
+            raise TrackerError(
                 f"cannot listen on {self.bind_address}:{self.listen_port} ({exc.strerror}): "
                 "check tracker.bind_address and the listen port"
             ) from None
@@ -191,7 +191,7 @@ class IViewXClient(Tracker):
 
     def _handshake(self) -> None:
         if not self._ask("ping", "ET_PNG"):
-            raise UserError(
+            raise TrackerError(
                 f"iViewX at {self.host}:{self.command_port} did not answer ET_PNG within "
                 f"{self.ping_timeout_s:g} s: check that iViewX runs, its command port, and that it "
                 f"sends to this machine's port {self.listen_port} (iviewx://HOST:PORT?listen=PORT)"
@@ -245,7 +245,7 @@ class IViewXClient(Tracker):
         self._sent.append(line.decode("latin-1").strip())
         with self._sock_lock:
             if self._sock is None:
-                raise UserError(f"{self.description} is not open")
+                raise TrackerError(f"{self.description} is not open")
             self._sock.sendto(line, (self._tracker_ip, self.command_port))
 
     def send_message(self, text: str) -> None:
@@ -271,7 +271,7 @@ class IViewXClient(Tracker):
         try:
             sample_format = SampleFormat(text)
         except ValueError as exc:
-            raise UserError(f"sample format: {exc}") from None
+            raise ConfigError(f"sample format: {exc}") from None
         self.sample_format = sample_format
         self._clock_resolution_s = sample_format.clock_resolution_s
         self._send("ET_FRM", sample_format.text)
@@ -312,7 +312,7 @@ class IViewXClient(Tracker):
             return self._calibration.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
             self.abort()
-            raise UserError(f"{what}: iViewX did not finish in time (aborted with ET_BRK)") from None
+            raise TrackerError(f"{what}: iViewX did not finish in time (aborted with ET_BRK)") from None
 
     def calibrate(
         self,
@@ -343,11 +343,11 @@ class IViewXClient(Tracker):
 
         Raises
         ------
-        UserError
+        TrackerError
             A bad number of points, or iViewX not finishing within `timeout_s`.
         """
         if points not in (2, 5, 9, 13):
-            raise UserError(f"calibration: {points} points is not one of 2, 5, 9, 13")
+            raise ConfigError(f"calibration: {points} points is not one of 2, 5, 9, 13")
         self._drain_calibration()
         if area_px is not None:
             self._send("ET_CSZ", int(area_px[0]), int(area_px[1]))

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple
 
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import TrackerError
 from gazefusion.fusion.geometry import ScreenGeometry
 from gazefusion.trackers.iviewx.protocol import SampleFormat, split_command, split_lines
 from gazefusion.trackers.script import GazeScript, ScriptedGaze
@@ -235,7 +235,7 @@ class IViewXSimulator:
         record: bool = True,
     ) -> None:
         if not 0 < rate_hz <= MAX_RATE_HZ:
-            raise UserError(f"simulator: rate {rate_hz:g} Hz is outside 1..{MAX_RATE_HZ:g} Hz")
+            raise TrackerError(f"simulator: rate {rate_hz:g} Hz is outside 1..{MAX_RATE_HZ:g} Hz")
         self.script: GazeScript = script or ScriptedGaze(ScreenGeometry(1920, 1080, 531.0, 299.0, 650.0), seed=seed)
         self.rate_hz = float(rate_hz)
         self.binocular = binocular
@@ -298,7 +298,7 @@ class IViewXSimulator:
 
         Raises
         ------
-        UserError
+        TrackerError
             The port is in use or the address cannot be bound.
         """
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -307,7 +307,9 @@ class IViewXSimulator:
             sock.bind((self.host, self._requested))
         except OSError as exc:
             sock.close()
-            raise UserError(f"simulator: cannot listen on UDP {self.host}:{self._requested} ({exc.strerror})") from None
+            raise TrackerError(
+                f"simulator: cannot listen on UDP {self.host}:{self._requested} ({exc.strerror})"
+            ) from None
         sock.settimeout(0.1)
         self._sock = sock
         for target, name in ((self._serve, "iviewx-sim-commands"), (self._stream, "iviewx-sim-stream")):

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from gazefusion.fusion.config import TrackerConfig
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import ConfigError, TrackerError
 from gazefusion.fusion.geometry import ScreenGeometry
 from gazefusion.trackers.iviewx.client import IViewXClient
 from gazefusion.trackers.iviewx.protocol import LONG_FORMAT
@@ -177,7 +177,7 @@ def test_silent_server_is_a_clear_error() -> None:
         silent.bind(("127.0.0.1", 0))
         port = silent.getsockname()[1]
         client = IViewXClient("127.0.0.1", port, 0, "127.0.0.1", TrackerConfig(ping_timeout_s=0.3))
-        with pytest.raises(UserError) as info:
+        with pytest.raises(TrackerError) as info:
             client.open()
         assert silent.recv(100).startswith(b"ET_PNG")
     message = str(info.value)
@@ -204,13 +204,13 @@ def test_port_in_use(simulator: IViewXSimulator) -> None:
         taken.bind(("127.0.0.1", 0))
         port = taken.getsockname()[1]
         client = IViewXClient("127.0.0.1", simulator.command_port, port, "127.0.0.1", FAST)
-        with pytest.raises(UserError, match=f"cannot listen on UDP port {port}: the port is in use"):
+        with pytest.raises(TrackerError, match=f"cannot listen on UDP port {port}: the port is in use"):
             client.open()
 
 
 def test_unresolvable_host() -> None:
     client = IViewXClient("no-such-tracker.invalid", 4444, 0, "127.0.0.1", FAST)
-    with pytest.raises(UserError, match="iViewX host 'no-such-tracker.invalid' does not resolve"):
+    with pytest.raises(TrackerError, match="iViewX host 'no-such-tracker.invalid' does not resolve"):
         client.open()
 
 
@@ -262,5 +262,5 @@ def test_manual_accept_and_abort(simulator: IViewXSimulator, client: IViewXClien
 
 
 def test_bad_calibration_points(client: IViewXClient) -> None:
-    with pytest.raises(UserError, match="7 points is not one of 2, 5, 9, 13"):
+    with pytest.raises(ConfigError, match="7 points is not one of 2, 5, 9, 13"):
         client.calibrate(7)
