@@ -600,6 +600,11 @@ class MarkerDetector:
         hit = self._hit(
             marker, pose, homography, len(frame_in), intrinsics, gaze_xy, marker.to_marker_m(marker.outline_px)
         )
+        if pose.reprojection_error_px > config.max_reprojection_px:
+            # The pose explains the points only roughly (a picture photographed off axis, assumed
+            # intrinsics): the homography places the outline better.
+            corners = cv2.perspectiveTransform(marker.outline_px.reshape(-1, 1, 2), homography).reshape(4, 2)
+            hit = hit._replace(corners=corners, contains_gaze=contains_point(corners, gaze_xy))
         return hit, Correspondences(reference_in.astype(np.float32), frame_in.astype(np.float32))
 
     def _guided(self, number: int, features: Features, homography: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

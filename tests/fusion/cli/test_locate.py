@@ -158,14 +158,14 @@ def test_uniform_frame_finds_nothing(setup: dict, capsys: pytest.CaptureFixture[
             (),
             "scene.jpg",
             "- {id: a, image: pics/gone.png, width_m: 0.2}\n",
-            "marker 'a': image not found",
+            "marker 'a': image: not found",
             id="marker-image-missing",
         ),
         pytest.param(
             (),
             "scene.jpg",
             "- {id: a, image: broken.jpg, width_m: 0.2}\n",
-            "marker 'a': image is not a readable picture",
+            "marker 'a': image: not a readable picture",
             id="marker-image-unreadable",
         ),
         pytest.param(
