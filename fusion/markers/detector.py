@@ -140,6 +140,9 @@ class DetectorTuning:
     fiducial_wide_px : int
         When no tag is found in the search region, tags are looked for again in the region
         widened to this side (a near tag is larger than the region). (default: 480)
+    reference_blurred_px : tuple[int, ...]
+        Extra reference levels of these longest sides, px, upscaled by `max_upscale` as a
+        search region is: how a distant marker reaches the features. (default: (40, 56, 80))
     """
 
     features: FeatureKind = "orb"
@@ -161,6 +164,7 @@ class DetectorTuning:
     coverage_of_visible: bool = True
     reprojection_fraction: float = 0.02
     fiducial_wide_px: int = 480
+    reference_blurred_px: tuple[int, ...] = (40, 56, 80)
 
     @classmethod
     def v1(cls) -> DetectorTuning:
@@ -176,13 +180,16 @@ class DetectorTuning:
             guided_radius_px=0.0,
             coverage_of_visible=False,
             reprojection_fraction=0.0,
+            reference_blurred_px=(),
         )
 
     @classmethod
     def sift(cls) -> DetectorTuning:
         """OpenCV's SIFT in the same search, matching, verification and pose (one reference
         level: SIFT is scale invariant; no simulated oblique views)."""
-        return cls(features="sift", reference_min_px=480, reference_features=2000, reference_tilts=())
+        return cls(
+            features="sift", reference_min_px=480, reference_features=2000, reference_tilts=(), reference_blurred_px=()
+        )
 
     def with_(self, **changes: object) -> DetectorTuning:
         """A copy with some settings changed."""
@@ -786,23 +793,32 @@ def reference_features(
             rotation = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
             views.append(rotation @ np.diag([tilt, 1.0]) @ rotation.T)
     levels = []
-    for scale in reference_levels((width_px, height_px), tuning):
+    plan = [(scale, 1.0) for scale in reference_levels((width_px, height_px), tuning)]
+    # Small levels as a distant marker reaches the features: that few px, upscaled as the search
+    # region is (its detail is gone; a sharp reference level would not match it).
+    plan += [(side / max(width_px, height_px), tuning.max_upscale) for side in tuning.reference_blurred_px]
+    for scale, upscale in plan:
+        size = (max(8, round(width_px * scale)), max(8, round(height_px * scale)))
+        level = cv2.resize(picture, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        if upscale != 1.0:
+            level = cv2.resize(level, None, fx=upscale, fy=upscale, interpolation=cv2.INTER_LINEAR)
+        to_level = np.array([level.shape[1] / width_px, level.shape[0] / height_px])
         for view in views:
-            # Picture px -> view px: scale, foreshorten, then shift into the view's bounding box.
-            linear = view * scale
-            corners = np.array([[0, 0], [width_px, 0], [width_px, height_px], [0, height_px]], np.float64) @ linear.T
+            # Level px -> view px: foreshorten, then shift into the view's bounding box.
+            level_h, level_w = level.shape[:2]
+            corners = np.array([[0, 0], [level_w, 0], [level_w, level_h], [0, level_h]], np.float64) @ view.T
             low, high = corners.min(axis=0), corners.max(axis=0)
-            affine = np.hstack([linear, -low.reshape(2, 1)])
-            size = (max(1, int(np.ceil(high[0] - low[0]))), max(1, int(np.ceil(high[1] - low[1]))))
-            warped = cv2.warpAffine(picture, affine, size, flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
-            mask = cv2.warpAffine(np.full(picture.shape[:2], 255, np.uint8), affine, size, flags=cv2.INTER_NEAREST)
+            affine = np.hstack([view, -low.reshape(2, 1)])
+            out = (max(1, int(np.ceil(high[0] - low[0]))), max(1, int(np.ceil(high[1] - low[1]))))
+            warped = level if view is views[0] else cv2.warpAffine(level, affine, out, flags=cv2.INTER_LINEAR)
+            mask = None if view is views[0] else cv2.warpAffine(np.full(level.shape[:2], 255, np.uint8), affine, out)
             keypoints, descriptors = extractor.detectAndCompute(warped, mask)
             if descriptors is None or len(keypoints) < 8:
                 continue
             points = cv2.KeyPoint_convert(keypoints).reshape(-1, 2).astype(np.float64)
             inverse = cv2.invertAffineTransform(affine)
-            original = points @ inverse[:, :2].T + inverse[:, 2]
-            levels.append((original.astype(np.float32), descriptors, scale))
+            original = (points @ inverse[:, :2].T + inverse[:, 2] + 0.5) / to_level - 0.5
+            levels.append((original.astype(np.float32), descriptors, float(scale * upscale)))
     return levels
 
 
