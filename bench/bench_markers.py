@@ -519,6 +519,16 @@ def print_row(
     measures.append(("median CPU ms per AOI", lambda t: median(t.cpu_ms).strip()))
     for label, measure in measures:
         print(f"| **{label}** | {totals[0].cases} | " + " | ".join(measure(t) for t in totals) + " |")
+    if empty or row == "viewpoint":
+        return
+    # The accuracy targets are per distance: median translation error, % of distance.
+    distance = lambda g: g.rsplit(" m ", 1)[0] + " m"  # noqa: E731
+    print("\n| median translation error, % of distance | " + " | ".join(methods) + " |")
+    print("|---|" + "---:|" * len(methods))
+    raw = {g for tallies in results.values() for (r, g, _) in tallies if r == row}
+    for group in sorted({distance(g) for g in raw}, key=group_order):
+        cells = [pooled(method, lambda g, group=group: distance(g) == group) for method in methods]
+        print(f"| {group} | " + " | ".join(median(t.translation_pct).strip() for t in cells) + " |")
 
 
 # --- tracking (the detector against detect-then-track on moving markers) ----------------------

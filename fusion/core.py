@@ -36,7 +36,8 @@ from gazefusion.fusion.config import Config
 from gazefusion.fusion.errors import CalibrationError
 from gazefusion.fusion.fixations import make_detector
 from gazefusion.fusion.geometry import ScreenGeometry
-from gazefusion.fusion.markers import MarkerDetector, MarkerLibrary, MarkerTracker
+from gazefusion.fusion.markers import DetectorTuning, MarkerDetector, MarkerLibrary, MarkerTracker
+from gazefusion.fusion.markers.detector import LibraryIndex
 from gazefusion.fusion.types import Fixation, FixationEvent, Frame, Look, MarkerHit
 from gazefusion.trackers.types import GazeSample
 
@@ -522,6 +523,8 @@ class LazyMarkerSearch:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.library = MarkerLibrary.load(config.markers.file, config.markers)  # type: ignore[arg-type]
+        # The reference features now, before the run: the first frame must not wait for them.
+        LibraryIndex.build(self.library, DetectorTuning(), config.markers)
         self._loaded = load_intrinsics(config.calibration.intrinsics) if config.calibration.intrinsics else None
         self.intrinsics: CameraIntrinsics | None = None
         self._tracker: MarkerTracker | None = None

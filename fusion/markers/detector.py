@@ -734,7 +734,18 @@ class LibraryIndex(NamedTuple):
 
     @classmethod
     def build(cls, library: MarkerLibrary, tuning: DetectorTuning, config: MarkersConfig) -> LibraryIndex:
-        """Every picture marker's reference features, at the levels `tuning` asks for."""
+        """Every picture marker's reference features, at the levels `tuning` asks for (computed
+        once per library and settings: `MarkerLibrary.reference_cache`)."""
+        key = (tuning, config.n_features)
+        cached = library.reference_cache.get(key)
+        if isinstance(cached, LibraryIndex):
+            return cached
+        index = cls._build(library, tuning, config)
+        library.reference_cache[key] = index
+        return index
+
+    @classmethod
+    def _build(cls, library: MarkerLibrary, tuning: DetectorTuning, config: MarkersConfig) -> LibraryIndex:
         descriptors, markers, points, scales = [], [], [], []
         for number, marker in enumerate(library):
             if marker.picture is None:

@@ -153,6 +153,8 @@ class MarkerLibrary:
 
     def __init__(self, markers: Iterable[Marker]) -> None:
         self.markers: tuple[Marker, ...] = tuple(markers)
+        #: Reference features by detector settings, computed once (`detector.LibraryIndex.build`).
+        self.reference_cache: dict[object, object] = {}
         ids = [marker.marker_id for marker in self.markers]
         duplicates = sorted({marker_id for marker_id in ids if ids.count(marker_id) > 1})
         if duplicates:

@@ -179,7 +179,7 @@ def test_uniform_frame_finds_nothing(setup: dict, capsys: pytest.CaptureFixture[
             (),
             "scene.jpg",
             "- {id: a, image: pics/left.png, width_m: -1}\n",
-            "width_m must be a positive number",
+            "width_m: must be a positive number",
             id="marker-width",
         ),
     ],
