@@ -32,8 +32,10 @@ from gazefusion.calibration.tracker import (
     validate_mapping,
     validation_targets,
 )
+from gazefusion.fusion.config import DEFAULT_FIXATION_METHOD
 from gazefusion.fusion.errors import CalibrationError, GazefusionError
 from gazefusion.fusion.fixations import make_detector
+from gazefusion.fusion.types import FixationEvent
 from gazefusion.fusion.window import close_window, open_window
 
 
@@ -205,7 +207,7 @@ class ProcedureSettings(NamedTuple):
     mad_k : float
         Outlier rejection threshold (robust z of the distance from the median). (default: 3.0)
     fixation_method : str
-        Fixation detector (the registry of :mod:`gazefusion.fusion.fixations`). (default: "ivt")
+        Fixation detector (the registry of :mod:`gazefusion.fusion.fixations`). (default: "ivdt")
     fixation_params : Mapping[str, float] or None
         Its parameters; None: its defaults. (default: None)
     poll_interval_s : float
@@ -222,7 +224,7 @@ class ProcedureSettings(NamedTuple):
     timeout_s: float = 6.0
     accept_radius_deg: float = 5.0
     mad_k: float = 3.0
-    fixation_method: str = "ivt"
+    fixation_method: str = DEFAULT_FIXATION_METHOD
     fixation_params: Mapping[str, float] | None = None
     poll_interval_s: float = 0.03
     sample_clock: bool = False
@@ -280,7 +282,7 @@ class TrackerCalibration:
     ----------
     tracker : object
         An opened tracker (``start_streaming``, ``stop_streaming``, ``get_sample``,
-        ``get_event``).
+        ``next_event``).
     view : CameraView
         Screen geometry and camera size.
     presenter : Presenter
@@ -304,7 +306,13 @@ class TrackerCalibration:
         self._accept = threading.Event()
 
     def abort(self, reason: str = "aborted by the user") -> None:
-        """Stop the procedure from any thread; :meth:`run` raises :class:`CalibrationAborted`."""
+        """Stop the procedure from any thread; :meth:`run` raises :class:`CalibrationAborted`.
+
+        Parameters
+        ----------
+        reason : str
+            Why, for the message. (default: "aborted by the user")
+        """
         self._abort_reason = reason
         self._abort.set()
 
@@ -346,6 +354,11 @@ class TrackerCalibration:
     def run_validation(self, mapping: TrackerCameraMapping) -> tuple[list[Collected], ValidationSummary]:
         """Validate an existing mapping on the validation targets only (nothing is fitted).
 
+        Parameters
+        ----------
+        mapping : TrackerCameraMapping
+            The mapping to validate.
+
         Raises
         ------
         CalibrationAborted
@@ -381,16 +394,22 @@ class TrackerCalibration:
         return checked, summary
 
     def _check_abort(self) -> None:
-        event = self.tracker.get_event(0)
+        event = self.tracker.next_event(0)
         while event is not None:
             if event.kind in ("calibration", "validation") and event.get("step") == "calibration_abort":
                 self.abort("aborted by the tracker (ET_BRK)")
-            event = self.tracker.get_event(0)
+            event = self.tracker.next_event(0)
         if self._abort.is_set():
             raise CalibrationAborted(f"calibration {self._abort_reason}: nothing written")
 
     def collect(self, target: Target) -> Collected:
-        """Show one target and wait for a stable fixation on it (or a timeout, Esc, space)."""
+        """Show one target and wait for a stable fixation on it (or a timeout, Esc, space).
+
+        Parameters
+        ----------
+        target : Target
+            The target to show.
+        """
         settings = self.settings
         detector = make_detector(settings.fixation_method, self.view.geometry, settings.fixation_params)
         self._accept.clear()
@@ -434,7 +453,8 @@ class TrackerCalibration:
                 times.append(sample.t)
                 points.append((sample.x, sample.y))
             for event in detector.push(sample.t, sample.x, sample.y, sample.valid):
-                fixation_onset = None if event.kind == "end" else event.fixation.onset
+                if isinstance(event, FixationEvent):
+                    fixation_onset = None if event.kind in ("end", "cancel") else event.fixation.onset
             if (
                 fixation_onset is None
                 or fixation_onset == rejected_onset

@@ -20,6 +20,7 @@ _FIELDS = (
     "tap_dropped",
     "skipped",
     "reconnects",
+    "stale",
     "latency_median_ms",
     "latency_p95_ms",
     "latency_max_ms",
@@ -52,9 +53,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--frames must be at least 1, not {args.frames}")
     if args.timeout is not None and not args.timeout > 0:
         raise ConfigError(f"--timeout must be a positive number of seconds, not {args.timeout}")
-    overrides = {"camera": {"source": args.source}}
-    if args.timeout is not None:
-        overrides["camera"].update(connect_timeout_s=args.timeout, read_timeout_s=args.timeout)
+    overrides = {
+        "camera.source": args.source,
+        "camera.connect_timeout_s": args.timeout,
+        "camera.read_timeout_s": args.timeout,
+    }
     config = load_config(args.config, overrides).camera
     wait_s = config.read_timeout_s
     received = 0
@@ -74,19 +77,21 @@ def run(args: argparse.Namespace) -> int:
     report = stats.as_dict()
     report.pop("connected")
     report["frames"] = received
-    span_s = last.t - first.t if first is not None and last is not None else 0.0
-    report["fps"] = (last.index - first.index) / span_s if span_s > 0 else math.nan
-    report = {"source": redact_url(args.source), **{key: report[key] for key in _FIELDS}}
+    fps = math.nan
+    if first is not None and last is not None and last.t > first.t:
+        fps = (last.index - first.index) / (last.t - first.t)
+    report["fps"] = fps
+    shown: dict[str, object] = {"source": redact_url(args.source), **{key: report[key] for key in _FIELDS}}
     if args.json:
         print(
             json.dumps(
-                {k: (None if math.isnan(v) else round(v, 3)) if isinstance(v, float) else v for k, v in report.items()}
+                {k: (None if math.isnan(v) else round(v, 3)) if isinstance(v, float) else v for k, v in shown.items()}
             )
         )
     else:
-        for key, value in report.items():
-            shown = f"{value:.2f}" if isinstance(value, float) else str(value)
-            print(f"{key:<18} {shown}")
+        for key, value in shown.items():
+            text = f"{value:.2f}" if isinstance(value, float) else str(value)
+            print(f"{key:<18} {text}")
     if received < args.frames:
         raise CameraError(
             f"camera {redact_url(args.source)}: only {received} of {args.frames} frames "

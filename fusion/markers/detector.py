@@ -310,7 +310,12 @@ class MarkerDetector:
         self._scaled: dict[tuple[int, int], CameraIntrinsics] = {}
 
     def intrinsics_for(self, image_size: tuple[int, int]) -> CameraIntrinsics:
-        """The intrinsics for frames of `image_size` (width, height), scaled if needed.
+        """The intrinsics for frames of a size, scaled from the calibration's if needed.
+
+        Parameters
+        ----------
+        image_size : tuple[int, int]
+            The frames' (width, height), px.
 
         Raises
         ------
@@ -353,8 +358,19 @@ class MarkerDetector:
         gaze_xy: tuple[float, float] | None = None,
         kinds: tuple[MarkerKind, ...] = ("picture", "aruco"),
     ) -> list[tuple[MarkerHit, Correspondences]]:
-        """As `detect`, with each hit's inlier correspondences; `kinds` limits the search to
-        picture or fiducial markers. (default: both)"""
+        """As `detect`, with each hit's inlier correspondences.
+
+        Parameters
+        ----------
+        image : numpy.ndarray
+            BGR, BGRA or grey uint8 frame.
+        roi : tuple[int, int, int, int] or None
+            Search region (x, y, width, height), frame px; None: the whole frame. (default: None)
+        gaze_xy : tuple[float, float] or None
+            The gaze in frame px. (default: None)
+        kinds : tuple of {"picture", "aruco"}
+            Search only these kinds of marker. (default: both)
+        """
         if image is None or image.ndim not in (2, 3) or image.size == 0:
             return []
         frame_size = (image.shape[1], image.shape[0])

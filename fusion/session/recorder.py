@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import errno
+import functools
 import json
 import logging
 import math
@@ -24,6 +25,7 @@ import numpy as np
 
 from gazefusion.fusion.camera import redact_url
 from gazefusion.fusion.camera.recorded import as_jpeg_frame
+from gazefusion.fusion.camera.urls import REDACTED
 from gazefusion.fusion.config import Config
 from gazefusion.fusion.errors import FileFormatError, OutputError
 from gazefusion.fusion.files import read_yaml, write_yaml_atomic
@@ -53,6 +55,8 @@ def _recorded_config(config: Config) -> dict[str, Any]:
     """The configuration as stored: credentials redacted, file paths absolute (replay from anywhere)."""
     data = config.to_dict()
     data["camera"]["source"] = redact_url(str(data["camera"]["source"]))
+    if data["camera"].get("password") is not None:
+        data["camera"]["password"] = REDACTED
     for section, key in (("markers", "file"), ("calibration", "intrinsics"), ("calibration", "mapping")):
         if data[section][key]:
             data[section][key] = str(Path(data[section][key]).expanduser().resolve())
@@ -132,7 +136,7 @@ class SessionRecorder:
         self._guard("session.yaml", lambda: write_yaml_atomic(self.directory / "session.yaml", self._header))
         for spec in TABLES.values():
             if media or not spec.media:
-                self._guard(spec.file, lambda spec=spec: self._open_table(spec))
+                self._guard(spec.file, functools.partial(self._open_table, spec))
             if spec is FRAMES and media:
                 self._guard("video.mjpeg", self._open_video)
         self._guard("events.jsonl", self._open_events)
@@ -196,7 +200,7 @@ class SessionRecorder:
             writer = self._tables.get(spec.file)
             row = spec.row(record) if writer is not None and spec.row is not None else None
             if writer is not None and row is not None:
-                self._guard(spec.file, lambda writer=writer, row=row: writer.write(row))
+                self._guard(spec.file, functools.partial(writer.write, row))
         to_event = next((make for kind, make in EVENTS.items() if isinstance(record, kind)), None)
         if to_event is not None:
             self.write_event(to_event(record))
