@@ -43,12 +43,8 @@ from gazefusion.fusion.config import Config
 from gazefusion.fusion.errors import CalibrationError
 from gazefusion.fusion.fixations import make_detector
 from gazefusion.fusion.geometry import ScreenGeometry
-<<<<<<< HEAD
 from gazefusion.fusion.markers import DetectorTuning, MarkerDetector, MarkerLibrary, MarkerTracker
 from gazefusion.fusion.markers.detector import LibraryIndex
-from gazefusion.fusion.types import Fixation, FixationEvent, Frame, Look, MarkerHit
-=======
-from gazefusion.fusion.markers import MarkerDetector, MarkerLibrary, MarkerTracker
 from gazefusion.fusion.types import (
     DetectorEvent,
     Fixation,
@@ -59,7 +55,6 @@ from gazefusion.fusion.types import (
     Movement,
     MovementEvent,
 )
->>>>>>> main
 from gazefusion.trackers.types import GazeSample
 
 LookKind = Literal["first", "change", "end", "pursuit"]
