@@ -250,7 +250,9 @@ class Features(NamedTuple):
     scale: float
 
 
-def make_features(kind: FeatureKind, n_features: int, fast_threshold: int, levels: int, edge_px: int = 31):
+def make_features(
+    kind: FeatureKind, n_features: int, fast_threshold: int, levels: int, edge_px: int = 31
+) -> cv2.Feature2D:
     """An OpenCV feature detector-extractor of `kind`."""
     if kind == "sift":
         return cv2.SIFT_create(nfeatures=n_features)
