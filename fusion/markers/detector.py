@@ -387,7 +387,20 @@ class MarkerDetector:
         return order_hits(suppress_overlaps(found))
 
     def work_image(self, image: np.ndarray, box: tuple[int, int, int, int]) -> WorkImage | None:
-        """The grey search region `box` (with `ROI_MARGIN_PX` around it), upscaled when small."""
+        """The grey search region (with `ROI_MARGIN_PX` around it), upscaled when small.
+
+        Parameters
+        ----------
+        image : numpy.ndarray
+            BGR, BGRA or grey uint8 frame.
+        box : tuple[int, int, int, int]
+            The search region (x, y, width, height), frame px, inside the frame.
+
+        Returns
+        -------
+        WorkImage or None
+            None for an empty crop.
+        """
         tuning = self.tuning
         x, y, width, height = box
         longest = max(width, height)
@@ -403,7 +416,15 @@ class MarkerDetector:
         return WorkImage(crop, scale, (x0, y0))
 
     def features(self, work: WorkImage, box: tuple[int, int, int, int]) -> Features | None:
-        """Features of a search region's working image, or None when too few."""
+        """Features of a search region's working image, or None when too few.
+
+        Parameters
+        ----------
+        work : WorkImage
+            The region as `work_image` gives it.
+        box : tuple[int, int, int, int]
+            The search region (x, y, width, height), frame px (its area sets the feature count).
+        """
         x, y, width, height = box
         # More features for a larger search area (a whole frame may hold several markers).
         area_factor = width * height / float(FEATURE_REGION_PX * FEATURE_REGION_PX)

@@ -141,7 +141,18 @@ class Marker:
         return np.column_stack([points, np.zeros(len(points))])
 
     def to_picture_px(self, points_m: np.ndarray) -> np.ndarray:
-        """Marker-frame points (N, 2 or 3), m, to picture px (N, 2) (the inverse of `to_marker_m`)."""
+        """Marker-frame points to picture px (the inverse of `to_marker_m`).
+
+        Parameters
+        ----------
+        points_m : numpy.ndarray
+            (N, 2) or (N, 3) points in the marker frame, m (z ignored).
+
+        Returns
+        -------
+        numpy.ndarray
+            (N, 2) picture px.
+        """
         affine = texture_to_marker_m(self.image_size, self.width_m)
         points = np.asarray(points_m, np.float64).reshape(len(points_m), -1)[:, :2]
         return (points - affine[:2, 2]) / np.diag(affine)[:2]
