@@ -306,7 +306,7 @@ class DemoScene:
         save_intrinsics(self.intrinsics, path)
         return path
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The scene's description for ``scene.yaml``: markers at rest, sway, camera."""
         markers = []
         rest = self.truth_at_rest()
