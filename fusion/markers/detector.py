@@ -506,8 +506,8 @@ class MarkerDetector:
             homography, _ = cv2.findHomography(reference_px.reshape(-1, 1, 2), seen.frame_px.reshape(-1, 1, 2), 0)
             if homography is None:
                 continue
-            found.append(self._hit(marker, pose, homography, len(seen.frame_px), intrinsics, gaze_xy, outline_m))
-            found[-1] = (found[-1], Correspondences(reference_px, seen.frame_px))
+            hit = self._hit(marker, pose, homography, len(seen.frame_px), intrinsics, gaze_xy, outline_m)
+            found.append((hit, Correspondences(reference_px, seen.frame_px)))
         return found
 
     def _hit(

@@ -79,7 +79,7 @@ def estimate_planar_pose(
         return None
     # IPPE_SQUARE wants the corners as (-s/2, s/2), (s/2, s/2), (s/2, -s/2), (-s/2, -s/2): with
     # y down, that is bottom-left, bottom-right, top-right, top-left.
-    order = [3, 2, 1, 0] if square else slice(None)
+    order = np.array([3, 2, 1, 0]) if square else np.arange(len(object_m))
     try:
         count, rvecs, tvecs, errors = cv2.solvePnPGeneric(
             object_m[order],
