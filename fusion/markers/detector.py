@@ -91,6 +91,9 @@ class DetectorTuning:
     features : {"orb", "sift"}
         Feature detector and descriptor; SIFT is OpenCV's (float descriptors, brute-force
         matching). (default: "orb")
+    region_features : int
+        Features per search region (0: ``markers.n_features``), up to 6x more for a region
+        larger than 240x240 px. (default: 1000)
     reference_side_px : int
         Longest side of a picture's largest reference level, px. (default: 480)
     reference_step : float
@@ -146,6 +149,7 @@ class DetectorTuning:
     """
 
     features: FeatureKind = "orb"
+    region_features: int = 1000
     reference_side_px: int = 480
     reference_step: float = 1.5
     reference_min_px: int = 100
@@ -170,6 +174,7 @@ class DetectorTuning:
     def v1(cls) -> DetectorTuning:
         """The detector before issue 10 (the benchmark's peer; use with ``n_features=400``)."""
         return cls(
+            region_features=0,
             reference_step=2.0,
             reference_min_px=120,
             reference_features=0,
@@ -305,11 +310,45 @@ class MarkerDetector:
         if matcher not in ("lsh", "bf"):
             raise ValueError(f"unknown matcher {matcher!r} (known: lsh, bf)")
         self.refine = refine
-        self._features = make_features(self.tuning.features, self.config.n_features, FAST_THRESHOLD, PYRAMID_LEVELS)
-        self._index = LibraryIndex.build(library, self.tuning, self.config)
+        self._features = make_features(
+            self.tuning.features, self.tuning.region_features or self.config.n_features, FAST_THRESHOLD, PYRAMID_LEVELS
+        )
+        self._index, self._search = self.prepare(library, self.config, self.tuning, matcher)
         self._fiducials = FiducialSearch(library)
-        self._search = NeighbourSearch(self._index.descriptors, "bf" if self.tuning.features == "sift" else matcher)
         self._scaled: dict[tuple[int, int], CameraIntrinsics] = {}
+
+    @staticmethod
+    def prepare(
+        library: MarkerLibrary,
+        config: MarkersConfig | None = None,
+        tuning: DetectorTuning | None = None,
+        matcher: str = "lsh",
+    ) -> tuple[LibraryIndex, NeighbourSearch]:
+        """The library's reference features and their search index, computed once per library
+        and settings (`MarkerLibrary.reference_cache`): call it before a run, so the first frame
+        does not wait for them.
+
+        Parameters
+        ----------
+        library : MarkerLibrary
+            The known markers.
+        config : MarkersConfig or None
+            Detector settings. (default: None, the defaults)
+        tuning : DetectorTuning or None
+            Search settings. (default: None, `DetectorTuning()`)
+        matcher : {"lsh", "bf"}
+            Nearest-neighbour search of ORB descriptors. (default: "lsh")
+        """
+        config = config or MarkersConfig()
+        tuning = tuning or DetectorTuning()
+        index = LibraryIndex.build(library, tuning, config)
+        kind = "bf" if tuning.features == "sift" else matcher
+        key = ("search", tuning, config.n_features, kind)
+        search = library.reference_cache.get(key)
+        if not isinstance(search, NeighbourSearch):
+            search = NeighbourSearch(index.descriptors, kind)
+            library.reference_cache[key] = search
+        return index, search
 
     def intrinsics_for(self, image_size: tuple[int, int]) -> CameraIntrinsics:
         """The intrinsics for frames of a size, scaled from the calibration's if needed.
@@ -428,7 +467,8 @@ class MarkerDetector:
         x, y, width, height = box
         # More features for a larger search area (a whole frame may hold several markers).
         area_factor = width * height / float(FEATURE_REGION_PX * FEATURE_REGION_PX)
-        count = round(self.config.n_features * min(max(area_factor, 1.0), MAX_FEATURE_FACTOR))
+        base = self.tuning.region_features or self.config.n_features
+        count = round(base * min(max(area_factor, 1.0), MAX_FEATURE_FACTOR))
         if self.tuning.features == "orb":
             self._features.setMaxFeatures(count)
         keypoints, descriptors = self._features.detectAndCompute(work.grey, None)
