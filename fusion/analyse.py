@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from gazefusion.fusion.analysis.aois import Aoi, library_aois, load_aoi_file, resolve_aois
+from gazefusion.fusion.analysis.aois import Aoi, load_aoi_file, resolve_aois
 from gazefusion.fusion.analysis.metrics import (
     METRIC_COLUMNS,
     METRIC_DOCS,
@@ -37,7 +37,7 @@ from gazefusion.fusion.analysis.metrics import (
 )
 from gazefusion.fusion.analysis.pictures import heatmap_picture, scanpath_picture
 from gazefusion.fusion.errors import FileFormatError, GazefusionError, OutputError
-from gazefusion.fusion.files import read_yaml
+from gazefusion.fusion.markers import MarkerLibrary, draw_fiducial
 from gazefusion.fusion.session import Column, SessionReader, Table, relocated_config
 from gazefusion.fusion.tables import TableWriter
 
@@ -193,31 +193,41 @@ def load_session(directory: str | Path) -> SessionTables:
 def load_pictures(library: Path, aoi_file: str | Path | None = None) -> MarkerPictures:
     """A marker library's pictures and AOIs (the library's ``aois:``, replaced per marker by `aoi_file`'s).
 
+    A fiducial marker's picture is its printed tags (``draw_fiducial``) at its layout's size.
+
     Raises
     ------
     FileFormatError
         An unreadable library or picture, an AOI file naming an unknown marker, an AOI outside
         its picture or crossing itself.
     """
-    entries = read_yaml(library, "markers")
-    if not isinstance(entries, list) or not entries:
-        raise FileFormatError(f"markers file {library}: expected a non-empty list of {{id, image, width_m}}")
+    markers = MarkerLibrary.load(library)
     pictures: dict[str, np.ndarray] = {}
+    from_library: dict[str, list[Aoi]] = {}
     digest = hashlib.sha256()
-    for entry in entries:
-        if not isinstance(entry, dict) or "id" not in entry or "image" not in entry:
-            raise FileFormatError(f"markers file {library}: every entry needs an id and an image")
-        marker = str(entry["id"])
-        path = (library.parent / str(entry["image"])).resolve()
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise FileFormatError(f"marker {marker!r}: image is not a readable picture: {path}")
-        pictures[marker] = image
-        digest.update(f"{marker}\0{entry.get('width_m')}\0".encode())
+    for marker in markers:
+        width, height = marker.image_size
+        if marker.fiducial is not None:
+            image = cv2.cvtColor(draw_fiducial(marker, width / marker.width_m, margin_m=0.0), cv2.COLOR_GRAY2BGR)
+            image = cv2.resize(image, (width, height), interpolation=cv2.INTER_NEAREST)
+        else:
+            read = cv2.imread(marker.source, cv2.IMREAD_COLOR)
+            grey = marker.picture
+            if read is not None:
+                image = read
+            elif grey is not None:
+                image = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
+            else:
+                raise FileFormatError(f"marker {marker.marker_id!r}: no picture to draw on ({marker.source})")
+        pictures[marker.marker_id] = image
+        from_library[marker.marker_id] = [
+            Aoi(name=aoi.name, polygon=tuple((float(x), float(y)) for x, y in aoi.polygon_px)) for aoi in marker.aois
+        ]
+        digest.update(f"{marker.marker_id}\0{marker.width_m}\0".encode())
         digest.update(hashlib.sha256(image.tobytes()).digest())
     file_aois = None if aoi_file is None else load_aoi_file(aoi_file)
     sizes = {marker: (image.shape[1], image.shape[0]) for marker, image in pictures.items()}
-    aois = resolve_aois(sizes, library_aois(library), file_aois, f"AOI file {aoi_file}")
+    aois = resolve_aois(sizes, from_library, file_aois, f"AOI file {aoi_file}")
     return MarkerPictures(library, pictures, aois, digest.hexdigest())
 
 

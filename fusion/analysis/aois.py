@@ -1,8 +1,9 @@
 """Areas of interest drawn on marker pictures: named polygons and rectangles in picture px.
 
-Where they come from, per marker: an ``aois:`` list in the marker library file, or a
-separate AOI file (a YAML mapping of marker id to such a list), which replaces the
-library's list for the markers it names. Every marker also has the AOI `WHOLE`, its whole
+Where they come from, per marker: an ``aois:`` list of polygons in the marker library file
+(read and validated by the library's model, :class:`~gazefusion.fusion.markers.MarkerAoi`),
+or a separate AOI file (a YAML mapping of marker id to a list of polygons or rectangles),
+which replaces the library's list for the markers it names. Every marker also has the AOI `WHOLE`, its whole
 picture, so a marker without drawn AOIs is one AOI::
 
     poster:
@@ -205,18 +206,6 @@ def load_aoi_file(path: str | Path) -> dict[str, list[Aoi]]:
     if not isinstance(data, dict) or not data:
         raise FileFormatError(f"AOI file {path}: expected a mapping of marker id to a list of AOIs")
     return {str(marker): parse_aois(entries, f"AOI file {path}, marker {marker!r}") for marker, entries in data.items()}
-
-
-def library_aois(path: str | Path) -> dict[str, list[Aoi]]:
-    """The ``aois:`` lists of a marker library file, by marker id (markers without one left out)."""
-    path = Path(path)
-    data = read_yaml(path, "markers")
-    found: dict[str, list[Aoi]] = {}
-    for entry in data if isinstance(data, list) else []:
-        if isinstance(entry, dict) and entry.get("aois") is not None:
-            marker = str(entry.get("id"))
-            found[marker] = parse_aois(entry["aois"], f"markers file {path}, marker {marker!r}")
-    return found
 
 
 def resolve_aois(

@@ -18,7 +18,7 @@ from gazefusion.fusion.analysis.metrics import METRIC_COLUMNS
 from gazefusion.fusion.cli import main
 from gazefusion.fusion.core import NO_INTRINSICS_NOTE
 from gazefusion.fusion.runner import Runner
-from tests.fusion.sessionkit import make_config, marker_gaze_tracker, run_for, scene_files, scene_server
+from tests.fusion.sessionkit import SCENE, make_config, marker_gaze_tracker, run_for, scene_files, scene_server
 
 
 def trial_marks() -> Callable[[Runner, float], None]:
@@ -60,12 +60,13 @@ def test_metrics_table_and_pictures(sessions: dict[str, Path], tmp_path: Path, c
     out = tmp_path / "metrics"
     assert main(["metrics", str(sessions["p01"]), str(sessions["p02"]), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "written:" in printed and "aoi_metrics.tsv: 20 rows of 2 session(s)" in printed
+    markers = len(SCENE.markers)
+    assert "written:" in printed and f"aoi_metrics.tsv: {4 * markers} rows of 2 session(s)" in printed
     table = pd.read_csv(out / "aoi_metrics.tsv", sep="\t")
     assert list(table.columns) == list(METRIC_COLUMNS)
     assert set(json.loads((out / "aoi_metrics.json").read_text())) == {"Description", *METRIC_COLUMNS}
-    # 2 sessions x 2 trials x 5 markers, each one AOI (no AOIs drawn: the whole picture).
-    assert len(table) == 20 and set(table.trial.astype(str)) == {"1", "2"} and set(table.aoi) == {"whole"}
+    # 2 sessions x 2 trials x the scene's markers, each one AOI (no AOIs drawn: the whole picture).
+    assert len(table) == 4 * markers and set(table.trial.astype(str)) == {"1", "2"} and set(table.aoi) == {"whole"}
     assert set(zip(table.session, table.participant, table.condition)) == {
         ("p01", "p01", "dim"),
         ("p02", "p02", "bright"),
@@ -87,9 +88,10 @@ def test_aois_from_a_file_and_the_margin(sessions: dict[str, Path], tmp_path: Pa
         {"name": "corner", "polygon": [[0, 0], [60, 0], [0, 60]]},
     ]
     aois = tmp_path / "aois.yaml"
-    aois.write_text(yaml.safe_dump({marker: regions for marker in ("poster", "book", "sign", "photo", "map")}))
+    pictures = ("poster", "book", "sign", "photo", "map")
+    aois.write_text(yaml.safe_dump(dict.fromkeys(pictures, regions)))
     result = write_metrics([sessions["p01"]], tmp_path / "m", aois, margin_deg=0.0, pictures=False)
-    rows = result.metrics.groupby("aoi").fixation_count.sum()
+    rows = result.metrics[result.metrics.marker.isin(pictures)].groupby("aoi").fixation_count.sum()
     assert rows["centre"] == rows["whole"] > 0 and rows["corner"] == 0
     wide = write_metrics([sessions["p01"]], tmp_path / "w", aois, margin_deg=30.0, pictures=False)
     assert wide.metrics.groupby("aoi").fixation_count.sum()["corner"] > 0
@@ -197,9 +199,11 @@ def test_a_session_without_looks_gives_zeros(sessions: dict[str, Path], tmp_path
         (empty / name).write_text(header + "\n")
     result = write_metrics([empty], tmp_path / "m")
     metrics = result.metrics
-    assert len(metrics) == 10 and (metrics.fixation_count == 0).all() and (metrics.dwell_s == 0).all()
+    assert (
+        len(metrics) == 2 * len(SCENE.markers) and (metrics.fixation_count == 0).all() and (metrics.dwell_s == 0).all()
+    )
     assert metrics.ttff_s.isna().all() and (metrics.reach == 0).all()
-    assert pd.read_csv(tmp_path / "m" / AOI_METRICS.file, sep="\t").shape == (10, len(METRIC_COLUMNS))
+    assert pd.read_csv(tmp_path / "m" / AOI_METRICS.file, sep="\t").shape == (len(metrics), len(METRIC_COLUMNS))
 
 
 def test_without_intrinsics_the_mapping_says_so_once(tmp_path: Path, capsys, caplog) -> None:

@@ -11,7 +11,6 @@ from gazefusion.fusion.analysis.aois import (
     WHOLE,
     Aoi,
     hit_test,
-    library_aois,
     load_aoi_file,
     parse_aois,
     resolve_aois,
@@ -101,12 +100,6 @@ def test_files_round_trip(tmp_path: Path) -> None:
     loaded = load_aoi_file(tmp_path / "aois.yaml")
     assert [a.name for a in loaded["poster"]] == ["title"]
     np.testing.assert_array_equal(loaded["poster"][0].vertices, aois["poster"][1].vertices)
-    (tmp_path / "markers.yaml").write_text(
-        "- {id: poster, image: p.png, width_m: 0.2, aois: [{name: t, rect: [0, 0, 5, 5]}]}\n"
-        "- {id: book, image: b.png, width_m: 0.2}\n",
-        encoding="utf-8",
-    )
-    assert list(library_aois(tmp_path / "markers.yaml")) == ["poster"]
     (tmp_path / "bad.yaml").write_text("[1, 2]\n", encoding="utf-8")
     with pytest.raises(FileFormatError, match="expected a mapping of marker id"):
         load_aoi_file(tmp_path / "bad.yaml")

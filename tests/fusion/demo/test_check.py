@@ -50,7 +50,7 @@ def test_metrics_agree_with_the_scripted_eye(demo_session: Path, tmp_path: Path)
     pictures = load_pictures(demo_session / "scene" / "markers.yaml")
     comparison = compare_with_truth(demo_session, result.metrics, pictures.image_sizes)
     markers = comparison.markers
-    assert len(markers) == 5 and (markers["true_count"] >= 2).all()
+    assert len(markers) >= 5 and (markers["true_count"] >= 2).all()
     # Fixation counts exact, dwell within 5 %, time to first fixation within a frame and the detection delay.
     report = comparison.format()
     assert (markers["count"] == markers["true_count"]).all(), report
