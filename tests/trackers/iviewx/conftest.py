@@ -1,4 +1,5 @@
-"""Fixtures of the iViewX tests: a simulator on loopback and a client connected to it."""
+"""Fixtures of the iViewX tests: a simulator on loopback, in each of its modes, and a client
+connected to it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 
 from gazefusion.fusion.config import TrackerConfig
 from gazefusion.trackers.iviewx.client import IViewXClient
-from gazefusion.trackers.iviewx.simulator import IViewXSimulator
+from gazefusion.trackers.iviewx.simulator import MODES, IViewXSimulator, real_world
 from gazefusion.trackers.script import ScriptedGaze
 from gazefusion.trackers.types import GazeSample, TrackerEvent
 
@@ -50,10 +51,16 @@ def events(client: IViewXClient) -> list[TrackerEvent]:
     return list(iter(lambda: client.get_event(0), None))
 
 
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    """Each simulator mode in turn: the notes' reading of the protocol, and what real servers sent."""
+    return str(request.param)
+
+
 @pytest.fixture
-def simulator(script: ScriptedGaze) -> Iterator[IViewXSimulator]:
-    """A monocular 500 Hz simulator on a free loopback port."""
-    with IViewXSimulator(script=script, rate_hz=500, point_s=0.01) as sim:
+def simulator(script: ScriptedGaze, mode: str) -> Iterator[IViewXSimulator]:
+    """A monocular 500 Hz simulator on a free loopback port, in `mode`."""
+    with IViewXSimulator(script=script, rate_hz=500, point_s=0.01, real_world=real_world(mode)) as sim:
         yield sim
 
 
