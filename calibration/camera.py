@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -23,7 +24,9 @@ import cv2
 import numpy as np
 
 from gazefusion.calibration.intrinsics import CameraIntrinsics
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import CalibrationError, ConfigError, DisplayError
+from gazefusion.fusion.images import to_grey
+from gazefusion.fusion.registry import Registry
 from gazefusion.fusion.window import close_window, fit_window, open_window
 
 log = logging.getLogger(__name__)
@@ -75,16 +78,16 @@ def parse_board(text: str) -> tuple[int, int]:
 
     Raises
     ------
-    UserError
+    ConfigError
         Not two integers joined by "x", or fewer than 2 corners along a side.
     """
     parts = str(text).lower().replace("×", "x").split("x")
     try:
         cols, rows = (int(part) for part in parts)
     except ValueError:
-        raise UserError(f"--board {text!r}: expected inner corners as COLSxROWS, e.g. 9x6") from None
+        raise ConfigError(f"--board {text!r}: expected inner corners as COLSxROWS, e.g. 9x6") from None
     if cols < 2 or rows < 2:
-        raise UserError(f"--board {text!r}: a chessboard needs at least 2x2 inner corners (e.g. 9x6)")
+        raise ConfigError(f"--board {text!r}: a chessboard needs at least 2x2 inner corners (e.g. 9x6)")
     return cols, rows
 
 
@@ -140,37 +143,28 @@ def sized_half_window(
     return int(np.clip(round(ratio * smallest_square_px(corners, board)), min_px, max_px))
 
 
+DETECTORS: Registry[Callable[[np.ndarray, tuple[int, int]], np.ndarray | None]] = Registry("chessboard detector")
+"""Chessboard detectors by name: "sb" (findChessboardCornersSB), "classic" (findChessboardCorners,
+adaptive threshold), "auto" (sb, then classic)."""
+
+
+@DETECTORS.register("sb")
 def _detect_sb(gray: np.ndarray, board: tuple[int, int]) -> np.ndarray | None:
     found, corners = cv2.findChessboardCornersSB(gray, board, flags=cv2.CALIB_CB_NORMALIZE_IMAGE)
     return corners if found else None
 
 
+@DETECTORS.register("classic")
 def _detect_classic(gray: np.ndarray, board: tuple[int, int]) -> np.ndarray | None:
     flags = cv2.CALIB_CB_ADAPTIVE_THRESH | cv2.CALIB_CB_NORMALIZE_IMAGE
     found, corners = cv2.findChessboardCorners(gray, board, flags=flags)
     return corners if found else None
 
 
+@DETECTORS.register("auto")
 def _detect_auto(gray: np.ndarray, board: tuple[int, int]) -> np.ndarray | None:
     corners = _detect_sb(gray, board)
     return corners if corners is not None else _detect_classic(gray, board)
-
-
-#: Chessboard detectors by name: "sb" (findChessboardCornersSB), "classic"
-#: (findChessboardCorners, adaptive threshold), "auto" (sb, then classic).
-DETECTORS: dict[str, Callable[[np.ndarray, tuple[int, int]], np.ndarray | None]] = {
-    "auto": _detect_auto,
-    "sb": _detect_sb,
-    "classic": _detect_classic,
-}
-
-
-def to_gray(image: np.ndarray) -> np.ndarray:
-    """8-bit grey from a grey or BGR(A) image."""
-    if image.ndim == 2:
-        return image
-    code = cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY
-    return cv2.cvtColor(image, code)
 
 
 def detect_board(gray: np.ndarray, board: tuple[int, int], method: str = "auto") -> np.ndarray | None:
@@ -185,11 +179,7 @@ def detect_board(gray: np.ndarray, board: tuple[int, int], method: str = "auto")
     method : str
         A key of :data:`DETECTORS`. (default: "auto")
     """
-    try:
-        detector = DETECTORS[method]
-    except KeyError:
-        raise UserError(f"unknown chessboard detector {method!r}: known are {', '.join(DETECTORS)}") from None
-    corners = detector(gray, board)
+    corners = DETECTORS[method](gray, board)
     if corners is None:
         return None
     # OpenCV 5 returns (N, 2); older versions (N, 1, 2).
@@ -231,9 +221,9 @@ def find_view(
     half_window_px : int or None
         Fixed refinement half-window, px; None sizes it to the squares as imaged. (default: None)
     """
-    gray = to_gray(image)
-    corners = detect_board(gray, board, method)
-    if corners is None:
+    gray = to_grey(image)
+    corners = None if gray is None else detect_board(gray, board, method)
+    if gray is None or corners is None:
         return None
     half = sized_half_window(corners, board) if half_window_px is None else int(half_window_px)
     refined = refine_corners(gray, corners, half)
@@ -283,7 +273,7 @@ def read_views(
     ranked = sorted(sizes.items(), key=lambda item: (-item[1], -item[0][0] * item[0][1]))
     if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
         listing = ", ".join(f"{w}x{h} ({n} images)" for (w, h), n in ranked)
-        raise UserError(f"the images are of different sizes, {listing}: give the views of one camera resolution")
+        raise CalibrationError(f"the images are of different sizes, {listing}: give the views of one camera resolution")
     keep = ranked[0][0] if ranked else None
     views: list[BoardView] = []
     for name, size, view in found:
@@ -307,7 +297,7 @@ def _calibrate_once(
             objects, image_points, image_size, None, None, flags=flags, criteria=criteria
         )
     except cv2.error as exc:
-        raise UserError(
+        raise CalibrationError(
             f"calibration failed ({exc.err.strip() or 'OpenCV error'}): take more, varied views of the board"
         ) from None
     return float(rms), matrix, dist.ravel(), np.asarray(per_view, dtype=np.float64).ravel()
@@ -347,19 +337,19 @@ def calibrate_views(
 
     Raises
     ------
-    UserError
+    CalibrationError
         Too few views, mixed sizes, or a calibration that does not converge.
     """
     if square_mm <= 0 or not math.isfinite(square_mm):
-        raise UserError(f"square size must be a positive number of mm, got {square_mm}")
+        raise ConfigError(f"square size must be a positive number of mm, got {square_mm}")
     if len(views) < min_views:
-        raise UserError(
+        raise CalibrationError(
             f"only {len(views)} usable chessboard views, need at least {min_views}: "
             "add views of the whole board at different positions and tilts"
         )
     sizes = {view.image_size for view in views}
     if len(sizes) != 1:
-        raise UserError(
+        raise CalibrationError(
             f"views of different image sizes ({', '.join(f'{w}x{h}' for w, h in sorted(sizes))}): calibrate one resolution at a time"
         )
     image_size = sizes.pop()
@@ -373,7 +363,7 @@ def calibrate_views(
         if per_view[worst] <= limit:
             break
         if len(current) - 1 < min_views:
-            raise UserError(
+            raise CalibrationError(
                 f"view {current[worst].name} has a reprojection error of {per_view[worst]:.2f} px "
                 f"(limit {limit:.2f} px) and without it fewer than {min_views} views remain: add better views"
             )
@@ -381,7 +371,7 @@ def calibrate_views(
         rejected.append((current[worst].name, float(per_view[worst])))
         del current[worst]
     if not (np.all(np.isfinite(matrix)) and np.all(np.isfinite(dist)) and matrix[0, 0] > 0 and matrix[1, 1] > 0):
-        raise UserError("calibration gave no finite camera: take more, varied views of the board")
+        raise CalibrationError("calibration gave no finite camera: take more, varied views of the board")
     intrinsics = CameraIntrinsics(image_size, matrix, dist, rms)
     errors = [(view.name, float(err)) for view, err in zip(current, per_view)]
     return CalibrationResult(intrinsics, errors, rejected)
@@ -413,8 +403,6 @@ def calibration_record(
         Live source the views came from, credentials redacted. (default: None)
     """
     if date is None:
-        from datetime import datetime
-
         date = datetime.now(UTC).isoformat(timespec="seconds")
     record: dict[str, Any] = {
         "board": {"cols": int(board[0]), "rows": int(board[1]), "square_mm": float(square_mm)},
@@ -571,8 +559,6 @@ class LiveCapture:
         frame_timeout_s : float
             A wait this long for a new frame ends the capture. (default: 5.0)
         """
-        import time
-
         selector: ViewSelector | None = None
         views: list[BoardView] = []
         self.ended = ""
@@ -593,7 +579,9 @@ class LiveCapture:
                     break
                 last_index = frame.index
                 self.frames_seen += 1
-                gray = to_gray(frame.image)
+                gray = to_grey(frame.image)
+                if gray is None:
+                    continue
                 size = (gray.shape[1], gray.shape[0])
                 if selector is None or selector.image_size != size:
                     selector = ViewSelector(self.board, size, **self.selector_options)
@@ -644,5 +632,5 @@ class LiveCapture:
             cv2.imshow(self.WINDOW, canvas)
             key = cv2.waitKey(1) & 0xFF
         except cv2.error:
-            raise UserError("cannot open a window (no display?): use --headless") from None
+            raise DisplayError("cannot open a window (no display?): use --headless") from None
         return key in (ord("q"), 27)

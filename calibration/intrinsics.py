@@ -12,8 +12,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gazefusion.fusion.errors import UserError
-from gazefusion.fusion.yamlfile import read_yaml, write_yaml_atomic
+from gazefusion.fusion.errors import CalibrationError, FileFormatError
+from gazefusion.fusion.files import read_yaml, write_yaml_atomic
 
 
 class CameraIntrinsics(NamedTuple):
@@ -62,7 +62,7 @@ class CameraIntrinsics(NamedTuple):
 
         Raises
         ------
-        UserError
+        CalibrationError
             When the aspect ratio differs (a crop or another camera: scaling would be wrong).
         """
         width, height = self.image_size
@@ -71,7 +71,7 @@ class CameraIntrinsics(NamedTuple):
             return self
         sx, sy = new_width / width, new_height / height
         if abs(sx - sy) > 0.01 * max(sx, sy):
-            raise UserError(
+            raise CalibrationError(
                 f"intrinsics are for {width}x{height} but the images are {new_width}x{new_height} "
                 "(another aspect ratio): calibrate this camera at this resolution"
             )
@@ -99,29 +99,33 @@ def load_intrinsics(path: str | Path) -> CameraIntrinsics:
 
     Raises
     ------
-    UserError
+    FileFormatError
         Missing file, not YAML, a missing key or a value of the wrong shape, named.
     """
     path = Path(path)
     data = read_yaml(path, "intrinsics")
     if not isinstance(data, dict):
-        raise UserError(f"intrinsics file {path}: expected a mapping with image_size, camera_matrix, dist_coeffs")
+        raise FileFormatError(f"intrinsics file {path}: expected a mapping with image_size, camera_matrix, dist_coeffs")
     missing = [key for key in ("image_size", "camera_matrix", "dist_coeffs") if key not in data]
     if missing:
-        raise UserError(f"intrinsics file {path} lacks {', '.join(missing)}")
+        raise FileFormatError(f"intrinsics file {path} lacks {', '.join(missing)}")
     try:
         size = tuple(int(v) for v in data["image_size"])
         matrix = np.array(data["camera_matrix"], dtype=np.float64)
         dist = np.array(data["dist_coeffs"], dtype=np.float64).ravel()
         rms = float(data.get("rms", math.nan))
     except (TypeError, ValueError):
-        raise UserError(f"intrinsics file {path}: image_size, camera_matrix and dist_coeffs must be numbers") from None
+        raise FileFormatError(
+            f"intrinsics file {path}: image_size, camera_matrix and dist_coeffs must be numbers"
+        ) from None
     if len(size) != 2 or min(size) <= 0:
-        raise UserError(f"intrinsics file {path}: image_size must be [width, height] in px, got {data['image_size']!r}")
+        raise FileFormatError(
+            f"intrinsics file {path}: image_size must be [width, height] in px, got {data['image_size']!r}"
+        )
     if matrix.shape != (3, 3) or not np.all(np.isfinite(matrix)) or matrix[0, 0] <= 0 or matrix[1, 1] <= 0:
-        raise UserError(f"intrinsics file {path}: camera_matrix must be 3x3 with positive fx and fy")
+        raise FileFormatError(f"intrinsics file {path}: camera_matrix must be 3x3 with positive fx and fy")
     if dist.size not in (4, 5, 8, 12, 14) or not np.all(np.isfinite(dist)):
-        raise UserError(f"intrinsics file {path}: dist_coeffs must hold 4, 5, 8, 12 or 14 finite numbers")
+        raise FileFormatError(f"intrinsics file {path}: dist_coeffs must hold 4, 5, 8, 12 or 14 finite numbers")
     return CameraIntrinsics((size[0], size[1]), matrix, dist, rms)
 
 

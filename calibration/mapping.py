@@ -14,8 +14,8 @@ from typing import Any, Literal, NamedTuple
 import cv2
 import numpy as np
 
-from gazefusion.fusion.errors import UserError
-from gazefusion.fusion.yamlfile import read_yaml, write_yaml_atomic
+from gazefusion.fusion.errors import CalibrationError, FileFormatError
+from gazefusion.fusion.files import read_yaml, write_yaml_atomic
 
 MappingKind = Literal["homography", "poly2"]
 
@@ -102,7 +102,7 @@ class TrackerCameraMapping(NamedTuple):
         if tuple(camera_size_px) != tuple(self.camera_size_px):
             cw, ch = self.camera_size_px
             w, h = camera_size_px
-            raise UserError(
+            raise CalibrationError(
                 f"{source} was calibrated for a {cw}x{ch} camera image but the camera gives {w}x{h}: "
                 "run gazefusion calibrate tracker again with this camera"
             )
@@ -126,14 +126,16 @@ def load_mapping(path: str | Path) -> TrackerCameraMapping:
     path = Path(path)
     data = read_yaml(path, "mapping")
     if not isinstance(data, dict):
-        raise UserError(f"mapping file {path}: expected a mapping with kind, params, screen_size_px, camera_size_px")
+        raise FileFormatError(
+            f"mapping file {path}: expected a mapping with kind, params, screen_size_px, camera_size_px"
+        )
     missing = [key for key in ("kind", "params", "screen_size_px", "camera_size_px") if key not in data]
     if missing:
-        raise UserError(f"mapping file {path} lacks {', '.join(missing)}")
+        raise FileFormatError(f"mapping file {path} lacks {', '.join(missing)}")
     kind = data["kind"]
     shapes = {"homography": (3, 3), "poly2": (6, 2)}
     if kind not in shapes:
-        raise UserError(f"mapping file {path}: kind {kind!r} is not one of homography, poly2")
+        raise FileFormatError(f"mapping file {path}: kind {kind!r} is not one of homography, poly2")
     try:
         params = np.array(data["params"], dtype=np.float64)
         screen = tuple(int(v) for v in data["screen_size_px"])
@@ -141,11 +143,11 @@ def load_mapping(path: str | Path) -> TrackerCameraMapping:
         area = data.get("calibrated_area")
         area_array = None if area is None else np.array(area, dtype=np.float64).reshape(-1, 2)
     except (TypeError, ValueError):
-        raise UserError(f"mapping file {path}: params, sizes and calibrated_area must be numbers") from None
+        raise FileFormatError(f"mapping file {path}: params, sizes and calibrated_area must be numbers") from None
     if params.shape != shapes[kind] or not np.all(np.isfinite(params)):
-        raise UserError(f"mapping file {path}: a {kind} needs finite params of shape {shapes[kind]}")
+        raise FileFormatError(f"mapping file {path}: a {kind} needs finite params of shape {shapes[kind]}")
     if len(screen) != 2 or len(camera) != 2 or min(screen + camera) <= 0:
-        raise UserError(f"mapping file {path}: screen_size_px and camera_size_px must be [width, height] > 0")
+        raise FileFormatError(f"mapping file {path}: screen_size_px and camera_size_px must be [width, height] > 0")
     known = {"kind", "params", "screen_size_px", "camera_size_px", "calibrated_area"}
     info = {key: value for key, value in data.items() if key not in known}
     return TrackerCameraMapping(kind, params, (screen[0], screen[1]), (camera[0], camera[1]), area_array, info)

@@ -21,8 +21,9 @@ import cv2
 import numpy as np
 
 from gazefusion.calibration.mapping import MappingKind, TrackerCameraMapping, poly2_terms
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import CalibrationError, ConfigError, GazefusionError
 from gazefusion.fusion.geometry import ScreenGeometry
+from gazefusion.fusion.registry import Registry
 
 # Layout positions as fractions of the area inside the margin: (0, 0) top-left, (1, 1)
 # bottom-right. The centre comes first (the usual start), the others row by row.
@@ -101,7 +102,7 @@ def _layout(
     fractions: Sequence[tuple[float, float]], camera_size_px: tuple[int, int], margin_frac: float
 ) -> np.ndarray:
     if not 0.0 <= margin_frac < 0.5:
-        raise UserError(f"target margin must be in [0, 0.5) of the image, got {margin_frac}")
+        raise ConfigError(f"target margin must be in [0, 0.5) of the image, got {margin_frac}")
     width, height = camera_size_px
     uv = np.asarray(fractions, dtype=np.float64)
     x = (margin_frac + uv[:, 0] * (1 - 2 * margin_frac)) * width
@@ -128,7 +129,7 @@ def calibration_targets(n_points: int, camera_size_px: tuple[int, int], margin_f
         (n_points, 2) camera px, the centre first.
     """
     if n_points not in CALIBRATION_LAYOUTS:
-        raise UserError(f"--points must be one of {', '.join(map(str, CALIBRATION_LAYOUTS))}, got {n_points}")
+        raise ConfigError(f"--points must be one of {', '.join(map(str, CALIBRATION_LAYOUTS))}, got {n_points}")
     return _layout(CALIBRATION_LAYOUTS[n_points], camera_size_px, margin_frac)
 
 
@@ -150,7 +151,7 @@ def validation_targets(n_points: int, camera_size_px: tuple[int, int], margin_fr
         (4, 2) camera px.
     """
     if n_points not in VALIDATION_LAYOUTS:
-        raise UserError(f"--points must be one of {', '.join(map(str, VALIDATION_LAYOUTS))}, got {n_points}")
+        raise ConfigError(f"--points must be one of {', '.join(map(str, VALIDATION_LAYOUTS))}, got {n_points}")
     return _layout(VALIDATION_LAYOUTS[n_points], camera_size_px, margin_frac)
 
 
@@ -231,13 +232,13 @@ def check_layout(points: np.ndarray, kind: str, what: str = "targets") -> None:
 
     Raises
     ------
-    UserError
+    CalibrationError
         Too few points, or a degenerate (collinear) layout.
     """
     points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     need = MIN_TARGETS[kind]
     if len(points) < need:
-        raise UserError(f"{len(points)} valid {what}: a {kind} needs at least {need}")
+        raise CalibrationError(f"{len(points)} valid {what}: a {kind} needs at least {need}")
     span = np.ptp(points, axis=0)
     scale = float(np.hypot(*span)) or 1.0
     unit = (points - points.mean(axis=0)) / scale
@@ -245,41 +246,41 @@ def check_layout(points: np.ndarray, kind: str, what: str = "targets") -> None:
     a, b, c = unit[triples[:, 0]], unit[triples[:, 1]], unit[triples[:, 2]]
     area = 0.5 * np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
     if not np.any(area > _COLLINEAR_AREA_FRAC):
-        raise UserError(f"the {what} are collinear (a degenerate layout): the mapping cannot be fitted")
+        raise CalibrationError(f"the {what} are collinear (a degenerate layout): the mapping cannot be fitted")
     if kind == "homography":
         good = {tuple(t) for t, ok in zip(triples.tolist(), area > _COLLINEAR_AREA_FRAC) if ok}
         for quad in itertools.combinations(range(len(unit)), 4):
             if all(tri in good for tri in itertools.combinations(quad, 3)):
                 return
-        raise UserError(
+        raise CalibrationError(
             f"the {what} have no 4 points without 3 on a line (a degenerate layout): a homography cannot be fitted"
         )
     singular = np.linalg.svd(poly2_terms(unit * 2.0), compute_uv=False)
     if singular[-1] < _POLY2_MIN_CONDITION * singular[0]:
-        raise UserError(
+        raise CalibrationError(
             f"the {what} lie on one conic (a degenerate layout): a second-order polynomial cannot be fitted"
         )
 
 
+FITTERS: Registry[Callable[[np.ndarray, np.ndarray, tuple[int, int]], np.ndarray]] = Registry("mapping model")
+"""Tracker-to-camera mapping models by name: (tracker px, camera px, screen size) -> params."""
+
+
+@FITTERS.register("homography")
 def _fit_homography(tracker_px: np.ndarray, camera_px: np.ndarray, screen_size_px: tuple[int, int]) -> np.ndarray:
     # Method 0: least squares over all points; outliers were removed per target already.
     matrix, _ = cv2.findHomography(tracker_px.reshape(-1, 1, 2), camera_px.reshape(-1, 1, 2), 0)
     if matrix is None or not np.all(np.isfinite(matrix)):
-        raise UserError("the homography fit failed on these targets (a degenerate layout)")
+        raise CalibrationError("the homography fit failed on these targets (a degenerate layout)")
     return matrix / matrix[2, 2]
 
 
+@FITTERS.register("poly2")
 def _fit_poly2(tracker_px: np.ndarray, camera_px: np.ndarray, screen_size_px: tuple[int, int]) -> np.ndarray:
     sw, sh = screen_size_px
     normalised = np.stack([tracker_px[:, 0] / sw * 2 - 1, tracker_px[:, 1] / sh * 2 - 1], axis=1)
     params, *_ = np.linalg.lstsq(poly2_terms(normalised), camera_px, rcond=None)
     return params
-
-
-FITTERS: dict[str, Callable[[np.ndarray, np.ndarray, tuple[int, int]], np.ndarray]] = {
-    "homography": _fit_homography,
-    "poly2": _fit_poly2,
-}
 
 
 def fit_mapping(
@@ -306,16 +307,15 @@ def fit_mapping(
 
     Raises
     ------
-    UserError
+    CalibrationError
         Too few pairs or a degenerate layout, on either side.
     """
-    if kind not in FITTERS:
-        raise UserError(f"unknown mapping model {kind!r}: known are {', '.join(FITTERS)}")
+    fit = FITTERS[kind]
     tracker_px = np.asarray(tracker_px, dtype=np.float64).reshape(-1, 2)
     camera_px = np.asarray(camera_px, dtype=np.float64).reshape(-1, 2)
     check_layout(camera_px, kind, "targets")
     check_layout(tracker_px, kind, "gaze positions on the targets")
-    params = FITTERS[kind](tracker_px, camera_px, screen_size_px)
+    params = fit(tracker_px, camera_px, screen_size_px)
     hull = cv2.convexHull(tracker_px.astype(np.float32), returnPoints=False).reshape(-1)
     area = tracker_px[hull]
     return TrackerCameraMapping(kind, params, tuple(screen_size_px), tuple(camera_size_px), area, {})
@@ -380,7 +380,7 @@ def leave_one_out(
         rest = np.arange(n) != i
         try:
             fold = fit_mapping(kind, tracker_px[rest], camera_px[rest], view.screen_size_px, view.camera_size_px)
-        except UserError:
+        except GazefusionError:
             return None
         stats = _errors(fold, tracker_px[i : i + 1], camera_px[i : i + 1], view)
         errors_px[i], errors_deg[i] = stats.errors_px[0], stats.errors_deg[0]
@@ -455,7 +455,7 @@ def fit_and_choose(tracker_px: np.ndarray, camera_px: np.ndarray, view: CameraVi
 
     Raises
     ------
-    UserError
+    CalibrationError
         When no model can be fitted (the homography's reason is given).
     """
     tracker_px = np.asarray(tracker_px, dtype=np.float64).reshape(-1, 2)
@@ -464,14 +464,14 @@ def fit_and_choose(tracker_px: np.ndarray, camera_px: np.ndarray, view: CameraVi
     for kind in FITTERS:
         try:
             mapping = fit_mapping(kind, tracker_px, camera_px, view.screen_size_px, view.camera_size_px)  # type: ignore[arg-type]
-        except UserError as exc:
+        except GazefusionError as exc:
             models[kind] = ModelReport(kind, None, None, None, str(exc))
             continue
         fit = _errors(mapping, tracker_px, camera_px, view)
         models[kind] = ModelReport(kind, mapping, fit, leave_one_out(kind, tracker_px, camera_px, view))  # type: ignore[arg-type]
     homography, poly2 = models["homography"], models["poly2"]
     if homography.mapping is None:
-        raise UserError(f"calibration refused, nothing written: {homography.refused}")
+        raise CalibrationError(f"calibration refused, nothing written: {homography.refused}")
     if poly2.mapping is None:
         return FitResult(homography.mapping, f"homography (the polynomial was refused: {poly2.refused})", models)
     if poly2.cross_validation is None:

@@ -32,12 +32,12 @@ from gazefusion.calibration.tracker import (
     validate_mapping,
     validation_targets,
 )
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import CalibrationError, GazefusionError
 from gazefusion.fusion.fixations import make_detector
 from gazefusion.fusion.window import close_window, open_window
 
 
-class CalibrationAborted(UserError):
+class CalibrationAborted(CalibrationError):
     """The calibration was aborted (Esc, or the tracker's ET_BRK): nothing was written."""
 
 
@@ -319,7 +319,7 @@ class TrackerCalibration:
         ------
         CalibrationAborted
             On :meth:`abort`, Esc, or the tracker's ET_BRK.
-        UserError
+        CalibrationError
             When too few targets were fixated to fit a mapping (refused, nothing written).
         """
         self.tracker.start_streaming()
@@ -333,9 +333,9 @@ class TrackerCalibration:
             failed = [f"{c.target.name} ({c.reason})" for c in collected if c.status == "failed"]
             try:
                 fit = fit_and_choose(centres, cameras, self.view)
-            except UserError as exc:
+            except GazefusionError as exc:
                 skipped = f"; failed targets: {', '.join(failed)}" if failed else ""
-                raise UserError(f"{exc}{skipped}") from None
+                raise type(exc)(f"{exc}{skipped}", exc.exit_code) from None
             checked, summary = self._validate(fit.mapping)
         finally:
             self.presenter.show(None)
@@ -350,14 +350,14 @@ class TrackerCalibration:
         ------
         CalibrationAborted
             On :meth:`abort`, Esc, or the tracker's ET_BRK.
-        UserError
+        CalibrationError
             When the mapping was made for another camera resolution or screen.
         """
         mapping.check_camera_size(self.view.camera_size_px)
         if tuple(mapping.screen_size_px) != self.view.screen_size_px:
             sw, sh = mapping.screen_size_px
             w, h = self.view.screen_size_px
-            raise UserError(
+            raise CalibrationError(
                 f"mapping was calibrated for a {sw}x{sh} screen but screen.size_px is {w}x{h}: calibrate again"
             )
         self.tracker.start_streaming()

@@ -11,7 +11,8 @@ import numpy as np
 
 from gazefusion.calibration.tracker import select_samples
 from gazefusion.calibration.tracker_procedure import CalibrationRun
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import OutputError
+from gazefusion.fusion.files import write_bytes_atomic
 
 _WHITE, _RED, _GREEN, _YELLOW, _CYAN, _MAGENTA = (
     (255, 255, 255),
@@ -182,15 +183,8 @@ def _cross(image: np.ndarray, centre: tuple[int, int], size: int = 12) -> None:
 
 
 def write_png_atomic(path: str | Path, image: np.ndarray) -> None:
-    """Write a PNG beside `path` under a temporary name, then rename it into place."""
-    path = Path(path)
+    """Write a PNG atomically (:func:`~gazefusion.fusion.files.write_bytes_atomic`)."""
     ok, encoded = cv2.imencode(".png", image)
     if not ok:
-        raise UserError(f"cannot encode the report image for {path}")
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_bytes(encoded.tobytes())
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"cannot write {path}: {exc.strerror}") from None
+        raise OutputError(f"cannot encode the report image for {path}")
+    write_bytes_atomic(path, encoded.tobytes())

@@ -21,8 +21,9 @@ import numpy as np
 from gazefusion.calibration.tracker import CameraView
 from gazefusion.calibration.tracker_procedure import CalibrationAborted, Target
 from gazefusion.fusion.config import Config
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import ConfigError, GazefusionError, TrackerError
 from gazefusion.trackers import open_tracker
+from gazefusion.trackers.iviewx.client import IViewXClient
 from gazefusion.trackers.mock import ScriptedTracker
 
 SIMULATOR_SPEC = "sim"
@@ -34,7 +35,7 @@ def simulator_mode(spec: str) -> str | None:
 
     Raises
     ------
-    UserError
+    TrackerError
         ``sim`` with an option other than ``mode``, or a mode that is not one of the simulator's.
     """
     from gazefusion.trackers.iviewx.simulator import MODES
@@ -45,7 +46,7 @@ def simulator_mode(spec: str) -> str | None:
         return None
     options = dict(parse_qsl(query, keep_blank_values=True))
     if set(options) - {"mode"} or options.get("mode", "notes") not in MODES:
-        raise UserError(f"tracker spec {spec!r}: the simulator's form is {SIMULATOR_FORMS}")
+        raise TrackerError(f"tracker spec {spec!r}: the simulator's form is {SIMULATOR_FORMS}")
     return options.get("mode", "notes")
 
 
@@ -59,17 +60,17 @@ def check_participant_spec(spec: str, simulated: bool) -> None:
 
     Raises
     ------
-    UserError
+    ConfigError
         ``sim`` without a participant; a participant with a tracker other than mock or sim.
     """
     mode = simulator_mode(spec)
     spec = spec.strip().lower()
     if mode is not None and not simulated:
-        raise UserError(
+        raise ConfigError(
             f"--tracker {SIMULATOR_SPEC} is the iViewX simulator driven by a simulated participant: add --simulate-participant"
         )
     if simulated and mode is None and not spec.startswith("mock"):
-        raise UserError(
+        raise ConfigError(
             f"--simulate-participant needs --tracker mock or {SIMULATOR_SPEC} (the participant runs in this process), not {spec!r}"
         )
 
@@ -89,7 +90,7 @@ def open_calibration_tracker(config: Config, participant: Any = None, rate_hz: f
 
     Raises
     ------
-    UserError
+    GazefusionError
         A simulated participant with a tracker it cannot drive, ``sim`` without one, or a
         ``sim`` spec that is not one of its forms.
     """
@@ -161,13 +162,11 @@ def run_tracker_calibration(
     ------
     CalibrationAborted
         Esc, or ``ET_BRK`` from the server.
-    UserError
+    GazefusionError
         Not an iViewX tracker, or the server did not finish in time.
     """
-    from gazefusion.trackers.iviewx.client import IViewXClient
-
     if not isinstance(tracker, IViewXClient):
-        raise UserError(
+        raise TrackerError(
             "--tracker-calibration runs the iViewX server's own calibration: it needs --tracker iviewx://… or sim"
         )
 
@@ -187,7 +186,7 @@ def run_tracker_calibration(
             )
             if calibration.finished:
                 box["validation"] = tracker.validate(timeout_s=timeout_s, on_target=shower("TV"))
-        except UserError as exc:
+        except GazefusionError as exc:
             box["error"] = exc
 
     worker = threading.Thread(target=work, name="gazefusion-iviewx-calibration", daemon=True)

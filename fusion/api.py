@@ -79,7 +79,7 @@ class Pipeline:
     # --- life cycle ---------------------------------------------------------------------------
 
     def start(self) -> Pipeline:
-        """Open the camera and the tracker and start the worker (UserError if one fails)."""
+        """Open the camera and the tracker and start the worker (GazefusionError if one fails)."""
         self.runner.start()
         return self
 

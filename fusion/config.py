@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gazefusion.fusion.errors import ConfigError
+from gazefusion.fusion.files import read_yaml
+from gazefusion.fusion.geometry import ScreenGeometry
 
 
 class _Section(BaseModel):
@@ -69,11 +70,27 @@ class ScreenConfig(_Section):
     size_mm: tuple[float, float] = (531.0, 299.0)
     distance_mm: float = Field(650.0, gt=0)
 
+    def geometry(self) -> ScreenGeometry:
+        """The screen as :class:`~gazefusion.fusion.geometry.ScreenGeometry` (degrees per axis).
+
+        Raises
+        ------
+        ConfigError
+            A size that is not positive, named.
+        """
+        (width_px, height_px), (width_mm, height_mm) = self.size_px, self.size_mm
+        geometry = ScreenGeometry(int(width_px), int(height_px), float(width_mm), float(height_mm), self.distance_mm)
+        return geometry.validate()
+
+
+DEFAULT_FIXATION_METHOD = "ivt"
+"""The fixation detector a configuration names unless it says otherwise."""
+
 
 class FixationConfig(_Section):
     """The fixation detector: a registry name and its parameters (degrees, seconds)."""
 
-    method: str = "ivt"
+    method: str = DEFAULT_FIXATION_METHOD
     params: dict[str, float] = Field(default_factory=dict)
 
 
@@ -198,16 +215,7 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | N
     if path is not None:
         path = Path(path)
         source = str(path)
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"configuration file not found: {path}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read configuration {path}: {exc}") from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark is not None else ""
-            raise ConfigError(f"configuration {path} is not valid YAML{where}") from None
+        loaded = read_yaml(path, "configuration", ConfigError)
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):

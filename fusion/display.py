@@ -23,7 +23,7 @@ import numpy as np
 
 from gazefusion.calibration.intrinsics import CameraIntrinsics
 from gazefusion.fusion.core import LookEvent, OverlayState
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import DisplayError
 from gazefusion.fusion.overlay import LAYERS, draw_overlay
 from gazefusion.fusion.runner import Runner
 from gazefusion.fusion.window import close_window, fit_window, open_window
@@ -179,7 +179,7 @@ class Display:
 
     def __init__(self, runner: Runner, fullscreen: bool = False) -> None:
         if not display_available():
-            raise UserError("no display to open a window on: run with --headless")
+            raise DisplayError("no display to open a window on: run with --headless")
         self.runner = runner
         self.fullscreen = fullscreen
         self.layers = set(LAYERS)

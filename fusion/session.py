@@ -34,27 +34,24 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any
 
 import cv2
 import numpy as np
-import yaml
 
-from gazefusion.fusion.camera import CameraSource, redact_url, register_source
-from gazefusion.fusion.camera.base import SourceError, SourceFinished
-from gazefusion.fusion.camera.decode import CorruptJpeg, default_decoder
-from gazefusion.fusion.config import CameraConfig, Config, validate_config
+from gazefusion.fusion.camera import redact_url
+from gazefusion.fusion.camera.recorded import FRAME_COLUMNS, FrameRecord, RecordedVideo, as_jpeg_frame
+from gazefusion.fusion.config import Config, validate_config
 from gazefusion.fusion.core import LookEvent
-from gazefusion.fusion.errors import UserError
-from gazefusion.fusion.tables import TableReader, TableWriter, parse_float
+from gazefusion.fusion.errors import FileFormatError, OutputError
+from gazefusion.fusion.files import read_yaml, write_yaml_atomic
+from gazefusion.fusion.tables import TableReader, TableWriter
 from gazefusion.fusion.types import FixationEvent, Frame
-from gazefusion.fusion.yamlfile import write_yaml_atomic
 from gazefusion.trackers.gazetable import GAZE_COLUMNS, read_gaze_table, sample_to_row
 from gazefusion.trackers.types import GazeSample, TrackerEvent
 
 log = logging.getLogger(__name__)
 
-FRAME_COLUMNS: tuple[str, ...] = ("index", "t", "t_source", "offset", "size", "fed_after")
 FIXATION_COLUMNS: tuple[str, ...] = (
     "id",
     "onset",
@@ -110,27 +107,6 @@ def software_version() -> str:
         return importlib.metadata.version("gazefusion")
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
-
-
-def as_jpeg_frame(frame: Frame, quality: int = 95) -> Frame:
-    """A frame of a non-JPEG source as it will be recorded and replayed: JPEG-encoded, decoded back.
-
-    The live core takes this frame instead of the original, so a replay, which can only
-    decode the recorded JPEG, sees the very same pixels.
-
-    Parameters
-    ----------
-    frame : Frame
-        A frame; returned unchanged if it has JPEG bytes already.
-    quality : int
-        JPEG quality. (default: 95)
-    """
-    if frame.jpeg is not None:
-        return frame
-    ok, encoded = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    data = encoded.tobytes() if ok else b""
-    image = decode_jpeg(data)
-    return frame._replace(image=frame.image if image is None else image, jpeg=data)
 
 
 def fixation_row(event: FixationEvent) -> list[Any]:
@@ -227,8 +203,8 @@ def _calibration_record(path: str | None) -> dict[str, Any] | None:
     if path is None:
         return None
     try:
-        contents = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        contents = read_yaml(path, "calibration")
+    except FileFormatError as exc:
         contents = f"unreadable: {exc}"
     return {"path": str(path), "contents": contents}
 
@@ -261,11 +237,11 @@ class SessionRecorder:
     ) -> None:
         self.directory = Path(directory)
         if (self.directory / "session.yaml").exists():
-            raise UserError(f"{self.directory} already holds a session: record into a new folder")
+            raise OutputError(f"{self.directory} already holds a session: record into a new folder")
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise UserError(f"cannot create the session folder {self.directory}: {exc.strerror}") from None
+            raise OutputError(f"cannot create the session folder {self.directory}: {exc.strerror}") from None
         self.flush_every_s = config.record.flush_every_s
         self.error: str | None = None
         self.frames_written = 0
@@ -349,11 +325,16 @@ class SessionRecorder:
             return
         try:
             action()
-        except OSError as exc:
+        except (OSError, OutputError) as exc:
             self._fail(name, exc)
 
-    def _fail(self, name: str, exc: OSError) -> None:
-        reason = "the disk is full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else (exc.strerror or str(exc))
+    def _fail(self, name: str, exc: OSError | OutputError) -> None:
+        if isinstance(exc, OutputError):
+            reason = str(exc)
+        elif exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            reason = "the disk is full"
+        else:
+            reason = exc.strerror or str(exc)
         self.error = (
             f"recording stopped: {reason} (writing {name}); what was written so far is kept in "
             f"{self.directory}, the run goes on"
@@ -475,17 +456,6 @@ class SessionRecorder:
             self._close_files()
 
 
-class FrameRecord(NamedTuple):
-    """One row of frames.tsv."""
-
-    index: int
-    t: float
-    t_source: float
-    offset: int
-    size: int
-    fed_after: int
-
-
 class SessionReader:
     """Read what a session folder holds; missing or truncated parts are noted, not fatal.
 
@@ -507,21 +477,22 @@ class SessionReader:
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
         if not self.directory.is_dir():
-            raise UserError(f"session folder not found: {self.directory}")
+            raise FileFormatError(f"session folder not found: {self.directory}")
         if not any((self.directory / name).exists() for name in SESSION_FILES[:4]):
-            raise UserError(
+            raise FileFormatError(
                 f"{self.directory} is not a session folder (no session.yaml, gaze.tsv, video.mjpeg or frames.tsv)"
             )
         self.problems: list[str] = []
+        self.video = RecordedVideo(self.directory, self.problems)
         self.header: dict[str, Any] = {}
         path = self.directory / "session.yaml"
         if not path.exists():
             self.problems.append("session.yaml is missing: using the default configuration")
         else:
             try:
-                loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+                loaded = read_yaml(path, "session")
                 self.header = loaded if isinstance(loaded, dict) else {}
-            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            except FileFormatError:
                 self.problems.append("session.yaml is unreadable: using the default configuration")
         recorded = self.header.get("config")
         self.config: Config = validate_config(recorded if isinstance(recorded, dict) else {}, f"{path} config")
@@ -531,18 +502,11 @@ class SessionReader:
         if not gaze_only and not self.has_frames:
             which = [n for n in ("frames.tsv", "video.mjpeg") if not (self.directory / n).exists()]
             self.problems.append(f"{' and '.join(which)} missing: replaying gaze without frames")
-        self._video_size = self._size("video.mjpeg")
-
-    def _size(self, name: str) -> int:
-        try:
-            return (self.directory / name).stat().st_size
-        except OSError:
-            return 0
 
     @property
     def has_frames(self) -> bool:
         """Whether frames.tsv and video.mjpeg are both there."""
-        return (self.directory / "frames.tsv").exists() and (self.directory / "video.mjpeg").exists()
+        return self.video.has_frames
 
     def samples(self) -> Iterator[GazeSample]:
         """The recorded gaze samples in order (none if gaze.tsv is missing)."""
@@ -553,68 +517,16 @@ class SessionReader:
 
     def frame_records(self) -> Iterator[FrameRecord]:
         """frames.tsv rows whose JPEG is wholly in video.mjpeg (a cut-off tail is noted)."""
-        if not self.has_frames:
-            return
-        reader = TableReader(self.directory / "frames.tsv", required=FRAME_COLUMNS[:5])
-        has_fed = "fed_after" in reader.columns
-        for number, row in enumerate(reader, start=2):
-            where = f"frames.tsv line {number}"
-            offset = int(parse_float(row["offset"], "offset", where))
-            size = int(parse_float(row["size"], "size", where))
-            if offset + size > self._video_size:
-                self.problems.append(f"video.mjpeg is cut off: frames from index {row['index']} on are missing")
-                reader.close()
-                return
-            yield FrameRecord(
-                int(parse_float(row["index"], "index", where)),
-                parse_float(row["t"], "t", where),
-                parse_float(row["t_source"], "t_source", where),
-                offset,
-                size,
-                int(parse_float(row["fed_after"], "fed_after", where)) if has_fed else -2,
-            )
-        if reader.truncated_rows:
-            self.problems.append("frames.tsv ends in a cut-off line (skipped)")
-
-    def read_jpeg(self, record: FrameRecord, video: IO[bytes] | None = None) -> bytes:
-        """The JPEG bytes of one frame."""
-        if video is not None:
-            video.seek(record.offset)
-            return video.read(record.size)
-        with open(self.directory / "video.mjpeg", "rb") as handle:
-            handle.seek(record.offset)
-            return handle.read(record.size)
+        return self.video.records()
 
     def frames(self, wanted: Callable[[FrameRecord], bool] | None = None) -> Iterator[tuple[FrameRecord, Frame]]:
-        """The recorded frames, decoded, with their records.
-
-        Parameters
-        ----------
-        wanted : callable or None
-            Only records for which this is true are read and decoded; None: all.
-            (default: None)
-        """
-        if not self.has_frames:
-            return
-        with open(self.directory / "video.mjpeg", "rb") as video:
-            for record in self.frame_records():
-                if wanted is not None and not wanted(record):
-                    continue
-                data = self.read_jpeg(record, video)
-                image = decode_jpeg(data)
-                if image is None:
-                    self.problems.append(f"frame {record.index} does not decode (skipped)")
-                    continue
-                yield record, Frame(record.index, record.t, record.t_source, image, data)
+        """The recorded frames, decoded, with their records (see :meth:`RecordedVideo.frames`)."""
+        return self.video.frames(wanted)
 
     @property
     def has_feed_order(self) -> bool:
         """Whether frames.tsv records the live feed order (its ``fed_after`` column)."""
-        if not self.has_frames:
-            return False
-        reader = TableReader(self.directory / "frames.tsv")
-        reader.close()
-        return "fed_after" in reader.columns
+        return self.video.has_feed_order
 
     def inputs(
         self, prefetch: bool = True, wanted: Callable[[FrameRecord], bool] | None = None
@@ -716,65 +628,3 @@ def _prefetched(items: Iterator[Any], depth: int = 8) -> Iterator[Any]:
     finally:
         stop.set()
         thread.join(timeout=2.0)
-
-
-def decode_jpeg(data: bytes) -> np.ndarray | None:
-    """Decode JPEG bytes to BGR with the camera sources' decoder, so replay sees the live pixels."""
-    try:
-        return default_decoder(data)
-    except CorruptJpeg:
-        return None
-
-
-class SessionCameraSource(CameraSource):
-    """A recorded session's video as a camera source, at its original frame timing.
-
-    Frames get new arrival times (this run's clock); the recorded source time is kept as
-    ``t_source``. The source ends after the last frame.
-
-    Parameters
-    ----------
-    spec : str
-        The session folder.
-    config : CameraConfig
-        Timeouts (unused: a folder connects at once).
-    """
-
-    reconnects_on_loss = False
-
-    def __init__(self, spec: str, config: CameraConfig) -> None:
-        super().__init__(f"session {spec}", config)
-        self.directory = Path(spec).expanduser()
-        self._reader: SessionReader | None = None
-
-    def _connect(self, timeout_s: float) -> None:
-        try:
-            self._reader = SessionReader(self.directory)
-        except UserError as exc:
-            raise SourceError(str(exc)) from None
-        if not self._reader.has_frames:
-            raise SourceError("the session has no frames.tsv and video.mjpeg")
-
-    def _read(self) -> None:
-        assert self._reader is not None
-        start_wall = time.monotonic()
-        first_t: float | None = None
-        for record, frame in self._reader.frames():
-            if first_t is None:
-                first_t = record.t
-            if self._stop.wait(max(0.0, start_wall + (record.t - first_t) - time.monotonic())):
-                return
-            self._publish(frame.image, time.monotonic(), record.t, frame.jpeg)
-        raise SourceFinished("end of the recorded session")
-
-    def _disconnect(self) -> None:
-        """Nothing held open between frames."""
-
-
-def is_session_folder(spec: str) -> bool:
-    """Whether a camera spec names a recorded session folder."""
-    path = Path(spec).expanduser()
-    return path.is_dir() and ((path / "frames.tsv").exists() or (path / "session.yaml").exists())
-
-
-register_source("session", is_session_folder, SessionCameraSource)

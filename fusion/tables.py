@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import FileFormatError
 
 
 def format_cell(value: Any) -> str:
@@ -132,20 +132,22 @@ class TableReader:
         try:
             self._file: IO[str] = open(self.path, encoding="utf-8", errors="replace", newline="")
         except FileNotFoundError:
-            raise UserError(f"file not found: {self.path}") from None
+            raise FileFormatError(f"file not found: {self.path}") from None
         except IsADirectoryError:
-            raise UserError(f"expected a file, got a folder: {self.path}") from None
+            raise FileFormatError(f"expected a file, got a folder: {self.path}") from None
         except OSError as exc:
-            raise UserError(f"cannot read {self.path}: {exc.strerror}") from None
+            raise FileFormatError(f"cannot read {self.path}: {exc.strerror}") from None
         header = self._file.readline()
         if not header.strip():
             self._file.close()
-            raise UserError(f"{self.path} is empty: expected a tab-separated header row")
+            raise FileFormatError(f"{self.path} is empty: expected a tab-separated header row")
         self.columns = tuple(name.strip() for name in header.rstrip("\r\n").split("\t"))
         missing = [name for name in required if name not in self.columns]
         if missing:
             self._file.close()
-            raise UserError(f"{self.path} lacks the column(s) {', '.join(missing)}; it has {', '.join(self.columns)}")
+            raise FileFormatError(
+                f"{self.path} lacks the column(s) {', '.join(missing)}; it has {', '.join(self.columns)}"
+            )
 
     def __iter__(self) -> Iterator[dict[str, str]]:
         n = len(self.columns)
@@ -192,4 +194,4 @@ def parse_float(text: str, column: str, line_hint: str = "") -> float:
         return float(text)
     except ValueError:
         where = f" ({line_hint})" if line_hint else ""
-        raise UserError(f"column {column}: {text!r} is not a number{where}") from None
+        raise FileFormatError(f"column {column}: {text!r} is not a number{where}") from None

@@ -23,7 +23,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import TrackerError
 from gazefusion.trackers.types import EyeGaze, GazeSample, TrackerEvent, TrackerStats
 
 
@@ -109,12 +109,12 @@ class Tracker:
 
         Raises
         ------
-        UserError
+        TrackerError
             The source cannot be opened (the message says why and what to do).
         """
         with self._state_lock:
             if self._closed:
-                raise UserError(f"{self.description} is closed: open a new tracker")
+                raise TrackerError(f"{self.description} is closed: open a new tracker")
             if self._opened:
                 return
             self._open()
@@ -366,7 +366,7 @@ class Tracker:
 
     # ------------------------------------------------------------------ to implement
     def _open(self) -> None:
-        """Connect; raise UserError when the source is not usable."""
+        """Connect; raise TrackerError when the source is not usable."""
 
     def _close(self) -> None:
         """Release the source; threads must end soon after (``_closed`` is set)."""

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import FileFormatError
 from gazefusion.fusion.tables import TableReader, parse_float
 from gazefusion.trackers.types import EyeGaze, GazeSample
 
@@ -72,7 +72,7 @@ def _valid(text: str, x: float, y: float, where: str) -> bool:
         return True
     if text in ("0", "False", "false"):
         return False
-    raise UserError(f"column valid: {text!r} is not 0 or 1 ({where})")
+    raise FileFormatError(f"column valid: {text!r} is not 0 or 1 ({where})")
 
 
 def read_gaze_table(path: str | Path) -> Iterator[GazeSample]:
@@ -87,7 +87,7 @@ def read_gaze_table(path: str | Path) -> Iterator[GazeSample]:
 
     Raises
     ------
-    UserError
+    FileFormatError
         The file is missing, lacks ``t``, ``x`` or ``y``, or has a cell that is not a number.
     """
     reader = TableReader(path, required=("t", "x", "y"))
@@ -103,7 +103,7 @@ def read_gaze_table(path: str | Path) -> Iterator[GazeSample]:
         pupil = parse_float(row.get("pupil", ""), "pupil", where)
         eye = row.get("eye", "").strip() or "b"
         if eye not in ("l", "r", "b"):
-            raise UserError(f"column eye: {eye!r} is not l, r or b ({where})")
+            raise FileFormatError(f"column eye: {eye!r} is not l, r or b ({where})")
         yield GazeSample(
             t,
             tracker_t,

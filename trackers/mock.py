@@ -21,10 +21,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from gazefusion.fusion.errors import UserError
+import cv2
+
+from gazefusion.fusion.config import ScreenConfig, TrackerConfig
+from gazefusion.fusion.errors import DisplayError, FileFormatError, GazefusionError, TrackerError
+from gazefusion.fusion.window import open_window
 from gazefusion.trackers.base import Tracker, binocular_sample, eye_gaze, monocular_sample
 from gazefusion.trackers.gazetable import read_gaze_table
-from gazefusion.trackers.script import GazeScript
+from gazefusion.trackers.script import GazeScript, ScriptedGaze
+from gazefusion.trackers.spec import TRACKER_KINDS, bad_spec, positive_number, spec_options
 from gazefusion.trackers.types import GazeSample, TrackerEvent
 
 # Half the distance between the two eyes' gaze in a scripted binocular sample, px: the eyes
@@ -90,9 +95,9 @@ class ScriptedTracker(Tracker):
         queue_samples: int = 200_000,
     ) -> None:
         if eye not in ("l", "r", "b"):
-            raise UserError(f"mock tracker: eye must be l, r or b, got {eye!r}")
+            raise TrackerError(f"mock tracker: eye must be l, r or b, got {eye!r}")
         if not rate_hz > 0:
-            raise UserError(f"mock tracker: rate must be a positive number of Hz, got {rate_hz!r}")
+            raise TrackerError(f"mock tracker: rate must be a positive number of Hz, got {rate_hz!r}")
         super().__init__(sample_rate_hz=rate_hz, queue_samples=queue_samples)
         self.script = script
         self.eye = eye
@@ -161,7 +166,7 @@ def _gaze_path(path: str | Path) -> Path:
     if path.is_dir():
         path = path / "gaze.tsv"
     if not path.exists():
-        raise UserError(f"replay: no gaze table at {path}: give a session folder or a gaze .tsv")
+        raise FileFormatError(f"replay: no gaze table at {path}: give a session folder or a gaze .tsv")
     return path
 
 
@@ -181,7 +186,7 @@ class ReplayTracker(Tracker):
 
     def __init__(self, path: str | Path, speed: float | None = None, queue_samples: int = 200_000) -> None:
         if speed is not None and not (math.isfinite(speed) and speed > 0):
-            raise UserError(f"replay: speed must be a positive number, got {speed!r}")
+            raise TrackerError(f"replay: speed must be a positive number, got {speed!r}")
         super().__init__(queue_samples=queue_samples)
         self.path = _gaze_path(path)
         self.speed = speed
@@ -232,7 +237,7 @@ class ReplayTracker(Tracker):
                 if delay > 0:
                     time.sleep(delay)
                 self._push_sample(sample._replace(t=time.monotonic()))
-        except UserError as exc:
+        except GazefusionError as exc:
             self._push_event(TrackerEvent(time.monotonic(), "error", (("text", str(exc)),)))
         self._end_of_stream()
 
@@ -323,19 +328,15 @@ class MouseTracker(Tracker):
 
     def _open(self) -> None:
         if not have_display():
-            raise UserError(
+            raise DisplayError(
                 "the mouse tracker needs a window, and there is no display here "
                 "(DISPLAY is not set): use --tracker mock or run with a display"
             )
-        import cv2
-
-        from gazefusion.fusion.window import open_window
-
         try:
             open_window(self.window_name)
             cv2.setMouseCallback(self.window_name, self._on_mouse)
         except cv2.error as exc:
-            raise UserError(f"the mouse tracker needs a window, and OpenCV cannot open one: {exc.msg}") from None
+            raise DisplayError(f"the mouse tracker needs a window, and OpenCV cannot open one: {exc.msg}") from None
 
     def _start(self) -> None:
         self._run.set()
@@ -363,3 +364,48 @@ class MouseTracker(Tracker):
                 sample = monocular_sample(now, now - t0, "r", x if inside else math.nan, y if inside else math.nan)
             self._push_sample(sample)
             time.sleep(period)
+
+
+@TRACKER_KINDS.register("mock", help="mock[:SEED][?rate=HZ&eye=l|r|b&fast]")
+def open_mock(spec: str, rest: str, config: TrackerConfig, screen: ScreenConfig) -> ScriptedTracker:
+    """Scripted gaze over the screen, seeded."""
+    seed_text, _, query = rest.partition("?")
+    try:
+        seed = int(seed_text) if seed_text else 0
+    except ValueError:
+        raise bad_spec(spec, f"seed {seed_text!r} is not an integer") from None
+    options = spec_options(spec, query, ("rate", "eye", "fast"))
+    rate = positive_number(spec, "rate", options["rate"]) if "rate" in options else float(config.stream_rate_hz or 500)
+    eye = options.get("eye", "b")
+    if eye not in ("l", "r", "b"):
+        raise bad_spec(spec, f"eye={eye!r} must be l, r or b")
+    script = ScriptedGaze(screen.geometry(), seed=seed)
+    return ScriptedTracker(
+        script, rate_hz=rate, eye=eye, realtime="fast" not in options, queue_samples=config.queue_samples
+    )
+
+
+@TRACKER_KINDS.register("replay", help="replay:SESSION_DIR_OR_GAZE_TSV[?speed=X|fast]")
+def open_replay(spec: str, rest: str, config: TrackerConfig, screen: ScreenConfig) -> ReplayTracker:
+    """A session's (or any) gaze table, at its timing or as fast as consumed."""
+    path, query = rest, ""
+    head, sep, tail = rest.rpartition("?")
+    if sep and (tail == "fast" or tail.startswith("speed=")):
+        path, query = head, tail
+    if not path:
+        raise bad_spec(spec, "no session folder or gaze table")
+    options = spec_options(spec, query, ("speed", "fast"))
+    speed: float | None = 1.0
+    if "fast" in options:
+        speed = None
+    elif "speed" in options:
+        speed = None if options["speed"] == "fast" else positive_number(spec, "speed", options["speed"])
+    return ReplayTracker(path, speed=speed, queue_samples=config.queue_samples)
+
+
+@TRACKER_KINDS.register("mouse", help="mouse")
+def open_mouse(spec: str, rest: str, config: TrackerConfig, screen: ScreenConfig) -> MouseTracker:
+    """Gaze that follows the mouse over the display window."""
+    if rest:
+        raise bad_spec(spec, "unknown tracker")
+    return MouseTracker(screen.size_px, rate_hz=float(config.stream_rate_hz or 60), queue_samples=config.queue_samples)

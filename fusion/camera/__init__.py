@@ -11,26 +11,25 @@ spec                           source
 ``0``, ``1``, …                a local camera device by index (OpenCV)
 a video file path              OpenCV; plays at the file's own frame rate, then ends
 ``none``                       no frames (tracker-only runs), `NoneSource`
+a recorded session folder     its video at the recorded timing, `RecordedSource`
 =============================  ==========================================================
 
-Other parts add kinds with `register_source` (the recorded-session folder is added by core).
+Each kind registers itself in `SOURCE_KINDS` with the specs it opens; another kind is one
+``@SOURCE_KINDS.register(name, matches=...)`` on a factory ``(spec, config) -> CameraSource``.
 Credentials in URLs (``http://user:pass@host/…``) work and never appear in logs or errors:
 use `redact_url` wherever a source string is shown.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import NamedTuple
-
-from gazefusion.fusion.camera.base import CameraSource, CameraStats, FrameTap
+from gazefusion.fusion.camera.base import SOURCE_KINDS, CameraSource, CameraStats, FrameTap
 from gazefusion.fusion.camera.http import MjpegSource, SnapshotSource
 from gazefusion.fusion.camera.null import NoneSource
 from gazefusion.fusion.camera.opencv import OpenCvSource
+from gazefusion.fusion.camera.recorded import RecordedSource
 from gazefusion.fusion.camera.urls import redact_url
 from gazefusion.fusion.config import CameraConfig
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import CameraError
 
 __all__ = [
     "CameraSource",
@@ -39,64 +38,12 @@ __all__ = [
     "MjpegSource",
     "NoneSource",
     "OpenCvSource",
+    "RecordedSource",
     "SOURCE_KINDS",
     "SnapshotSource",
-    "SourceKind",
     "open_camera",
     "redact_url",
-    "register_source",
 ]
-
-_OPENCV_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "rtp://", "udp://", "srt://")
-
-
-class SourceKind(NamedTuple):
-    """One kind of camera source in the registry.
-
-    Attributes
-    ----------
-    matches : callable
-        spec -> whether this kind handles it.
-    factory : callable
-        (spec, config) -> an unstarted CameraSource.
-    """
-
-    matches: Callable[[str], bool]
-    factory: Callable[[str, CameraConfig], CameraSource]
-
-
-SOURCE_KINDS: dict[str, SourceKind] = {
-    "none": SourceKind(lambda s: s.lower() == "none", lambda s, c: NoneSource(c)),
-    "snapshot": SourceKind(lambda s: s.lower().startswith(("snapshot+http://", "snapshot+https://")), SnapshotSource),
-    "mjpeg": SourceKind(lambda s: s.lower().startswith(("http://", "https://")), MjpegSource),
-    "stream": SourceKind(lambda s: s.lower().startswith(_OPENCV_SCHEMES), OpenCvSource),
-    "device": SourceKind(lambda s: s.isdigit(), lambda s, c: OpenCvSource(int(s), c)),
-    "file": SourceKind(
-        lambda s: Path(s).expanduser().is_file(), lambda s, c: OpenCvSource(str(Path(s).expanduser()), c)
-    ),
-}
-"""Source kinds by name, tried in order; the first whose `matches` accepts the spec opens it."""
-
-
-def register_source(
-    name: str, matches: Callable[[str], bool], factory: Callable[[str, CameraConfig], CameraSource]
-) -> None:
-    """Add a source kind, tried before the video-file fallback.
-
-    Parameters
-    ----------
-    name : str
-        The kind's name (replaces a kind of the same name).
-    matches : callable
-        spec -> whether this kind opens it.
-    factory : callable
-        (spec, config) -> an unstarted CameraSource.
-    """
-    kinds = {key: kind for key, kind in SOURCE_KINDS.items() if key not in (name, "file")}
-    kinds[name] = SourceKind(matches, factory)
-    kinds["file"] = SOURCE_KINDS["file"]
-    SOURCE_KINDS.clear()
-    SOURCE_KINDS.update(kinds)
 
 
 def open_camera(spec: str, config: CameraConfig | None = None) -> CameraSource:
@@ -111,22 +58,22 @@ def open_camera(spec: str, config: CameraConfig | None = None) -> CameraSource:
 
     Raises
     ------
-    UserError
+    CameraError
         The spec names nothing openable (one line, without credentials).
     """
     config = config or CameraConfig()
     text = spec.strip()
-    for kind in SOURCE_KINDS.values():
-        if kind.matches(text):
-            return kind.factory(text, config)
+    kind = SOURCE_KINDS.match(text)
+    if kind is not None:
+        return kind.item(text, config)
     shown = redact_url(text)
     if "://" in text:
         scheme = text.split("://", 1)[0]
-        raise UserError(
+        raise CameraError(
             f"camera source {shown!r}: unsupported scheme {scheme!r} "
             "(use http(s)://, snapshot+http(s)://, rtsp://, a device index, a video file or none)"
         )
-    raise UserError(
+    raise CameraError(
         f"camera source {shown!r} names nothing openable: not an existing file or folder, not a URL "
         "(http(s)://, snapshot+http(s)://, rtsp://), not a device index and not 'none'"
     )

@@ -25,7 +25,8 @@ from typing import Final
 import numpy as np
 
 from gazefusion.fusion.config import CameraConfig
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import CameraError, GazefusionError
+from gazefusion.fusion.registry import Registry
 from gazefusion.fusion.types import Frame
 
 log = logging.getLogger("gazefusion.camera")
@@ -36,6 +37,12 @@ _READER_WAIT_MAX_S: Final = 0.002  # longest the reader waits per frame for a de
 _DECODE_BACKLOG: Final = 64  # undecoded JPEGs held at most, whatever their age (bounds memory)
 
 Decoder = Callable[[bytes], np.ndarray]
+SourceFactory = Callable[[str, CameraConfig], "CameraSource"]
+
+SOURCE_KINDS: Registry[SourceFactory] = Registry("camera source kind", error=CameraError)
+"""Camera source kinds by name: (spec, config) -> an unstarted source. Each kind registers the
+specs it opens (``matches``); :func:`gazefusion.fusion.camera.open_camera` takes the first
+that accepts a spec, the video-file kind last."""
 
 
 class SourceError(Exception):
@@ -199,7 +206,7 @@ class CameraSource(ABC):
     # -- what a source implements -------------------------------------------------------
     @abstractmethod
     def _connect(self, timeout_s: float) -> None:
-        """Open the connection (raise SourceError with a credential-free reason, or UserError
+        """Open the connection (raise SourceError with a credential-free reason, or CameraError
         for a cause that retrying cannot fix on the first attempt)."""
 
     @abstractmethod
@@ -213,15 +220,15 @@ class CameraSource(ABC):
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> CameraSource:
-        """Connect (UserError if the first connection fails) and start the reader thread(s)."""
+        """Connect (CameraError if the first connection fails) and start the reader thread(s)."""
         if self._started:
             return self
         try:
             self._connect(self.config.connect_timeout_s)
         except SourceError as exc:
             self._disconnect()
-            raise UserError(f"camera {self.name}: {exc}") from None
-        except UserError:
+            raise CameraError(f"camera {self.name}: {exc}") from None
+        except GazefusionError:
             self._disconnect()
             raise
         self._started = True
@@ -465,7 +472,7 @@ class CameraSource(ABC):
             attempts += 1
             try:
                 self._connect(self.config.connect_timeout_s)
-            except (SourceError, UserError):
+            except (SourceError, GazefusionError):
                 self._disconnect()
                 wait_s = min(wait_s * 2.0, self.config.reconnect_max_s)
                 continue

@@ -12,12 +12,11 @@ uint8 images (H, W, 3).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final
 
 import cv2
 import numpy as np
 
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.registry import Registry
 
 try:
     import simplejpeg
@@ -29,6 +28,11 @@ class CorruptJpeg(ValueError):
     """The bytes did not decode to an image."""
 
 
+DECODERS: Registry[Callable[[bytes], np.ndarray]] = Registry("JPEG decoder", key="camera.decoder")
+"""JPEG decoders by name."""
+
+
+@DECODERS.register("simplejpeg")
 def decode_simplejpeg(jpeg: bytes) -> np.ndarray:
     """JPEG bytes -> BGR uint8 image (H, W, 3) with simplejpeg; CorruptJpeg if it fails."""
     try:
@@ -37,6 +41,7 @@ def decode_simplejpeg(jpeg: bytes) -> np.ndarray:
         raise CorruptJpeg(str(exc)) from None
 
 
+@DECODERS.register("fast")
 def decode_fast(jpeg: bytes) -> np.ndarray:
     """Like `decode_simplejpeg`, with the fast DCT and fast upsampling."""
     try:
@@ -45,6 +50,7 @@ def decode_fast(jpeg: bytes) -> np.ndarray:
         raise CorruptJpeg(str(exc)) from None
 
 
+@DECODERS.register("half")
 def decode_half(jpeg: bytes) -> np.ndarray:
     """Like `decode_simplejpeg`, at half width and height (scaled in the DCT, not resized after)."""
     try:
@@ -55,6 +61,7 @@ def decode_half(jpeg: bytes) -> np.ndarray:
         raise CorruptJpeg(str(exc)) from None
 
 
+@DECODERS.register("cv2")
 def decode_cv2(jpeg: bytes) -> np.ndarray:
     """JPEG bytes -> BGR uint8 image (H, W, 3) with ``cv2.imdecode``; CorruptJpeg if it fails."""
     image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
@@ -63,23 +70,13 @@ def decode_cv2(jpeg: bytes) -> np.ndarray:
     return image
 
 
-DECODERS: Final = {"simplejpeg": decode_simplejpeg, "fast": decode_fast, "half": decode_half, "cv2": decode_cv2}
-"""Registered JPEG decoders by name (the camera config's ``decoder`` key)."""
-
 default_decoder = decode_simplejpeg if simplejpeg is not None else decode_cv2
+"""The decoder of recorded frames and of sources given no other: replay sees the live pixels."""
 
 
-def get_decoder(name: str) -> Callable[[bytes], np.ndarray]:
-    """The decoder registered as `name`; UserError naming the known ones otherwise.
-
-    Parameters
-    ----------
-    name : str
-        A key of `DECODERS`.
-    """
+def decode_jpeg(data: bytes) -> np.ndarray | None:
+    """Decode JPEG bytes to BGR with :data:`default_decoder`; None where they do not decode."""
     try:
-        return DECODERS[name]
-    except KeyError:
-        raise UserError(
-            f"camera.decoder {name!r} is not a known JPEG decoder; use one of {', '.join(DECODERS)}"
-        ) from None
+        return default_decoder(data)
+    except CorruptJpeg:
+        return None

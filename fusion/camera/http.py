@@ -21,12 +21,12 @@ import requests
 import urllib3.exceptions
 from requests.auth import AuthBase, HTTPBasicAuth, HTTPDigestAuth
 
-from gazefusion.fusion.camera.base import CameraSource, Decoder, SourceError
-from gazefusion.fusion.camera.decode import get_decoder
+from gazefusion.fusion.camera.base import SOURCE_KINDS, CameraSource, Decoder, SourceError
+from gazefusion.fusion.camera.decode import DECODERS
 from gazefusion.fusion.camera.multipart import BadPart, MultipartParser, boundary_from_content_type
 from gazefusion.fusion.camera.urls import redact_url, split_credentials
 from gazefusion.fusion.config import CameraConfig
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import CameraError
 
 CHUNK_BYTES: Final = 64 * 1024
 _USER_AGENT: Final = "gazefusion-camera"
@@ -161,6 +161,7 @@ def _shutdown(response: requests.Response | None) -> None:
     response.close()
 
 
+@SOURCE_KINDS.register("mjpeg", matches=lambda spec: spec.lower().startswith(("http://", "https://")))
 class MjpegSource(CameraSource):
     """An MJPEG stream over HTTP(S): ``multipart/x-mixed-replace`` (or bare concatenated JPEGs).
 
@@ -175,7 +176,7 @@ class MjpegSource(CameraSource):
     """
 
     def __init__(self, url: str, config: CameraConfig, decoder: Decoder | None = None) -> None:
-        super().__init__(redact_url(url), config, decoder or get_decoder(config.decoder))
+        super().__init__(redact_url(url), config, decoder or DECODERS[config.decoder])
         self._client = _HttpClient(url, config)
         self._response: requests.Response | None = None
         self._parser: MultipartParser | None = None
@@ -188,16 +189,16 @@ class MjpegSource(CameraSource):
             media = content_type.split(";")[0].strip().lower()
             if media.startswith("multipart/"):
                 response.close()
-                raise UserError(f"camera {self.name}: serves {media} without a boundary; not an MJPEG stream")
+                raise CameraError(f"camera {self.name}: serves {media} without a boundary; not an MJPEG stream")
             if media != "image/jpeg" and media not in ("", "application/octet-stream", "video/x-motion-jpeg"):
                 response.close()
-                raise UserError(
+                raise CameraError(
                     f"camera {self.name}: serves {media or 'no content type'}, not an MJPEG stream "
                     "(multipart/x-mixed-replace); check the URL"
                 )
             if media == "image/jpeg" and "Content-Length" in response.headers:
                 response.close()
-                raise UserError(f"camera {self.name}: serves one JPEG per request; use snapshot+{self.name}")
+                raise CameraError(f"camera {self.name}: serves one JPEG per request; use snapshot+{self.name}")
         self._parser = MultipartParser(boundary, self.config.max_part_bytes)
         self._response = response
 
@@ -246,6 +247,9 @@ class MjpegSource(CameraSource):
         self._client.close()
 
 
+@SOURCE_KINDS.register(
+    "snapshot", matches=lambda spec: spec.lower().startswith(("snapshot+http://", "snapshot+https://"))
+)
 class SnapshotSource(CameraSource):
     """A camera that returns one ``image/jpeg`` per request, polled at ``snapshot_rate_hz``.
 
@@ -261,7 +265,7 @@ class SnapshotSource(CameraSource):
 
     def __init__(self, url: str, config: CameraConfig, decoder: Decoder | None = None) -> None:
         bare = url.removeprefix("snapshot+")
-        super().__init__(redact_url(url), config, decoder or get_decoder(config.decoder))
+        super().__init__(redact_url(url), config, decoder or DECODERS[config.decoder])
         self._client = _HttpClient(bare, config)
         self._first: tuple[bytes, float] | None = None
 

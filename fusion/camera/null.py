@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gazefusion.fusion.camera.base import CameraSource
+from gazefusion.fusion.camera.base import SOURCE_KINDS, CameraSource
 from gazefusion.fusion.config import CameraConfig
 
 
@@ -31,3 +31,9 @@ class NoneSource(CameraSource):
 
     def _disconnect(self) -> None:
         """Nothing to disconnect."""
+
+
+@SOURCE_KINDS.register("none", matches=lambda spec: spec.lower() == "none")
+def open_none(spec: str, config: CameraConfig) -> NoneSource:
+    """The ``none`` spec."""
+    return NoneSource(config)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import cv2
 
-from gazefusion.fusion.camera.base import CameraSource, SourceError, SourceFinished
+from gazefusion.fusion.camera.base import SOURCE_KINDS, CameraSource, SourceError, SourceFinished
 from gazefusion.fusion.camera.urls import redact_url
 from gazefusion.fusion.config import CameraConfig
 
@@ -103,6 +103,22 @@ class OpenCvSource(CameraSource):
         self._disconnect()
 
 
-def is_file_source(spec: str) -> bool:
-    """Whether the spec names an existing file."""
-    return Path(spec).expanduser().is_file()
+_STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "rtp://", "udp://", "srt://")
+
+
+@SOURCE_KINDS.register("stream", matches=lambda spec: spec.lower().startswith(_STREAM_SCHEMES))
+def open_stream(spec: str, config: CameraConfig) -> OpenCvSource:
+    """A stream URL OpenCV's FFmpeg backend reads (RTSP and the like)."""
+    return OpenCvSource(spec, config)
+
+
+@SOURCE_KINDS.register("device", matches=str.isdigit)
+def open_device(spec: str, config: CameraConfig) -> OpenCvSource:
+    """A local camera by its device index."""
+    return OpenCvSource(int(spec), config)
+
+
+@SOURCE_KINDS.register("file", matches=lambda spec: Path(spec).expanduser().is_file(), fallback=True)
+def open_file(spec: str, config: CameraConfig) -> OpenCvSource:
+    """A video file, played at its own frame rate."""
+    return OpenCvSource(str(Path(spec).expanduser()), config)

@@ -1,7 +1,7 @@
 """The ``gazefusion`` command line: a thin layer over the public API.
 
 Each command lives in its own module here with ``add_arguments(parser)`` and
-``run(args) -> int``. Errors a user can cause (:class:`UserError`) end with one line on
+``run(args) -> int``. Errors a user can cause (:class:`GazefusionError`) end with one line on
 stderr and a non-zero exit, never a traceback.
 """
 
@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import ConfigError, GazefusionError
 
 # (words, module, one-line help). Two words make a command group ("calibrate camera").
 COMMANDS: tuple[tuple[tuple[str, ...], str, str], ...] = (
@@ -33,7 +33,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse whose errors are one line and exit 2, like every other user error."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UserError(f"{message} (see {self.prog} --help)")
+        raise ConfigError(f"{message} (see {self.prog} --help)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         _setup_logging(args.verbose, args.quiet)
         return int(args.handler(args) or 0)
-    except UserError as exc:
+    except GazefusionError as exc:
         print(f"gazefusion: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

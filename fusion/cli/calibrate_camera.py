@@ -29,7 +29,7 @@ from gazefusion.calibration.camera import (
     read_views,
 )
 from gazefusion.calibration.intrinsics import save_intrinsics
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import CalibrationError, ConfigError, DisplayError, FileFormatError, OutputError
 
 #: What a folder given to --images contributes.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -88,38 +88,38 @@ def _check_display() -> None:
     if sys.platform.startswith("linux") and not any(
         os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
     ):
-        raise UserError("no display for the calibration window (DISPLAY is not set): use --headless")
+        raise DisplayError("no display for the calibration window (DISPLAY is not set): use --headless")
 
 
 def _check_out(path: Path) -> None:
     """Refuse an unwritable --out before any work is done."""
     parent = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
-        raise UserError(f"--out {path} is a folder: give a file name such as {path / 'camera.yaml'}")
+        raise OutputError(f"--out {path} is a folder: give a file name such as {path / 'camera.yaml'}")
     if parent.exists() and not parent.is_dir():
-        raise UserError(f"--out {path}: {parent} is not a folder")
+        raise OutputError(f"--out {path}: {parent} is not a folder")
     if not parent.is_dir():
-        raise UserError(f"--out {path}: folder {parent} does not exist")
+        raise OutputError(f"--out {path}: folder {parent} does not exist")
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise UserError(f"--out {path}: not writable")
+        raise OutputError(f"--out {path}: not writable")
 
 
 def _check_args(args: argparse.Namespace) -> tuple[int, int]:
     board = parse_board(args.board)
     if not (math.isfinite(args.square_mm) and args.square_mm > 0):
-        raise UserError(f"--square-mm must be a positive number of mm, got {args.square_mm:g}")
+        raise ConfigError(f"--square-mm must be a positive number of mm, got {args.square_mm:g}")
     if args.min_views < 3:
-        raise UserError(f"--min-views must be at least 3, got {args.min_views}")
+        raise ConfigError(f"--min-views must be at least 3, got {args.min_views}")
     if args.camera is not None and args.views < args.min_views:
-        raise UserError(f"--views {args.views}: need at least --min-views ({args.min_views})")
+        raise ConfigError(f"--views {args.views}: need at least --min-views ({args.min_views})")
     if not (math.isfinite(args.max_view_rms) and args.max_view_rms > 0):
-        raise UserError(f"--max-view-rms must be a positive number of px, got {args.max_view_rms:g}")
+        raise ConfigError(f"--max-view-rms must be a positive number of px, got {args.max_view_rms:g}")
     if args.camera is None and args.save_views:
-        raise UserError("--save-views is for a live calibration (--camera)")
+        raise ConfigError("--save-views is for a live calibration (--camera)")
     if args.camera is not None and not (math.isfinite(args.timeout_s) and args.timeout_s > 0):
-        raise UserError(f"--timeout-s must be a positive number of seconds, got {args.timeout_s:g}")
+        raise ConfigError(f"--timeout-s must be a positive number of seconds, got {args.timeout_s:g}")
     if args.window is not None and args.window < 1:
-        raise UserError(f"--window must be a half-size of at least 1 px, got {args.window}")
+        raise ConfigError(f"--window must be a half-size of at least 1 px, got {args.window}")
     _check_out(Path(args.out))
     return board
 
@@ -133,15 +133,17 @@ def _image_views(
     else:
         paths = sorted(path for path in glob.glob(pattern, recursive=True) if os.path.isfile(path))
     if not paths:
-        raise UserError(f"--images {args.images!r} matches no files")
+        raise FileFormatError(f"--images {args.images!r} matches no files")
     views, skipped = read_views(paths, board, args.detector, args.window)
     for name, reason in skipped:
         _warn(f"skipped {name}: {reason}")
     if not views:
         unreadable = sum(reason == "not a readable image" for _, reason in skipped)
         if unreadable == len(paths):
-            raise UserError(f"no usable views: none of the {len(paths)} files matched by --images is a readable image")
-        raise UserError(
+            raise FileFormatError(
+                f"no usable views: none of the {len(paths)} files matched by --images is a readable image"
+            )
+        raise CalibrationError(
             f"no usable views: none of the {len(paths) - unreadable} images shows the whole "
             f"{board[0]}x{board[1]} chessboard (check --board: inner corners, e.g. 9x6)"
         )
@@ -157,7 +159,7 @@ def _live_views(args: argparse.Namespace, board: tuple[int, int]) -> tuple[list[
         try:
             save_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise UserError(f"--save-views {save_dir}: cannot make the folder ({exc.strerror})") from None
+            raise OutputError(f"--save-views {save_dir}: cannot make the folder ({exc.strerror})") from None
 
     def save(view: BoardView, image: np.ndarray) -> None:
         if save_dir is not None:
@@ -174,7 +176,7 @@ def _live_views(args: argparse.Namespace, board: tuple[int, int]) -> tuple[list[
     if len(views) < args.views:
         _warn(f"took {len(views)} of {args.views} views before the capture ended ({capture.ended})")
     if not views:
-        raise UserError(
+        raise CalibrationError(
             f"no usable views: the {board[0]}x{board[1]} chessboard was never seen whole and steady "
             f"in {capture.frames_seen} frames"
         )

@@ -37,8 +37,7 @@ from gazefusion.calibration.tracker_sources import (
 from gazefusion.fusion.camera import open_camera, redact_url
 from gazefusion.fusion.config import Config, load_config
 from gazefusion.fusion.display import display_available
-from gazefusion.fusion.errors import UserError
-from gazefusion.fusion.geometry import ScreenGeometry
+from gazefusion.fusion.errors import CalibrationError, CameraError, ConfigError, DisplayError, OutputError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -142,11 +141,11 @@ def _settings(args: argparse.Namespace, config: Config) -> ProcedureSettings:
     for name in ("dwell", "target_timeout", "accept_radius", "rate"):
         value = getattr(args, name)
         if not value > 0:
-            raise UserError(f"--{name.replace('_', '-')} must be a positive number, not {value}")
+            raise ConfigError(f"--{name.replace('_', '-')} must be a positive number, not {value}")
     if not 0 <= args.margin < 0.5:
-        raise UserError(f"--margin must be in [0, 0.5), not {args.margin}")
+        raise ConfigError(f"--margin must be in [0, 0.5), not {args.margin}")
     if not args.noise_deg >= 0:
-        raise UserError(f"--noise-deg must be >= 0, not {args.noise_deg}")
+        raise ConfigError(f"--noise-deg must be >= 0, not {args.noise_deg}")
     return ProcedureSettings(
         points=args.points,
         margin_frac=args.margin,
@@ -160,9 +159,9 @@ def _settings(args: argparse.Namespace, config: Config) -> ProcedureSettings:
 
 def _check_writable(path: Path, flag: str) -> None:
     if not path.parent.is_dir():
-        raise UserError(f"{flag} {path}: the folder {path.parent} does not exist")
+        raise OutputError(f"{flag} {path}: the folder {path.parent} does not exist")
     if not os.access(path.parent, os.W_OK):
-        raise UserError(f"{flag} {path}: the folder {path.parent} is not writable")
+        raise OutputError(f"{flag} {path}: the folder {path.parent} is not writable")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -170,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, {"camera.source": args.camera, "tracker.spec": args.tracker})
     camera_spec = config.camera.source
     if camera_spec.strip().lower() == "none":
-        raise UserError(
+        raise ConfigError(
             "calibrate tracker needs a camera (--camera SOURCE): the targets are placed in the camera "
             "image, so camera none is not valid here"
         )
@@ -183,12 +182,12 @@ def run(args: argparse.Namespace) -> int:
         _check_writable(out, "--out")
         _check_writable(report, "--report")
     if not args.headless and not display_available():
-        raise UserError("no display for the calibration window: run on a display, or use --headless")
+        raise DisplayError("no display for the calibration window: run on a display, or use --headless")
     if args.headless and not args.simulate_participant:
-        raise UserError(
+        raise ConfigError(
             "--headless shows no targets, so nobody can look at them: add --simulate-participant, or run on a display"
         )
-    geometry = ScreenGeometry(*config.screen.size_px, *config.screen.size_mm, config.screen.distance_mm).validate()
+    geometry = config.screen.geometry()
     never = [name.strip() for name in args.never_fixate.split(",") if name.strip()]
     participant = (
         SimulatedParticipant(geometry, noise_deg=args.noise_deg, never_fixate=never, seed=args.seed)
@@ -200,7 +199,9 @@ def run(args: argparse.Namespace) -> int:
         camera = stack.enter_context(open_camera(camera_spec, config.camera))
         frame = camera.latest(timeout_s=config.camera.read_timeout_s)
         if frame is None:
-            raise UserError(f"camera {redact_url(camera_spec)} gave no frame within {config.camera.read_timeout_s:g} s")
+            raise CameraError(
+                f"camera {redact_url(camera_spec)} gave no frame within {config.camera.read_timeout_s:g} s"
+            )
         height, width = frame.image.shape[:2]
         view = CameraView(geometry, (width, height))
         if existing is not None:
@@ -224,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
                 outcome = procedure.run()
                 checked, summary = outcome.validation, outcome.summary
         except KeyboardInterrupt:
-            raise UserError("calibration interrupted: nothing written", exit_code=130) from None
+            raise CalibrationError("calibration interrupted: nothing written", exit_code=130) from None
         image = (camera.latest() or frame).image
 
     if participant is not None:

@@ -8,7 +8,7 @@ import os
 import statistics
 import sys
 
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import ConfigError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from gazefusion.fusion.demo.run import run_demo
 
     if not args.seconds > 0:
-        raise UserError(f"--seconds must be positive, got {args.seconds:g}")
+        raise ConfigError(f"--seconds must be positive, got {args.seconds:g}")
     result = run_demo(
         args.out,
         args.seconds,

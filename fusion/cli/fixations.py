@@ -14,8 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from gazefusion.fusion.config import load_config
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.config import ScreenConfig, load_config
+from gazefusion.fusion.errors import ConfigError, FileFormatError, OutputError
 from gazefusion.fusion.fixations import DETECTORS, describe_params, make_detector
 from gazefusion.fusion.geometry import ScreenGeometry
 from gazefusion.fusion.tables import TableReader, TableWriter, parse_float
@@ -56,7 +56,7 @@ def _pair(text: str, flag: str) -> tuple[float, float]:
     try:
         width, height = (float(part) for part in parts)
     except ValueError:
-        raise UserError(f"{flag}: expected WxH, e.g. 1024x768, got {text!r}") from None
+        raise ConfigError(f"{flag}: expected WxH, e.g. 1024x768, got {text!r}") from None
     return width, height
 
 
@@ -65,26 +65,25 @@ def _params(items: list[str]) -> dict[str, float]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise UserError(f"--param: expected KEY=VALUE, got {item!r}")
+            raise ConfigError(f"--param: expected KEY=VALUE, got {item!r}")
         try:
             params[key.strip()] = float(value)
         except ValueError:
-            raise UserError(f"--param {key.strip()}: {value!r} is not a number") from None
+            raise ConfigError(f"--param {key.strip()}: {value!r} is not a number") from None
     return params
 
 
-def resolve_geometry(args: argparse.Namespace, gaze: Path, screen: object) -> ScreenGeometry:
+def resolve_geometry(args: argparse.Namespace, gaze: Path, screen: ScreenConfig) -> ScreenGeometry:
     """Flags over the JSON sidecar next to `gaze` over the configuration's screen section."""
     sidecar = gaze.with_suffix(".json")
     if sidecar.is_file():
         base = ScreenGeometry.from_sidecar(sidecar)
     else:
-        (wpx, hpx), (wmm, hmm) = screen.size_px, screen.size_mm  # type: ignore[attr-defined]
-        base = ScreenGeometry(wpx, hpx, wmm, hmm, screen.distance_mm)  # type: ignore[attr-defined]
+        base = screen.geometry()
     if args.screen_px:
         wpx, hpx = _pair(args.screen_px, "--screen-px")
         if wpx != int(wpx) or hpx != int(hpx):
-            raise UserError(f"--screen-px: expected whole pixels, got {args.screen_px!r}")
+            raise ConfigError(f"--screen-px: expected whole pixels, got {args.screen_px!r}")
         base = base._replace(width_px=int(wpx), height_px=int(hpx))
     if args.screen_mm:
         wmm, hmm = _pair(args.screen_mm, "--screen-mm")
@@ -130,14 +129,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         writer = TableWriter(out, FIXATION_COLUMNS, flush_every_s=0.5)
     except OSError as exc:
-        raise UserError(f"cannot write {out}: {exc.strerror}") from None
+        raise OutputError(f"cannot write {out}: {exc.strerror}") from None
     with writer:
         for row in reader:
             rows += 1
             where = f"{gaze} data row {rows}"
             t = parse_float(row["t"], "t", where)
             if t != t:
-                raise UserError(f"column t: empty or nan time ({where})")
+                raise FileFormatError(f"column t: empty or nan time ({where})")
             x = parse_float(row["x"], "x", where)
             y = parse_float(row["y"], "y", where)
             valid = not has_valid or row["valid"].strip().lower() not in ("0", "false", "")

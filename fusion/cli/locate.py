@@ -12,7 +12,7 @@ import numpy as np
 
 from gazefusion.calibration.intrinsics import CameraIntrinsics, load_intrinsics
 from gazefusion.fusion.config import load_config
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import ConfigError, FileFormatError
 from gazefusion.fusion.markers import MarkerDetector, MarkerLibrary
 from gazefusion.fusion.markers.detector import clip_roi, hit_summary
 
@@ -47,12 +47,12 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     markers_path = args.markers or config.markers.file
     if not markers_path:
-        raise UserError("no marker library: give --markers MARKERS.yaml (a YAML list of {id, image, width_m})")
+        raise ConfigError("no marker library: give --markers MARKERS.yaml (a YAML list of {id, image, width_m})")
     requested = None
     if args.roi is not None:
         requested = tuple(int(round(v)) for v in parse_numbers(args.roi, 4, "--roi", "X,Y,W,H"))
         if requested[2] <= 0 or requested[3] <= 0:
-            raise UserError(f"--roi {args.roi}: width and height must be positive")
+            raise ConfigError(f"--roi {args.roi}: width and height must be positive")
     gaze = None
     if args.gaze is not None:
         gx, gy = parse_numbers(args.gaze, 2, "--gaze", "X,Y")
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if requested is not None:
         roi = clip_roi(requested, (width, height))
         if roi is None:
-            raise UserError(
+            raise ConfigError(
                 f"--roi {args.roi} lies outside the {width}x{height} image (or leaves less than 8 px of it)"
             )
     library = MarkerLibrary.load(markers_path, config.markers)
@@ -115,21 +115,21 @@ def run(args: argparse.Namespace) -> int:
 def read_image(path: str) -> np.ndarray:
     """Read a picture, or refuse clearly."""
     if not Path(path).is_file():
-        raise UserError(f"image not found: {path}")
+        raise FileFormatError(f"image not found: {path}")
     image = cv2.imread(path, cv2.IMREAD_COLOR)
     if image is None or image.size == 0:
-        raise UserError(f"cannot read image {path}: not a picture OpenCV can decode")
+        raise FileFormatError(f"cannot read image {path}: not a picture OpenCV can decode")
     return image
 
 
 def parse_numbers(text: str, count: int, flag: str, form: str) -> list[float]:
-    """``"1,2,3"`` → [1.0, 2.0, 3.0], exactly `count` finite numbers, or a UserError."""
+    """``"1,2,3"`` → [1.0, 2.0, 3.0], exactly `count` finite numbers, or a ConfigError."""
     try:
         values = [float(part) for part in text.split(",")]
     except ValueError:
-        raise UserError(f"{flag} {text!r}: expected {form} (numbers, comma-separated)") from None
+        raise ConfigError(f"{flag} {text!r}: expected {form} (numbers, comma-separated)") from None
     if len(values) != count or not all(abs(v) < float("inf") for v in values):
-        raise UserError(f"{flag} {text!r}: expected {form} ({count} numbers, comma-separated)")
+        raise ConfigError(f"{flag} {text!r}: expected {form} ({count} numbers, comma-separated)")
     return values
 
 

@@ -8,7 +8,7 @@ import math
 
 from gazefusion.fusion.camera import open_camera, redact_url
 from gazefusion.fusion.config import load_config
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import CameraError, ConfigError
 
 _FIELDS = (
     "frames",
@@ -49,9 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Read the frames, print the figures; exit 1 if fewer frames came than asked for."""
     if args.frames < 1:
-        raise UserError(f"--frames must be at least 1, not {args.frames}")
+        raise ConfigError(f"--frames must be at least 1, not {args.frames}")
     if args.timeout is not None and not args.timeout > 0:
-        raise UserError(f"--timeout must be a positive number of seconds, not {args.timeout}")
+        raise ConfigError(f"--timeout must be a positive number of seconds, not {args.timeout}")
     overrides = {"camera": {"source": args.source}}
     if args.timeout is not None:
         overrides["camera"].update(connect_timeout_s=args.timeout, read_timeout_s=args.timeout)
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
             shown = f"{value:.2f}" if isinstance(value, float) else str(value)
             print(f"{key:<18} {shown}")
     if received < args.frames:
-        raise UserError(
+        raise CameraError(
             f"camera {redact_url(args.source)}: only {received} of {args.frames} frames "
             f"arrived (waited {wait_s:g} s for the next)",
             exit_code=1,

@@ -11,7 +11,7 @@ import sys
 
 from gazefusion.fusion.cli.run import describe
 from gazefusion.fusion.core import CoreOutput
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import ConfigError
 from gazefusion.fusion.replay import replay_session
 
 
@@ -47,16 +47,16 @@ def _params(pairs: list[str]) -> dict[str, float] | None:
         except ValueError:
             sep = ""
         if not sep or not name.strip():
-            raise UserError(f"--param {pair!r}: expected NAME=NUMBER, e.g. --param velocity_threshold_deg_s=40")
+            raise ConfigError(f"--param {pair!r}: expected NAME=NUMBER, e.g. --param velocity_threshold_deg_s=40")
     return params
 
 
 def run(args: argparse.Namespace) -> int:
     """Replay and print looks and a summary; problems with the session are named."""
     if not args.speed > 0:
-        raise UserError(f"--speed {args.speed}: expected a number > 0")
+        raise ConfigError(f"--speed {args.speed}: expected a number > 0")
     if args.workers is not None and args.workers < 1:
-        raise UserError(f"--workers {args.workers}: expected a whole number >= 1")
+        raise ConfigError(f"--workers {args.workers}: expected a whole number >= 1")
     overrides = {
         "fixations.method": args.method,
         "fixations.params": _params(args.param),

@@ -9,9 +9,16 @@ import argparse
 import sys
 import time
 
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import ConfigError
 from gazefusion.fusion.geometry import ScreenGeometry
-from gazefusion.trackers.iviewx.simulator import MAX_RATE_HZ, MODES, VALIDATION_FORMS, Faults, IViewXSimulator, real_world
+from gazefusion.trackers.iviewx.simulator import (
+    MAX_RATE_HZ,
+    MODES,
+    VALIDATION_FORMS,
+    Faults,
+    IViewXSimulator,
+    real_world,
+)
 from gazefusion.trackers.script import ScriptedGaze
 
 
@@ -89,9 +96,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Serve until Ctrl-C or --seconds."""
     if not 0 <= args.port <= 65535:
-        raise UserError(f"--port {args.port} is not a port number (0-65535)")
+        raise ConfigError(f"--port {args.port} is not a port number (0-65535)")
     if args.lines_per_datagram < 1:
-        raise UserError(f"--lines-per-datagram must be at least 1, got {args.lines_per_datagram}")
+        raise ConfigError(f"--lines-per-datagram must be at least 1, got {args.lines_per_datagram}")
     faults = Faults(
         loss=args.loss,
         duplicate=args.duplicate,

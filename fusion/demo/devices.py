@@ -17,9 +17,14 @@ import signal
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from gazefusion.fusion.demo.server import ServerStats
-from gazefusion.fusion.errors import UserError
+from gazefusion.calibration.mapping import TrackerCameraMapping
+from gazefusion.fusion.demo.scene import DemoScene
+from gazefusion.fusion.demo.script import DemoGaze
+from gazefusion.fusion.demo.server import MjpegServer, ServerStats
+from gazefusion.fusion.demo.truth import TruthLog
+from gazefusion.fusion.errors import GazefusionError
 from gazefusion.fusion.geometry import ScreenGeometry
+from gazefusion.trackers.iviewx.simulator import IViewXSimulator
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +100,7 @@ class DemoDevices:
 
         Raises
         ------
-        UserError
+        GazefusionError
             The child did not start, or one of the devices failed to (the reason, one line).
         """
         context = multiprocessing.get_context("spawn")
@@ -108,15 +113,15 @@ class DemoDevices:
         self._conn = parent
         if not parent.poll(START_TIMEOUT_S):
             self._kill()
-            raise UserError(f"the demo's camera and tracker did not start within {START_TIMEOUT_S:.0f} s")
+            raise GazefusionError(f"the demo's camera and tracker did not start within {START_TIMEOUT_S:.0f} s")
         try:
             message = parent.recv()
         except EOFError:
             self._kill()
-            raise UserError("the demo's camera and tracker process ended before it started") from None
+            raise GazefusionError("the demo's camera and tracker process ended before it started") from None
         if message[0] == "error":
             self._kill()
-            raise UserError(f"the demo's devices failed to start: {message[1]}")
+            raise GazefusionError(f"the demo's devices failed to start: {message[1]}")
         _, self.url, self.command_port, self.origin_s = message
         return self
 
@@ -163,13 +168,6 @@ def _serve_devices(conn: multiprocessing.connection.Connection, params: dict[str
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     closers: list[Any] = []
     try:
-        from gazefusion.calibration.mapping import TrackerCameraMapping
-        from gazefusion.fusion.demo.scene import DemoScene
-        from gazefusion.fusion.demo.script import DemoGaze
-        from gazefusion.fusion.demo.server import MjpegServer
-        from gazefusion.fusion.demo.truth import TruthLog
-        from gazefusion.trackers.iviewx.simulator import IViewXSimulator
-
         geometry = ScreenGeometry(*params["geometry"])
         scene = DemoScene()
         truth = TruthLog(scene, Path(params["truth_path"]))
@@ -186,7 +184,7 @@ def _serve_devices(conn: multiprocessing.connection.Connection, params: dict[str
         closers.insert(0, simulator.stop)
         conn.send(("ready", server.url, simulator.command_port, server.origin_s))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent as one line
-        text = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+        text = str(exc) if isinstance(exc, GazefusionError) else f"{type(exc).__name__}: {exc}"
         conn.send(("error", text))
         _close_all(closers)
         return

@@ -35,10 +35,11 @@ from gazefusion.fusion.demo.devices import DemoDevices
 from gazefusion.fusion.demo.scene import DemoScene
 from gazefusion.fusion.demo.server import ServerStats
 from gazefusion.fusion.demo.summary import DemoSummary, FixationRecord, summarise
-from gazefusion.fusion.errors import UserError
-from gazefusion.fusion.runner import Runner, screen_geometry
+from gazefusion.fusion.display import Display, HeadlessOutputs, display_available
+from gazefusion.fusion.errors import ConfigError, GazefusionError, OutputError
+from gazefusion.fusion.files import write_yaml_atomic
+from gazefusion.fusion.runner import Runner
 from gazefusion.fusion.types import FixationEvent
-from gazefusion.fusion.yamlfile import write_yaml_atomic
 
 log = logging.getLogger(__name__)
 
@@ -185,28 +186,26 @@ def run_demo(
 
     Raises
     ------
-    UserError
+    GazefusionError
         Anything that fails to start, with one line saying what.
     """
     if not seconds > 0:
-        raise UserError(f"--seconds must be positive, got {seconds}")
+        raise ConfigError(f"--seconds must be positive, got {seconds}")
     say = echo or (lambda text: None)
     out = Path(out_dir) if out_dir is not None else default_out_dir()
     if (out / "session.yaml").exists():
-        raise UserError(f"{out} already holds a session: choose another --out")
+        raise OutputError(f"{out} already holds a session: choose another --out")
     if headless is None:
-        from gazefusion.fusion.display import display_available
-
         headless = not display_available()
     scene = DemoScene()
     try:
         library = scene.write_library(out / "scene")
         intrinsics = scene.write_intrinsics(out / "scene" / "intrinsics.yaml")
     except OSError as exc:
-        raise UserError(f"cannot write the demo's files into {out}: {exc.strerror or exc}") from None
+        raise OutputError(f"cannot write the demo's files into {out}: {exc.strerror or exc}") from None
 
     base = demo_config(config_path)
-    geometry = screen_geometry(base)
+    geometry = base.screen.geometry()
     listen_port = _free_udp_port()
     devices = DemoDevices(out / "truth.tsv", geometry, listen_port, seed=seed, fps=FPS, gaze_rate_hz=GAZE_RATE_HZ)
     devices.start()
@@ -293,7 +292,9 @@ def run_demo(
             runner.stop()
         report = devices.stop()
     if report is None:
-        raise UserError("the demo's camera and tracker process did not report back; the session is in " + str(out))
+        raise GazefusionError(
+            "the demo's camera and tracker process did not report back; the session is in " + str(out)
+        )
     # The scripted eye's intent, on the scene clock, for the agreement figure.
     visits = [
         (onset + report.script_offset_s, offset + report.script_offset_s, label)
@@ -323,8 +324,6 @@ def _drive(runner: Any, config: Config, seconds: float) -> None:
     """
     deadline = time.monotonic() + seconds
     if not config.display.headless:
-        from gazefusion.fusion.display import Display
-
         try:
             Display(runner, config.display.fullscreen).run(seconds)
         finally:
@@ -332,8 +331,6 @@ def _drive(runner: Any, config: Config, seconds: float) -> None:
         return
     outputs = None
     if config.record.dir and (config.display.annotated_video or config.display.look_snapshots):
-        from gazefusion.fusion.display import HeadlessOutputs
-
         directory = runner.recorder.directory if runner.recorder is not None else Path(config.record.dir)
         outputs = HeadlessOutputs(
             runner, directory, video=config.display.annotated_video, snapshots=config.display.look_snapshots

@@ -8,8 +8,11 @@
 >>> detector.flush()                                      # doctest: +SKIP
 """
 
+from gazefusion.fusion.config import DEFAULT_FIXATION_METHOD as DEFAULT_METHOD
 from gazefusion.fusion.fixations.base import COMMON_PARAMS, FixationBuilder, FixationDetector, Param
-from gazefusion.fusion.fixations.registry import DEFAULT_METHOD, DETECTORS, describe_params, make_detector
+from gazefusion.fusion.fixations.idt import IDTDetector
+from gazefusion.fusion.fixations.ivt import IVTDetector
+from gazefusion.fusion.fixations.registry import DETECTORS, describe_params, make_detector
 
 __all__ = [
     "COMMON_PARAMS",
@@ -17,6 +20,8 @@ __all__ = [
     "DETECTORS",
     "FixationBuilder",
     "FixationDetector",
+    "IDTDetector",
+    "IVTDetector",
     "Param",
     "describe_params",
     "make_detector",

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from math import atan
 from typing import ClassVar, NamedTuple
 
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import ConfigError
 from gazefusion.fusion.geometry import ScreenGeometry
 from gazefusion.fusion.types import Fixation, FixationEvent
 
@@ -187,20 +187,20 @@ class FixationDetector:
 
     @classmethod
     def resolve_params(cls, params: Mapping[str, float] | None) -> dict[str, float]:
-        """Defaults overridden by `params`; unknown names or bad values raise :class:`UserError`."""
+        """Defaults overridden by `params`; unknown names or bad values raise :class:`ConfigError`."""
         known = cls.all_params()
         resolved = {key: spec.default for key, spec in known.items()}
         for key, value in (params or {}).items():
             if key not in known:
-                raise UserError(
+                raise ConfigError(
                     f"fixation method {cls.name!r} has no parameter {key!r}; known: {', '.join(sorted(known))}"
                 )
             try:
                 number = float(value)
             except (TypeError, ValueError):
-                raise UserError(f"fixation parameter {key}: {value!r} is not a number") from None
+                raise ConfigError(f"fixation parameter {key}: {value!r} is not a number") from None
             if not math.isfinite(number) or number < known[key].minimum:
-                raise UserError(f"fixation parameter {key}: {value!r} must be a number >= {known[key].minimum:g}")
+                raise ConfigError(f"fixation parameter {key}: {value!r} must be a number >= {known[key].minimum:g}")
             resolved[key] = number
         return resolved
 

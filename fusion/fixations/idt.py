@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Mapping
 
 from gazefusion.fusion.fixations.base import FixationBuilder, FixationDetector, Param
+from gazefusion.fusion.fixations.registry import DETECTORS
 from gazefusion.fusion.geometry import ScreenGeometry
 from gazefusion.fusion.types import FixationEvent
 
@@ -51,6 +52,7 @@ class _MonotonicWindow:
         return max(self._max[0][1], value) - min(self._min[0][1], value)
 
 
+@DETECTORS.register("idt")
 class IDTDetector(FixationDetector):
     """Dispersion-threshold fixation detector (I-DT), incremental.
 

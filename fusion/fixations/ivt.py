@@ -42,6 +42,7 @@ from collections.abc import Mapping
 from operator import mul
 
 from gazefusion.fusion.fixations.base import FixationBuilder, FixationDetector, Param
+from gazefusion.fusion.fixations.registry import DETECTORS
 from gazefusion.fusion.geometry import ScreenGeometry
 from gazefusion.fusion.types import FixationEvent
 
@@ -50,6 +51,7 @@ _REBASE_S = 600.0  # relative times are kept below this, s
 _NOISE_WARMUP = 20  # fixation samples seen before the threshold adapts
 
 
+@DETECTORS.register("ivt")
 class IVTDetector(FixationDetector):
     """Velocity-threshold fixation detector (I-VT) with gap fill, merging, minimum duration.
 

@@ -1,21 +1,21 @@
-"""The registry of fixation detectors: names to classes, and the factory."""
+"""The registry of fixation detectors (config key ``fixations.method``) and the factory.
+
+A detector registers itself where it is defined::
+
+    @DETECTORS.register("ivt")
+    class IVTDetector(FixationDetector): ...
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gazefusion.fusion.errors import UserError
 from gazefusion.fusion.fixations.base import FixationDetector
-from gazefusion.fusion.fixations.idt import IDTDetector
-from gazefusion.fusion.fixations.ivt import IVTDetector
 from gazefusion.fusion.geometry import ScreenGeometry
+from gazefusion.fusion.registry import Registry
 
-DETECTORS: dict[str, type[FixationDetector]] = {
-    IVTDetector.name: IVTDetector,
-    IDTDetector.name: IDTDetector,
-}
-
-DEFAULT_METHOD = "ivt"
+DETECTORS: Registry[type[FixationDetector]] = Registry("fixation method", key="fixations.method")
+"""Fixation detector classes by name."""
 
 
 def make_detector(method: str, geometry: ScreenGeometry, params: Mapping[str, float] | None = None) -> FixationDetector:
@@ -32,13 +32,10 @@ def make_detector(method: str, geometry: ScreenGeometry, params: Mapping[str, fl
 
     Raises
     ------
-    UserError
+    ConfigError
         For an unknown method or parameter, naming it and listing the known ones.
     """
-    cls = DETECTORS.get(method)
-    if cls is None:
-        raise UserError(f"unknown fixation method {method!r}; known: {', '.join(sorted(DETECTORS))}")
-    return cls(geometry, params)
+    return DETECTORS[method](geometry, params)
 
 
 def describe_params(method: str) -> list[str]:

@@ -11,19 +11,22 @@ import numpy as np
 
 from gazefusion.calibration.intrinsics import CameraIntrinsics
 from gazefusion.fusion.config import MarkersConfig
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.images import to_grey
 from gazefusion.fusion.markers.library import Marker, MarkerLibrary
 from gazefusion.fusion.markers.pose import estimate_planar_pose
+from gazefusion.fusion.registry import Registry
 from gazefusion.fusion.types import MarkerHit
 
-#: Robust homography estimators by name (config key ``markers.homography``).
-HOMOGRAPHY_METHODS: dict[str, int] = {
-    "ransac": cv2.RANSAC,
-    "usac_default": cv2.USAC_DEFAULT,
-    "usac_magsac": cv2.USAC_MAGSAC,
-    "usac_accurate": cv2.USAC_ACCURATE,
-    "usac_fast": cv2.USAC_FAST,
-}
+HOMOGRAPHY_METHODS: Registry[int] = Registry("homography estimator", key="markers.homography")
+"""Robust homography estimators by name (OpenCV's method flags)."""
+for _name, _flag in (
+    ("ransac", cv2.RANSAC),
+    ("usac_default", cv2.USAC_DEFAULT),
+    ("usac_magsac", cv2.USAC_MAGSAC),
+    ("usac_accurate", cv2.USAC_ACCURATE),
+    ("usac_fast", cv2.USAC_FAST),
+):
+    HOMOGRAPHY_METHODS.add(_name, _flag)
 #: A search region smaller than this (longest side, px) is upscaled before ORB, so a small
 #: marker spans enough px for ORB's 31 px patches.
 UPSCALE_BELOW_PX = 480
@@ -97,7 +100,7 @@ class MarkerDetector:
         The known markers.
     intrinsics : CameraIntrinsics
         The camera; frames of another size of the same aspect ratio use
-        `CameraIntrinsics.scaled_to` (another aspect ratio is refused with a `UserError`).
+        `CameraIntrinsics.scaled_to` (another aspect ratio is refused with a `CalibrationError`).
     config : MarkersConfig or None
         ORB features, ratio, minimum inliers, largest reprojection error, estimator.
         (default: None, the defaults)
@@ -119,12 +122,8 @@ class MarkerDetector:
         self.library = library
         self.intrinsics = intrinsics
         self.config = config or MarkersConfig()
-        if self.config.homography not in HOMOGRAPHY_METHODS:
-            raise UserError(
-                f"unknown homography estimator {self.config.homography!r} (known: {', '.join(HOMOGRAPHY_METHODS)})"
-            )
-        self.refine = refine
         self._method = HOMOGRAPHY_METHODS[self.config.homography]
+        self.refine = refine
         self._orb = cv2.ORB_create(
             nfeatures=self.config.n_features, scaleFactor=1.2, nlevels=PYRAMID_LEVELS, fastThreshold=FAST_THRESHOLD
         )
@@ -137,7 +136,7 @@ class MarkerDetector:
 
         Raises
         ------
-        UserError
+        ConfigError
             For another aspect ratio than the calibration's.
         """
         if image_size not in self._scaled:
@@ -466,21 +465,6 @@ class NeighbourSearch:
             train = np.hstack([train, np.full((len(queries), pad), -1, np.int64)])
             distance = np.hstack([distance, np.full((len(queries), pad), np.inf, np.float32)])
         return train, distance
-
-
-def to_grey(image: np.ndarray | None) -> np.ndarray | None:
-    """A uint8 grey view of a BGR, BGRA or grey frame; None for an empty one."""
-    if image is None or image.size == 0 or image.ndim not in (2, 3):
-        return None
-    if image.ndim == 2:
-        grey = image
-    elif image.shape[2] == 1:
-        grey = image[:, :, 0]
-    else:
-        grey = cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
-    if grey.dtype != np.uint8:
-        grey = cv2.normalize(grey, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
-    return grey
 
 
 def clip_roi(roi: tuple[int, int, int, int] | None, frame_size: tuple[int, int]) -> tuple[int, int, int, int] | None:

@@ -16,9 +16,10 @@ import cv2
 import numpy as np
 
 from gazefusion.fusion.config import MarkersConfig
-from gazefusion.fusion.errors import UserError
-from gazefusion.fusion.synthetic import texture_to_marker_m
-from gazefusion.fusion.yamlfile import read_yaml
+from gazefusion.fusion.errors import FileFormatError
+from gazefusion.fusion.files import read_yaml
+from gazefusion.fusion.geometry import texture_to_marker_m
+from gazefusion.fusion.images import to_grey
 
 #: The picture is resized so its longest side has this many px before the first level.
 REFERENCE_SIDE_PX = 480
@@ -98,7 +99,7 @@ class MarkerLibrary:
         ids = [marker.marker_id for marker in self.markers]
         duplicates = sorted({marker_id for marker_id in ids if ids.count(marker_id) > 1})
         if duplicates:
-            raise UserError(f"marker ids must be unique: {', '.join(duplicates)} appear more than once")
+            raise FileFormatError(f"marker ids must be unique: {', '.join(duplicates)} appear more than once")
 
     def __len__(self) -> int:
         return len(self.markers)
@@ -130,7 +131,7 @@ class MarkerLibrary:
 
         Raises
         ------
-        UserError
+        FileFormatError
             A missing or malformed file; per marker: a missing key, a duplicate id, a width
             that is not a positive number, a missing or unreadable picture, or a picture with
             too little texture — each named, with the reason.
@@ -139,32 +140,34 @@ class MarkerLibrary:
         path = Path(path)
         data = read_yaml(path, "markers")
         if not isinstance(data, list) or not data:
-            raise UserError(f"markers file {path}: expected a non-empty list of {{id, image, width_m}}")
+            raise FileFormatError(f"markers file {path}: expected a non-empty list of {{id, image, width_m}}")
         entries: list[tuple[str, np.ndarray, float, str]] = []
         seen: set[str] = set()
         for number, entry in enumerate(data, start=1):
             where = f"markers file {path}, entry {number}"
             if not isinstance(entry, dict):
-                raise UserError(f"{where}: expected a mapping with id, image, width_m")
+                raise FileFormatError(f"{where}: expected a mapping with id, image, width_m")
             missing = [key for key in ("id", "image", "width_m") if key not in entry]
             if missing:
-                raise UserError(f"{where}: lacks {', '.join(missing)}")
+                raise FileFormatError(f"{where}: lacks {', '.join(missing)}")
             unknown = sorted(set(entry) - {"id", "image", "width_m"})
             if unknown:
-                raise UserError(f"{where}: unknown key {', '.join(map(str, unknown))} (known: id, image, width_m)")
+                raise FileFormatError(
+                    f"{where}: unknown key {', '.join(map(str, unknown))} (known: id, image, width_m)"
+                )
             marker_id = str(entry["id"]).strip()
             if entry["id"] is None or not marker_id:
-                raise UserError(f"{where}: id must not be empty")
+                raise FileFormatError(f"{where}: id must not be empty")
             if marker_id in seen:
-                raise UserError(f"{where}: duplicate marker id {marker_id!r}")
+                raise FileFormatError(f"{where}: duplicate marker id {marker_id!r}")
             seen.add(marker_id)
             width_m = _width(entry["width_m"], f"marker {marker_id!r}")
             image_path = (path.parent / str(entry["image"])).resolve()
             if not image_path.is_file():
-                raise UserError(f"marker {marker_id!r}: image not found: {image_path}")
+                raise FileFormatError(f"marker {marker_id!r}: image not found: {image_path}")
             image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
             if image is None or image.size == 0:
-                raise UserError(f"marker {marker_id!r}: image is not a readable picture: {image_path}")
+                raise FileFormatError(f"marker {marker_id!r}: image is not a readable picture: {image_path}")
             entries.append((marker_id, image, width_m, str(image_path)))
         return cls(
             build_marker(marker_id, image, width_m, config, source) for marker_id, image, width_m, source in entries
@@ -195,14 +198,12 @@ def build_marker(marker_id: str, image: np.ndarray, width_m: float, config: Mark
 
     Raises
     ------
-    UserError
+    FileFormatError
         When the picture has too little texture (fewer than `MIN_REFERENCE_KEYPOINTS`).
     """
-    grey = (
-        image
-        if image.ndim == 2
-        else cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
-    )
+    grey = to_grey(image)
+    if grey is None:
+        raise FileFormatError(f"{source}: the picture is empty")
     height_px, width_px = grey.shape[:2]
     orb = cv2.ORB_create(nfeatures=config.n_features, scaleFactor=1.2, nlevels=8)
     base = REFERENCE_SIDE_PX / max(width_px, height_px)
@@ -214,7 +215,7 @@ def build_marker(marker_id: str, image: np.ndarray, width_m: float, config: Mark
         resized = grey if size == (width_px, height_px) else cv2.resize(grey, size, interpolation=interpolation)
         keypoints, descriptors = orb.detectAndCompute(resized, None)
         if level_index == 0 and len(keypoints) < MIN_REFERENCE_KEYPOINTS:
-            raise UserError(
+            raise FileFormatError(
                 f"marker {marker_id!r} ({source}): too little texture: {len(keypoints)} ORB keypoints, "
                 f"needs at least {MIN_REFERENCE_KEYPOINTS} (use a busier picture: print, photo, pattern)"
             )
@@ -230,11 +231,11 @@ def build_marker(marker_id: str, image: np.ndarray, width_m: float, config: Mark
 
 def _width(value: object, what: str) -> float:
     if isinstance(value, bool):
-        raise UserError(f"{what}: width_m must be a positive number of metres, got {value!r}")
+        raise FileFormatError(f"{what}: width_m must be a positive number of metres, got {value!r}")
     try:
         width_m = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise UserError(f"{what}: width_m must be a positive number of metres, got {value!r}") from None
+        raise FileFormatError(f"{what}: width_m must be a positive number of metres, got {value!r}") from None
     if not math.isfinite(width_m) or width_m <= 0:
-        raise UserError(f"{what}: width_m must be a positive number of metres, got {value!r}")
+        raise FileFormatError(f"{what}: width_m must be a positive number of metres, got {value!r}")
     return width_m

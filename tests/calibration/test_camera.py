@@ -20,7 +20,7 @@ from gazefusion.calibration.camera import (
     smallest_square_px,
     view_signature,
 )
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import CalibrationError, ConfigError
 from tests.calibration.chessboards import TRUE_DIST, TRUE_MATRIX, TRUE_SIZE, random_poses, true_corners
 from tests.calibration.conftest import BOARD, SQUARE_MM
 
@@ -45,7 +45,7 @@ def test_parse_board(text: str, board: tuple[int, int]) -> None:
     ids=["by", "1x1", "9x1", "one-number", "three", "letters", "negative"],
 )
 def test_parse_board_refuses(text: str) -> None:
-    with pytest.raises(UserError, match="--board"):
+    with pytest.raises(ConfigError, match="--board"):
         parse_board(text)
 
 
@@ -119,14 +119,14 @@ def test_a_bad_view_is_rejected_and_named(detected) -> None:
 
 def test_too_few_views_refused(detected) -> None:
     views = detected[0][:3]
-    with pytest.raises(UserError, match="only 3 usable chessboard views, need at least 5"):
+    with pytest.raises(CalibrationError, match="only 3 usable chessboard views, need at least 5"):
         calibrate_views(views, BOARD, SQUARE_MM)
 
 
 def test_views_of_different_sizes_refused() -> None:
     corners = np.zeros((54, 2), np.float32)
     views = [BoardView(f"v{i}", (640, 480) if i else (320, 240), corners, 3) for i in range(5)]
-    with pytest.raises(UserError, match="different image sizes"):
+    with pytest.raises(CalibrationError, match="different image sizes"):
         calibrate_views(views, BOARD, SQUARE_MM)
 
 

@@ -12,8 +12,8 @@ import yaml
 
 from gazefusion.calibration.camera import find_view
 from gazefusion.calibration.intrinsics import CameraIntrinsics, load_intrinsics, save_intrinsics
-from gazefusion.fusion.errors import UserError
-from gazefusion.fusion.yamlfile import write_yaml_atomic
+from gazefusion.fusion.errors import CalibrationError, FileFormatError, OutputError
+from gazefusion.fusion.files import write_yaml_atomic
 from tests.calibration.chessboards import TRUE_DIST, TRUE_MATRIX, TRUE_SIZE, object_points_mm
 from tests.calibration.conftest import BOARD, SQUARE_MM
 
@@ -65,7 +65,7 @@ def test_rms_is_optional(tmp_path: Path) -> None:
 def test_missing_key_is_named(tmp_path: Path, key: str) -> None:
     data = {k: v for k, v in GOOD.items() if k != key}
     path = _write(tmp_path, yaml.safe_dump(data))
-    with pytest.raises(UserError) as error:
+    with pytest.raises(FileFormatError) as error:
         load_intrinsics(path)
     assert str(error.value) == f"intrinsics file {path} lacks {key}"
 
@@ -73,7 +73,7 @@ def test_missing_key_is_named(tmp_path: Path, key: str) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("image_size: [640, 480\ncamera_matrix: {", "is not readable YAML"),
+        ("image_size: [640, 480\ncamera_matrix: {", "is not valid YAML \\(line 2\\)"),
         ("", "expected a mapping"),
         ("- 1\n- 2\n", "expected a mapping"),
         ("just a string", "expected a mapping"),
@@ -81,7 +81,7 @@ def test_missing_key_is_named(tmp_path: Path, key: str) -> None:
     ids=["broken-yaml", "empty", "a-list", "a-string"],
 )
 def test_malformed_file(tmp_path: Path, text: str, expected: str) -> None:
-    with pytest.raises(UserError, match=expected):
+    with pytest.raises(FileFormatError, match=expected):
         load_intrinsics(_write(tmp_path, text))
 
 
@@ -114,26 +114,26 @@ def test_malformed_file(tmp_path: Path, text: str, expected: str) -> None:
 )
 def test_bad_values_are_refused(tmp_path: Path, key: str, value: object, expected: str) -> None:
     path = _write(tmp_path, yaml.safe_dump(GOOD | {key: value}))
-    with pytest.raises(UserError, match=expected) as error:
+    with pytest.raises(FileFormatError, match=expected) as error:
         load_intrinsics(path)
     assert str(path) in str(error.value) and "\n" not in str(error.value)
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="intrinsics file not found: .*nope.yaml"):
+    with pytest.raises(FileFormatError, match="intrinsics file not found: .*nope.yaml"):
         load_intrinsics(tmp_path / "nope.yaml")
 
 
 def test_binary_file(tmp_path: Path) -> None:
     path = tmp_path / "camera.yaml"
     path.write_bytes(b"\xff\xfe\x00\x81binary")
-    with pytest.raises(UserError, match="not readable YAML"):
+    with pytest.raises(FileFormatError, match="not valid YAML"):
         load_intrinsics(path)
 
 
 def test_other_aspect_ratio_is_refused_clearly() -> None:
     intrinsics = CameraIntrinsics(TRUE_SIZE, TRUE_MATRIX, TRUE_DIST)
-    with pytest.raises(UserError) as error:
+    with pytest.raises(CalibrationError) as error:
         intrinsics.scaled_to((1280, 720))
     assert str(error.value) == (
         "intrinsics are for 640x480 but the images are 1280x720 (another aspect ratio): "
@@ -176,5 +176,5 @@ def test_atomic_write_leaves_no_temporary_and_reports_failure(tmp_path: Path) ->
     write_yaml_atomic(path, {"a": 1})
     assert yaml.safe_load(path.read_text()) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["out.yaml"]
-    with pytest.raises(UserError, match="cannot write .*missing/out.yaml"):
+    with pytest.raises(OutputError, match="cannot write .*missing/out.yaml"):
         write_yaml_atomic(tmp_path / "missing" / "out.yaml", {"a": 1})

@@ -18,7 +18,7 @@ from gazefusion.calibration.tracker import (
     validate_mapping,
     validation_targets,
 )
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import CalibrationError, ConfigError
 from gazefusion.fusion.geometry import ScreenGeometry
 
 GEOMETRY = ScreenGeometry(1920, 1080, 531.0, 299.0, 650.0)
@@ -42,7 +42,7 @@ def test_layouts_cover_the_image_inside_the_margin_and_validation_targets_differ
 
 
 def test_unknown_layout_is_refused() -> None:
-    with pytest.raises(UserError, match="--points must be one of 9, 13"):
+    with pytest.raises(ConfigError, match="--points must be one of 9, 13"):
         calibration_targets(5, (640, 480))
 
 
@@ -91,7 +91,7 @@ def test_select_samples_keeps_noise_free_data() -> None:
     ],
 )
 def test_degenerate_layouts_are_refused(points: list[list[float]], kind: str, message: str) -> None:
-    with pytest.raises(UserError, match=message):
+    with pytest.raises(CalibrationError, match=message):
         check_layout(np.array(points, dtype=float) * 100, kind)
 
 
@@ -143,14 +143,14 @@ def test_too_few_targets_for_the_polynomial_fall_back_to_the_homography() -> Non
 def test_too_few_targets_for_any_model_are_refused() -> None:
     camera = calibration_targets(9, (640, 480))[[1, 3, 8]]
     with pytest.raises(
-        UserError, match="calibration refused, nothing written: 3 valid targets: a homography needs at least 4"
+        CalibrationError, match="calibration refused, nothing written: 3 valid targets: a homography needs at least 4"
     ):
         fit_and_choose(_tracker_px(camera), camera, VIEW)
 
 
 def test_collinear_targets_are_refused() -> None:
     camera = np.vstack([calibration_targets(9, (640, 480))[[1, 2, 3]], [[200.0, 48.0]], [[500.0, 48.0]]])
-    with pytest.raises(UserError, match="collinear"):
+    with pytest.raises(CalibrationError, match="collinear"):
         fit_and_choose(_tracker_px(camera), camera, VIEW)
 
 
@@ -238,5 +238,5 @@ def test_mapping_from_another_camera_resolution_is_refused_with_the_reason() -> 
     camera = calibration_targets(9, (640, 480))
     mapping = fit_and_choose(_tracker_px(camera), camera, VIEW).mapping
     mapping.check_camera_size((640, 480))
-    with pytest.raises(UserError, match="calibrated for a 640x480 camera image but the camera gives 1280x720"):
+    with pytest.raises(CalibrationError, match="calibrated for a 640x480 camera image but the camera gives 1280x720"):
         mapping.check_camera_size((1280, 720))

@@ -21,7 +21,7 @@ from gazefusion.calibration.tracker_procedure import (
 from gazefusion.calibration.tracker_sources import run_tracker_calibration
 from gazefusion.fusion.cli import main
 from gazefusion.fusion.config import load_config
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import TrackerError
 from gazefusion.fusion.geometry import ScreenGeometry
 from gazefusion.trackers import open_tracker
 from gazefusion.trackers.iviewx.simulator import MODES, IViewXSimulator, real_world
@@ -104,7 +104,7 @@ def test_the_servers_calibration_needs_an_iviewx_tracker() -> None:
     from gazefusion.trackers.mock import ScriptedTracker
 
     with ScriptedTracker(SimulatedParticipant(GEOMETRY), realtime=False) as tracker:
-        with pytest.raises(UserError, match="--tracker-calibration runs the iViewX server's own calibration"):
+        with pytest.raises(TrackerError, match="--tracker-calibration runs the iViewX server's own calibration"):
             run_tracker_calibration(tracker, VIEW, HeadlessPresenter())
 
 

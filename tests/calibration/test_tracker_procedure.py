@@ -16,7 +16,7 @@ from gazefusion.calibration.tracker_procedure import (
     Target,
     TrackerCalibration,
 )
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import CalibrationError, ConfigError
 from gazefusion.fusion.geometry import ScreenGeometry
 from gazefusion.trackers.mock import ScriptedTracker
 
@@ -77,7 +77,7 @@ def test_a_target_never_fixated_times_out_and_is_skipped_and_reported() -> None:
 def test_too_few_fixated_targets_are_refused() -> None:
     participant = SimulatedParticipant(GEOMETRY, seed=3, never_fixate={"C2", "C3", "C4", "C5", "C6", "C7"})
     with pytest.raises(
-        UserError,
+        CalibrationError,
         match=r"calibration refused, nothing written: 3 valid targets: a homography needs at least 4; failed targets: C2 ",
     ):
         _calibrate(participant)
@@ -147,7 +147,7 @@ def test_space_accepts_a_target_by_hand() -> None:
 
 def test_unknown_fixation_method_is_refused_before_anything_is_shown() -> None:
     with ScriptedTracker(SimulatedParticipant(GEOMETRY), realtime=False) as tracker:
-        with pytest.raises(UserError, match="unknown fixation method 'nope'"):
+        with pytest.raises(ConfigError, match="unknown fixation method 'nope'"):
             TrackerCalibration(tracker, VIEW, HeadlessPresenter(), ProcedureSettings(fixation_method="nope"))
 
 

@@ -18,7 +18,7 @@ from gazefusion.calibration.tracker_procedure import (
     result_info,
 )
 from gazefusion.calibration.tracker_report import draw_report, report_lines, write_png_atomic
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import OutputError
 from gazefusion.fusion.geometry import ScreenGeometry
 
 GEOMETRY = ScreenGeometry(1920, 1080, 531.0, 299.0, 650.0)
@@ -96,7 +96,7 @@ def test_report_png_is_drawn_over_the_camera_frame(calibration_run: CalibrationR
 
 
 def test_report_to_a_missing_folder_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="cannot write"):
+    with pytest.raises(OutputError, match="cannot write"):
         write_png_atomic(tmp_path / "nope" / "report.png", np.zeros((4, 4, 3), np.uint8))
 
 

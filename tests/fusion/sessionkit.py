@@ -36,7 +36,6 @@ def marker_gaze_tracker(config: Config, rate_hz: float = 250.0, seed: int = 0) -
     import numpy as np
 
     from gazefusion.calibration.mapping import TrackerCameraMapping
-    from gazefusion.fusion.runner import screen_geometry
     from gazefusion.trackers.mock import ScriptedTracker
     from gazefusion.trackers.script import ScriptedGaze
 
@@ -47,7 +46,7 @@ def marker_gaze_tracker(config: Config, rate_hz: float = 250.0, seed: int = 0) -
         x, y, w = to_screen @ np.array([truth.centre_px[0], truth.centre_px[1], 1.0])
         targets.append((x / w, y / w, 0.45))
     targets.insert(2, (1750.0, 950.0, 0.3))  # the wall: a look at nothing
-    script = ScriptedGaze(screen_geometry(config), seed=seed, targets=targets, blink_probability=0.0)
+    script = ScriptedGaze(config.screen.geometry(), seed=seed, targets=targets, blink_probability=0.0)
     return ScriptedTracker(script, rate_hz=rate_hz)
 
 

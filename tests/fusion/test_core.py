@@ -9,7 +9,7 @@ import pytest
 
 from gazefusion.calibration.mapping import TrackerCameraMapping
 from gazefusion.fusion.core import FusionCore, LookEvent, mean_hit
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import CalibrationError
 from gazefusion.fusion.fixations import make_detector
 from gazefusion.fusion.geometry import ScreenGeometry
 from gazefusion.fusion.types import FixationEvent, Frame, MarkerHit
@@ -172,7 +172,7 @@ def test_a_mapping_for_another_camera_resolution_is_refused():
     mapping = TrackerCameraMapping.fullscreen((1920, 1080), (1280, 720))
     core = make_core(mapping=mapping)
     frame = Frame(0, 1.0, math.nan, np.zeros((480, 640, 3), np.uint8))
-    with pytest.raises(UserError, match="1280x720 camera image but the camera gives 640x480"):
+    with pytest.raises(CalibrationError, match="1280x720 camera image but the camera gives 640x480"):
         core.feed_frame(frame)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gazefusion.fusion.display import Display
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import DisplayError
 from gazefusion.fusion.overlay import LAYERS
 from gazefusion.fusion.runner import Runner
 from tests.fusion.sessionkit import make_config
@@ -36,7 +36,7 @@ def test_keys_quit_pause_toggle_layers_and_mark(display):
 def test_no_display_means_a_clear_error(monkeypatch):
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    with pytest.raises(UserError, match="run with --headless"):
+    with pytest.raises(DisplayError, match="run with --headless"):
         Display(Runner(make_config()))
 
 

@@ -159,7 +159,7 @@ def test_disk_full_stops_recording_with_one_message_and_keeps_what_was_written(t
 
 
 def test_frames_without_jpeg_are_recorded_as_the_core_saw_them(tmp_path):
-    from gazefusion.fusion.session import as_jpeg_frame
+    from gazefusion.fusion.camera.recorded import as_jpeg_frame
 
     rng = np.random.default_rng(0)
     raw = Frame(0, 1.0, math.nan, rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))

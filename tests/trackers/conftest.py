@@ -7,7 +7,6 @@ import pytest
 from gazefusion.fusion.config import ScreenConfig
 from gazefusion.fusion.geometry import ScreenGeometry
 from gazefusion.trackers.script import ScriptedGaze
-from gazefusion.trackers.spec import screen_geometry
 
 
 @pytest.fixture
@@ -19,7 +18,7 @@ def screen() -> ScreenConfig:
 @pytest.fixture
 def geometry(screen: ScreenConfig) -> ScreenGeometry:
     """Its geometry."""
-    return screen_geometry(screen)
+    return screen.geometry()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import FileFormatError
 from gazefusion.fusion.tables import TableWriter
 from gazefusion.trackers.base import binocular_sample, eye_gaze, monocular_sample
 from gazefusion.trackers.gazetable import GAZE_COLUMNS, read_gaze_table, sample_to_row
@@ -86,10 +86,10 @@ def test_minimal_table_t_x_y(tmp_path: Path) -> None:
 def test_bad_tables(tmp_path: Path, text: str, fragment: str) -> None:
     path = tmp_path / "bad.tsv"
     path.write_text(text)
-    with pytest.raises(UserError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(FileFormatError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
         list(read_gaze_table(path))
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="file not found"):
+    with pytest.raises(FileFormatError, match="file not found"):
         list(read_gaze_table(tmp_path / "nope.tsv"))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gazefusion.fusion.config import ScreenConfig, TrackerConfig
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import DisplayError, FileFormatError
 from gazefusion.fusion.tables import TableWriter
 from gazefusion.trackers import open_tracker
 from gazefusion.trackers.gazetable import GAZE_COLUMNS, sample_to_row
@@ -77,7 +77,7 @@ def test_replay_timed_keeps_order_and_tracker_time(tmp_path: Path, script: Scrip
 
 
 def test_replay_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="no gaze table"):
+    with pytest.raises(FileFormatError, match="no gaze table"):
         ReplayTracker(tmp_path / "nothing")
 
 
@@ -85,7 +85,7 @@ def test_mouse_needs_a_window(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     tracker = MouseTracker((1920, 1080))
-    with pytest.raises(UserError, match="mouse tracker needs a window"):
+    with pytest.raises(DisplayError, match="mouse tracker needs a window"):
         tracker.open()
     tracker.close()
 

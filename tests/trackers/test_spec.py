@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gazefusion.fusion.config import ScreenConfig, TrackerConfig
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import TrackerError
 from gazefusion.trackers import open_tracker
 from gazefusion.trackers.mock import MouseTracker, ReplayTracker, ScriptedTracker
 
@@ -66,7 +66,7 @@ def test_mouse_form() -> None:
     ],
 )
 def test_bad_specs(spec: str, fragment: str) -> None:
-    with pytest.raises(UserError) as info:
+    with pytest.raises(TrackerError) as info:
         _open(spec)
     message = str(info.value)
     assert fragment in message and "\n" not in message

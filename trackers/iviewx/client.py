@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from gazefusion.fusion.config import TrackerConfig
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import ConfigError, TrackerError
 from gazefusion.trackers.base import Tracker
 from gazefusion.trackers.iviewx.protocol import (
     VALIDATION_FIELDS,
@@ -170,7 +170,7 @@ class IViewXClient(Tracker):
         try:
             self.sample_format = SampleFormat(config.sample_format, self.eye_distance_mm)
         except ValueError as exc:
-            raise UserError(f"tracker.sample_format: {exc}") from None
+            raise ConfigError(f"tracker.sample_format: {exc}") from None
         super().__init__(
             sample_rate_hz=0.0,
             queue_samples=config.queue_samples,
@@ -206,7 +206,7 @@ class IViewXClient(Tracker):
         try:
             infos = socket.getaddrinfo(self.host, self.command_port, socket.AF_INET, socket.SOCK_DGRAM)
         except (socket.gaierror, UnicodeError):
-            raise UserError(
+            raise TrackerError(
                 f"iViewX host {self.host!r} does not resolve: check the tracker address "
                 "(iviewx://HOST:PORT or tracker.host)"
             ) from None
@@ -220,11 +220,11 @@ class IViewXClient(Tracker):
         except OSError as exc:
             sock.close()
             if exc.errno == errno.EADDRINUSE:
-                raise UserError(
+                raise TrackerError(
                     f"cannot listen on UDP port {self.listen_port}: the port is in use by another "
                     "program; choose another with iviewx://HOST:PORT?listen=PORT (and set iViewX to send there)"
                 ) from None
-            raise UserError(
+            raise TrackerError(
                 f"cannot listen on {self.bind_address}:{self.listen_port} ({exc.strerror}): "
                 "check tracker.bind_address and the listen port"
             ) from None
@@ -244,7 +244,7 @@ class IViewXClient(Tracker):
     def _handshake(self) -> None:
         if not self._ask("ping", "ET_PNG"):
             strangers = ", ".join(sorted(self._senders.dropped))
-            raise UserError(
+            raise TrackerError(
                 f"iViewX at {self.host}:{self.command_port} did not answer ET_PNG within "
                 f"{self.ping_timeout_s:g} s: "
                 + (
@@ -304,7 +304,7 @@ class IViewXClient(Tracker):
         self._sent.append(line.decode("latin-1").strip())
         with self._sock_lock:
             if self._sock is None:
-                raise UserError(f"{self.description} is not open")
+                raise TrackerError(f"{self.description} is not open")
             self._sock.sendto(line, (self._tracker_ip, self.command_port))
 
     def send_message(self, text: str) -> None:
@@ -330,7 +330,7 @@ class IViewXClient(Tracker):
         try:
             sample_format = SampleFormat(text, self.eye_distance_mm)
         except ValueError as exc:
-            raise UserError(f"sample format: {exc}") from None
+            raise ConfigError(f"sample format: {exc}") from None
         self.sample_format = sample_format
         self._clock_resolution_s = sample_format.clock_resolution_s
         self._send("ET_FRM", sample_format.text)
@@ -372,7 +372,7 @@ class IViewXClient(Tracker):
             return self._calibration.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
             self.abort()
-            raise UserError(why or f"{what}: iViewX did not finish in time (aborted with ET_BRK)") from None
+            raise TrackerError(why or f"{what}: iViewX did not finish in time (aborted with ET_BRK)") from None
 
     def calibrate(
         self,
@@ -404,14 +404,16 @@ class IViewXClient(Tracker):
 
         Raises
         ------
-        UserError
-            A bad number of points or eye, iViewX not announcing its targets within
+        ConfigError
+            A bad number of points or eye.
+        TrackerError
+            iViewX not announcing its targets within
             ``calibration_start_timeout_s``, or not finishing within `timeout_s`.
         """
         if points not in (2, 5, 9, 13):
-            raise UserError(f"calibration: {points} points is not one of 2, 5, 9, 13")
+            raise ConfigError(f"calibration: {points} points is not one of 2, 5, 9, 13")
         if eye is not None and eye not in ("l", "r"):
-            raise UserError(f"calibration: eye {eye!r} is not l or r")
+            raise ConfigError(f"calibration: eye {eye!r} is not l or r")
         self._drain_calibration()
         if area_px is not None:
             self._send("ET_CSZ", int(area_px[0]), int(area_px[1]))
@@ -499,7 +501,7 @@ class IViewXClient(Tracker):
                 if ends < math.inf:
                     break
                 self.abort()
-                raise UserError("validation: iViewX did not finish in time (aborted with ET_BRK)") from None
+                raise TrackerError("validation: iViewX did not finish in time (aborted with ET_BRK)") from None
             fields = dict(message.data)
             if _follow_targets(message.kind, fields, targets, shown, on_target):
                 continue

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from typing import Literal, NamedTuple
 
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import ConfigError, TrackerError
 from gazefusion.fusion.geometry import ScreenGeometry
 from gazefusion.trackers.iviewx.protocol import SampleFormat, split_command, split_lines
 from gazefusion.trackers.script import GazeScript, ScriptedGaze
@@ -121,11 +121,11 @@ def real_world(mode: str) -> RealWorld | None:
 
     Raises
     ------
-    UserError
+    ConfigError
         Not one of :data:`MODES`.
     """
     if mode not in MODES:
-        raise UserError(f"simulator mode {mode!r} is not one of {', '.join(MODES)}")
+        raise ConfigError(f"simulator mode {mode!r} is not one of {', '.join(MODES)}")
     return RealWorld() if mode == "real-world" else None
 
 
@@ -372,7 +372,7 @@ class IViewXSimulator:
         validation_form: str | None = None,
     ) -> None:
         if not 0 < rate_hz <= MAX_RATE_HZ:
-            raise UserError(f"simulator: rate {rate_hz:g} Hz is outside 1..{MAX_RATE_HZ:g} Hz")
+            raise TrackerError(f"simulator: rate {rate_hz:g} Hz is outside 1..{MAX_RATE_HZ:g} Hz")
         self.script: GazeScript = script or ScriptedGaze(ScreenGeometry(1920, 1080, 531.0, 299.0, 650.0), seed=seed)
         self.rate_hz = float(rate_hz)
         self.binocular = binocular
@@ -383,7 +383,9 @@ class IViewXSimulator:
         self.point_s = point_s
         self.on_command = on_command
         if validation_form is not None and validation_form not in VALIDATION_FORMS:
-            raise UserError(f"simulator: no validation form {validation_form!r} (known: {', '.join(VALIDATION_FORMS)})")
+            raise ConfigError(
+                f"simulator: no validation form {validation_form!r} (known: {', '.join(VALIDATION_FORMS)})"
+            )
         self.real_world = real_world or RealWorld(*(False,) * len(RealWorld._fields))
         self.validation_form = validation_form
         self.validation_runs = 0
@@ -442,7 +444,7 @@ class IViewXSimulator:
 
         Raises
         ------
-        UserError
+        TrackerError
             The port is in use or the address cannot be bound.
         """
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -451,7 +453,9 @@ class IViewXSimulator:
             sock.bind((self.host, self._requested))
         except OSError as exc:
             sock.close()
-            raise UserError(f"simulator: cannot listen on UDP {self.host}:{self._requested} ({exc.strerror})") from None
+            raise TrackerError(
+                f"simulator: cannot listen on UDP {self.host}:{self._requested} ({exc.strerror})"
+            ) from None
         sock.settimeout(0.1)
         self._sock = sock
         if self.real_world.other_address:
@@ -473,7 +477,7 @@ class IViewXSimulator:
             sock.bind((other, 0))
         except OSError as exc:
             sock.close()
-            raise UserError(f"simulator: cannot reply from {other} ({exc.strerror})") from None
+            raise TrackerError(f"simulator: cannot reply from {other} ({exc.strerror})") from None
         return sock
 
     @property

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gazefusion.fusion.camera.decode import DECODERS, CorruptJpeg, get_decoder
+from gazefusion.fusion.camera.decode import DECODERS, CorruptJpeg
 from gazefusion.fusion.config import CameraConfig, load_config
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import ConfigError
 
 from .conftest import make_jpeg
 
@@ -38,11 +38,13 @@ def test_corrupt_data_raises(name: str, data: bytes) -> None:
 
 
 def test_unknown_decoder_is_a_user_error() -> None:
-    with pytest.raises(UserError, match=r"'turbo' is not a known JPEG decoder; use one of simplejpeg, fast, half, cv2"):
-        get_decoder("turbo")
+    with pytest.raises(
+        ConfigError, match=r"unknown JPEG decoder 'turbo' \(camera.decoder\); known: simplejpeg, fast, half, cv2"
+    ):
+        DECODERS["turbo"]
 
 
 def test_config_refuses_an_unknown_decoder() -> None:
-    with pytest.raises(UserError, match="decoder"):
+    with pytest.raises(ConfigError, match="decoder"):
         load_config(None, {"camera": {"decoder": "turbo"}})
     assert CameraConfig().decoder == "simplejpeg"

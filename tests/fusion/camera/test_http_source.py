@@ -12,7 +12,7 @@ import pytest
 from gazefusion.fusion.camera import MjpegSource, SnapshotSource, open_camera
 from gazefusion.fusion.camera.decode import decode_simplejpeg
 from gazefusion.fusion.config import CameraConfig
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import CameraError
 from tests.conftest import free_port
 
 from .conftest import (
@@ -79,14 +79,16 @@ def tap_until(tap, predicate, timeout_s: float = 5.0):
 # -- the first connection fails: one clear line naming the URL without credentials ----------
 def test_connection_refused() -> None:
     url = f"http://{USER}:{PASSWORD}@127.0.0.1:{free_port()}/stream"
-    with pytest.raises(UserError, match=r"^camera http://\*\*\*@127\.0\.0\.1:\d+/stream: connection refused") as caught:
+    with pytest.raises(
+        CameraError, match=r"^camera http://\*\*\*@127\.0\.0\.1:\d+/stream: connection refused"
+    ) as caught:
         open_camera(url, FAST).start()
     assert PASSWORD not in str(caught.value) and USER not in str(caught.value)
 
 
 def test_dns_failure() -> None:
     with pytest.raises(
-        UserError, match=r"camera http://no-such-camera\.invalid/stream: the host name does not resolve"
+        CameraError, match=r"camera http://no-such-camera\.invalid/stream: the host name does not resolve"
     ):
         open_camera("http://no-such-camera.invalid/stream", FAST).start()
 
@@ -101,7 +103,7 @@ def test_http_error_names_url_without_credentials(scripted_server, status: str, 
         lambda r: r.send(http_head(status, "text/plain", ['WWW-Authenticate: Basic realm="cam"']) + b"no")
     )
     url = server.url("/video.mjpg?resolution=vga&pwd=" + PASSWORD, userinfo=f"{USER}:{PASSWORD}")
-    with pytest.raises(UserError) as caught:
+    with pytest.raises(CameraError) as caught:
         open_camera(url, FAST).start()
     message = str(caught.value)
     assert message.startswith(
@@ -113,13 +115,13 @@ def test_http_error_names_url_without_credentials(scripted_server, status: str, 
 def test_accepts_and_sends_nothing_times_out(scripted_server) -> None:
     server = scripted_server(lambda r: r.sock.recv(1))
     config = CameraConfig(connect_timeout_s=0.5, read_timeout_s=0.5)
-    with pytest.raises(UserError, match=r"nothing arrived within 0\.5 s"):
+    with pytest.raises(CameraError, match=r"nothing arrived within 0\.5 s"):
         open_camera(server.url(), config).start()
 
 
 def test_not_an_mjpeg_stream(scripted_server) -> None:
     server = scripted_server(lambda r: r.send(http_head(content_type="text/html") + b"<html></html>"))
-    with pytest.raises(UserError, match=r"serves text/html, not an MJPEG stream"):
+    with pytest.raises(CameraError, match=r"serves text/html, not an MJPEG stream"):
         open_camera(server.url(), FAST).start()
 
 
@@ -383,7 +385,7 @@ def test_auth_works_and_credentials_never_show(scripted_server, caplog, scheme: 
 def test_wrong_password_is_one_line_without_credentials(scripted_server, caplog, scheme: str) -> None:
     server = scripted_server(_auth_handler(scheme))
     url = server.url(userinfo=f"{USER}:wrong-{PASSWORD}")
-    with caplog.at_level(logging.DEBUG), pytest.raises(UserError, match="HTTP 401") as caught:
+    with caplog.at_level(logging.DEBUG), pytest.raises(CameraError, match="HTTP 401") as caught:
         open_camera(url, FAST).start()
     assert PASSWORD not in str(caught.value) and USER not in str(caught.value)
     assert not [r for r in caplog.records if PASSWORD in r.getMessage() or USER in r.getMessage()]
@@ -409,5 +411,5 @@ def test_snapshot_source_polls_one_jpeg_per_request(scripted_server) -> None:
 
 def test_snapshot_404(scripted_server) -> None:
     server = scripted_server(lambda r: r.send(http_head("404 Not Found", "text/plain") + b"no"))
-    with pytest.raises(UserError, match=r"^camera snapshot\+http://127\.0\.0\.1:\d+/snap\.jpg: HTTP 404"):
+    with pytest.raises(CameraError, match=r"^camera snapshot\+http://127\.0\.0\.1:\d+/snap\.jpg: HTTP 404"):
         open_camera("snapshot+" + server.url("/snap.jpg"), FAST).start()

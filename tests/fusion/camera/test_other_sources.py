@@ -15,10 +15,9 @@ from gazefusion.fusion.camera import (
     OpenCvSource,
     SnapshotSource,
     open_camera,
-    register_source,
 )
 from gazefusion.fusion.config import CameraConfig
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import CameraError
 
 
 @pytest.fixture
@@ -54,7 +53,7 @@ def test_video_file_plays_every_frame_then_ends(video_file: Path) -> None:
 def test_file_that_is_not_a_video(tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_text("not a video")
-    with pytest.raises(UserError, match=r"notes\.txt: OpenCV could not open the video file"):
+    with pytest.raises(CameraError, match=r"notes\.txt: OpenCV could not open the video file"):
         open_camera(str(path)).start()
 
 
@@ -102,17 +101,16 @@ def test_spec_picks_the_source(spec: str, kind: type) -> None:
     ids=["missing-file", "unknown-scheme", "empty"],
 )
 def test_unopenable_spec(spec: str, message: str) -> None:
-    with pytest.raises(UserError, match=message) as caught:
+    with pytest.raises(CameraError, match=message) as caught:
         open_camera(spec)
     assert "secret" not in str(caught.value)
 
 
 def test_registered_kind_comes_before_the_file_fallback(tmp_path: Path, video_file: Path) -> None:
-    saved = dict(SOURCE_KINDS)
     try:
-        register_source("clip", lambda s: s.endswith(".avi"), lambda s, c: NoneSource(c))
-        assert list(SOURCE_KINDS)[-1] == "file"
+        SOURCE_KINDS.add("clip", lambda s, c: NoneSource(c), matches=lambda s: s.endswith(".avi"))
+        assert list(SOURCE_KINDS)[-1] == "clip"  # registered after the file kind, tried before it
         assert isinstance(open_camera(str(video_file)), NoneSource)
     finally:
-        SOURCE_KINDS.clear()
-        SOURCE_KINDS.update(saved)
+        SOURCE_KINDS.remove("clip")
+    assert isinstance(open_camera(str(video_file)), OpenCvSource)

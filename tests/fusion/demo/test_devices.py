@@ -11,7 +11,7 @@ import simplejpeg
 
 from gazefusion.fusion.demo.devices import DemoDevices
 from gazefusion.fusion.demo.truth import TRUTH_COLUMNS
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import GazefusionError
 from gazefusion.fusion.geometry import ScreenGeometry
 from gazefusion.fusion.tables import TableReader
 
@@ -37,6 +37,6 @@ def test_camera_serves_and_tracker_answers(tmp_path: Path) -> None:
 
 def test_a_device_that_cannot_start_is_one_clear_line(tmp_path: Path) -> None:
     devices = DemoDevices(tmp_path / "missing" / "truth.tsv", GEOMETRY, 9)
-    with pytest.raises(UserError, match="the demo's devices failed to start: .*truth.tsv") as info:
+    with pytest.raises(GazefusionError, match="the demo's devices failed to start: .*truth.tsv") as info:
         devices.start()
     assert "\n" not in str(info.value)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import ConfigError
 from gazefusion.fusion.fixations import DETECTORS, describe_params, make_detector
 from gazefusion.fusion.geometry import ScreenGeometry
 from gazefusion.fusion.types import Fixation, FixationEvent
@@ -189,19 +189,19 @@ def test_no_fixation_from_too_little_data(method: str) -> None:
 
 
 def test_unknown_method_names_it_and_lists_the_known_ones() -> None:
-    with pytest.raises(UserError, match="'nope'.*idt, ivt"):
+    with pytest.raises(ConfigError, match="unknown fixation method 'nope' \\(fixations.method\\); known: idt, ivt"):
         make_detector("nope", LUND_SCREEN)
 
 
 @pytest.mark.parametrize("method", METHODS)
 def test_unknown_parameter_names_it_and_lists_the_known_ones(method: str) -> None:
-    with pytest.raises(UserError, match="'bogus_s'.*min_duration_s"):
+    with pytest.raises(ConfigError, match="'bogus_s'.*min_duration_s"):
         make_detector(method, LUND_SCREEN, {"bogus_s": 1.0})
 
 
 @pytest.mark.parametrize("value", [-1.0, math.nan, "fast"], ids=["negative", "nan", "text"])
 def test_bad_parameter_values_are_refused(value: object) -> None:
-    with pytest.raises(UserError, match="min_duration_s"):
+    with pytest.raises(ConfigError, match="min_duration_s"):
         make_detector("ivt", LUND_SCREEN, {"min_duration_s": value})  # type: ignore[dict-item]
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from gazefusion.calibration.intrinsics import CameraIntrinsics
 from gazefusion.fusion.config import MarkersConfig
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import CalibrationError, ConfigError
 from gazefusion.fusion.markers import MarkerDetector, MarkerLibrary
 from gazefusion.fusion.synthetic import background_texture
 from tests.fusion.markers.scenes import CAMERA, SIZE, render_scene, rotation_error_deg
@@ -133,7 +133,7 @@ def test_intrinsics_are_scaled_to_a_larger_frame(library: MarkerLibrary, intrins
 
 
 def test_intrinsics_for_another_aspect_ratio_are_refused(detector: MarkerDetector) -> None:
-    with pytest.raises(UserError, match="another aspect ratio"):
+    with pytest.raises(CalibrationError, match="another aspect ratio"):
         detector.detect(np.zeros((480, 800, 3), np.uint8))
 
 
@@ -147,7 +147,7 @@ def test_lens_distortion_is_modelled(library: MarkerLibrary) -> None:
 
 
 def test_unknown_homography_estimator_is_refused(library: MarkerLibrary, intrinsics: CameraIntrinsics) -> None:
-    with pytest.raises(UserError, match="unknown homography estimator 'lmeds'.*usac_magsac"):
+    with pytest.raises(ConfigError, match="unknown homography estimator 'lmeds'.*usac_magsac"):
         MarkerDetector(library, intrinsics, MarkersConfig(homography="lmeds"))
 
 

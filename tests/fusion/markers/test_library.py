@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from gazefusion.fusion.config import MarkersConfig
-from gazefusion.fusion.errors import UserError
+from gazefusion.fusion.errors import FileFormatError
 from gazefusion.fusion.markers import MarkerLibrary
 from gazefusion.fusion.markers.library import MIN_REFERENCE_KEYPOINTS
 from gazefusion.fusion.synthetic import marker_texture
@@ -107,21 +107,21 @@ def test_marker_frame_points(tmp_path: Path, pictures: Path) -> None:
         ),
         pytest.param("- {id: null, image: pictures/poster.png, width_m: 0.2}\n", "id must not be empty", id="empty-id"),
         pytest.param("markers: []\n", "expected a non-empty list", id="not-a-list"),
-        pytest.param("[\n", "is not readable YAML", id="bad-yaml"),
+        pytest.param("[\n", "is not valid YAML", id="bad-yaml"),
         pytest.param("- just a string\n", "entry 1: expected a mapping", id="entry-not-mapping"),
     ],
 )
 def test_bad_library_is_refused_with_the_reason(tmp_path: Path, pictures: Path, text: str, expected: str) -> None:
-    with pytest.raises(UserError, match=expected) as info:
+    with pytest.raises(FileFormatError, match=expected) as info:
         MarkerLibrary.load(write(tmp_path, text), MarkersConfig())
     assert "\n" not in str(info.value)
 
 
 def test_missing_library_file(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="markers file not found"):
+    with pytest.raises(FileFormatError, match="markers file not found"):
         MarkerLibrary.load(tmp_path / "nope.yaml")
 
 
 def test_from_images_refuses_a_bad_width() -> None:
-    with pytest.raises(UserError, match="width_m must be a positive number"):
+    with pytest.raises(FileFormatError, match="width_m must be a positive number"):
         MarkerLibrary.from_images([("a", marker_texture(1, 200), -1.0)])

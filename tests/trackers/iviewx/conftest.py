@@ -34,11 +34,13 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 5.0) -> bool:
     return True
 
 
-def stream(client: IViewXClient, simulator: IViewXSimulator, seconds: float) -> list[GazeSample]:
-    """Stream for `seconds`, stop, and take every sample the client got."""
+def stream(client: IViewXClient, simulator: IViewXSimulator, seconds: float, min_samples: int = 0) -> list[GazeSample]:
+    """Stream for `seconds` and until `min_samples` were sent (a loaded machine is slow), stop,
+    and take every sample the client got."""
     client.start_streaming()
     assert wait_until(lambda: simulator.streaming)
     time.sleep(seconds)
+    assert wait_until(lambda: simulator.samples_sent >= min_samples, 20.0)
     client.stop_streaming()
     assert wait_until(lambda: not simulator.streaming)
     # Under load the last datagrams may still be on their way: wait for them (or give up).
