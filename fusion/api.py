@@ -22,10 +22,13 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from gazefusion.calibration.intrinsics import CameraIntrinsics
+from gazefusion.fusion.camera import CameraStats
 from gazefusion.fusion.config import Config, load_config, override_config
 from gazefusion.fusion.core import LookEvent, OverlayState
 from gazefusion.fusion.runner import CameraEvent, Mark, PipelineEvent, Runner
 from gazefusion.fusion.types import FixationEvent, Frame
+from gazefusion.trackers.base import Tracker
 from gazefusion.trackers.types import TrackerEvent
 
 __all__ = ["Pipeline", "LookEvent", "FixationEvent", "TrackerEvent", "CameraEvent", "Mark"]
@@ -79,9 +82,16 @@ class Pipeline:
     # --- life cycle ---------------------------------------------------------------------------
 
     def start(self) -> Pipeline:
-        """Open the camera and the tracker and start the worker (GazefusionError if one fails)."""
+        """Open the camera and the tracker and start the worker (a GazefusionError if one fails)."""
         self.runner.start()
         return self
+
+    def close(self) -> None:
+        """Stop everything (a recording is closed complete) without raising the worker's error.
+
+        :meth:`stop` raises it; call that afterwards (it is cheap once closed) to learn it.
+        """
+        self.runner.stop()
 
     def stop(self) -> dict[str, Any]:
         """Stop everything (a recording is closed complete); returns the run's summary.
@@ -107,6 +117,11 @@ class Pipeline:
     def running(self) -> bool:
         """Whether the worker still runs (False once a replayed tracker ran out)."""
         return not self.runner.finished
+
+    @property
+    def finished(self) -> bool:
+        """Whether the worker has ended (a replayed tracker ran out, an error, :meth:`stop`)."""
+        return self.runner.finished
 
     def wait(self, timeout_s: float | None = None) -> bool:
         """Block until the pipeline ends by itself or the timeout; True if it ended."""
@@ -189,6 +204,35 @@ class Pipeline:
     def latest_frame(self, newer_than: int = -1, timeout_s: float | None = None) -> Frame | None:
         """The camera's newest frame (None without a camera)."""
         return self.runner.latest_frame(newer_than, timeout_s)
+
+    def frame(self, index: int) -> Frame | None:
+        """A recent frame the core took, by index (None once it is out of the short history)."""
+        return self.runner.frame(index)
+
+    @property
+    def has_camera(self) -> bool:
+        """Whether a camera is open (False for ``camera.source: none`` and before :meth:`start`)."""
+        return self.runner.camera is not None
+
+    @property
+    def tracker(self) -> Tracker | None:
+        """The open tracker (None before :meth:`start`)."""
+        return self.runner.tracker
+
+    @property
+    def recording_dir(self) -> Path | None:
+        """The session folder being recorded, or None."""
+        if self.runner.recorder is not None:
+            return self.runner.recorder.directory
+        return Path(self.config.record.dir) if self.config.record.dir else None
+
+    def intrinsics(self, size: tuple[int, int]) -> CameraIntrinsics:
+        """The camera model the marker search uses at this image size (or the assumed 60-degree camera)."""
+        return self.runner.core.intrinsics_for(size)
+
+    def camera_stats(self) -> CameraStats | None:
+        """What the camera has delivered so far (None without a camera)."""
+        return None if self.runner.camera is None else self.runner.camera.stats()
 
     def summary(self) -> dict[str, Any]:
         """Counts so far: samples, frames, fixations, looks."""

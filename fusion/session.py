@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime as _dt
 import errno
 import heapq
-import importlib.metadata
 import json
 import logging
 import math
@@ -47,6 +46,7 @@ from gazefusion.fusion.errors import FileFormatError, OutputError
 from gazefusion.fusion.files import read_yaml, write_yaml_atomic
 from gazefusion.fusion.tables import TableReader, TableWriter
 from gazefusion.fusion.types import FixationEvent, Frame
+from gazefusion.fusion.version import software_version
 from gazefusion.trackers.gazetable import GAZE_COLUMNS, read_gaze_table, sample_to_row
 from gazefusion.trackers.types import GazeSample, TrackerEvent
 
@@ -99,14 +99,6 @@ SESSION_FILES: tuple[str, ...] = (
     "looks.tsv",
     "events.jsonl",
 )
-
-
-def software_version() -> str:
-    """The installed gazefusion version."""
-    try:
-        return importlib.metadata.version("gazefusion")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def fixation_row(event: FixationEvent) -> list[Any]:
