@@ -1,4 +1,4 @@
-"""Camera intrinsics: the YAML file of DESIGN.md and what a run does with it.
+"""Camera intrinsics: the YAML file of docs/formats/intrinsics.md and what a run does with it.
 
 File keys: ``image_size`` [width, height] px, ``camera_matrix`` 3x3, ``dist_coeffs`` (list,
 OpenCV order k1 k2 p1 p2 [k3 …]), ``rms`` px. Extra keys (per-view errors, date) are kept.

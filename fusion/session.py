@@ -1,4 +1,4 @@
-"""The session folder (DESIGN.md, Files): written as a run goes, read back for replay.
+"""The session folder (docs/formats/session.md): written as a run goes, read back for replay.
 
 A session is a folder::
 

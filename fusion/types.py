@@ -1,4 +1,4 @@
-"""Data types of the fusion side (DESIGN.md, Types): frames, fixations, marker hits, looks.
+"""Data types of the fusion side (docs/concepts.md, Types): frames, fixations, marker hits, looks.
 
 Camera pixels have their origin top-left, y down; 3D is the OpenCV camera frame in metres
 (x right, y down, z forward). Host times are ``time.monotonic()`` seconds.

@@ -1,6 +1,6 @@
 """Data types of the tracker side: every datum is a timestamped, immutable message.
 
-Clocks (DESIGN.md): ``t`` is the host's ``time.monotonic()`` at arrival, in seconds;
+Clocks (docs/concepts.md): ``t`` is the host's ``time.monotonic()`` at arrival, in seconds;
 ``tracker_t`` is the tracker's own clock, in seconds, kept beside and never mixed in.
 Coordinates are tracker screen pixels, origin top-left, y down.
 """

@@ -25,7 +25,7 @@ from gazefusion.trackers.types import EyeGaze, GazeSample
 SINGLE_SPECIFIERS = ("TS", "TU", "ET", "SC")
 #: Specifiers that give one token per eye.
 EYE_SPECIFIERS = ("SX", "SY", "DX", "DY", "PX", "PY", "CX", "CY", "EX", "EY", "EZ")
-#: The long binocular format of the benchmark (IVIEWX.md).
+#: The long binocular format of the benchmark (docs/protocol/iviewx.md).
 LONG_FORMAT = "%TU %ET %SX %SY %DX %DY %EX %EY %EZ"
 #: Eye distances (``%EZ``, mm) that count as tracking; 0 is lost (an assumption beyond 0: see
 #: docs/protocol/iviewx.md).

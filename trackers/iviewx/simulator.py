@@ -1,7 +1,7 @@
 """An iViewX server on UDP, driven by a gaze script, with fault injection.
 
 It speaks the protocol in one of two modes. ``notes``: as the notes the client was first
-written from read it (IVIEWX.md): ``ET_PNG``, ``ET_SRT``, ``ET_FRM`` (any format of the
+written from read it (the first notes): ``ET_PNG``, ``ET_SRT``, ``ET_FRM`` (any format of the
 specifiers), ``ET_STR``/``ET_EST`` streaming at the sample rate, monocular or binocular,
 online fixation events (``ET_FIX``/``ET_EFX``, a dispersion detector), the calibration and
 validation flow (``ET_CAL`` … ``ET_FIN``, ``ET_VLS`` with degree signs) and ``ET_REM``

@@ -1,5 +1,5 @@
 """The iViewX client over real UDP on loopback, against the simulator in both of its modes:
-sample for sample, every fault of IVIEWX.md, and each form real servers were seen to send
+sample for sample, every fault of docs/protocol/iviewx.md, and each form real servers were seen to send
 (docs/protocol/iviewx.md), each alone (so that a client reading the notes fails on it) and
 all together."""
 

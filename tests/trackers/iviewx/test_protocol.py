@@ -57,7 +57,7 @@ def test_remarks_go_as_written(text: str, line: bytes) -> None:
     assert format_command("ET_REM", text) == line
 
 
-# The examples of IVIEWX.md, format -> datagram -> (tracker_t, eye, left gaze, right gaze).
+# The examples of docs/protocol/iviewx.md, format -> datagram -> (tracker_t, eye, left gaze, right gaze).
 EXAMPLES = [
     ("%TS %ET %SX %SY", "1234567 b 399 398 200 199", 1234.567, "b", (399, 200), (398, 199)),
     ("%SX %SY", "400 202", math.nan, "r", None, (400, 202)),
@@ -177,7 +177,7 @@ def test_layout_by_count_and_by_late_eye_type(fmt: str, tokens: str, eye: str, e
 
 
 def test_the_logged_red_sample_parses_with_its_seven_trailing_values() -> None:
-    # Logged from a RED by an independent client (IVIEWX.md); the request it answered is not recorded.
+    # Logged from a RED by an independent client (docs/protocol/iviewx.md); the request it answered is not recorded.
     tokens = (
         "100527771763 b 788 788 258 258 12.105186 10.957320 12.105186 10.957320 -59.875  3.226 14.819 17.609 "
         "586.966 580.848 379.807800 654.019907 438.804785 425.142153 3.09 2.82 3"
