@@ -18,7 +18,8 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from gazefusion.trackers.base import binocular_sample, eye_gaze, monocular_sample
+from gazefusion.trackers.base import binocular_sample, monocular_sample
+from gazefusion.trackers.iviewx.conventions import EYE_DISTANCE_MM, wire_eye
 from gazefusion.trackers.types import EyeGaze, GazeSample
 
 #: Specifiers that give one token whatever the eye layout.
@@ -27,9 +28,6 @@ SINGLE_SPECIFIERS = ("TS", "TU", "ET", "SC")
 EYE_SPECIFIERS = ("SX", "SY", "DX", "DY", "PX", "PY", "CX", "CY", "EX", "EY", "EZ")
 #: The long binocular format of the benchmark (docs/protocol/iviewx.md).
 LONG_FORMAT = "%TU %ET %SX %SY %DX %DY %EX %EY %EZ"
-#: Eye distances (``%EZ``, mm) that count as tracking; 0 is lost (an assumption beyond 0: see
-#: docs/protocol/iviewx.md).
-EYE_DISTANCE_MM = (100.0, 2000.0)
 
 _STRIP = " \t\r\n\x00"
 
@@ -212,8 +210,9 @@ class SampleFormat:
                     self._eye(tokens, layout.rx, layout.ry, layout.rp, layout.rz),
                 )
             else:
-                gaze = self._eye(tokens, layout.lx, layout.ly, layout.lp, layout.lz)
-                sample = monocular_sample(t, tracker_t, eye, gaze.x, gaze.y, gaze.pupil)
+                sample = monocular_sample(
+                    t, tracker_t, eye, self._eye(tokens, layout.lx, layout.ly, layout.lp, layout.lz)
+                )
         except ValueError:
             return None
         if len(tokens) > layout.count:
@@ -221,12 +220,13 @@ class SampleFormat:
         return sample
 
     def _eye(self, tokens: Sequence[str], x: int, y: int, pupil: int, distance: int) -> EyeGaze:
-        gaze = eye_gaze(float(tokens[x]), float(tokens[y]), float(tokens[pupil]) if pupil >= 0 else math.nan)
-        if distance >= 0 and gaze.valid:
-            low, high = self.eye_distance_mm
-            if not low <= float(tokens[distance]) <= high:
-                return EyeGaze(math.nan, math.nan, math.nan, False)
-        return gaze
+        return wire_eye(
+            float(tokens[x]),
+            float(tokens[y]),
+            float(tokens[pupil]) if pupil >= 0 else math.nan,
+            float(tokens[distance]) if distance >= 0 else math.nan,
+            self.eye_distance_mm,
+        )
 
     def format(
         self,
