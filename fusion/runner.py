@@ -20,7 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from gazefusion.fusion.camera import open_camera
 from gazefusion.fusion.camera.recorded import as_jpeg_frame
@@ -28,37 +28,11 @@ from gazefusion.fusion.config import Config
 from gazefusion.fusion.core import CoreOutput, LookEvent, OverlayState, make_core
 from gazefusion.fusion.errors import OutputError
 from gazefusion.fusion.session import SessionRecorder
-from gazefusion.fusion.types import FixationEvent, Frame
+from gazefusion.fusion.types import CameraEvent, FixationEvent, Frame, Mark
 from gazefusion.trackers import open_tracker
 from gazefusion.trackers.types import GazeSample, TrackerEvent
 
 log = logging.getLogger(__name__)
-
-
-class CameraEvent(NamedTuple):
-    """A camera source event (outage, reconnect, end), as the camera reports it."""
-
-    t: float
-    kind: str
-    text: str
-
-
-class Mark(NamedTuple):
-    """A user mark (``Pipeline.mark``, the display's m key) or a trial start or end.
-
-    Attributes
-    ----------
-    t : float
-        Host time, s.
-    text : str
-        The mark's text, or the trial's name.
-    kind : {"mark", "trial_start", "trial_end"}
-        What it marks. (default: "mark")
-    """
-
-    t: float
-    text: str
-    kind: str = "mark"
 
 
 PipelineEvent = FixationEvent | LookEvent | TrackerEvent | CameraEvent | Mark
@@ -370,7 +344,7 @@ class Runner:
 
     def _feed_sample(self, sample: GazeSample) -> None:
         if self.recorder is not None:
-            self.recorder.write_sample(sample)
+            self.recorder.write(sample)
         self.samples_fed += 1
         for output in self.core.feed_sample(sample):
             self._output(output)
@@ -399,7 +373,7 @@ class Runner:
         elif output.kind == "end":
             self.fixations_seen += 1
         if self.recorder is not None:
-            self.recorder.write_output(output)
+            self.recorder.write(output)
         self._emit(output)
 
     def _side_channels(self) -> None:
@@ -409,13 +383,13 @@ class Runner:
             if event.kind in ("stall", "resume", "restart"):
                 log.warning("tracker %s%s", event.kind, f": {event.raw}" if event.raw else "")
             if recorder is not None:
-                recorder.write_tracker_event(event)
+                recorder.write(event)
             self._emit(event)
         if self.camera is not None:
             for t, kind, text in self.camera.pop_events():
                 camera_event = CameraEvent(t, kind, text)
                 if recorder is not None:
-                    recorder.write_event({"kind": f"camera_{kind}", "t": t, "text": text})
+                    recorder.write(camera_event)
                 self._emit(camera_event)
         if self._tap is not None and self._tap.dropped > self._tap_dropped:
             if recorder is not None:
@@ -440,7 +414,7 @@ class Runner:
                 except Exception as exc:  # a mark must never stop the run
                     log.debug("send_message failed: %s", exc)
                 if recorder is not None:
-                    recorder.mark(value.text, value.t, value.kind)
+                    recorder.write(value)
                 self._emit(value)
             elif action == "start":
                 self._close_recorder()

@@ -225,3 +225,45 @@ class Look(NamedTuple):
     t: float
     frame_index: int
     aoi: tuple[int, int, int, int]
+
+
+CameraEventKind = Literal["outage", "reconnect", "end"]
+
+
+class CameraEvent(NamedTuple):
+    """A camera source's event, as the source reports it.
+
+    Attributes
+    ----------
+    t : float
+        Host time, s.
+    kind : {"outage", "reconnect", "end"}
+        The connection was lost, came back, or the source ended (a file, a recording).
+    text : str
+        Why, or how long the outage lasted (credentials never included).
+    """
+
+    t: float
+    kind: CameraEventKind
+    text: str
+
+
+MarkKind = Literal["mark", "trial_start", "trial_end"]
+
+
+class Mark(NamedTuple):
+    """A user mark (``Pipeline.mark``, the display's m key) or a trial start or end.
+
+    Attributes
+    ----------
+    t : float
+        Host time, s.
+    text : str
+        The mark's text, or the trial's name.
+    kind : {"mark", "trial_start", "trial_end"}
+        What it marks. (default: "mark")
+    """
+
+    t: float
+    text: str
+    kind: MarkKind = "mark"

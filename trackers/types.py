@@ -8,7 +8,7 @@ Coordinates are tracker screen pixels, origin top-left, y down.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 
 class EyeGaze(NamedTuple):
@@ -67,6 +67,20 @@ class GazeSample(NamedTuple):
     extras: tuple[str, ...] = ()
 
 
+TrackerEventKind = Literal[
+    "fixation_start",
+    "fixation_end",
+    "calibration",
+    "validation",
+    "message",
+    "restart",
+    "stall",
+    "resume",
+    "raw",
+    "error",
+]
+
+
 class TrackerEvent(NamedTuple):
     """A tracker-side event that is not a sample.
 
@@ -74,9 +88,10 @@ class TrackerEvent(NamedTuple):
     ----------
     t : float
         Host monotonic time at arrival, s.
-    kind : str
+    kind : TrackerEventKind
         ``"fixation_start"``, ``"fixation_end"``, ``"calibration"``, ``"validation"``,
-        ``"message"``, ``"restart"``, ``"stall"``, ``"resume"``, ``"raw"`` (an unknown line).
+        ``"message"``, ``"restart"``, ``"stall"``, ``"resume"``, ``"raw"`` (an unknown line),
+        ``"error"`` (a replayed table that stopped being readable).
     data : tuple[tuple[str, object], ...]
         Typed fields of the event as (name, value) pairs, e.g. (("eye", "l"), ("x", 512.0)).
     raw : str
@@ -84,12 +99,20 @@ class TrackerEvent(NamedTuple):
     """
 
     t: float
-    kind: str
+    kind: TrackerEventKind
     data: tuple[tuple[str, object], ...] = ()
     raw: str = ""
 
     def get(self, name: str, default: object = None) -> object:
-        """Return the field `name` of `data`, or `default`."""
+        """A field of `data`.
+
+        Parameters
+        ----------
+        name : str
+            The field's name.
+        default : object
+            What to return when there is no such field. (default: None)
+        """
         return dict(self.data).get(name, default)
 
 

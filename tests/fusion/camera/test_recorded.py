@@ -7,8 +7,8 @@ import pytest
 from gazefusion.fusion.camera import RecordedSource, open_camera
 from gazefusion.fusion.errors import CameraError
 from gazefusion.fusion.runner import Runner
+from tests.fusion.session.test_recorder import record
 from tests.fusion.sessionkit import make_config
-from tests.fusion.test_session import record
 
 
 def test_a_session_folder_opens_as_a_recorded_source_without_importing_the_session(tmp_path):
