@@ -33,6 +33,11 @@ SIMULATOR_FORMS = "sim[?mode=notes|real-world]"
 def simulator_mode(spec: str) -> str | None:
     """The simulator mode a ``sim`` spec asks for, or None when `spec` is not ``sim``.
 
+    Parameters
+    ----------
+    spec : str
+        A tracker spec, e.g. ``sim?mode=real-world``.
+
     Raises
     ------
     TrackerError

@@ -110,7 +110,13 @@ class RealWorld(NamedTuple):
 
     @classmethod
     def only(cls, name: str) -> RealWorld:
-        """The notes with one real-world form (a field name) turned on."""
+        """The notes with one real-world form turned on.
+
+        Parameters
+        ----------
+        name : str
+            A field of :class:`RealWorld`, e.g. ``"numeric_eye"``.
+        """
         if name not in cls._fields:
             raise ValueError(f"no real-world form {name!r} (known: {', '.join(cls._fields)})")
         return cls(**{field: field == name for field in cls._fields})
@@ -118,6 +124,11 @@ class RealWorld(NamedTuple):
 
 def real_world(mode: str) -> RealWorld | None:
     """The forms of a mode: None for ``notes``, all of them for ``real-world``.
+
+    Parameters
+    ----------
+    mode : str
+        One of :data:`MODES`.
 
     Raises
     ------
