@@ -280,7 +280,7 @@ class TrackerCalibration:
     ----------
     tracker : object
         An opened tracker (``start_streaming``, ``stop_streaming``, ``get_sample``,
-        ``get_event``).
+        ``next_event``).
     view : CameraView
         Screen geometry and camera size.
     presenter : Presenter
@@ -392,11 +392,11 @@ class TrackerCalibration:
         return checked, summary
 
     def _check_abort(self) -> None:
-        event = self.tracker.get_event(0)
+        event = self.tracker.next_event(0)
         while event is not None:
             if event.kind in ("calibration", "validation") and event.get("step") == "calibration_abort":
                 self.abort("aborted by the tracker (ET_BRK)")
-            event = self.tracker.get_event(0)
+            event = self.tracker.next_event(0)
         if self._abort.is_set():
             raise CalibrationAborted(f"calibration {self._abort_reason}: nothing written")
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from gazefusion.calibration.intrinsics import CameraIntrinsics
-from gazefusion.fusion.camera import CameraStats
+from gazefusion.fusion.camera import CameraSource, CameraStats
 from gazefusion.fusion.config import Config, load_config, override_config
 from gazefusion.fusion.core import LookEvent, OverlayState
 from gazefusion.fusion.runner import PipelineEvent, Runner
@@ -64,8 +64,8 @@ class Pipeline:
         record: str | Path | None = None,
         overrides: Mapping[str, Any] | None = None,
         extra_session: dict[str, Any] | None = None,
-        tracker_object: Any = None,
-        camera_object: Any = None,
+        tracker_object: Tracker | None = None,
+        camera_object: CameraSource | None = None,
     ) -> None:
         flags: dict[str, Any] = {
             "camera.source": camera,

@@ -334,7 +334,7 @@ class FusionCore:
         offset = sample.t - tracker_t
         window = self._offsets  # (tracker_t, offset), offsets increasing: a sliding minimum
         last = self._last_tracker_t
-        if window and (tracker_t < last - CLOCK_JUMP_S or offset - window[0][1] > CLOCK_JUMP_S):
+        if window and last is not None and (tracker_t < last - CLOCK_JUMP_S or offset - window[0][1] > CLOCK_JUMP_S):
             window.clear()
         self._last_tracker_t = tracker_t if last is None else max(last, tracker_t)
         while window and window[-1][1] >= offset:
@@ -456,10 +456,10 @@ class FusionCore:
         active.last_hit = hit
         marker = None if hit is None else hit.marker_id
         if hit is not None:
-            if marker not in active.hits:
-                active.hits[marker] = []
-                active.first_seen.append(marker)
-            active.hits[marker].append(hit)
+            if hit.marker_id not in active.hits:
+                active.hits[hit.marker_id] = []
+                active.first_seen.append(hit.marker_id)
+            active.hits[hit.marker_id].append(hit)
         self._publish()
         if active.emitted and marker == active.last_marker:
             return None

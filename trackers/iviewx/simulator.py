@@ -256,7 +256,7 @@ class SentSample(NamedTuple):
         (default: "")
     """
 
-    index: int
+    index: int  # type: ignore[assignment]  # a field named like tuple.index
     time_us: int
     eye: str
     left: tuple[float, float, float] | None
