@@ -27,11 +27,11 @@ from gazefusion.fusion.camera import CameraSource, CameraStats
 from gazefusion.fusion.config import Config, load_config, override_config
 from gazefusion.fusion.core import LookEvent, OverlayState
 from gazefusion.fusion.runner import PipelineEvent, Runner
-from gazefusion.fusion.types import CameraEvent, FixationEvent, Frame, Mark
+from gazefusion.fusion.types import CameraEvent, FixationEvent, Frame, Mark, MovementEvent
 from gazefusion.trackers.base import Tracker
 from gazefusion.trackers.types import TrackerEvent
 
-__all__ = ["Pipeline", "LookEvent", "FixationEvent", "TrackerEvent", "CameraEvent", "Mark"]
+__all__ = ["Pipeline", "LookEvent", "FixationEvent", "MovementEvent", "TrackerEvent", "CameraEvent", "Mark"]
 
 
 class Pipeline:
@@ -160,6 +160,16 @@ class Pipeline:
         """
         self.runner.subscribe(lambda event: callback(event) if isinstance(event, FixationEvent) else None)
 
+    def on_movement(self, callback: Callable[[MovementEvent], None]) -> None:
+        """Call `callback(event)` for every saccade, PSO, pursuit and blink event (detector ``ivdt``).
+
+        Parameters
+        ----------
+        callback : callable
+            Called with each `MovementEvent`, on the core's worker thread: keep it short.
+        """
+        self.runner.subscribe(lambda event: callback(event) if isinstance(event, MovementEvent) else None)
+
     def on_event(self, callback: Callable[[PipelineEvent], None]) -> None:
         """Call `callback(event)` for everything: fixation events, looks, tracker and camera events, marks.
 
@@ -218,6 +228,21 @@ class Pipeline:
             Each fixation's start, updates and end.
         """
         return self._iterate(FixationEvent, timeout_s)
+
+    def movements(self, timeout_s: float | None = None) -> Iterator[MovementEvent]:
+        """Saccade, PSO, pursuit and blink events from now on, as they happen (detector ``ivdt``).
+
+        Parameters
+        ----------
+        timeout_s : float or None
+            Stop iterating after this long, s; None: when the pipeline ends. (default: None)
+
+        Yields
+        ------
+        MovementEvent
+            Each pursuit's start, updates and end; each saccade's, PSO's and blink's end.
+        """
+        return self._iterate(MovementEvent, timeout_s)
 
     def events(self, timeout_s: float | None = None) -> Iterator[PipelineEvent]:
         """Every event from now on: fixation events, looks, tracker and camera events, marks.

@@ -87,7 +87,7 @@ class ScreenConfig(_Section):
         return geometry.validate()
 
 
-DEFAULT_FIXATION_METHOD = "ivt"
+DEFAULT_FIXATION_METHOD = "ivdt"
 """The fixation detector a configuration names unless it says otherwise."""
 
 

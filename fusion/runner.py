@@ -29,7 +29,7 @@ from gazefusion.fusion.core import CoreOutput, LookEvent, OverlayState, make_cor
 from gazefusion.fusion.errors import OutputError
 from gazefusion.fusion.session import SessionRecorder
 from gazefusion.fusion.sources import Inbox, Lane
-from gazefusion.fusion.types import CameraEvent, FixationEvent, Frame, Mark, MarkKind
+from gazefusion.fusion.types import CameraEvent, FixationEvent, Frame, Mark, MarkKind, MovementEvent
 from gazefusion.trackers import Tracker, open_tracker
 from gazefusion.trackers.types import GazeSample, TrackerEvent
 
@@ -42,7 +42,7 @@ class _Control(NamedTuple):
     value: Mark | SessionRecorder | threading.Event
 
 
-PipelineEvent = FixationEvent | LookEvent | TrackerEvent | CameraEvent | Mark
+PipelineEvent = FixationEvent | MovementEvent | LookEvent | TrackerEvent | CameraEvent | Mark
 
 
 class Runner:
@@ -385,7 +385,7 @@ class Runner:
     def _output(self, output: CoreOutput) -> None:
         if isinstance(output, LookEvent):
             self.looks_seen += 1
-        elif output.kind == "end":
+        elif isinstance(output, FixationEvent) and output.kind == "end":
             self.fixations_seen += 1
         if self.recorder is not None:
             self.recorder.write(output)
