@@ -108,6 +108,7 @@ def test_the_servers_calibration_needs_an_iviewx_tracker() -> None:
             run_tracker_calibration(tracker, VIEW, HeadlessPresenter())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec", ["sim", "sim?mode=real-world"], ids=MODES)
 def test_calibration_through_the_simulator_over_udp_with_a_real_camera(
     ffmpeg_camera, tmp_path: Path, capsys, spec: str

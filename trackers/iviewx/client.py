@@ -34,7 +34,7 @@ from gazefusion.trackers.iviewx.protocol import (
     parse_message,
     split_lines,
 )
-from gazefusion.trackers.types import TrackerEvent
+from gazefusion.trackers.types import TrackerEvent, TrackerEventKind
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ _CALIBRATION = {
 # Only the server sends these: the first of them shows that a calibration has started.
 _STARTED = {"calibration_point", "calibration_change", "calibration_finish", "calibration_abort"}
 # ET_CAL's eye argument in each of its forms (PyViewX: 1 right, 2 left).
-_EYE_FORMS = {"number": {"r": 1, "l": 2}, "letter": {"r": "r", "l": "l"}}
+_EYE_FORMS: dict[str, dict[str, int | str]] = {"number": {"r": 1, "l": 2}, "letter": {"r": "r", "l": "l"}}
 # After a result line, how long the other eye's may take; after the last target, the first's.
 _VALIDATION_GRACE_S = (0.5, 1.0)
 
@@ -64,7 +64,7 @@ _VALIDATION_GRACE_S = (0.5, 1.0)
 class CalibrationPoint(NamedTuple):
     """A calibration or validation target, screen px, numbered from 1 as iViewX does."""
 
-    index: int  # type: ignore[assignment]  # a field named like tuple.index
+    index: int  # type: ignore[assignment]  # iViewX's name for it; shadows tuple.index
     x: float
     y: float
 
@@ -210,8 +210,8 @@ class IViewXClient(Tracker):
                 f"iViewX host {self.host!r} does not resolve: check the tracker address "
                 "(iviewx://HOST:PORT or tracker.host)"
             ) from None
-        self._tracker_ip = infos[0][4][0]
-        addresses = {info[4][0] for info in infos}
+        self._tracker_ip = str(infos[0][4][0])
+        addresses = {str(info[4][0]) for info in infos}
         self._senders = SenderFilter(addresses, any(_is_local(ip) for ip in addresses), self.accept_any_sender)
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
@@ -507,7 +507,7 @@ class IViewXClient(Tracker):
                 continue
             if message.kind == "validation":
                 lines.append(message.raw)
-                figures = EyeValidation(*(float(str(fields[name])) for name in VALIDATION_FIELDS), raw=message.raw)
+                figures = EyeValidation._make([*(float(str(fields[name])) for name in VALIDATION_FIELDS), message.raw])
                 eyes[str(fields["eye"]) or f"line{len(lines)}"] = figures
                 if all(math.isnan(value) for value in figures[:5]):
                     log.warning("iViewX validation: no figures in %r (kept as received)", message.raw)
@@ -544,10 +544,10 @@ class IViewXClient(Tracker):
             if address[0] not in admitted and not admit(address):
                 continue
             if data[:6] == b"ET_SPL":
-                line = data.rstrip(b" \t\r\n\x00")
-                if b"\n" not in line and b"\r" not in line:
+                stripped = data.rstrip(b" \t\r\n\x00")
+                if b"\n" not in stripped and b"\r" not in stripped:
                     # The common case, one sample per datagram, without the general splitter.
-                    sample = self.sample_format.parse(line.decode("latin-1").split()[1:], t)
+                    sample = self.sample_format.parse(stripped.decode("latin-1").split()[1:], t)
                     if sample is None:
                         self._count_malformed()
                     else:
@@ -574,7 +574,7 @@ class IViewXClient(Tracker):
         elif kind == "ping":
             self._answers["ping"].set()
         elif kind == "rate":
-            rate = float(dict(message.data)["rate_hz"])
+            rate = float(str(dict(message.data)["rate_hz"]))
             if rate > 0 and math.isfinite(rate):
                 self.sample_rate_hz = float(self.stream_rate_hz or rate)
                 self._answers["rate"].set()
@@ -582,12 +582,13 @@ class IViewXClient(Tracker):
             if message.raw in self._sent:
                 self.echoes += 1
         elif kind in ("fixation_start", "fixation_end"):
-            self._event(TrackerEvent(t, kind, message.data, message.raw))
+            fixation: TrackerEventKind = "fixation_start" if kind == "fixation_start" else "fixation_end"
+            self._event(TrackerEvent(t, fixation, message.data, message.raw))
         elif kind in _CALIBRATION:
             if message.raw in self._sent and kind in ("calibration_start", "calibration_area", "validation_start"):
                 self.echoes += 1
             self._calibration.put(message)
-            event_kind = "validation" if kind.startswith("validation") else "calibration"
+            event_kind: TrackerEventKind = "validation" if kind.startswith("validation") else "calibration"
             self._event(TrackerEvent(t, event_kind, (("step", kind),) + message.data, message.raw))
         else:
             self._event(TrackerEvent(t, "raw", message.data, message.raw))
@@ -605,8 +606,8 @@ def _follow_targets(
     Returns True when the message was one of those, so the caller has nothing more to do.
     """
     if kind == "calibration_point":
-        index = int(fields["index"])
-        targets[index] = CalibrationPoint(index, float(fields["x"]), float(fields["y"]))
+        index = int(str(fields["index"]))
+        targets[index] = CalibrationPoint(index, float(str(fields["x"])), float(str(fields["y"])))
         return True
     if kind == "calibration_change":
         index = int(str(fields["index"]))

@@ -256,7 +256,7 @@ class SentSample(NamedTuple):
         (default: "")
     """
 
-    index: int  # type: ignore[assignment]  # a field named like tuple.index
+    index: int  # type: ignore[assignment]  # the sample's number; shadows tuple.index
     time_us: int
     eye: str
     left: tuple[float, float, float] | None
@@ -264,6 +264,10 @@ class SentSample(NamedTuple):
     line: str
     sent: bool
     distance_lost: str = ""
+
+
+# A fixation event of the server's detector: ("start" or "end", start µs, end µs, x, y).
+_Fixation = tuple[str, int, int, float, float]
 
 
 class _Dispersion:
@@ -282,7 +286,7 @@ class _Dispersion:
         ys = [p[2] for p in points]
         return (max(xs) - min(xs)) + (max(ys) - min(ys))
 
-    def _end(self) -> list[tuple]:
+    def _end(self) -> list[_Fixation]:
         points = self.window
         t0, t1 = points[0][0], points[-1][0]
         x = sum(p[1] for p in points) / len(points)
@@ -290,9 +294,9 @@ class _Dispersion:
         self.fixating = False
         return [("end", t0, t1, x, y)]
 
-    def push(self, time_us: int, x: float, y: float, valid: bool) -> list[tuple]:
-        """Events (``("start", t0, x, y)`` or ``("end", t0, t1, x, y)``) after this sample."""
-        out: list[tuple] = []
+    def push(self, time_us: int, x: float, y: float, valid: bool) -> list[_Fixation]:
+        """Events (``("start", t0, t0, x, y)`` or ``("end", t0, t1, x, y)``) after this sample."""
+        out: list[_Fixation] = []
         if not valid:
             if self.fixating:
                 out = self._end()
@@ -316,7 +320,8 @@ class _Dispersion:
             xs = [p[1] for p in self.window]
             ys = [p[2] for p in self.window]
             self.bounds = [min(xs), max(xs), min(ys), max(ys)]
-            out.append(("start", self.window[0][0], sum(xs) / len(xs), sum(ys) / len(ys)))
+            t0 = self.window[0][0]
+            out.append(("start", t0, t0, sum(xs) / len(xs), sum(ys) / len(ys)))
         return out
 
 
@@ -645,13 +650,12 @@ class IViewXSimulator:
             distance_lost,
         )
 
-    def _fixation_event(self, event: tuple, eye: str) -> None:
+    def _fixation_event(self, event: _Fixation, eye: str) -> None:
+        kind, t0, t1, x, y = event
         for side in ("l", "r") if eye == "b" else (eye,):
-            if event[0] == "start":
-                _, t0, x, y = event
+            if kind == "start":
                 line = f"ET_FIX {side} {t0} {x:.0f} {y:.0f}"
             else:
-                _, t0, t1, x, y = event
                 line = f"ET_EFX {side} {t0} {t1} {(t1 - t0) // 1000} {x:.0f} {y:.0f}"
             self.fixation_lines.append(line)
             self._send_line(line)
