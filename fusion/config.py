@@ -114,6 +114,7 @@ class MarkersConfig(_Section):
     max_reprojection_px: float = Field(3.0, gt=0)
     redetect_every: int = Field(5, ge=1)
     homography: str = "usac_magsac"
+    search: Literal["fast", "accurate"] = "fast"
 
 
 class CalibrationConfig(_Section):
