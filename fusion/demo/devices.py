@@ -199,7 +199,7 @@ def _serve_devices(conn: multiprocessing.connection.Connection, params: dict[str
         # The eye's whole script so far: the samples sent (a loaded machine renders fewer frames).
         horizon_s = max(server.stats().rendered / params["fps"], len(simulator.sent) / params["gaze_rate_hz"]) + 5.0
         # The simulator reports the right eye, whose gaze lies VERGENCE_PX right of the script's.
-        eye_offset_px = 0.0 if simulator.binocular else VERGENCE_PX
+        eye_offset_px = 0.0 if simulator.binocular or simulator.real_world.same_gaze else VERGENCE_PX
         visits = [tuple(visit) for visit in gaze.true_visits(horizon_s, eye_offset_px)]
         conn.send(("report", tuple(server.stats()), offset, visits, len(simulator.sent)))
     except (OSError, BrokenPipeError):
