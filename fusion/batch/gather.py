@@ -61,7 +61,14 @@ def _keys(outcome: TaskOutcome) -> list[Any]:
 def write_summary(out_dir: Path, outcomes: Sequence[TaskOutcome], keys: Sequence[str]) -> Path:
     """sessions.tsv (with sessions.json): one row per task, in plan order."""
     columns = (*KEY_COLUMNS, *param_columns(keys), *SUMMARY_COLUMNS)
-    spec = Table(SUMMARY_FILE, TaskOutcome, "One row per replay of the batch: a session under one parameter set.", columns, None, False)
+    spec = Table(
+        SUMMARY_FILE,
+        TaskOutcome,
+        "One row per replay of the batch: a session under one parameter set.",
+        columns,
+        None,
+        False,
+    )
     path = out_dir / SUMMARY_FILE
     with TableWriter(path.with_name(path.name + ".tmp"), spec.names) as writer:
         for o in outcomes:

@@ -86,7 +86,9 @@ def expand_sessions(patterns: Sequence[str]) -> list[Path]:
         folder; the same folder named twice (directly, through a glob or a link).
     """
     if not patterns:
-        raise ConfigError("no sessions given: name session folders or globs, e.g. gazefusion batch 'data/*' --out results")
+        raise ConfigError(
+            "no sessions given: name session folders or globs, e.g. gazefusion batch 'data/*' --out results"
+        )
     folders: list[Path] = []
     named: dict[Path, str] = {}
     for pattern in patterns:
@@ -94,7 +96,9 @@ def expand_sessions(patterns: Sequence[str]) -> list[Path]:
         if glob.has_magic(expanded):
             matches = [Path(match) for match in sorted(glob.glob(expanded)) if Path(match).is_dir()]
             if not matches:
-                raise ConfigError(f"{pattern!r} matches no folder: check the pattern (quote it to let gazefusion expand it)")
+                raise ConfigError(
+                    f"{pattern!r} matches no folder: check the pattern (quote it to let gazefusion expand it)"
+                )
         else:
             path = Path(expanded)
             if not path.exists():

@@ -32,7 +32,7 @@ from gazefusion.fusion.batch.plan import (
     plan_tasks,
     session_names,
 )
-from gazefusion.fusion.batch.task import OUTCOME_FILE, PART_SUFFIX, TaskOutcome, finished_outcome, run_task
+from gazefusion.fusion.batch.task import PART_SUFFIX, TaskOutcome, finished_outcome, run_task
 from gazefusion.fusion.errors import ConfigError, GazefusionError, OutputError
 from gazefusion.fusion.files import read_yaml, write_yaml_atomic
 from gazefusion.fusion.version import software_version
@@ -119,7 +119,9 @@ def check_out_dir(out_dir: Path, params: Sequence[Param], overwrite: bool, resum
         batch it resumes.
     """
     if overwrite and resume:
-        raise ConfigError("--overwrite and --resume exclude each other: --resume keeps what finished, --overwrite discards it")
+        raise ConfigError(
+            "--overwrite and --resume exclude each other: --resume keeps what finished, --overwrite discards it"
+        )
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"--out {out_dir} is a file: name a folder")
     holds_batch = (out_dir / BATCH_FILE).is_file()
@@ -136,7 +138,9 @@ def check_out_dir(out_dir: Path, params: Sequence[Param], overwrite: bool, resum
     return holds_batch
 
 
-def prepare_out_dir(out_dir: Path, tasks: Sequence[Task], holds_batch: bool, overwrite: bool, resume: bool) -> list[TaskOutcome]:
+def prepare_out_dir(
+    out_dir: Path, tasks: Sequence[Task], holds_batch: bool, overwrite: bool, resume: bool
+) -> list[TaskOutcome]:
     """Make the checked folder ready; returns the tasks an earlier run finished (with `resume`).
 
     Raises
@@ -233,7 +237,9 @@ class DaskEngine(Engine):
 
         by_future = {}
         for task in tasks:
-            future = self.client.submit(run_task, task, out_root, pure=False, key=f"gazefusion-replay-{task.out}-{os.urandom(4).hex()}")
+            future = self.client.submit(
+                run_task, task, out_root, pure=False, key=f"gazefusion-replay-{task.out}-{os.urandom(4).hex()}"
+            )
             by_future[future] = task
         self.futures = list(by_future)
         threads = max(1, sum(self.client.nthreads().values()))
@@ -309,16 +315,22 @@ def scheduler_engine(address: str, timeout_s: float) -> DaskEngine:
         try:
             client.wait_for_workers(1, timeout=timeout_s)
         except (TimeoutError, OSError):
-            raise ConfigError(f"the Dask scheduler at {address} has no workers: start some with `dask worker {address}`") from None
+            raise ConfigError(
+                f"the Dask scheduler at {address} has no workers: start some with `dask worker {address}`"
+            ) from None
         ours = _installed_version()
         try:
             theirs = client.run(importlib.metadata.version, "gazefusion")
         except Exception as exc:
-            raise ConfigError(f"the Dask workers at {address} cannot run gazefusion ({type(exc).__name__}: {exc}): install it there") from None
+            raise ConfigError(
+                f"the Dask workers at {address} cannot run gazefusion ({type(exc).__name__}: {exc}): install it there"
+            ) from None
         other = {worker: version for worker, version in theirs.items() if version != ours}
         if other:
             worker, version = next(iter(other.items()))
-            raise ConfigError(f"Dask worker {worker} has gazefusion {version}, this is {ours}: install the same version on every worker")
+            raise ConfigError(
+                f"Dask worker {worker} has gazefusion {version}, this is {ours}: install the same version on every worker"
+            )
     except BaseException:
         client.close()
         raise
@@ -406,7 +418,9 @@ def run_batch(
     if client is not None and scheduler is not None:
         raise ConfigError("a client and a scheduler address: give one of them")
     if workers is not None and (client is not None or scheduler is not None):
-        raise ConfigError("--workers sets the size of a local cluster; with --scheduler the cluster's own workers run the tasks")
+        raise ConfigError(
+            "--workers sets the size of a local cluster; with --scheduler the cluster's own workers run the tasks"
+        )
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers {workers}: expected a whole number >= 1")
     if not connect_timeout_s > 0:
@@ -432,7 +446,15 @@ def run_batch(
         pending = sorted((t for t in tasks if t.out not in done_before), key=_size, reverse=True)
         outcomes: dict[str, TaskOutcome] = {outcome.task.out: outcome for outcome in finished}
         interrupted = False
-        bar = tqdm(total=len(tasks), initial=len(finished), unit="session", desc="batch", disable=not progress, leave=False, dynamic_ncols=True)
+        bar = tqdm(
+            total=len(tasks),
+            initial=len(finished),
+            unit="session",
+            desc="batch",
+            disable=not progress,
+            leave=False,
+            dynamic_ncols=True,
+        )
         failed = 0
         try:
             for outcome in engine.run(pending, str(out)):
@@ -450,7 +472,13 @@ def run_batch(
             engine.close()  # the local cluster's workers stop now; what they had half-written is removed
             for part in (out / "sessions").glob(f"**/*{PART_SUFFIX}*"):
                 shutil.rmtree(part, ignore_errors=True)
-    ordered = [outcomes.get(task.out) or TaskOutcome(task, "not run", "the batch was interrupted (Ctrl-C) first") for task in tasks]
+    # A task whose folder is complete but whose result had not come back when Ctrl-C came is done.
+    ordered = [
+        outcomes.get(task.out)
+        or finished_outcome(out, task)
+        or TaskOutcome(task, "not run", "the batch was interrupted (Ctrl-C) first")
+        for task in tasks
+    ]
     tables = gather(out, ordered, [param.key for param in params])
     result = BatchResult(out, ordered, frozenset(done_before), time.monotonic() - started, engine.name, tables)
     state = "interrupted" if interrupted else "finished"
@@ -464,7 +492,9 @@ def run_batch(
     return result
 
 
-def _batch_record(tasks: Sequence[Task], params: Sequence[Param], engine: str, state: str, result: BatchResult | None = None) -> dict[str, Any]:
+def _batch_record(
+    tasks: Sequence[Task], params: Sequence[Param], engine: str, state: str, result: BatchResult | None = None
+) -> dict[str, Any]:
     record: dict[str, Any] = {
         "state": state,
         "time": _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds"),

@@ -133,19 +133,20 @@ def run_task(task: Task, out_root: str) -> TaskOutcome:
     final = Path(out_root) / task.out
     part = final.with_name(f"{final.name}{PART_SUFFIX}{uuid.uuid4().hex[:12]}")
     where = f"{socket.gethostname()}:{os.getpid()}"
-    labels = {"participant": _label(task.path, "participant"), "condition": _label(task.path, "condition")}
+    participant, condition = _label(task.path, "participant"), _label(task.path, "condition")
     try:
         result = replay_session(task.path, part, dict(task.overrides), fast=True, workers=1)
     except GazefusionError as exc:
-        outcome = TaskOutcome(task, "failed", str(exc), **labels)
+        outcome = TaskOutcome(task, "failed", str(exc), participant, condition)
     except Exception as exc:  # a session damaged in a way the reader does not name: still only its row fails
-        outcome = TaskOutcome(task, "failed", f"{type(exc).__name__}: {exc}", **labels)
+        outcome = TaskOutcome(task, "failed", f"{type(exc).__name__}: {exc}", participant, condition)
     else:
         outcome = TaskOutcome(
             task,
             "done",
             "",
-            **labels,
+            participant,
+            condition,
             samples=result.samples,
             frames=result.frames,
             fixations=result.fixations,

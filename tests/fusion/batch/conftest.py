@@ -37,8 +37,17 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
     root = tmp_path_factory.mktemp("recorded")
     runs = [
         subprocess.Popen(
-            [str(BIN / "gazefusion"), "demo", "--headless", "--seconds", str(SESSION_SECONDS), "--seed", str(seed),
-             "--out", str(root / "sessions" / f"s{seed}")],
+            [
+                str(BIN / "gazefusion"),
+                "demo",
+                "--headless",
+                "--seconds",
+                str(SESSION_SECONDS),
+                "--seed",
+                str(seed),
+                "--out",
+                str(root / "sessions" / f"s{seed}"),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
@@ -84,15 +93,31 @@ def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskClust
     log = open(tmp_path / "dask.log", "wb")
     scheduler = subprocess.Popen(
         [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
-        stdout=log, stderr=log, env=env, cwd=tmp_path,
+        stdout=log,
+        stderr=log,
+        env=env,
+        cwd=tmp_path,
     )
     workers = None
     try:
         wait_for_tcp(port, timeout_s=30)
         workers = subprocess.Popen(
-            [str(BIN / "dask"), "worker", address, "--nworkers", "2", "--nthreads", "1", "--no-dashboard",
-             "--host", "127.0.0.1"],
-            stdout=log, stderr=log, env=env, cwd=tmp_path,
+            [
+                str(BIN / "dask"),
+                "worker",
+                address,
+                "--nworkers",
+                "2",
+                "--nthreads",
+                "1",
+                "--no-dashboard",
+                "--host",
+                "127.0.0.1",
+            ],
+            stdout=log,
+            stderr=log,
+            env=env,
+            cwd=tmp_path,
         )
         from distributed import Client
 

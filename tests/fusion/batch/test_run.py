@@ -47,7 +47,9 @@ def test_project_tables_hold_every_session_row_in_long_format(recorded: Recorded
         for seed in SEEDS:
             session = f"s{seed}"
             mine = [row for row in rows if row["session"] == session]
-            assert [{k: row[k] for k in own.columns} for row in mine] == list(TableReader(recorded.replays[session] / name))
+            assert [{k: row[k] for k in own.columns} for row in mine] == list(
+                TableReader(recorded.replays[session] / name)
+            )
             participant, condition = LABELS.get(seed, ("", ""))
             assert all(row["participant"] == participant and row["condition"] == condition for row in mine)
         assert [row["session"] for row in rows] == sorted(row["session"] for row in rows)  # plan order
@@ -80,7 +82,9 @@ def test_a_local_cluster_gives_the_same_tables(recorded: Recorded, in_process: P
         assert same_outputs(recorded.replays[session.name], out / "sessions" / session.name) == []
 
 
-def test_a_separately_started_scheduler_and_workers(recorded: Recorded, in_process: Path, dask_cluster, tmp_path: Path, capsys) -> None:
+def test_a_separately_started_scheduler_and_workers(
+    recorded: Recorded, in_process: Path, dask_cluster, tmp_path: Path, capsys
+) -> None:
     out = tmp_path / "remote"
     argv = ["batch", *map(str, recorded.sessions), "--out", str(out), "--scheduler", dask_cluster.address]
     assert main(argv) == 0
