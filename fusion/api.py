@@ -31,7 +31,16 @@ from gazefusion.fusion.types import CameraEvent, FixationEvent, Frame, Mark, Mov
 from gazefusion.trackers.base import Tracker
 from gazefusion.trackers.types import TrackerEvent
 
-__all__ = ["Pipeline", "LookEvent", "FixationEvent", "MovementEvent", "TrackerEvent", "CameraEvent", "Mark"]
+__all__ = [
+    "Pipeline",
+    "PipelineEvent",
+    "LookEvent",
+    "FixationEvent",
+    "MovementEvent",
+    "TrackerEvent",
+    "CameraEvent",
+    "Mark",
+]
 
 
 class Pipeline:

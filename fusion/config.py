@@ -143,7 +143,8 @@ class Config(_Section):
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (lists, not tuples) for writing into session.yaml."""
-        return _plain(self.model_dump())
+        data: dict[str, Any] = _plain(self.model_dump())
+        return data
 
 
 def _plain(value: Any) -> Any:

@@ -134,7 +134,7 @@ class OverlayState(NamedTuple):
 
 
 class FixationDetectorLike(Protocol):
-    """What the core needs of a fixation detector (``make_detector``)."""
+    """What the core needs of a fixation detector (``make_detector``): its events, fixations among them."""
 
     def push(self, t: float, x: float, y: float, valid: bool) -> list[DetectorEvent]: ...
 

@@ -18,7 +18,7 @@ from gazefusion.fusion.config import ScreenConfig, load_config
 from gazefusion.fusion.errors import ConfigError, FileFormatError, OutputError
 from gazefusion.fusion.fixations import DETECTORS, describe_params, make_detector
 from gazefusion.fusion.geometry import ScreenGeometry
-from gazefusion.fusion.session.tables import TABLES, fixation_row
+from gazefusion.fusion.session.tables import TABLES, fixation_cells
 from gazefusion.fusion.tables import TableReader, TableWriter, parse_float
 from gazefusion.fusion.types import DetectorEvent, FixationEvent
 
@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
                 continue
             if isinstance(event, FixationEvent):
                 fixations.append(event.fixation.duration)
-                writer.write(_event_row(event) if every_event else fixation_row(event))
+                writer.write(_event_row(event) if every_event else fixation_cells(event.fixation))
             elif every_event:
                 movements[event.movement.kind] += 1
                 writer.write(_event_row(event))

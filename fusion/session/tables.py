@@ -24,7 +24,7 @@ import numpy as np
 from gazefusion.fusion.camera.recorded import FRAME_COLUMNS
 from gazefusion.fusion.core import LookEvent
 from gazefusion.fusion.files import write_bytes_atomic
-from gazefusion.fusion.types import CameraEvent, FixationEvent, Frame, Mark, Movement, MovementEvent
+from gazefusion.fusion.types import CameraEvent, Fixation, FixationEvent, Frame, Mark, Movement, MovementEvent
 from gazefusion.trackers.gazetable import GAZE_COLUMNS, sample_to_row
 from gazefusion.trackers.types import GazeSample, TrackerEvent
 
@@ -217,9 +217,11 @@ TABLES[FRAMES.file] = FRAMES
 )
 def fixation_row(event: FixationEvent) -> Row | None:
     """A fixation's row at its end event; None for its start and updates."""
-    if event.kind != "end":
-        return None
-    f = event.fixation
+    return fixation_cells(event.fixation) if event.kind == "end" else None
+
+
+def fixation_cells(f: Fixation) -> list[Any]:
+    """A fixation's cells in the fixations table's column order."""
     return [f.id, f.onset, f.offset, f.duration, f.x, f.y, f.cam_x, f.cam_y, f.dispersion_deg, f.n_samples]
 
 

@@ -49,7 +49,7 @@ _CALIBRATION = {
 class CalibrationPoint(NamedTuple):
     """A calibration or validation target, screen px, numbered from 1 as iViewX does."""
 
-    index: int  # type: ignore[assignment]  # a field named like tuple.index
+    index: int
     x: float
     y: float
 

@@ -116,7 +116,7 @@ class SentSample(NamedTuple):
         False when the sample was lost (fault) or made during a stall.
     """
 
-    index: int  # type: ignore[assignment]  # a field named like tuple.index
+    index: int
     time_us: int
     eye: str
     left: tuple[float, float, float] | None
