@@ -73,7 +73,13 @@ class BatchResult(NamedTuple):
     tables: list[Path]
 
     def count(self, status: str) -> int:
-        """Tasks with this status (``done``, ``failed``, ``not run``)."""
+        """How many tasks ended with a status.
+
+        Parameters
+        ----------
+        status : str
+            ``done``, ``failed`` or ``not run``.
+        """
         return sum(1 for outcome in self.outcomes if outcome.status == status)
 
     @property
@@ -85,8 +91,10 @@ class BatchResult(NamedTuple):
 class BatchInterrupted(GazefusionError):
     """Ctrl-C: the workers were stopped, the finished tasks' folders and the tables of them were kept.
 
-    Attributes
+    Parameters
     ----------
+    message : str
+        The one line: how many finished, where, and how to do the rest.
     result : BatchResult
         What was finished (the others are ``not run``).
     """

@@ -81,7 +81,13 @@ class TaskOutcome(NamedTuple):
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TaskOutcome:
-        """Read back :meth:`to_json`'s data."""
+        """Read back :meth:`to_json`'s data.
+
+        Parameters
+        ----------
+        data : dict
+            What :meth:`to_json` gave (batch.json read back).
+        """
         task = data["task"]
         return cls(
             **{
