@@ -19,7 +19,7 @@ from tests.conftest import free_port, wait_for_tcp
 
 SEEDS = (1, 2, 3)
 LABELS = {1: ("p01", "A"), 2: ("p02", "B")}  # s3's session.yaml names neither
-SESSION_SECONDS = 6.0
+SESSION_SECONDS = 4.0
 BIN = Path(sys.executable).parent
 
 

@@ -182,11 +182,11 @@ def test_ctrl_c_stops_the_workers_keeps_what_finished_and_resume_does_the_rest(
         "--workers",
         "2",
         "--sweep",
-        "aoi.size_deg=3,4.5,6",
+        "aoi.size_deg=3,4.5",
     ]
     batch = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     process = psutil.Process(batch.pid)
-    wait_until(lambda: len(list(out.glob("sessions/*/*/batch.json"))) >= 2 or batch.poll() is not None, timeout_s=180)
+    wait_until(lambda: list(out.glob("sessions/*/*/batch.json")) or batch.poll() is not None, timeout_s=180)
     children = process.children(recursive=True)
     assert batch.poll() is None and len(children) >= 2, "the batch finished before Ctrl-C"
     os.killpg(batch.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
@@ -208,6 +208,6 @@ def test_ctrl_c_stops_the_workers_keeps_what_finished_and_resume_does_the_rest(
     for folder, stamp in finished.items():
         assert (out / folder / "batch.json").stat().st_mtime_ns == stamp  # not replayed again
     rows = _rows(out)
-    assert len(rows) == 9 and all(row["status"] == "done" for row in rows.values())
+    assert len(rows) == 6 and all(row["status"] == "done" for row in rows.values())
     for session in recorded.sessions:
         assert same_outputs(recorded.replays[session.name], out / "sessions" / session.name / "size_deg=4.5") == []
