@@ -19,9 +19,11 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import cv2
 from tqdm import tqdm
 
 from gazefusion.fusion.camera.recorded import FrameRecord
@@ -244,15 +246,16 @@ def replay_session(
                 on_output(output)
 
     try:
-        if parallel:
-            _replay_in_parts(reader, config, workers, counts, span, from_core, progress)
-        else:
-            _replay_in_order(reader, config, fast, speed, counts, span, from_core, progress, not join_after, video)
-        if join_after:
-            if map_all:
-                searched = list(search_every_frame(reader, config, progress))
-                emit(list(searched))
-            emit(join_recorded(reader, config, searched, ended))
+        with _opencv_single_threaded():
+            if parallel:
+                _replay_in_parts(reader, config, workers, counts, span, from_core, progress)
+            else:
+                _replay_in_order(reader, config, fast, speed, counts, span, from_core, progress, not join_after, video)
+            if join_after:
+                if map_all:
+                    searched = list(search_every_frame(reader, config, progress))
+                    emit(list(searched))
+                emit(join_recorded(reader, config, searched, ended))
     finally:
         if recorder is not None:
             for problem in dict.fromkeys(reader.problems):
@@ -269,6 +272,49 @@ def replay_session(
         tuple(dict.fromkeys(reader.problems)),
         None if out_dir is None else Path(out_dir),
     )
+
+
+@contextmanager
+def _opencv_single_threaded() -> Iterator[None]:
+    """OpenCV's own thread pool off while replaying (the outputs do not change).
+
+    On the small AOI crops its threads cost more CPU than they save (a replay of the demo
+    session took 15 % more CPU with them, docs/benchmarks/batch.md); the parallelism of a
+    replay is its parts, and of a batch its workers.
+    """
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
+
+
+def _relocated(config: Config, session: Path) -> Config:
+    """Files the recording kept inside its own folder, found where the folder is now.
+
+    A session that was moved or copied (the demo keeps its marker library and intrinsics
+    inside the session) names them by the folder it was recorded into; a missing file under
+    that folder is looked for at the same place under `session`.
+    """
+    recorded_dir = config.record.dir
+    if recorded_dir is None:
+        return config
+    changes: dict[str, str] = {}
+    for key, path in (
+        ("markers.file", config.markers.file),
+        ("calibration.intrinsics", config.calibration.intrinsics),
+        ("calibration.mapping", config.calibration.mapping),
+    ):
+        if path is None or Path(path).exists():
+            continue
+        try:
+            inside = Path(path).relative_to(recorded_dir)
+        except ValueError:
+            continue
+        if (session / inside).exists():
+            changes[key] = str(session / inside)
+    return override_config(config, changes, "replay parameters") if changes else config
 
 
 def _recorded_calibration(reader: SessionReader, config: Config, out_dir: Path) -> Config:

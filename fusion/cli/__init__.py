@@ -25,6 +25,7 @@ COMMANDS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("replay",), "replay", "a recorded session through the same pipeline"),
     (("metrics",), "metrics", "AOI metrics, heatmaps and scanpaths of recorded sessions"),
     (("aois",), "aois", "draw AOIs on the marker pictures in a window; writes an AOI file"),
+    (("batch",), "batch", "many sessions replayed at once on Dask, their tables gathered"),
     (("fixations",), "fixations", "offline fixation detection on a gaze table"),
     (("locate",), "locate", "find markers and their 3D pose in one image"),
     (("markers", "print"), "markers_print", "a printable PNG/PDF of an ArUco/AprilTag marker at its true size"),
