@@ -290,33 +290,6 @@ def _opencv_single_threaded() -> Iterator[None]:
         cv2.setNumThreads(before)
 
 
-def _relocated(config: Config, session: Path) -> Config:
-    """Files the recording kept inside its own folder, found where the folder is now.
-
-    A session that was moved or copied (the demo keeps its marker library and intrinsics
-    inside the session) names them by the folder it was recorded into; a missing file under
-    that folder is looked for at the same place under `session`.
-    """
-    recorded_dir = config.record.dir
-    if recorded_dir is None:
-        return config
-    changes: dict[str, str] = {}
-    for key, path in (
-        ("markers.file", config.markers.file),
-        ("calibration.intrinsics", config.calibration.intrinsics),
-        ("calibration.mapping", config.calibration.mapping),
-    ):
-        if path is None or Path(path).exists():
-            continue
-        try:
-            inside = Path(path).relative_to(recorded_dir)
-        except ValueError:
-            continue
-        if (session / inside).exists():
-            changes[key] = str(session / inside)
-    return override_config(config, changes, "replay parameters") if changes else config
-
-
 def _recorded_calibration(reader: SessionReader, config: Config, out_dir: Path) -> Config:
     """Calibration files that have gone since the recording: use the contents recorded in session.yaml.
 

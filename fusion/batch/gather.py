@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gazefusion.fusion.batch.plan import Task
 from gazefusion.fusion.batch.task import TaskOutcome
 from gazefusion.fusion.files import write_bytes_atomic
 from gazefusion.fusion.session import TABLES, Column, Table
@@ -187,8 +186,3 @@ def gather(out_dir: Path, outcomes: Sequence[TaskOutcome], keys: Sequence[str]) 
     for name in _table_names(out_dir, done):
         written.append(gather_table(out_dir, name, done, keys))
     return written
-
-
-def task_order(tasks: Sequence[Task]) -> dict[str, int]:
-    """Each task's place in the plan, by output folder (outcomes are sorted back into it)."""
-    return {task.out: i for i, task in enumerate(tasks)}
