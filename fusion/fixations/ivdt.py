@@ -411,22 +411,26 @@ class IVDTDetector(IVTDetector):
         if window.n < 3:
             return False
         span = window.span()
-        scale = self._resume_factor if self._resuming else 1.0
-        if span < self._min_pursuit * scale - _EPS_S:
+        if span < self._min_pursuit * min(self._resume_factor, 1.0) - _EPS_S:
             return False
         bx, by = window.slope()
         speed = math.hypot(bx, by)
         if speed <= self._pursuit_speed:
+            return False
+        scale = 1.0
+        if self._resuming:
+            ux, uy = self._last_pursuit_direction
+            if (bx * ux + by * uy) / speed >= 0.5:  # within 60 degrees: the same target, caught up
+                scale = self._resume_factor
+            if span < self._min_pursuit * scale - _EPS_S:
+                return False
+        elif span < self._min_pursuit - _EPS_S:
             return False
         displacement = speed * span
         if displacement <= self._pursuit_displacement * scale:
             return False
         if displacement <= self._pursuit_snr * window.residual_rms(bx, by):
             return False
-        if self._resuming:
-            ux, uy = self._last_pursuit_direction
-            if (bx * ux + by * uy) / speed < 0.5:  # more than 60 degrees off: not the same target
-                return False
         if self._pursuit_dispersion > 0.0 and window.dispersion() <= self._pursuit_dispersion:
             return False
         return not (self._directions and window.consistency() <= self._pursuit_consistency)

@@ -118,7 +118,10 @@ class IVTDetector(FixationDetector):
         self._epoch = 0.0
         self._base = 0
         self._count = 0
-        self._mnext = self._mlo = self._vnext = self._vlo = 0
+        self._mnext = self._mlo = self._vnext = self._vlo = self._vhi = 0
+        # Running sums of the velocity window [_vlo, _vhi): times relative to _vref.
+        self._vref = 0.0
+        self._vst = self._vstt = self._vsx = self._vsy = self._vstx = self._vsty = 0.0
         self._last_valid_t = -math.inf
         self._run: FixationBuilder | None = None
         self._trim_until: float | None = None
@@ -172,7 +175,9 @@ class IVTDetector(FixationDetector):
         # At the end of input (rel = inf) every filtered sample is decided.
         newest = rt[mnext - 1 - base] if rel < math.inf else math.inf
         # At low sampling rates the window still reaches the neighbouring samples.
-        half_v = max(self._half_window, 1.5 * self._interval())
+        half_v = 1.5 * self._interval_s  # nan before the second sample: compares false
+        if not half_v > self._half_window:
+            half_v = self._half_window
         self._velocity_half = half_v
         while self._vnext < mnext and newest - rt[self._vnext - base] >= half_v:
             self._decide(self._vnext - base, t, events)
@@ -211,31 +216,68 @@ class IVTDetector(FixationDetector):
             self._fy.append(0.5 * (ys[middle - 1] + ys[middle]))
 
     def _velocity(self, p: int) -> float:
-        """Least-squares slope of the filtered positions within ``velocity_window_s / 2`` of `p`, deg/s."""
+        """Least-squares slope of the filtered positions within ``velocity_window_s / 2`` of `p`, deg/s.
+
+        The window [_vlo, _vhi) slides with `p` and its sums are kept running (O(1) per
+        sample at any rate). They are taken again from scratch when a new valid run begins,
+        when the window emptied or shrank at its end (a low rate's half window follows the
+        interval estimate), and when their reference time is a second old, so rounding
+        cannot build up.
+        """
         rt, seg, base = self._rt, self._seg, self._base
+        fx, fy = self._fx, self._fy
         half = self._velocity_half
         t0, segment = rt[p], seg[p]
-        lo = self._vlo if self._vlo > segment else segment
-        lo -= base
+        old_lo, old_hi = self._vlo, self._vhi
+        again = old_lo < segment or t0 - self._vref > 1.0
+        lo = (old_lo if old_lo > segment else segment) - base
         while rt[lo] < t0 - half:
             lo += 1
-        self._vlo = lo + base
-        hi, end = p + 1, self._mnext - base
+        hi = old_hi - base
+        if lo >= hi:  # the window emptied
+            hi = lo
+            again = True
+        while hi > p + 1 and rt[hi - 1] - t0 > half:
+            hi -= 1
+            again = True
+        end = self._mnext - base
         while hi < end and seg[hi] == segment and rt[hi] - t0 <= half:
             hi += 1
+        if again:
+            self._vref = t0
+            ts = [rt[q] - t0 for q in range(lo, hi)]
+            xs, ys = fx[lo:hi], fy[lo:hi]
+            st, stt = sum(ts), sum(map(mul, ts, ts))
+            sx, sy = sum(xs), sum(ys)
+            stx, sty = sum(map(mul, ts, xs)), sum(map(mul, ts, ys))
+        else:
+            ref = self._vref
+            st, stt, sx, sy, stx, sty = self._vst, self._vstt, self._vsx, self._vsy, self._vstx, self._vsty
+            for q in range(old_lo - base, lo):
+                r, x, y = rt[q] - ref, fx[q], fy[q]
+                st -= r
+                stt -= r * r
+                sx -= x
+                sy -= y
+                stx -= r * x
+                sty -= r * y
+            for q in range(old_hi - base, hi):
+                r, x, y = rt[q] - ref, fx[q], fy[q]
+                st += r
+                stt += r * r
+                sx += x
+                sy += y
+                stx += r * x
+                sty += r * y
+        self._vst, self._vstt, self._vsx, self._vsy, self._vstx, self._vsty = st, stt, sx, sy, stx, sty
+        self._vlo, self._vhi = lo + base, hi + base
         n = hi - lo
         if n < 2:
             return math.inf
-        ts = rt[lo:hi]
-        xs = self._fx[lo:hi]
-        ys = self._fy[lo:hi]
-        st = sum(ts)
-        denominator = n * sum(map(mul, ts, ts)) - st * st
+        denominator = n * stt - st * st
         if denominator <= 0.0:
             return math.inf
-        vx = n * sum(map(mul, ts, xs)) - st * sum(xs)
-        vy = n * sum(map(mul, ts, ys)) - st * sum(ys)
-        return math.hypot(vx, vy) / denominator
+        return math.hypot(n * stx - st * sx, n * sty - st * sy) / denominator
 
     def _compact(self) -> None:
         """Drop list entries no window can reach any more."""
@@ -249,6 +291,7 @@ class IVTDetector(FixationDetector):
     def _rebase(self, rel: float) -> None:
         """Move the epoch of the relative times forward (keeps the velocity fit precise)."""
         self._epoch += rel
+        self._vref -= rel
         self._rt[:] = [value - rel for value in self._rt]
 
     def _decide(self, p: int, now: float, events: list[DetectorEvent]) -> None:

@@ -270,3 +270,44 @@ def test_ivt_adaptive_threshold_follows_the_noise() -> None:
         thresholds.append(detector.threshold_deg_s)
     assert 1.0 < thresholds[0] < thresholds[1] < 150.0
     assert thresholds[1] > 2 * thresholds[0]
+
+
+@pytest.mark.parametrize("rate_hz", [60.0, 500.0, 1250.0], ids=["60Hz", "500Hz", "1250Hz"])
+def test_ivt_running_velocity_sums_give_the_least_squares_slope(
+    rate_hz: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The velocity fit keeps running sums over its sliding window (O(1) per sample). Over a
+    # recording with jittered timing, losses, a clock a day from zero and moves of the time
+    # base (made frequent here), they must still give each window's least-squares slope.
+    from gazefusion.fusion.fixations import ivt
+
+    monkeypatch.setattr(ivt, "_REBASE_S", 3.0)
+    checked: list[tuple[float, float]] = []
+
+    class Checked(ivt.IVTDetector):
+        def _velocity(self, p: int) -> float:
+            velocity = super()._velocity(p)
+            lo, hi = self._vlo - self._base, self._vhi - self._base
+            assert lo <= p < hi and len(set(self._seg[lo:hi])) == 1
+            assert max(abs(r - self._rt[p]) for r in self._rt[lo:hi]) <= self._velocity_half + 1e-9
+            if hi - lo >= 2:
+                t = np.array(self._rt[lo:hi]) - self._rt[p]
+                dt = t - t.mean()
+                vx = np.dot(dt, self._fx[lo:hi]) / np.dot(dt, dt)
+                vy = np.dot(dt, self._fy[lo:hi]) / np.dot(dt, dt)
+                checked.append((velocity, math.hypot(vx, vy)))
+            return velocity
+
+    rng = np.random.default_rng(17)
+    gaze = make_gaze(seed=18, n_fixations=12)
+    n = int(12.0 * rate_hz)
+    t = 86_400.0 + np.cumsum(rng.uniform(0.7, 1.3, n) / rate_hz)
+    source = np.linspace(0, len(gaze.t) - 1, n).astype(int)
+    valid = gaze.valid[source] & (rng.uniform(0.0, 1.0, n) > 0.01)
+    detector = Checked(LUND_SCREEN)
+    for args in zip(t.tolist(), gaze.x[source].tolist(), gaze.y[source].tolist(), valid.tolist()):
+        detector.push(*args)
+    detector.flush()
+    got, want = np.array(checked).T
+    assert len(got) > 0.9 * n
+    np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-7)
