@@ -41,7 +41,7 @@ from collections import deque
 from collections.abc import Mapping
 from operator import mul
 
-from gazefusion.fusion.fixations.base import FixationBuilder, FixationDetector, Param
+from gazefusion.fusion.fixations.base import TIME_EPS_S, FixationBuilder, FixationDetector, Param
 from gazefusion.fusion.fixations.registry import DETECTORS
 from gazefusion.fusion.geometry import ScreenGeometry
 from gazefusion.fusion.types import DetectorEvent
@@ -166,7 +166,7 @@ class IVTDetector(FixationDetector):
         rt, base, count = self._rt, self._base, self._count
         half_m = self._median_half
         mnext = self._mnext
-        while mnext < count and rel - rt[mnext - base] >= half_m:
+        while mnext < count and rel - rt[mnext - base] >= half_m - TIME_EPS_S:
             self._filter(mnext - base)
             mnext += 1
         self._mnext = mnext
@@ -179,7 +179,7 @@ class IVTDetector(FixationDetector):
         if not half_v > self._half_window:
             half_v = self._half_window
         self._velocity_half = half_v
-        while self._vnext < mnext and newest - rt[self._vnext - base] >= half_v:
+        while self._vnext < mnext and newest - rt[self._vnext - base] >= half_v - TIME_EPS_S:
             self._decide(self._vnext - base, t, events)
             self._vnext += 1
 
@@ -199,11 +199,11 @@ class IVTDetector(FixationDetector):
         t0, segment = rt[p], seg[p]
         lo = self._mlo if self._mlo > segment else segment
         lo -= base
-        while rt[lo] < t0 - half:
+        while t0 - rt[lo] > half + TIME_EPS_S:
             lo += 1
         self._mlo = lo + base
         hi, end = p + 1, len(rt)
-        while hi < end and seg[hi] == segment and rt[hi] - t0 <= half:
+        while hi < end and seg[hi] == segment and rt[hi] - t0 <= half + TIME_EPS_S:
             hi += 1
         xs = sorted(ax[lo:hi])
         ys = sorted(ay[lo:hi])
@@ -231,17 +231,17 @@ class IVTDetector(FixationDetector):
         old_lo, old_hi = self._vlo, self._vhi
         again = old_lo < segment or t0 - self._vref > 1.0
         lo = (old_lo if old_lo > segment else segment) - base
-        while rt[lo] < t0 - half:
+        while t0 - rt[lo] > half + TIME_EPS_S:
             lo += 1
         hi = old_hi - base
         if lo >= hi:  # the window emptied
             hi = lo
             again = True
-        while hi > p + 1 and rt[hi - 1] - t0 > half:
+        while hi > p + 1 and rt[hi - 1] - t0 > half + TIME_EPS_S:
             hi -= 1
             again = True
         end = self._mnext - base
-        while hi < end and seg[hi] == segment and rt[hi] - t0 <= half:
+        while hi < end and seg[hi] == segment and rt[hi] - t0 <= half + TIME_EPS_S:
             hi += 1
         if again:
             self._vref = t0
@@ -302,7 +302,7 @@ class IVTDetector(FixationDetector):
         if not valid:
             self._invalid(t, events)
             return
-        if t - self._last_valid_t > self._max_gap and self._last_valid_t > -math.inf:
+        if t - self._last_valid_t > self._max_gap + TIME_EPS_S and self._last_valid_t > -math.inf:
             self._lost(t, events)
         if self._in_loss:
             self._in_loss = False
@@ -359,7 +359,7 @@ class IVTDetector(FixationDetector):
             self._end_if_unmergeable(t, events)
             if self._trim_until is None:
                 self._trim_until = max(t + self._onset_trim, self._loss_end_t + self._loss_trim_after)
-            if t < self._trim_until:
+            if t < self._trim_until - TIME_EPS_S:
                 return
             self._run = FixationBuilder(t, x, y, ax, ay)
             run = self._run
@@ -370,11 +370,11 @@ class IVTDetector(FixationDetector):
             tail = self._tail
             tail.append((t, x, y, ax, ay))
             # Keep one sample older than the trim reach: it becomes the offset after a trim.
-            while len(tail) > 2 and t - tail[1][0] > self._tail_s:
+            while len(tail) > 2 and t - tail[1][0] > self._tail_s + TIME_EPS_S:
                 tail.popleft()
         if self._fixation_open:
             self._update(run, self._now, events)
-        elif run.offset - run.onset + self._interval() >= self._min_duration:
+        elif run.offset - run.onset + self._interval() >= self._min_duration - TIME_EPS_S:
             self._confirm(run, t, events)
 
     def _confirm(self, run: FixationBuilder, t: float, events: list[DetectorEvent]) -> None:
@@ -392,7 +392,10 @@ class IVTDetector(FixationDetector):
         self._fixation_open = True
 
     def _mergeable(self, fixation: FixationBuilder, run: FixationBuilder) -> bool:
-        return run.onset - fixation.offset <= self._max_between and fixation.distance_deg(run) <= self._max_angle
+        return (
+            run.onset - fixation.offset <= self._max_between + TIME_EPS_S
+            and fixation.distance_deg(run) <= self._max_angle
+        )
 
     def _close_run(self, trim_s: float) -> None:
         """The candidate ends (a saccade sample or a long loss); its last `trim_s` is dropped."""
@@ -413,7 +416,7 @@ class IVTDetector(FixationDetector):
 
     def _trim_tail(self, run: FixationBuilder, keep_until: float) -> None:
         tail = self._tail
-        while tail and tail[-1][0] > keep_until and run.n > 1:
+        while tail and tail[-1][0] > keep_until + TIME_EPS_S and run.n > 1:
             sample = tail.pop()
             run.remove(*sample, tail[-1][0] if tail else run.onset)
         tail.clear()
@@ -421,7 +424,7 @@ class IVTDetector(FixationDetector):
     def _end_if_unmergeable(self, t: float, events: list[DetectorEvent]) -> None:
         fixation = self._fixation
         if fixation is not None and not self._fixation_open and self._run is None:
-            if t - fixation.offset > self._max_between:
+            if t - fixation.offset > self._max_between + TIME_EPS_S:
                 self._end(fixation, self._now, events)
                 self._fixation = None
 
@@ -434,7 +437,7 @@ class IVTDetector(FixationDetector):
         self._lost(t, events)
 
     def _lost(self, t: float, events: list[DetectorEvent]) -> None:
-        if t - self._last_valid_t <= self._max_gap:
+        if t - self._last_valid_t <= self._max_gap + TIME_EPS_S:
             return
         self._in_loss = True
         self._close_run(self._loss_trim_before)

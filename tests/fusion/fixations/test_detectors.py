@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -176,6 +177,39 @@ def test_clock_far_from_zero_and_a_long_silence(method: str) -> None:
             assert got.onset - offset_s == pytest.approx(want.onset, abs=1e-6)
             assert got.offset - offset_s == pytest.approx(want.offset, abs=1e-6)
             assert got.n_samples == want.n_samples
+
+
+def all_final_events(
+    method: str, t: np.ndarray, x: np.ndarray, y: np.ndarray, shift_s: float
+) -> list[tuple[str, str, float, float, int]]:
+    """Every final event (fixations, movements, cancels) of the gaze on a clock shifted by `shift_s`."""
+    detector = make_detector(method, LUND_SCREEN)
+    events = []
+    for args in zip((t + shift_s).tolist(), x.tolist(), y.tolist()):
+        events += detector.push(*args, True)
+    found = []
+    for event in events + detector.flush():
+        if event.kind in ("end", "cancel"):
+            what = event.fixation if isinstance(event, FixationEvent) else event.movement
+            kind = "fixation" if isinstance(event, FixationEvent) else event.movement.kind
+            found.append(
+                (kind, event.kind, round(what.onset - shift_s, 6), round(what.offset - shift_s, 6), what.n_samples)
+            )
+    return found
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("shift_s", [1000.0, 86_400.0, 1e6], ids=["1000s", "a-day", "1e6s"])
+def test_a_pure_time_shift_changes_no_event(method: str, shift_s: float, lund_dir: Path) -> None:
+    # Lund TH34 (500 Hz): spans there equal parameters (the 4 ms onset trim is two samples),
+    # and rounding at a clock far from zero once moved fixation 6's onset by a sample. A
+    # tracker grid at 1000 Hz puts window edges on samples too (the 10 ms median, 5 samples).
+    table = np.genfromtxt(lund_dir / "TH34_img_Europe.tsv", names=True, delimiter="\t")
+    gaze = make_gaze(seed=21, rate_hz=1000.0, n_fixations=12)
+    for t, x, y in ((table["t"], table["x"], table["y"]), (np.arange(len(gaze.t)) / 1000.0, gaze.x, gaze.y)):
+        reference = all_final_events(method, t, x, y, 0.0)
+        assert len(reference) > 10
+        assert all_final_events(method, t, x, y, shift_s) == reference
 
 
 @pytest.mark.parametrize("method", METHODS)
