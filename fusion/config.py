@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gazefusion.fusion.errors import ConfigError
 from gazefusion.fusion.files import read_yaml
@@ -37,6 +38,23 @@ class CameraConfig(_Section):
     decoder: Literal["simplejpeg", "fast", "half", "cv2"] = "simplejpeg"
 
 
+GazeRole = Literal[
+    "x", "y", "left_x", "left_y", "right_x", "right_y", "pupil", "left_pupil", "right_pupil", "valid", "confidence"
+]
+"""What a channel of an LSL gaze stream can carry for a gaze sample."""
+
+
+class LslTrackerConfig(_Section):
+    """The ``lsl:`` tracker: finding a gaze stream on Lab Streaming Layer and reading its channels."""
+
+    resolve_timeout_s: float = Field(5.0, gt=0)
+    producer: Literal["auto", "tobii-pro", "pupil-capture", "gazefusion", "xdf"] = "auto"
+    channels: dict[GazeRole, int | str] = Field(default_factory=dict)
+    unit: Literal["auto", "px", "normalized"] = "auto"
+    origin: Literal["auto", "top-left", "bottom-left"] = "auto"
+    confidence_min: float = Field(0.6, ge=0, le=1)
+
+
 class TrackerConfig(_Section):
     """The gaze source. `spec` is what ``--tracker`` sets."""
 
@@ -50,6 +68,7 @@ class TrackerConfig(_Section):
     sample_format: str = "%TU %ET %SX %SY %DX %DY"
     stream_rate_hz: int | None = Field(None, ge=1)
     queue_samples: int = Field(200_000, ge=1)
+    lsl: LslTrackerConfig = LslTrackerConfig()
 
 
 class ScreenConfig(_Section):
@@ -124,6 +143,31 @@ class DisplayConfig(_Section):
     look_snapshots: bool = True
 
 
+LslStream = Literal["gaze", "fixations", "looks", "frames", "events"]
+"""A kind of stream gazefusion can send to Lab Streaming Layer."""
+
+
+class LslConfig(_Section):
+    """Lab Streaming Layer: gazefusion's outlets, and a marker inlet that marks trials."""
+
+    outlets: bool = False
+    name: str | None = None
+    streams: tuple[LslStream, ...] = ("gaze", "fixations", "looks", "frames", "events")
+    markers: str | None = None
+    trial_start: str = r"(?i)^trial[ _-]?start\b[\s:=-]*(?P<name>.*)$"
+    trial_end: str = r"(?i)^trial[ _-]?end\b[\s:=-]*(?P<name>.*)$"
+    resolve_timeout_s: float = Field(5.0, gt=0)
+
+    @field_validator("trial_start", "trial_end")
+    @classmethod
+    def _pattern(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"a regular expression ({exc})") from None
+        return value
+
+
 class Config(_Section):
     """The whole configuration (``config/default.yaml`` documents every key)."""
 
@@ -136,6 +180,7 @@ class Config(_Section):
     calibration: CalibrationConfig = CalibrationConfig()
     record: RecordConfig = RecordConfig()
     display: DisplayConfig = DisplayConfig()
+    lsl: LslConfig = LslConfig()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (lists, not tuples) for writing into session.yaml."""

@@ -110,6 +110,8 @@ class TrackerStats(NamedTuple):
         Backwards jumps of the tracker clock large enough to be a restart.
     stalls : int
         Times the watchdog found the stream silent.
+    reconnects : int
+        Times a lost stream was found again and read on (network sources).
     """
 
     received: int = 0
@@ -120,3 +122,4 @@ class TrackerStats(NamedTuple):
     out_of_order: int = 0
     restarts: int = 0
     stalls: int = 0
+    reconnects: int = 0
