@@ -35,11 +35,10 @@ import simplejpeg
 
 from gazefusion.calibration.mapping import TrackerCameraMapping
 from gazefusion.fusion.config import load_config
-from gazefusion.fusion.core import FusionCore, LookEvent
+from gazefusion.fusion.core import FusionCore, LookEvent, make_core, seeded_detector
 from gazefusion.fusion.demo.scene import DemoScene
 from gazefusion.fusion.markers import MarkerDetector, MarkerLibrary
 from gazefusion.fusion.replay import replay_session
-from gazefusion.fusion.runner import make_core, seeded_detector
 from gazefusion.fusion.session import SessionRecorder
 from gazefusion.fusion.types import FixationEvent, Frame
 from gazefusion.trackers.types import GazeSample

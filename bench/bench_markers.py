@@ -33,6 +33,7 @@ import numpy as np
 
 from gazefusion.calibration.intrinsics import CameraIntrinsics
 from gazefusion.fusion.config import MarkersConfig
+from gazefusion.fusion.geometry import plane_corners_m, texture_to_marker_m
 from gazefusion.fusion.markers import HOMOGRAPHY_METHODS, MarkerDetector, MarkerLibrary, MarkerTracker
 from gazefusion.fusion.markers.detector import clip_roi
 from gazefusion.fusion.synthetic import (
@@ -40,9 +41,7 @@ from gazefusion.fusion.synthetic import (
     degrade,
     marker_pose,
     marker_texture,
-    plane_corners_m,
     render_plane,
-    texture_to_marker_m,
 )
 
 SIZE = (640, 480)

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -24,6 +25,7 @@ import numpy as np
 
 from gazefusion.calibration.intrinsics import CameraIntrinsics
 from gazefusion.fusion.errors import CalibrationError, ConfigError, DisplayError
+from gazefusion.fusion.images import to_grey
 from gazefusion.fusion.registry import Registry
 from gazefusion.fusion.window import close_window, fit_window, open_window
 
@@ -165,14 +167,6 @@ def _detect_auto(gray: np.ndarray, board: tuple[int, int]) -> np.ndarray | None:
     return corners if corners is not None else _detect_classic(gray, board)
 
 
-def to_gray(image: np.ndarray) -> np.ndarray:
-    """8-bit grey from a grey or BGR(A) image."""
-    if image.ndim == 2:
-        return image
-    code = cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY
-    return cv2.cvtColor(image, code)
-
-
 def detect_board(gray: np.ndarray, board: tuple[int, int], method: str = "auto") -> np.ndarray | None:
     """The board's inner corners (cols*rows, 2) float32 px, unrefined, or None when not found.
 
@@ -227,9 +221,9 @@ def find_view(
     half_window_px : int or None
         Fixed refinement half-window, px; None sizes it to the squares as imaged. (default: None)
     """
-    gray = to_gray(image)
-    corners = detect_board(gray, board, method)
-    if corners is None:
+    gray = to_grey(image)
+    corners = None if gray is None else detect_board(gray, board, method)
+    if gray is None or corners is None:
         return None
     half = sized_half_window(corners, board) if half_window_px is None else int(half_window_px)
     refined = refine_corners(gray, corners, half)
@@ -409,8 +403,6 @@ def calibration_record(
         Live source the views came from, credentials redacted. (default: None)
     """
     if date is None:
-        from datetime import datetime
-
         date = datetime.now(UTC).isoformat(timespec="seconds")
     record: dict[str, Any] = {
         "board": {"cols": int(board[0]), "rows": int(board[1]), "square_mm": float(square_mm)},
@@ -567,8 +559,6 @@ class LiveCapture:
         frame_timeout_s : float
             A wait this long for a new frame ends the capture. (default: 5.0)
         """
-        import time
-
         selector: ViewSelector | None = None
         views: list[BoardView] = []
         self.ended = ""
@@ -589,7 +579,9 @@ class LiveCapture:
                     break
                 last_index = frame.index
                 self.frames_seen += 1
-                gray = to_gray(frame.image)
+                gray = to_grey(frame.image)
+                if gray is None:
+                    continue
                 size = (gray.shape[1], gray.shape[0])
                 if selector is None or selector.image_size != size:
                     selector = ViewSelector(self.board, size, **self.selector_options)

@@ -20,6 +20,8 @@ from gazefusion.calibration.tracker_procedure import CalibrationAborted, Target
 from gazefusion.fusion.config import Config
 from gazefusion.fusion.errors import ConfigError, GazefusionError, TrackerError
 from gazefusion.trackers import open_tracker
+from gazefusion.trackers.iviewx.client import IViewXClient
+from gazefusion.trackers.iviewx.simulator import IViewXSimulator
 from gazefusion.trackers.mock import ScriptedTracker
 
 SIMULATOR_SPEC = "sim"
@@ -70,8 +72,6 @@ def open_calibration_tracker(config: Config, participant: Any = None, rate_hz: f
     spec = config.tracker.spec.strip()
     check_participant_spec(spec, participant is not None)
     if spec.lower() == SIMULATOR_SPEC:
-        from gazefusion.trackers.iviewx.simulator import IViewXSimulator
-
         # Binocular: the combined gaze is the mean of the eyes, so the script itself (the monocular
         # right eye is offset by the simulated vergence).
         with IViewXSimulator(
@@ -131,8 +131,6 @@ def run_tracker_calibration(
     GazefusionError
         Not an iViewX tracker, or the server did not finish in time.
     """
-    from gazefusion.trackers.iviewx.client import IViewXClient
-
     if not isinstance(tracker, IViewXClient):
         raise TrackerError(
             "--tracker-calibration runs the iViewX server's own calibration: it needs --tracker iviewx://… or sim"

@@ -15,10 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from tqdm import tqdm
+
 from gazefusion.fusion.config import Config, override_config
-from gazefusion.fusion.core import CoreOutput, FusionCore, LookEvent
+from gazefusion.fusion.core import CoreOutput, FusionCore, LookEvent, make_core
 from gazefusion.fusion.files import write_yaml_atomic
-from gazefusion.fusion.runner import make_core
+from gazefusion.fusion.fixations import make_detector
 from gazefusion.fusion.session import SessionReader, SessionRecorder
 from gazefusion.fusion.types import FixationEvent, Frame
 
@@ -61,8 +63,6 @@ def split_points(
     tuple
         (sorted distinct cut points, number of samples, first and last sample time or None)
     """
-    from gazefusion.fusion.fixations import make_detector
-
     geometry = config.screen.geometry()
     core = FusionCore(make_detector(config.fixations.method, geometry, dict(config.fixations.params)), geometry)
     count = 0
@@ -261,8 +261,6 @@ def _recorded_calibration(reader: SessionReader, config: Config, out_dir: Path) 
 def _progress_bar(total: int, enabled: bool, unit: str) -> Any:
     if not enabled:
         return None
-    from tqdm import tqdm
-
     return tqdm(total=total, unit=unit, desc="replay", leave=False, mininterval=0.25)
 
 

@@ -22,17 +22,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import cv2
-import numpy as np
-
-from gazefusion.calibration.intrinsics import CameraIntrinsics, load_intrinsics
-from gazefusion.calibration.mapping import TrackerCameraMapping, load_mapping
+from gazefusion.fusion.camera import open_camera
 from gazefusion.fusion.camera.recorded import as_jpeg_frame
 from gazefusion.fusion.config import Config
-from gazefusion.fusion.core import CoreOutput, FusionCore, LookEvent, MarkerSearch, OverlayState
-from gazefusion.fusion.errors import CalibrationError, OutputError
+from gazefusion.fusion.core import CoreOutput, LookEvent, OverlayState, make_core
+from gazefusion.fusion.errors import OutputError
 from gazefusion.fusion.session import SessionRecorder
-from gazefusion.fusion.types import FixationEvent, Frame, MarkerHit
+from gazefusion.fusion.types import FixationEvent, Frame
+from gazefusion.trackers import open_tracker
 from gazefusion.trackers.types import GazeSample, TrackerEvent
 
 log = logging.getLogger(__name__)
@@ -65,97 +62,6 @@ class Mark(NamedTuple):
 
 
 PipelineEvent = FixationEvent | LookEvent | TrackerEvent | CameraEvent | Mark
-
-
-_MATCHER_SEED = 20_240_601
-
-
-def seeded_detector(factory: Callable[..., Any], *args: Any) -> Any:
-    """A marker detector whose matching index is the same in every run.
-
-    The detector's FLANN LSH index draws its hash tables from OpenCV's random generator:
-    two detectors built from one library match slightly differently, and a replay would not
-    reproduce the live run's poses. Seeding the generator (per thread in OpenCV) right before
-    the build fixes the tables.
-    """
-    cv2.setRNGSeed(_MATCHER_SEED)
-    return factory(*args)
-
-
-class LazyMarkerSearch:
-    """Marker search for the core: detect, then track by optical flow between detections.
-
-    The detector is built at the first frame, when the image size is known (intrinsics from
-    ``calibration.intrinsics`` scaled to it, or an assumed 60-degree camera). The core calls
-    :meth:`reset` at every fixation start, so tracking never carries over between fixations
-    and a replay of the same frames gives the same hits.
-
-    Parameters
-    ----------
-    config : Config
-        ``markers`` and ``calibration.intrinsics`` are used.
-    """
-
-    def __init__(self, config: Config) -> None:
-        from gazefusion.fusion.markers import MarkerLibrary
-
-        self.config = config
-        self.library = MarkerLibrary.load(config.markers.file, config.markers)  # type: ignore[arg-type]
-        self._loaded = load_intrinsics(config.calibration.intrinsics) if config.calibration.intrinsics else None
-        self.intrinsics: CameraIntrinsics | None = None
-        self._tracker: Any = None
-        self._size: tuple[int, int] | None = None
-
-    def _tracker_for(self, size: tuple[int, int]) -> Any:
-        from gazefusion.fusion.markers import MarkerDetector, MarkerTracker
-
-        if self._tracker is None or size != self._size:
-            self.intrinsics = self._loaded.scaled_to(size) if self._loaded else CameraIntrinsics.from_fov(size)
-            self._tracker = MarkerTracker(
-                seeded_detector(MarkerDetector, self.library, self.intrinsics, self.config.markers)
-            )
-            self._size = size
-        return self._tracker
-
-    def reset(self) -> None:
-        """Forget tracked markers: the next frame is detected afresh."""
-        if self._tracker is not None:
-            self._tracker.reset()
-
-    def __call__(
-        self, image: np.ndarray, aoi: tuple[int, int, int, int], gaze_xy: tuple[float, float]
-    ) -> list[MarkerHit]:
-        tracker = self._tracker_for((image.shape[1], image.shape[0]))
-        gaze = gaze_xy if all(math.isfinite(v) for v in gaze_xy) else None
-        return tracker.update(image, roi=aoi, gaze_xy=gaze)
-
-
-def make_core(config: Config) -> FusionCore:
-    """A fusion core as the configuration says: detector, mapping, AOI size, marker search.
-
-    Raises
-    ------
-    GazefusionError
-        An unknown fixation method or parameter, an unreadable mapping, intrinsics or
-        marker library.
-    """
-    from gazefusion.fusion.fixations import make_detector
-
-    geometry = config.screen.geometry()
-    detector = make_detector(config.fixations.method, geometry, dict(config.fixations.params))
-    mapping: TrackerCameraMapping | None = None
-    if config.calibration.mapping:
-        mapping = load_mapping(config.calibration.mapping)
-        screen = (geometry.width_px, geometry.height_px)
-        if tuple(mapping.screen_size_px) != screen:
-            raise CalibrationError(
-                f"mapping {config.calibration.mapping} was made for a {mapping.screen_size_px[0]}x"
-                f"{mapping.screen_size_px[1]} screen but screen.size_px is {screen[0]}x{screen[1]}"
-            )
-    search: MarkerSearch | None = LazyMarkerSearch(config) if config.markers.file else None
-    return FusionCore(
-        detector, geometry, config.aoi.size_deg, mapping, search, empty_search_every=config.markers.redetect_every
-    )
 
 
 class Runner:
@@ -231,16 +137,12 @@ class Runner:
             A bad camera or tracker spec, a source that does not answer, a recording folder
             that cannot be made.
         """
-        from gazefusion.trackers import open_tracker
-
         try:
             self.tracker = self._given_tracker or open_tracker(
                 self.config.tracker.spec, self.config.tracker, self.config.screen
             )
             self.tracker.open()
             if self._given_camera is not None or self.config.camera.source != "none":
-                from gazefusion.fusion.camera import open_camera
-
                 self.camera = self._given_camera or open_camera(self.config.camera.source, self.config.camera)
                 # The tap before the start: not even the first frame is missed.
                 self._tap = self.camera.tap(self.config.camera.recorder_queue_frames)

@@ -21,52 +21,11 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from gazefusion.fusion.geometry import plane_corners_m, texture_to_marker_m
+
 # Distinct salts, so a marker and a background drawn with the same seed never coincide.
 _MARKER_SALT = 0x6D61726B
 _BACKGROUND_SALT = 0x6267
-
-
-def plane_corners_m(width_m: float, height_m: float) -> np.ndarray:
-    """The four corners of a planar marker in its own frame.
-
-    Parameters
-    ----------
-    width_m : float
-        Marker width, m.
-    height_m : float
-        Marker height, m.
-
-    Returns
-    -------
-    numpy.ndarray
-        (4, 3) float64: top-left, top-right, bottom-right, bottom-left, z = 0.
-    """
-    half_w, half_h = width_m / 2.0, height_m / 2.0
-    return np.array(
-        [[-half_w, -half_h, 0.0], [half_w, -half_h, 0.0], [half_w, half_h, 0.0], [-half_w, half_h, 0.0]],
-        dtype=np.float64,
-    )
-
-
-def texture_to_marker_m(texture_size: tuple[int, int], width_m: float) -> np.ndarray:
-    """The affine map from texture px (u, v, 1) to marker-plane metres (X, Y, 1).
-
-    Parameters
-    ----------
-    texture_size : tuple[int, int]
-        (width, height) of the texture, px.
-    width_m : float
-        Physical width of the marker, m.
-
-    Returns
-    -------
-    numpy.ndarray
-        (3, 3) float64.
-    """
-    width_px, height_px = texture_size
-    height_m = width_m * height_px / width_px
-    sx, sy = width_m / width_px, height_m / height_px
-    return np.array([[sx, 0.0, 0.5 * sx - width_m / 2], [0.0, sy, 0.5 * sy - height_m / 2], [0.0, 0.0, 1.0]])
 
 
 def marker_texture(seed: int, size_px: int = 400) -> np.ndarray:

@@ -21,8 +21,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
+
 from gazefusion.fusion.config import ScreenConfig, TrackerConfig
 from gazefusion.fusion.errors import DisplayError, FileFormatError, GazefusionError, TrackerError
+from gazefusion.fusion.window import open_window
 from gazefusion.trackers.base import Tracker, binocular_sample, eye_gaze, monocular_sample
 from gazefusion.trackers.gazetable import read_gaze_table
 from gazefusion.trackers.script import GazeScript, ScriptedGaze
@@ -329,10 +332,6 @@ class MouseTracker(Tracker):
                 "the mouse tracker needs a window, and there is no display here "
                 "(DISPLAY is not set): use --tracker mock or run with a display"
             )
-        import cv2
-
-        from gazefusion.fusion.window import open_window
-
         try:
             open_window(self.window_name)
             cv2.setMouseCallback(self.window_name, self._on_mouse)

@@ -17,9 +17,14 @@ import signal
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from gazefusion.fusion.demo.server import ServerStats
+from gazefusion.calibration.mapping import TrackerCameraMapping
+from gazefusion.fusion.demo.scene import DemoScene
+from gazefusion.fusion.demo.script import DemoGaze
+from gazefusion.fusion.demo.server import MjpegServer, ServerStats
+from gazefusion.fusion.demo.truth import TruthLog
 from gazefusion.fusion.errors import GazefusionError
 from gazefusion.fusion.geometry import ScreenGeometry
+from gazefusion.trackers.iviewx.simulator import IViewXSimulator
 
 log = logging.getLogger(__name__)
 
@@ -163,13 +168,6 @@ def _serve_devices(conn: multiprocessing.connection.Connection, params: dict[str
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     closers: list[Any] = []
     try:
-        from gazefusion.calibration.mapping import TrackerCameraMapping
-        from gazefusion.fusion.demo.scene import DemoScene
-        from gazefusion.fusion.demo.script import DemoGaze
-        from gazefusion.fusion.demo.server import MjpegServer
-        from gazefusion.fusion.demo.truth import TruthLog
-        from gazefusion.trackers.iviewx.simulator import IViewXSimulator
-
         geometry = ScreenGeometry(*params["geometry"])
         scene = DemoScene()
         truth = TruthLog(scene, Path(params["truth_path"]))

@@ -35,6 +35,7 @@ from gazefusion.fusion.demo.devices import DemoDevices
 from gazefusion.fusion.demo.scene import DemoScene
 from gazefusion.fusion.demo.server import ServerStats
 from gazefusion.fusion.demo.summary import DemoSummary, FixationRecord, summarise
+from gazefusion.fusion.display import Display, HeadlessOutputs, display_available
 from gazefusion.fusion.errors import ConfigError, GazefusionError, OutputError
 from gazefusion.fusion.files import write_yaml_atomic
 from gazefusion.fusion.runner import Runner
@@ -195,8 +196,6 @@ def run_demo(
     if (out / "session.yaml").exists():
         raise OutputError(f"{out} already holds a session: choose another --out")
     if headless is None:
-        from gazefusion.fusion.display import display_available
-
         headless = not display_available()
     scene = DemoScene()
     try:
@@ -325,8 +324,6 @@ def _drive(runner: Any, config: Config, seconds: float) -> None:
     """
     deadline = time.monotonic() + seconds
     if not config.display.headless:
-        from gazefusion.fusion.display import Display
-
         try:
             Display(runner, config.display.fullscreen).run(seconds)
         finally:
@@ -334,8 +331,6 @@ def _drive(runner: Any, config: Config, seconds: float) -> None:
         return
     outputs = None
     if config.record.dir and (config.display.annotated_video or config.display.look_snapshots):
-        from gazefusion.fusion.display import HeadlessOutputs
-
         directory = runner.recorder.directory if runner.recorder is not None else Path(config.record.dir)
         outputs = HeadlessOutputs(
             runner, directory, video=config.display.annotated_video, snapshots=config.display.look_snapshots

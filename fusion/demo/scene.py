@@ -20,6 +20,7 @@ import numpy as np
 from gazefusion.calibration.intrinsics import CameraIntrinsics, save_intrinsics
 from gazefusion.fusion import synthetic
 from gazefusion.fusion.files import write_yaml_atomic
+from gazefusion.fusion.geometry import plane_corners_m, texture_to_marker_m
 
 TEXTURE_PX = 400
 
@@ -205,7 +206,7 @@ class DemoScene:
             position = sway_r @ world_t + sway_t
             rvec = cv2.Rodrigues(rotation)[0].reshape(3)
             height_m = spec.width_m  # square textures
-            points = np.vstack([synthetic.plane_corners_m(spec.width_m, height_m), np.zeros((1, 3))])
+            points = np.vstack([plane_corners_m(spec.width_m, height_m), np.zeros((1, 3))])
             projected = (points @ rotation.T + position) @ self.camera_matrix.T
             pixels = projected[:, :2] / projected[:, 2:3]
             truth[spec.id] = MarkerTruth(spec.id, position, rvec, pixels[:4], pixels[4])
@@ -236,7 +237,7 @@ class DemoScene:
         sway_r, sway_t = self.sway.pose(t_s)
         # Background: one homography from wall texture px to image px, no blending.
         wall_h_px, wall_w_px = self._wall.shape[:2]
-        to_plane = synthetic.texture_to_marker_m((wall_w_px, wall_h_px), self._wall_width_m)
+        to_plane = texture_to_marker_m((wall_w_px, wall_h_px), self._wall_width_m)
         wall_t = sway_r @ np.array([0.0, 0.0, self.background_distance_m]) + sway_t
         plane_to_camera = np.column_stack([sway_r[:, 0], sway_r[:, 1], wall_t])
         homography = self.camera_matrix @ plane_to_camera @ to_plane

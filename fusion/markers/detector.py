@@ -11,6 +11,7 @@ import numpy as np
 
 from gazefusion.calibration.intrinsics import CameraIntrinsics
 from gazefusion.fusion.config import MarkersConfig
+from gazefusion.fusion.images import to_grey
 from gazefusion.fusion.markers.library import Marker, MarkerLibrary
 from gazefusion.fusion.markers.pose import estimate_planar_pose
 from gazefusion.fusion.registry import Registry
@@ -464,21 +465,6 @@ class NeighbourSearch:
             train = np.hstack([train, np.full((len(queries), pad), -1, np.int64)])
             distance = np.hstack([distance, np.full((len(queries), pad), np.inf, np.float32)])
         return train, distance
-
-
-def to_grey(image: np.ndarray | None) -> np.ndarray | None:
-    """A uint8 grey view of a BGR, BGRA or grey frame; None for an empty one."""
-    if image is None or image.size == 0 or image.ndim not in (2, 3):
-        return None
-    if image.ndim == 2:
-        grey = image
-    elif image.shape[2] == 1:
-        grey = image[:, :, 0]
-    else:
-        grey = cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
-    if grey.dtype != np.uint8:
-        grey = cv2.normalize(grey, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
-    return grey
 
 
 def clip_roi(roi: tuple[int, int, int, int] | None, frame_size: tuple[int, int]) -> tuple[int, int, int, int] | None:

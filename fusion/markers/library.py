@@ -18,7 +18,8 @@ import numpy as np
 from gazefusion.fusion.config import MarkersConfig
 from gazefusion.fusion.errors import FileFormatError
 from gazefusion.fusion.files import read_yaml
-from gazefusion.fusion.synthetic import texture_to_marker_m
+from gazefusion.fusion.geometry import texture_to_marker_m
+from gazefusion.fusion.images import to_grey
 
 #: The picture is resized so its longest side has this many px before the first level.
 REFERENCE_SIDE_PX = 480
@@ -200,11 +201,9 @@ def build_marker(marker_id: str, image: np.ndarray, width_m: float, config: Mark
     FileFormatError
         When the picture has too little texture (fewer than `MIN_REFERENCE_KEYPOINTS`).
     """
-    grey = (
-        image
-        if image.ndim == 2
-        else cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
-    )
+    grey = to_grey(image)
+    if grey is None:
+        raise FileFormatError(f"{source}: the picture is empty")
     height_px, width_px = grey.shape[:2]
     orb = cv2.ORB_create(nfeatures=config.n_features, scaleFactor=1.2, nlevels=8)
     base = REFERENCE_SIDE_PX / max(width_px, height_px)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from gazefusion.fusion.markers.detector import Correspondences, MarkerDetector, order_hits, to_grey
+from gazefusion.fusion.images import to_grey
+from gazefusion.fusion.markers.detector import Correspondences, MarkerDetector, order_hits
 from gazefusion.fusion.types import MarkerHit
 
 #: A tracked point whose forward-backward flow misses its start by more than this is dropped, px.

@@ -160,7 +160,7 @@ def test_a_tracker_stall_is_reported_and_recorded_and_the_run_goes_on(tmp_path, 
 
 def test_two_marker_searches_find_exactly_the_same(tmp_path):
     # A replay builds its own detector: its matching must not differ from the live run's.
-    from gazefusion.fusion.runner import LazyMarkerSearch
+    from gazefusion.fusion.core import LazyMarkerSearch
     from tests.fusion.sessionkit import SCENE
 
     config = make_config(**scene_files(tmp_path))

@@ -8,13 +8,13 @@ import cv2
 import numpy as np
 import pytest
 
+from gazefusion.fusion.geometry import plane_corners_m
 from gazefusion.fusion.synthetic import (
     background_texture,
     degrade,
     look_at_pose,
     marker_pose,
     marker_texture,
-    plane_corners_m,
     render_plane,
 )
 

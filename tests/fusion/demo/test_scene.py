@@ -11,7 +11,7 @@ import yaml
 
 from gazefusion.calibration.intrinsics import load_intrinsics
 from gazefusion.fusion.demo.scene import TEXTURE_PX, DemoScene
-from gazefusion.fusion.synthetic import plane_corners_m
+from gazefusion.fusion.geometry import plane_corners_m
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
+from gazefusion.fusion.geometry import plane_corners_m
 from gazefusion.fusion.markers import estimate_planar_pose
-from gazefusion.fusion.synthetic import marker_pose, plane_corners_m
+from gazefusion.fusion.synthetic import marker_pose
 from tests.fusion.markers.scenes import CAMERA, rotation_error_deg
 
 OUTLINE = plane_corners_m(0.2, 0.2)

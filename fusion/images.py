@@ -1,0 +1,25 @@
+"""Images: colour to grey, once for every part that works on intensity (markers, chessboards)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def to_grey(image: np.ndarray | None) -> np.ndarray | None:
+    """A uint8 grey view of a BGR, BGRA or grey image; None for an empty one.
+
+    >>> to_grey(np.full((2, 3, 3), (255, 0, 0), np.uint8)).tolist()  # pure blue, BGR
+    [[29, 29, 29], [29, 29, 29]]
+    """
+    if image is None or image.size == 0 or image.ndim not in (2, 3):
+        return None
+    if image.ndim == 2:
+        grey = image
+    elif image.shape[2] == 1:
+        grey = image[:, :, 0]
+    else:
+        grey = cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
+    if grey.dtype != np.uint8:
+        grey = cv2.normalize(grey, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    return grey
