@@ -48,6 +48,13 @@ _PULL_TIMEOUT_S = 0.05
 _CHUNK_SAMPLES = 1024
 
 
+try:  # optional (gazefusion[lsl]): only the LSL parts need it, and they say so when it is missing
+    import pylsl as _pylsl
+except (ImportError, OSError, RuntimeError) as _exc:  # not installed, or its liblsl does not load
+    _pylsl = None
+    _PYLSL_PROBLEM = str(_exc)
+
+
 def import_pylsl() -> ModuleType:
     """pylsl, or one clear error saying how to install it.
 
@@ -56,13 +63,12 @@ def import_pylsl() -> ModuleType:
     TrackerError
         pylsl (and the liblsl it carries) is not installed or does not load.
     """
-    try:
-        import pylsl
-    except (ImportError, OSError, RuntimeError) as exc:
+    if _pylsl is None:
         raise TrackerError(
-            f"Lab Streaming Layer needs pylsl, which does not load here ({exc}): pip install 'gazefusion[lsl]'"
-        ) from None
-    return pylsl
+            f"Lab Streaming Layer needs pylsl, which does not load here ({_PYLSL_PROBLEM}): "
+            "pip install 'gazefusion[lsl]'"
+        )
+    return _pylsl
 
 
 class StreamQuery(NamedTuple):
