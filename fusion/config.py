@@ -7,9 +7,9 @@ value and what was expected, in one line.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
-import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -157,6 +157,7 @@ class LslConfig(_Section):
     trial_start: str = r"(?i)^trial[ _-]?start\b[\s:=-]*(?P<name>.*)$"
     trial_end: str = r"(?i)^trial[ _-]?end\b[\s:=-]*(?P<name>.*)$"
     resolve_timeout_s: float = Field(5.0, gt=0)
+    wait_for_consumers_s: float = Field(0.0, ge=0)
 
     @field_validator("trial_start", "trial_end")
     @classmethod

@@ -51,7 +51,7 @@ import numpy as np
 
 from gazefusion.fusion.config import LslConfig
 from gazefusion.fusion.core import CoreOutput, LookEvent
-from gazefusion.fusion.errors import GazefusionError
+from gazefusion.fusion.errors import ConfigError, GazefusionError
 from gazefusion.fusion.types import FixationEvent, Frame
 from gazefusion.trackers.lsl import LslInlet, StreamQuery, import_pylsl
 from gazefusion.trackers.types import GazeSample
@@ -255,6 +255,7 @@ STREAMS: dict[str, tuple[StreamDef, ...]] = {
 """The outlets of each ``lsl.streams`` kind."""
 
 _PHASES = {"start": 1.0, "end": 2.0}
+_DRAIN_S = 0.5
 
 
 def outlet_prefix(config: LslConfig, session_name: str | None) -> str:
@@ -280,18 +281,24 @@ class LslOutlets:
     about : dict or None
         More fields for every stream's ``<gazefusion>`` description (software version,
         session, screen). (default: None)
+    offset : ClockOffset or None
+        The LSL-to-monotonic offset the stamps use; None measures it now. (default: None)
     """
 
     def __init__(
-        self, prefix: str, streams: Sequence[StreamDef], rate_hz: float = 0.0, about: dict[str, Any] | None = None
+        self,
+        prefix: str,
+        streams: Sequence[StreamDef],
+        rate_hz: float = 0.0,
+        about: dict[str, Any] | None = None,
+        offset: ClockOffset | None = None,
     ) -> None:
         self.pylsl = import_pylsl()
         self.prefix = prefix
         self.definitions = {definition.key: definition for definition in streams}
-        self.start_offset = measure_clock_offset()
-        self.end_offset: ClockOffset | None = None
+        self.offset = offset or measure_clock_offset()
         self.pushed = dict.fromkeys(self.definitions, 0)
-        self._offset = self.start_offset.offset_s
+        self._offset = self.offset.offset_s
         self._last = dict.fromkeys(self.definitions, -math.inf)
         self._outlets: dict[str, Any] = {}
         host = socket.gethostname()
@@ -337,7 +344,7 @@ class LslOutlets:
             "time_stamps",
             "pylsl.local_clock() at arrival in gazefusion: the host monotonic arrival time plus monotonic_offset_s",
         )
-        own.append_child_value("monotonic_offset_s", repr(self.start_offset.offset_s))
+        own.append_child_value("monotonic_offset_s", repr(self.offset.offset_s))
         for key, value in about.items():
             own.append_child_value(key, str(value))
 
@@ -392,43 +399,23 @@ class LslOutlets:
         """A mark, trial start or end, tracker or camera event, stamped at `t` (host monotonic)."""
         self._push("events", [kind, text], t)
 
-    def header(self) -> dict[str, Any]:
-        """What session.yaml records of the outlets: names, the clock offset at start and end."""
-        record: dict[str, Any] = {
-            "streams": self.names,
-            "clock_offset_start_s": self.start_offset.offset_s,
-            "clock_offset_uncertainty_s": self.start_offset.uncertainty_s,
-        }
-        if self.end_offset is not None:
-            record["clock_offset_end_s"] = self.end_offset.offset_s
-            record["clock_offset_drift_s"] = self.end_offset.offset_s - self.start_offset.offset_s
-            record["samples_pushed"] = dict(self.pushed)
-        return record
+    def wait_for_consumers(self, timeout_s: float) -> list[str]:
+        """Wait up to `timeout_s` for every outlet to have a consumer; the names of those without one."""
+        deadline = time.monotonic() + timeout_s
+        for outlet in self._outlets.values():
+            outlet.wait_for_consumers(max(0.0, deadline - time.monotonic()))
+        return [f"{self.prefix}_{key}" for key, outlet in self._outlets.items() if not outlet.have_consumers()]
 
     def close(self) -> None:
-        """Measure the clock offset again and close every outlet (safe to call more than once)."""
-        if self.end_offset is None:
-            self.end_offset = measure_clock_offset()
+        """Close every outlet (safe to call more than once).
+
+        Samples just pushed may still be on their way to a consumer; an outlet destroyed at
+        once drops them, so outlets with consumers get a moment first.
+        """
         outlets, self._outlets = self._outlets, {}
+        if any(outlet.have_consumers() for outlet in outlets.values()):
+            time.sleep(_DRAIN_S)
         outlets.clear()  # pylsl closes an outlet when its last reference goes
-
-
-def open_outlets(config: LslConfig, session_name: str | None, rate_hz: float, about: dict[str, Any]) -> LslOutlets:
-    """The outlets ``lsl.streams`` names.
-
-    Parameters
-    ----------
-    config : LslConfig
-        ``name`` and ``streams``.
-    session_name : str or None
-        The recording folder's name, for the default prefix.
-    rate_hz : float
-        The tracker's nominal rate (0: irregular).
-    about : dict
-        Fields for the streams' descriptions.
-    """
-    streams = [definition for kind in dict.fromkeys(config.streams) for definition in STREAMS[kind]]
-    return LslOutlets(outlet_prefix(config, session_name), streams, rate_hz, about)
 
 
 class LslMarker(NamedTuple):
@@ -490,6 +477,9 @@ class MarkerInlet:
         (default: None)
     resolve_timeout_s : float
         How long to look for the stream at start, s. (default: 5.0)
+    offset : ClockOffset or None
+        The LSL-to-monotonic offset for the markers' host times; None measures it at
+        :meth:`start`. (default: None)
     """
 
     def __init__(
@@ -498,6 +488,7 @@ class MarkerInlet:
         on_marker: Callable[[LslMarker], None],
         on_event: Callable[[str, str], None] | None = None,
         resolve_timeout_s: float = 5.0,
+        offset: ClockOffset | None = None,
     ) -> None:
         self.on_marker = on_marker
         self.on_event = on_event
@@ -505,7 +496,7 @@ class MarkerInlet:
         self.inlet = LslInlet(
             query, "marker stream", resolve_timeout_s, self._prepare, self._inlet_event, error=GazefusionError
         )
-        self._offset = 0.0
+        self._offset = offset.offset_s if offset is not None else math.nan
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -527,7 +518,8 @@ class MarkerInlet:
             No such stream within the timeout (the message lists the streams seen).
         """
         self.inlet.open()
-        self._offset = measure_clock_offset().offset_s
+        if math.isnan(self._offset):
+            self._offset = measure_clock_offset().offset_s
         self._thread = threading.Thread(target=self._receive, name="gazefusion-lsl-markers", daemon=True)
         self._thread.start()
         return self
@@ -563,6 +555,109 @@ def _marker_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+class LslLink:
+    """The LSL parts of a run: the outlets, the marker inlet, the clock offsets for session.yaml.
+
+    Parameters
+    ----------
+    config : LslConfig
+        ``outlets``, ``name``, ``streams``, ``markers``, the trial patterns.
+    session_name : str or None
+        The recording folder's name (the default stream name prefix).
+    rate_hz : float
+        The tracker's nominal rate (0: irregular).
+    about : dict
+        Fields for the streams' descriptions.
+    on_marker : callable
+        ``on_marker(marker, trial)`` for each received marker, from the inlet's thread;
+        `trial` is ``(kind, name)`` when it starts or ends a trial, else None.
+    on_event : callable
+        ``on_event(kind, text)`` when the marker stream is lost, found again, not usable.
+
+    Raises
+    ------
+    ConfigError
+        ``lsl.markers`` is not a stream query.
+    """
+
+    def __init__(
+        self,
+        config: LslConfig,
+        session_name: str | None,
+        rate_hz: float,
+        about: dict[str, Any],
+        on_marker: Callable[[LslMarker, tuple[str, str] | None], None],
+        on_event: Callable[[str, str], None],
+    ) -> None:
+        self.config = config
+        self.start_offset = measure_clock_offset()
+        self.end_offset: ClockOffset | None = None
+        self.trials = TrialPatterns(config.trial_start, config.trial_end)
+        self._on_marker = on_marker
+        self.markers: MarkerInlet | None = None
+        if config.markers:
+            try:
+                query = StreamQuery.parse(config.markers)
+            except ValueError as exc:
+                raise ConfigError(f"lsl.markers (--lsl-markers) {config.markers!r}: {exc}") from None
+            self.markers = MarkerInlet(query, self._marker, on_event, config.resolve_timeout_s, self.start_offset)
+        self.outlets: LslOutlets | None = None
+        if config.outlets:
+            streams = [definition for kind in dict.fromkeys(config.streams) for definition in STREAMS[kind]]
+            prefix = outlet_prefix(config, session_name)
+            self.outlets = LslOutlets(prefix, streams, rate_hz, about, self.start_offset)
+            log.info("LSL streams: %s", ", ".join(self.outlets.names.values()))
+
+    def _marker(self, marker: LslMarker) -> None:
+        self._on_marker(marker, self.trials.match(marker.text))
+
+    def start(self) -> LslLink:
+        """Start receiving markers, and wait ``lsl.wait_for_consumers_s`` for the outlets' consumers.
+
+        Raises
+        ------
+        GazefusionError
+            The marker stream is not found within ``lsl.resolve_timeout_s``.
+        """
+        if self.markers is not None:
+            self.markers.start()
+        if self.outlets is not None and self.config.wait_for_consumers_s > 0:
+            alone = self.outlets.wait_for_consumers(self.config.wait_for_consumers_s)
+            if alone:
+                log.warning(
+                    "no consumer after %g s for LSL %s: starting anyway",
+                    self.config.wait_for_consumers_s,
+                    ", ".join(alone),
+                )
+        return self
+
+    def close(self) -> None:
+        """Stop the marker inlet, close the outlets, measure the clock offset again (idempotent)."""
+        if self.markers is not None:
+            self.markers.stop()
+        if self.outlets is not None:
+            self.outlets.close()
+        if self.end_offset is None:
+            self.end_offset = measure_clock_offset()
+
+    def header(self) -> dict[str, Any]:
+        """What session.yaml records: the clock offset at start (and end), the streams, the markers."""
+        record: dict[str, Any] = {
+            "clock_offset_start_s": self.start_offset.offset_s,
+            "clock_offset_uncertainty_s": self.start_offset.uncertainty_s,
+            "clock": "lsl_time = monotonic time + clock offset (pylsl.local_clock() - time.monotonic())",
+        }
+        if self.end_offset is not None:
+            record["clock_offset_end_s"] = self.end_offset.offset_s
+            record["clock_offset_drift_s"] = self.end_offset.offset_s - self.start_offset.offset_s
+        if self.outlets is not None:
+            record["outlets"] = self.outlets.names
+            record["samples_pushed"] = dict(self.outlets.pushed)
+        if self.markers is not None:
+            record["markers"] = {"stream": self.markers.stream_name, "received": self.markers.received}
+        return record
 
 
 def offset_stability(offsets: Sequence[ClockOffset]) -> dict[str, float]:

@@ -27,7 +27,8 @@ from gazefusion.fusion.camera.recorded import as_jpeg_frame
 from gazefusion.fusion.config import Config
 from gazefusion.fusion.core import CoreOutput, LookEvent, OverlayState, make_core
 from gazefusion.fusion.errors import OutputError
-from gazefusion.fusion.session import SessionRecorder
+from gazefusion.fusion.lsl import LslLink, LslMarker
+from gazefusion.fusion.session import SessionRecorder, software_version
 from gazefusion.fusion.types import FixationEvent, Frame
 from gazefusion.trackers import open_tracker
 from gazefusion.trackers.types import GazeSample, TrackerEvent
@@ -52,8 +53,9 @@ class Mark(NamedTuple):
         Host time, s.
     text : str
         The mark's text, or the trial's name.
-    kind : {"mark", "trial_start", "trial_end"}
-        What it marks. (default: "mark")
+    kind : {"mark", "trial_start", "trial_end", "lsl_marker"}
+        What it marks (``lsl_marker``: a marker from the LSL marker stream that starts or
+        ends no trial). (default: "mark")
     """
 
     t: float
@@ -107,6 +109,7 @@ class Runner:
         self.camera: Any = None
         self.tracker: Any = None
         self.recorder: SessionRecorder | None = None
+        self.lsl: LslLink | None = None
         self.error: BaseException | None = None
         self.frames_skipped = 0
         self.samples_fed = 0
@@ -125,6 +128,7 @@ class Runner:
         self._control: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._frames_by_index: dict[int, Frame] = {}
         self._tracker_ended_at: float | None = None
+        self._input_t = math.nan
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -149,8 +153,13 @@ class Runner:
                 self.camera.start()
                 if self.camera.size is not None:
                     self.core.set_camera_size(self.camera.size)
+            if self.config.lsl.outlets or self.config.lsl.markers:
+                self.lsl = self._open_lsl()
             if self.config.record.dir:
                 self.recorder = SessionRecorder(self.config.record.dir, self.config, extra=self.extra_session)
+                self._note_lsl(self.recorder)
+            if self.lsl is not None:
+                self.lsl.start()
             self.tracker.start_streaming()
         except BaseException:
             self._close_sources()
@@ -167,7 +176,41 @@ class Runner:
             self._worker.join(timeout_s)
         self._close_sources()
 
+    def _open_lsl(self) -> LslLink:
+        """The run's LSL outlets and marker inlet (``lsl`` section)."""
+        session = Path(self.config.record.dir).name if self.config.record.dir else None
+        (width, height), (width_mm, height_mm) = self.config.screen.size_px, self.config.screen.size_mm
+        about = {
+            "software": f"gazefusion {software_version()}",
+            "session": session or "",
+            "tracker": getattr(self.tracker, "description", ""),
+            "screen_px": f"{width}x{height}",
+            "screen_mm": f"{width_mm}x{height_mm}",
+        }
+        return LslLink(
+            self.config.lsl,
+            session,
+            float(self.tracker.sample_rate_hz),
+            about,
+            self._on_lsl_marker,
+            lambda kind, text: self._control.put(("event", {"kind": kind, "t": time.monotonic(), "text": text})),
+        )
+
+    def _on_lsl_marker(self, marker: LslMarker, trial: tuple[str, str] | None) -> None:
+        """A marker from the LSL marker stream (its thread): to the worker, recorded, a trial start or end if it is one."""
+        self._control.put(("lsl_marker", (marker, trial)))
+
+    def _note_lsl(self, recorder: SessionRecorder) -> None:
+        """Put the LSL streams and clock offsets into session.yaml."""
+        if self.lsl is not None:
+            recorder.annotate("lsl", self.lsl.header())
+
     def _close_sources(self) -> None:
+        if self.lsl is not None:
+            try:
+                self.lsl.close()
+            except Exception as exc:  # closing must not hide the run's result
+                log.debug("closing the LSL streams failed: %s", exc)
         for part in (self.tracker, self.camera):
             if part is not None:
                 try:
@@ -347,6 +390,8 @@ class Runner:
         except BaseException as exc:  # reported in the caller's thread by raise_error()
             self.error = exc
         finally:
+            if self.lsl is not None:
+                self.lsl.close()  # no more pushes; the clock offset at the end goes into session.yaml
             self._close_recorder()
             self._done.set()
             with self._lock:
@@ -369,14 +414,20 @@ class Runner:
         return now - max(self._tracker_ended_at, frames[-1].t if frames else -math.inf) > 1.0
 
     def _feed_sample(self, sample: GazeSample) -> None:
+        self._input_t = sample.t
         if self.recorder is not None:
             self.recorder.write_sample(sample)
+        outlets = self.lsl.outlets if self.lsl is not None else None
+        if outlets is not None:
+            outlets.push_gaze(sample, self.core.to_camera(sample.x, sample.y))
         self.samples_fed += 1
         for output in self.core.feed_sample(sample):
             self._output(output)
 
     def _feed_frame(self, frame: Frame, skip: bool) -> None:
         recorder = self.recorder
+        if self.lsl is not None and self.lsl.outlets is not None:
+            self.lsl.outlets.push_frame(frame)
         if skip:
             self.frames_skipped += 1
             if recorder is not None:
@@ -386,6 +437,7 @@ class Runner:
             frame = as_jpeg_frame(frame)  # an OpenCV source's frame: the core sees what replay will
             recorder.write_frame(frame, recorder.samples_written)
         self.frames_fed += 1
+        self._input_t = frame.t
         self._frames_by_index[frame.index] = frame
         if len(self._frames_by_index) > 64:
             for index in sorted(self._frames_by_index)[:-32]:
@@ -400,22 +452,29 @@ class Runner:
             self.fixations_seen += 1
         if self.recorder is not None:
             self.recorder.write_output(output)
+        if self.lsl is not None and self.lsl.outlets is not None:
+            self.lsl.outlets.push_output(output, self._input_t)
         self._emit(output)
 
     def _side_channels(self) -> None:
         """Tracker and camera events, marks, recorder requests: recorded and passed on."""
         recorder = self.recorder
+        outlets = self.lsl.outlets if self.lsl is not None else None
         while (event := self.tracker.get_event(timeout_s=0)) is not None:
             if event.kind in ("stall", "resume", "restart"):
                 log.warning("tracker %s%s", event.kind, f": {event.raw}" if event.raw else "")
             if recorder is not None:
                 recorder.write_tracker_event(event)
+            if outlets is not None and event.kind not in ("raw", "message"):
+                outlets.push_event(f"tracker_{event.kind}", event.raw or str(event.get("text", "")), event.t)
             self._emit(event)
         if self.camera is not None:
             for t, kind, text in self.camera.pop_events():
                 camera_event = CameraEvent(t, kind, text)
                 if recorder is not None:
                     recorder.write_event({"kind": f"camera_{kind}", "t": t, "text": text})
+                if outlets is not None:
+                    outlets.push_event(f"camera_{kind}", text, t)
                 self._emit(camera_event)
         if self._tap is not None and self._tap.dropped > self._tap_dropped:
             if recorder is not None:
@@ -434,17 +493,30 @@ class Runner:
             except queue.Empty:
                 break
             if action == "mark":
-                try:
-                    message = value.text if value.kind == "mark" else f"{value.kind} {value.text}"
-                    self.tracker.send_message(message)
-                except Exception as exc:  # a mark must never stop the run
-                    log.debug("send_message failed: %s", exc)
+                self._mark(value, recorder)
+            elif action == "lsl_marker":
+                marker, trial = value
                 if recorder is not None:
-                    recorder.mark(value.text, value.t, value.kind)
-                self._emit(value)
+                    recorder.write_event(
+                        {
+                            "kind": "lsl_marker",
+                            "t": marker.t,
+                            "lsl_t": marker.lsl_t,
+                            "text": marker.text,
+                            "stream": marker.stream,
+                        }
+                    )
+                if trial is None:
+                    self._mark(Mark(marker.t, marker.text, "lsl_marker"), None)
+                else:
+                    self._mark(Mark(marker.t, trial[1], trial[0]), recorder)
+            elif action == "event":
+                if recorder is not None:
+                    recorder.write_event(value)
             elif action == "start":
                 self._close_recorder()
                 self.recorder = recorder = value
+                self._note_lsl(value)
             else:
                 self._close_recorder()
                 self.recorder = recorder = None
@@ -452,8 +524,22 @@ class Runner:
         if recorder is not None:
             recorder.tick()
 
+    def _mark(self, mark: Mark, recorder: SessionRecorder | None) -> None:
+        """A mark: to the tracker as a message, into `recorder` (if any) and the events outlet, to subscribers."""
+        try:
+            self.tracker.send_message(mark.text if mark.kind == "mark" else f"{mark.kind} {mark.text}")
+        except Exception as exc:  # a mark must never stop the run
+            log.debug("send_message failed: %s", exc)
+        if recorder is not None:
+            recorder.mark(mark.text, mark.t, mark.kind)
+        outlets = self.lsl.outlets if self.lsl is not None else None
+        if outlets is not None and mark.kind != "lsl_marker":  # LSL markers are on LSL already
+            outlets.push_event(mark.kind, mark.text, mark.t)
+        self._emit(mark)
+
     def _close_recorder(self) -> None:
         if self.recorder is not None:
+            self._note_lsl(self.recorder)
             self.recorder.close(self.summary())
 
     def summary(self) -> dict[str, Any]:
@@ -474,6 +560,7 @@ class Runner:
         if self.tracker is not None:
             tracker = self.tracker.stats()
             summary["tracker_stalls"] = tracker.stalls
+            summary["tracker_reconnects"] = tracker.reconnects
             summary["samples_dropped"] = tracker.dropped
         if self.recorder is not None and self.recorder.error:
             summary["recording_error"] = self.recorder.error

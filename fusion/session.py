@@ -402,10 +402,24 @@ class SessionRecorder:
             The mark's text or the trial's name.
         t : float or None
             Host time, s; None: now. (default: None)
-        kind : {"mark", "trial_start", "trial_end"}
+        kind : {"mark", "trial_start", "trial_end", "lsl_marker"}
             The record's ``kind``. (default: "mark")
         """
         self.write_event({"kind": kind, "t": time.monotonic() if t is None else t, "text": text})
+
+    def annotate(self, key: str, value: Any) -> None:
+        """Set a top-level key of session.yaml (written now, and again at close).
+
+        Parameters
+        ----------
+        key : str
+            The key (``lsl``: the LSL streams and clock offsets).
+        value : Any
+            Plain data.
+        """
+        self._header[key] = value
+        if self.active:
+            self._guard("session.yaml", lambda: write_yaml_atomic(self.directory / "session.yaml", self._header))
 
     def tick(self) -> None:
         """Flush everything if the last flush is older than ``flush_every_s``."""

@@ -155,8 +155,7 @@ def resolve_stream(
     found.sort(key=lambda info: info.created_at())
     if len(found) > 1:
         log.warning(
-            "%d LSL streams match %s (%s): using the newest; make the query more specific "
-            "(lsl:source_id=…) to choose",
+            "%d LSL streams match %s (%s): using the newest; make the query more specific (lsl:source_id=…) to choose",
             len(found),
             query,
             ", ".join(_describe_stream(info) for info in found),
@@ -603,8 +602,18 @@ class LslInlet:
         if self._inlet is None:
             self._look_again()
             return [], []
+        inlet = self._inlet
         try:
-            rows, stamps = self._inlet.pull_chunk(timeout=timeout_s, max_samples=_CHUNK_SAMPLES)
+            # What is there now; else wait for one sample (a timed chunk pull would hold the
+            # first sample back for the whole timeout) and take what came with it.
+            rows, stamps = inlet.pull_chunk(timeout=0.0, max_samples=_CHUNK_SAMPLES)
+            if not stamps:
+                row, stamp = inlet.pull_sample(timeout=timeout_s)
+                if stamp is None:
+                    return [], []
+                rows, stamps = inlet.pull_chunk(timeout=0.0, max_samples=_CHUNK_SAMPLES - 1)
+                rows.insert(0, row)
+                stamps.insert(0, stamp)
         except pylsl.util.LostError:
             self._lost()
             return [], []
@@ -677,7 +686,9 @@ class LslTracker(Tracker):
         None for the defaults. (default: None)
     """
 
-    def __init__(self, query: StreamQuery, screen_size_px: tuple[int, int], config: TrackerConfig | None = None) -> None:
+    def __init__(
+        self, query: StreamQuery, screen_size_px: tuple[int, int], config: TrackerConfig | None = None
+    ) -> None:
         config = config or TrackerConfig()
         super().__init__(queue_samples=config.queue_samples, watchdog_s=config.watchdog_s)
         self.query = query
