@@ -501,7 +501,7 @@ class MarkerInlet:
         self._thread: threading.Thread | None = None
 
     def _prepare(self, info: Any) -> None:
-        """Any stream can carry markers; record what it is."""
+        """Any stream can carry markers; say which one it is."""
         log.info("LSL markers from %r (%s, %d channels)", info.name(), info.type(), info.channel_count())
 
     def _inlet_event(self, kind: str, data: tuple[tuple[str, object], ...]) -> None:
@@ -608,7 +608,6 @@ class LslLink:
             streams = [definition for kind in dict.fromkeys(config.streams) for definition in STREAMS[kind]]
             prefix = outlet_prefix(config, session_name)
             self.outlets = LslOutlets(prefix, streams, rate_hz, about, self.start_offset)
-            log.info("LSL streams: %s", ", ".join(self.outlets.names.values()))
 
     def _marker(self, marker: LslMarker) -> None:
         self._on_marker(marker, self.trials.match(marker.text))
@@ -623,6 +622,8 @@ class LslLink:
         """
         if self.markers is not None:
             self.markers.start()
+        if self.outlets is not None:
+            log.info("LSL streams: %s", ", ".join(self.outlets.names.values()))
         if self.outlets is not None and self.config.wait_for_consumers_s > 0:
             alone = self.outlets.wait_for_consumers(self.config.wait_for_consumers_s)
             if alone:
