@@ -1,4 +1,4 @@
-"""Map the top-level folders onto the ``gazefusion`` namespace (see DESIGN.md, Layout)."""
+"""Map the top-level folders onto the ``gazefusion`` namespace (docs/architecture.md, Layout)."""
 
 from setuptools import find_packages, setup
 

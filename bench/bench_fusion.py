@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(item, Frame):
             recorder.write_frame(item, recorder.samples_written)
         else:
-            recorder.write_sample(item)
+            recorder.write(item)
     recorder.close()
     for workers in (1, 2):
         began_cpu = time.process_time()

@@ -1,4 +1,4 @@
-"""Camera intrinsics: the YAML file of DESIGN.md and what a run does with it.
+"""Camera intrinsics: the YAML file of docs/formats/intrinsics.md and what a run does with it.
 
 File keys: ``image_size`` [width, height] px, ``camera_matrix`` 3x3, ``dist_coeffs`` (list,
 OpenCV order k1 k2 p1 p2 [k3 …]), ``rms`` px. Extra keys (per-view errors, date) are kept.
@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, field_validator
 
-from gazefusion.fusion.errors import CalibrationError, FileFormatError
-from gazefusion.fusion.files import read_yaml, write_yaml_atomic
+from gazefusion.fusion.errors import CalibrationError
+from gazefusion.fusion.files import read_model, write_yaml_atomic
 
 
 class CameraIntrinsics(NamedTuple):
@@ -94,39 +95,69 @@ class CameraIntrinsics(NamedTuple):
         }
 
 
+_NUMBERS = "image_size, camera_matrix and dist_coeffs must be numbers"
+
+
+def _numbers(value: Any, dtype: type = float) -> np.ndarray:
+    try:
+        return np.array(value, dtype=np.float64 if dtype is float else np.int64)
+    except (TypeError, ValueError):
+        raise ValueError(_NUMBERS) from None
+
+
+class IntrinsicsFile(BaseModel):
+    """The intrinsics file's format; keys beyond these (per-view errors, date, board) are allowed."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    image_size: tuple[int, int]
+    camera_matrix: list[list[float]]
+    dist_coeffs: list[float]
+    rms: float = math.nan
+
+    @field_validator("image_size", mode="before")
+    @classmethod
+    def _size(cls, value: Any) -> tuple[int, int]:
+        try:
+            size = tuple(int(v) for v in value)
+        except (TypeError, ValueError):
+            raise ValueError(_NUMBERS) from None
+        if len(size) != 2 or min(size) <= 0:
+            raise ValueError(f"image_size must be [width, height] in px, got {value!r}")
+        return size[0], size[1]
+
+    @field_validator("camera_matrix", mode="before")
+    @classmethod
+    def _matrix(cls, value: Any) -> list[list[float]]:
+        matrix = _numbers(value)
+        if matrix.shape != (3, 3) or not np.all(np.isfinite(matrix)) or matrix[0, 0] <= 0 or matrix[1, 1] <= 0:
+            raise ValueError("camera_matrix must be 3x3 with positive fx and fy")
+        return matrix.tolist()
+
+    @field_validator("dist_coeffs", mode="before")
+    @classmethod
+    def _dist(cls, value: Any) -> list[float]:
+        dist = _numbers(value).ravel()
+        if dist.size not in (4, 5, 8, 12, 14) or not np.all(np.isfinite(dist)):
+            raise ValueError("dist_coeffs must hold 4, 5, 8, 12 or 14 finite numbers")
+        return dist.tolist()
+
+    @field_validator("rms", mode="before")
+    @classmethod
+    def _rms(cls, value: Any) -> float:
+        return float(_numbers(value))
+
+
 def load_intrinsics(path: str | Path) -> CameraIntrinsics:
-    """Read an intrinsics YAML file.
+    """Read an intrinsics YAML file (validated by :class:`IntrinsicsFile`).
 
     Raises
     ------
     FileFormatError
-        Missing file, not YAML, a missing key or a value of the wrong shape, named.
+        Missing file, not YAML, a missing key or a value of the wrong shape, in one line.
     """
-    path = Path(path)
-    data = read_yaml(path, "intrinsics")
-    if not isinstance(data, dict):
-        raise FileFormatError(f"intrinsics file {path}: expected a mapping with image_size, camera_matrix, dist_coeffs")
-    missing = [key for key in ("image_size", "camera_matrix", "dist_coeffs") if key not in data]
-    if missing:
-        raise FileFormatError(f"intrinsics file {path} lacks {', '.join(missing)}")
-    try:
-        size = tuple(int(v) for v in data["image_size"])
-        matrix = np.array(data["camera_matrix"], dtype=np.float64)
-        dist = np.array(data["dist_coeffs"], dtype=np.float64).ravel()
-        rms = float(data.get("rms", math.nan))
-    except (TypeError, ValueError):
-        raise FileFormatError(
-            f"intrinsics file {path}: image_size, camera_matrix and dist_coeffs must be numbers"
-        ) from None
-    if len(size) != 2 or min(size) <= 0:
-        raise FileFormatError(
-            f"intrinsics file {path}: image_size must be [width, height] in px, got {data['image_size']!r}"
-        )
-    if matrix.shape != (3, 3) or not np.all(np.isfinite(matrix)) or matrix[0, 0] <= 0 or matrix[1, 1] <= 0:
-        raise FileFormatError(f"intrinsics file {path}: camera_matrix must be 3x3 with positive fx and fy")
-    if dist.size not in (4, 5, 8, 12, 14) or not np.all(np.isfinite(dist)):
-        raise FileFormatError(f"intrinsics file {path}: dist_coeffs must hold 4, 5, 8, 12 or 14 finite numbers")
-    return CameraIntrinsics((size[0], size[1]), matrix, dist, rms)
+    data = read_model(path, "intrinsics", IntrinsicsFile)
+    return CameraIntrinsics(data.image_size, np.array(data.camera_matrix), np.array(data.dist_coeffs), data.rms)
 
 
 def save_intrinsics(intrinsics: CameraIntrinsics, path: str | Path, extra: dict[str, Any] | None = None) -> None:

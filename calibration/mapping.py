@@ -13,9 +13,10 @@ from typing import Any, Literal, NamedTuple
 
 import cv2
 import numpy as np
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from gazefusion.fusion.errors import CalibrationError, FileFormatError
-from gazefusion.fusion.files import read_yaml, write_yaml_atomic
+from gazefusion.fusion.errors import CalibrationError
+from gazefusion.fusion.files import read_model, write_yaml_atomic
 
 MappingKind = Literal["homography", "poly2"]
 
@@ -121,36 +122,69 @@ class TrackerCameraMapping(NamedTuple):
         }
 
 
-def load_mapping(path: str | Path) -> TrackerCameraMapping:
-    """Read a mapping YAML file; errors name the file and what is wrong."""
-    path = Path(path)
-    data = read_yaml(path, "mapping")
-    if not isinstance(data, dict):
-        raise FileFormatError(
-            f"mapping file {path}: expected a mapping with kind, params, screen_size_px, camera_size_px"
-        )
-    missing = [key for key in ("kind", "params", "screen_size_px", "camera_size_px") if key not in data]
-    if missing:
-        raise FileFormatError(f"mapping file {path} lacks {', '.join(missing)}")
-    kind = data["kind"]
-    shapes = {"homography": (3, 3), "poly2": (6, 2)}
-    if kind not in shapes:
-        raise FileFormatError(f"mapping file {path}: kind {kind!r} is not one of homography, poly2")
+_SHAPES: dict[str, tuple[int, int]] = {"homography": (3, 3), "poly2": (6, 2)}
+
+
+def _size(value: Any) -> tuple[int, int]:
     try:
-        params = np.array(data["params"], dtype=np.float64)
-        screen = tuple(int(v) for v in data["screen_size_px"])
-        camera = tuple(int(v) for v in data["camera_size_px"])
-        area = data.get("calibrated_area")
-        area_array = None if area is None else np.array(area, dtype=np.float64).reshape(-1, 2)
+        size = tuple(int(v) for v in value)
     except (TypeError, ValueError):
-        raise FileFormatError(f"mapping file {path}: params, sizes and calibrated_area must be numbers") from None
-    if params.shape != shapes[kind] or not np.all(np.isfinite(params)):
-        raise FileFormatError(f"mapping file {path}: a {kind} needs finite params of shape {shapes[kind]}")
-    if len(screen) != 2 or len(camera) != 2 or min(screen + camera) <= 0:
-        raise FileFormatError(f"mapping file {path}: screen_size_px and camera_size_px must be [width, height] > 0")
-    known = {"kind", "params", "screen_size_px", "camera_size_px", "calibrated_area"}
-    info = {key: value for key, value in data.items() if key not in known}
-    return TrackerCameraMapping(kind, params, (screen[0], screen[1]), (camera[0], camera[1]), area_array, info)
+        raise ValueError("params, sizes and calibrated_area must be numbers") from None
+    if len(size) != 2 or min(size) <= 0:
+        raise ValueError("screen_size_px and camera_size_px must be [width, height] > 0")
+    return size[0], size[1]
+
+
+class MappingFile(BaseModel):
+    """The mapping file's format; keys beyond these (residuals, validation figures, date) are kept as ``info``."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    kind: MappingKind
+    params: list[list[float]]
+    screen_size_px: tuple[int, int]
+    camera_size_px: tuple[int, int]
+    calibrated_area: list[list[float]] | None = None
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind(cls, value: Any) -> Any:
+        if value not in _SHAPES:
+            raise ValueError(f"kind {value!r} is not one of {', '.join(_SHAPES)}")
+        return value
+
+    @field_validator("params", "calibrated_area", mode="before")
+    @classmethod
+    def _arrays(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return np.array(value, dtype=np.float64).tolist()
+        except (TypeError, ValueError):
+            raise ValueError("params, sizes and calibrated_area must be numbers") from None
+
+    @field_validator("screen_size_px", "camera_size_px", mode="before")
+    @classmethod
+    def _sizes(cls, value: Any) -> tuple[int, int]:
+        return _size(value)
+
+    @model_validator(mode="after")
+    def _shape(self) -> MappingFile:
+        params = np.array(self.params, dtype=np.float64)
+        if params.shape != _SHAPES[self.kind] or not np.all(np.isfinite(params)):
+            raise ValueError(f"a {self.kind} needs finite params of shape {_SHAPES[self.kind]}")
+        if self.calibrated_area is not None and np.array(self.calibrated_area).size % 2:
+            raise ValueError("calibrated_area must be a list of [x, y] points")
+        return self
+
+
+def load_mapping(path: str | Path) -> TrackerCameraMapping:
+    """Read a mapping YAML file (validated by :class:`MappingFile`); errors name the file and what is wrong."""
+    data = read_model(path, "mapping", MappingFile)
+    area = None if data.calibrated_area is None else np.array(data.calibrated_area, dtype=np.float64).reshape(-1, 2)
+    return TrackerCameraMapping(
+        data.kind, np.array(data.params), data.screen_size_px, data.camera_size_px, area, dict(data.model_extra or {})
+    )
 
 
 def save_mapping(mapping: TrackerCameraMapping, path: str | Path) -> None:

@@ -22,10 +22,13 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from gazefusion.calibration.intrinsics import CameraIntrinsics
+from gazefusion.fusion.camera import CameraStats
 from gazefusion.fusion.config import Config, load_config, override_config
 from gazefusion.fusion.core import LookEvent, OverlayState
-from gazefusion.fusion.runner import CameraEvent, Mark, PipelineEvent, Runner
-from gazefusion.fusion.types import FixationEvent, Frame
+from gazefusion.fusion.runner import PipelineEvent, Runner
+from gazefusion.fusion.types import CameraEvent, FixationEvent, Frame, Mark
+from gazefusion.trackers.base import Tracker
 from gazefusion.trackers.types import TrackerEvent
 
 __all__ = ["Pipeline", "LookEvent", "FixationEvent", "TrackerEvent", "CameraEvent", "Mark"]
@@ -89,9 +92,16 @@ class Pipeline:
     # --- life cycle ---------------------------------------------------------------------------
 
     def start(self) -> Pipeline:
-        """Open the camera and the tracker and start the worker (GazefusionError if one fails)."""
+        """Open the camera and the tracker and start the worker (a GazefusionError if one fails)."""
         self.runner.start()
         return self
+
+    def close(self) -> None:
+        """Stop everything (a recording is closed complete) without raising the worker's error.
+
+        :meth:`stop` raises it; call that afterwards (it is cheap once closed) to learn it.
+        """
+        self.runner.stop()
 
     def stop(self) -> dict[str, Any]:
         """Stop everything (a recording is closed complete); returns the run's summary.
@@ -118,22 +128,56 @@ class Pipeline:
         """Whether the worker still runs (False once a replayed tracker ran out)."""
         return not self.runner.finished
 
+    @property
+    def finished(self) -> bool:
+        """Whether the worker has ended (a replayed tracker ran out, an error, :meth:`stop`)."""
+        return self.runner.finished
+
     def wait(self, timeout_s: float | None = None) -> bool:
-        """Block until the pipeline ends by itself or the timeout; True if it ended."""
+        """Block until the pipeline ends by itself (a replayed tracker ran out) or the timeout.
+
+        Parameters
+        ----------
+        timeout_s : float or None
+            Longest wait, s; None waits until it ends. (default: None)
+
+        Returns
+        -------
+        bool
+            True if the pipeline ended.
+        """
         return self.runner.wait(timeout_s)
 
     # --- events ----------------------------------------------------------------------------
 
     def on_look(self, callback: Callable[[LookEvent], None]) -> None:
-        """Call `callback(look)` for every look (on the worker thread: keep it short)."""
+        """Call `callback(look)` for every look.
+
+        Parameters
+        ----------
+        callback : callable
+            Called with each `LookEvent`, on the core's worker thread: keep it short.
+        """
         self.runner.subscribe(lambda event: callback(event) if isinstance(event, LookEvent) else None)
 
     def on_fixation(self, callback: Callable[[FixationEvent], None]) -> None:
-        """Call `callback(event)` for every fixation start, update and end."""
+        """Call `callback(event)` for every fixation start, update and end.
+
+        Parameters
+        ----------
+        callback : callable
+            Called with each `FixationEvent`, on the core's worker thread: keep it short.
+        """
         self.runner.subscribe(lambda event: callback(event) if isinstance(event, FixationEvent) else None)
 
     def on_event(self, callback: Callable[[PipelineEvent], None]) -> None:
-        """Call `callback(event)` for everything: fixation events, looks, tracker and camera events, marks."""
+        """Call `callback(event)` for everything: fixation events, looks, tracker and camera events, marks.
+
+        Parameters
+        ----------
+        callback : callable
+            Called with each event, on the core's worker thread: keep it short.
+        """
         self.runner.subscribe(callback)
 
     def _iterate(self, kind: type | tuple[type, ...], timeout_s: float | None) -> Iterator[Any]:
@@ -156,33 +200,96 @@ class Pipeline:
             self.runner.drop_queue(subscriber)
 
     def looks(self, timeout_s: float | None = None) -> Iterator[LookEvent]:
-        """Looks from now on, until `timeout_s` has passed or the pipeline ends (None: until it ends)."""
+        """Looks from now on, as they happen.
+
+        Parameters
+        ----------
+        timeout_s : float or None
+            Stop iterating after this long, s; None: when the pipeline ends. (default: None)
+
+        Yields
+        ------
+        LookEvent
+            Each look (``first``, ``change``, ``end``) of each fixation.
+        """
         return self._iterate(LookEvent, timeout_s)
 
     def fixations(self, timeout_s: float | None = None) -> Iterator[FixationEvent]:
-        """Fixation events from now on, until `timeout_s` has passed or the pipeline ends."""
+        """Fixation events from now on, as they happen.
+
+        Parameters
+        ----------
+        timeout_s : float or None
+            Stop iterating after this long, s; None: when the pipeline ends. (default: None)
+
+        Yields
+        ------
+        FixationEvent
+            Each fixation's start, updates and end.
+        """
         return self._iterate(FixationEvent, timeout_s)
 
     def events(self, timeout_s: float | None = None) -> Iterator[PipelineEvent]:
-        """Every event from now on, until `timeout_s` has passed or the pipeline ends."""
+        """Every event from now on: fixation events, looks, tracker and camera events, marks.
+
+        Parameters
+        ----------
+        timeout_s : float or None
+            Stop iterating after this long, s; None: when the pipeline ends. (default: None)
+
+        Yields
+        ------
+        FixationEvent, LookEvent, TrackerEvent, CameraEvent or Mark
+            Each event, in the order the worker handled them.
+        """
         return self._iterate(object, timeout_s)
 
     # --- control ------------------------------------------------------------------------------
 
     def mark(self, text: str) -> None:
-        """Mark an event (a trial start or end): into the recording and to the tracker."""
+        """Mark an event: ``mark`` in events.jsonl and a message to the tracker (iViewX ``ET_REM``).
+
+        Parameters
+        ----------
+        text : str
+            What happened, e.g. ``"stimulus on"``.
+        """
         self.runner.mark(text)
 
     def trial_start(self, name: str) -> None:
-        """Mark a trial's start (``trial_start`` in events.jsonl, a message to the tracker)."""
+        """Mark a trial's start: ``trial_start`` in events.jsonl, a message to the tracker.
+
+        Parameters
+        ----------
+        name : str
+            The trial's name, e.g. ``"1"``.
+        """
         self.runner.mark(name, "trial_start")
 
     def trial_end(self, name: str) -> None:
-        """Mark a trial's end (``trial_end`` in events.jsonl, a message to the tracker)."""
+        """Mark a trial's end: ``trial_end`` in events.jsonl, a message to the tracker.
+
+        Parameters
+        ----------
+        name : str
+            The trial's name, as given to `trial_start`.
+        """
         self.runner.mark(name, "trial_end")
 
     def start_recording(self, directory: str | Path) -> None:
-        """Record into a new session folder from now on."""
+        """Record into a new session folder from now on.
+
+        Parameters
+        ----------
+        directory : str or pathlib.Path
+            The session folder to create; it must not hold a session.
+
+        Raises
+        ------
+        OutputError
+            A recording is already running (`stop_recording` first), or the folder cannot be
+            made or holds a session.
+        """
         self.runner.start_recording(directory)
 
     def stop_recording(self) -> None:
@@ -197,8 +304,51 @@ class Pipeline:
         return self.runner.overlay_state
 
     def latest_frame(self, newer_than: int = -1, timeout_s: float | None = None) -> Frame | None:
-        """The camera's newest frame (None without a camera)."""
+        """The camera's newest frame, as the window shows it.
+
+        Parameters
+        ----------
+        newer_than : int
+            Only a frame with a larger index is returned. (default: -1)
+        timeout_s : float or None
+            Longest wait for such a frame, s; None waits until one comes or the camera
+            finishes, 0 does not wait. (default: None)
+
+        Returns
+        -------
+        Frame or None
+            The newest frame; None without a camera, or if none newer came in time.
+        """
         return self.runner.latest_frame(newer_than, timeout_s)
+
+    def frame(self, index: int) -> Frame | None:
+        """A recent frame the core took, by index (None once it is out of the short history)."""
+        return self.runner.frame(index)
+
+    @property
+    def has_camera(self) -> bool:
+        """Whether a camera is open (False for ``camera.source: none`` and before :meth:`start`)."""
+        return self.runner.camera is not None
+
+    @property
+    def tracker(self) -> Tracker | None:
+        """The open tracker (None before :meth:`start`)."""
+        return self.runner.tracker
+
+    @property
+    def recording_dir(self) -> Path | None:
+        """The session folder being recorded, or None."""
+        if self.runner.recorder is not None:
+            return self.runner.recorder.directory
+        return Path(self.config.record.dir) if self.config.record.dir else None
+
+    def intrinsics(self, size: tuple[int, int]) -> CameraIntrinsics:
+        """The camera model the marker search uses at this image size (or the assumed 60-degree camera)."""
+        return self.runner.core.intrinsics_for(size)
+
+    def camera_stats(self) -> CameraStats | None:
+        """What the camera has delivered so far (None without a camera)."""
+        return None if self.runner.camera is None else self.runner.camera.stats()
 
     @property
     def lsl_streams(self) -> dict[str, str]:

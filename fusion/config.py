@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gazefusion.fusion.errors import ConfigError
-from gazefusion.fusion.files import read_yaml
+from gazefusion.fusion.files import invalid_line, read_yaml
 from gazefusion.fusion.geometry import ScreenGeometry
 
 
@@ -206,13 +206,6 @@ def _merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _describe(error: Mapping[str, Any]) -> str:
-    key = ".".join(str(part) for part in error["loc"])
-    if error["type"] == "extra_forbidden":
-        return f"{key}: unknown key (value {error['input']!r}); see config/default.yaml for the keys"
-    return f"{key}: {error['input']!r} is not valid: expected {error['msg'].lower()}"
-
-
 def validate_config(data: Mapping[str, Any], source: str = "configuration") -> Config:
     """Validate plain data into a :class:`Config`.
 
@@ -231,7 +224,9 @@ def validate_config(data: Mapping[str, Any], source: str = "configuration") -> C
     try:
         return Config.model_validate(_merge(Config().model_dump(), data))
     except ValidationError as exc:
-        raise ConfigError(f"{source}: {_describe(exc.errors()[0])}") from None
+        line = invalid_line(exc, source)
+        hint = "; see config/default.yaml for the keys" if exc.errors()[0]["type"] == "extra_forbidden" else ""
+        raise ConfigError(line + hint) from None
 
 
 def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> Config:

@@ -286,6 +286,13 @@ class FusionCore:
             return None
         return x0, y0, x1 - x0, y1 - y0
 
+    def intrinsics_for(self, size: tuple[int, int]) -> CameraIntrinsics:
+        """The camera model the marker search uses at this image size (or the assumed 60-degree camera)."""
+        intrinsics = getattr(self.marker_search, "intrinsics", None)
+        if isinstance(intrinsics, CameraIntrinsics) and tuple(intrinsics.image_size) == tuple(size):
+            return intrinsics
+        return CameraIntrinsics.from_fov(size)
+
     @property
     def searching(self) -> bool:
         """Whether a fixation is in progress, so the next frame will be searched for markers."""

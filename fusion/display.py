@@ -1,5 +1,7 @@
 """What the caller's thread does while a pipeline runs: the window, or the headless outputs.
 
+:func:`run_in_foreground` is that loop, the same for ``gazefusion run`` and the demo.
+
 The window (OpenCV) shows the camera's newest frame with the overlay, so it never makes the
 pipeline fall behind. Keys: ``q``/Esc quit, space pause, ``1``-``4`` toggle the overlay layers
 (gaze, AOI, marker outline and axes, label), ``m`` mark an event into the session (and to the
@@ -16,30 +18,22 @@ import math
 import os
 import queue
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from gazefusion.calibration.intrinsics import CameraIntrinsics
+from gazefusion.fusion.api import Pipeline
 from gazefusion.fusion.core import LookEvent, OverlayState
 from gazefusion.fusion.errors import DisplayError
 from gazefusion.fusion.overlay import LAYERS, draw_overlay
-from gazefusion.fusion.runner import Runner
 from gazefusion.fusion.window import close_window, fit_window, open_window
 
 log = logging.getLogger(__name__)
 
-KEYS_HELP = "q/Esc quit, space pause, 1-4 toggle gaze/AOI/marker/label, m mark an event"
-
-
-def runner_intrinsics(runner: Runner, size: tuple[int, int]) -> CameraIntrinsics:
-    """The intrinsics the marker search uses (or the assumed 60-degree camera)."""
-    search = runner.core.marker_search
-    intrinsics = getattr(search, "intrinsics", None)
-    if intrinsics is not None and tuple(intrinsics.image_size) == tuple(size):
-        return intrinsics
-    return CameraIntrinsics.from_fov(size)
+KEYS_HELP = "q/Esc quit, space pause, 1-4 toggle layers, m mark"
+"""The window's keys, as the commands print them."""
 
 
 def look_state(event: LookEvent) -> OverlayState:
@@ -55,7 +49,7 @@ class HeadlessOutputs:
 
     Parameters
     ----------
-    runner : Runner
+    pipeline : Pipeline
         The running pipeline.
     directory : pathlib.Path
         The session folder.
@@ -68,9 +62,9 @@ class HeadlessOutputs:
     """
 
     def __init__(
-        self, runner: Runner, directory: Path, video: bool = True, snapshots: bool = True, fps: float = 30.0
+        self, pipeline: Pipeline, directory: Path, video: bool = True, snapshots: bool = True, fps: float = 30.0
     ) -> None:
-        self.runner = runner
+        self.pipeline = pipeline
         self.directory = Path(directory)
         self.video_enabled = video
         self.fps = fps
@@ -83,7 +77,7 @@ class HeadlessOutputs:
         self._failed = False
         if snapshots:
             self._looks = queue.Queue()
-            runner.subscribe(self._on_event)
+            pipeline.on_event(self._on_event)
 
     def _on_event(self, event: object) -> None:
         if isinstance(event, LookEvent) and event.kind != "end" and self._looks is not None:
@@ -103,8 +97,8 @@ class HeadlessOutputs:
 
     def step(self, timeout_s: float = 0.05) -> None:
         """Write the newest frame (if new) with the overlay, and the snapshots of new looks."""
-        frame = self.runner.latest_frame(newer_than=self._last_index, timeout_s=timeout_s)
-        if frame is None and self.runner.camera is None:
+        frame = self.pipeline.latest_frame(newer_than=self._last_index, timeout_s=timeout_s)
+        if frame is None and not self.pipeline.has_camera:
             time.sleep(timeout_s)
         try:
             if frame is not None and self.video_enabled and not self._failed:
@@ -113,7 +107,7 @@ class HeadlessOutputs:
                 if self.writer is None:
                     self._open_writer(size)
                 if self.writer is not None:
-                    image = draw_overlay(frame.image, self.runner.overlay_state, runner_intrinsics(self.runner, size))
+                    image = draw_overlay(frame.image, self.pipeline.overlay_state, self.pipeline.intrinsics(size))
                     self.writer.write(image)
                     self.frames_written += 1
             self._write_snapshots()
@@ -127,14 +121,14 @@ class HeadlessOutputs:
                 event = self._looks.get_nowait()
             except queue.Empty:
                 return
-            frame = self.runner.frame(event.look.frame_index)
+            frame = self.pipeline.frame(event.look.frame_index)
             if frame is None:
                 continue
             size = (frame.image.shape[1], frame.image.shape[0])
             image = draw_overlay(
                 frame.image,
                 look_state(event),
-                runner_intrinsics(self.runner, size),
+                self.pipeline.intrinsics(size),
                 status=f"fixation {event.fixation.id} frame {frame.index}",
             )
             folder = self.directory / "looks"
@@ -165,7 +159,7 @@ class Display:
 
     Parameters
     ----------
-    runner : Runner
+    pipeline : Pipeline
         The running pipeline.
     fullscreen : bool
         Show the window full-screen. (default: False)
@@ -177,10 +171,10 @@ class Display:
     #: The overlay is redrawn at least this often without a new frame (the gaze moves), s.
     REDRAW_S = 0.03
 
-    def __init__(self, runner: Runner, fullscreen: bool = False) -> None:
+    def __init__(self, pipeline: Pipeline, fullscreen: bool = False) -> None:
         if not display_available():
             raise DisplayError("no display to open a window on: run with --headless")
-        self.runner = runner
+        self.pipeline = pipeline
         self.fullscreen = fullscreen
         self.layers = set(LAYERS)
         self.paused = False
@@ -192,24 +186,24 @@ class Display:
         The waiting is done in ``cv2.waitKey`` (not in the camera's wait), so keys and mouse
         moves are handled as they come: Qt keeps only the last key pressed between two polls.
         """
-        open_window(self.WINDOW, self.fullscreen, tuple(self.runner.config.screen.size_px))
+        open_window(self.WINDOW, self.fullscreen, self.pipeline.config.screen.size_px)
         deadline = None if seconds is None else time.monotonic() + seconds
         last_index = -1
         raw: np.ndarray | None = None
-        overlay = self.runner.overlay_state
+        overlay = self.pipeline.overlay_state
         shown_size: tuple[int, int] | None = None
         drawn_at = -math.inf
         redraw = True
         try:
-            while not self.runner.finished and (deadline is None or time.monotonic() < deadline):
+            while not self.pipeline.finished and (deadline is None or time.monotonic() < deadline):
                 if not self.paused:
-                    frame = self.runner.latest_frame(newer_than=last_index, timeout_s=0)
+                    frame = self.pipeline.latest_frame(newer_than=last_index, timeout_s=0)
                     if frame is not None:
                         last_index, raw, redraw = frame.index, frame.image, True
                     elif raw is None:
                         raw = np.zeros((480, 640, 3), np.uint8)  # no camera (yet): the gaze on black
                     redraw = redraw or time.monotonic() - drawn_at >= self.REDRAW_S  # the gaze moves between frames
-                    overlay = self.runner.overlay_state  # paused: the picture keeps the overlay it had
+                    overlay = self.pipeline.overlay_state  # paused: the picture keeps the overlay it had
                 if redraw and raw is not None:
                     size = (raw.shape[1], raw.shape[0])
                     if size != shown_size:
@@ -219,13 +213,13 @@ class Display:
                         f"frame {last_index}"
                         if last_index >= 0
                         else "no camera"
-                        if self.runner.camera is None
+                        if not self.pipeline.has_camera
                         else "waiting for the camera"
                     )
                     status += "  PAUSED" if self.paused else ""
                     cv2.imshow(
                         self.WINDOW,
-                        draw_overlay(raw, overlay, runner_intrinsics(self.runner, size), self.layers, status),
+                        draw_overlay(raw, overlay, self.pipeline.intrinsics(size), self.layers, status),
                     )
                     drawn_at, redraw = time.monotonic(), False
                 key = cv2.waitKey(self.POLL_MS)
@@ -239,7 +233,7 @@ class Display:
         """A new image size: fit the window to it, tell a mouse tracker what the window shows."""
         if not self.fullscreen:
             fit_window(self.WINDOW, size)
-        set_view = getattr(self.runner.tracker, "set_view", None)
+        set_view = getattr(self.pipeline.tracker, "set_view", None)
         if set_view is not None:
             set_view(size)
 
@@ -260,5 +254,57 @@ class Display:
             self.layers ^= {LAYERS[key - ord("1")]}
         elif key == ord("m"):
             self.marks += 1
-            self.runner.mark(f"key mark {self.marks}")
+            self.pipeline.mark(f"key mark {self.marks}")
         return True
+
+
+def run_in_foreground(
+    pipeline: Pipeline,
+    seconds: float | None = None,
+    display: Display | None = None,
+    echo: Callable[[str], None] = print,
+) -> None:
+    """Show the window, or write the headless outputs, until the time is up, q or the pipeline ends.
+
+    The pipeline is closed when this returns (before the outputs are, so the last looks'
+    snapshots are written); call :meth:`Pipeline.stop` afterwards for its error and summary.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        A started pipeline.
+    seconds : float or None
+        Stop after this long; None: until q, Ctrl-C or the end of the input. (default: None)
+    display : Display or None
+        The window, made before the pipeline started (so a missing display fails before anything
+        opens); None makes it here unless the configuration says headless. (default: None)
+    echo : callable
+        Where the keys' help line goes. (default: print)
+    """
+    config = pipeline.config.display
+    if display is None and not config.headless:
+        display = Display(pipeline, config.fullscreen)
+    if display is not None:
+        echo(f"keys: {KEYS_HELP}")
+        try:
+            display.run(seconds)
+        finally:
+            pipeline.close()
+        return
+    outputs = None
+    directory = pipeline.recording_dir
+    if directory is not None and pipeline.has_camera and (config.annotated_video or config.look_snapshots):
+        outputs = HeadlessOutputs(pipeline, directory, video=config.annotated_video, snapshots=config.look_snapshots)
+    deadline = None if seconds is None else time.monotonic() + seconds
+    try:
+        while not pipeline.finished and (deadline is None or time.monotonic() < deadline):
+            if outputs is not None:
+                outputs.step(0.05)
+            else:
+                pipeline.wait(0.1 if deadline is None else max(0.0, min(0.1, deadline - time.monotonic())))
+    finally:
+        try:
+            pipeline.close()  # before closing the writers: the last looks' snapshots get written
+        finally:
+            if outputs is not None:
+                outputs.close()

@@ -52,7 +52,7 @@ import numpy as np
 from gazefusion.fusion.config import LslConfig
 from gazefusion.fusion.core import CoreOutput, LookEvent
 from gazefusion.fusion.errors import ConfigError, GazefusionError
-from gazefusion.fusion.types import FixationEvent, Frame
+from gazefusion.fusion.types import FixationEvent, Frame, LslMarker
 from gazefusion.trackers.lsl import LslInlet, StreamQuery, import_pylsl
 from gazefusion.trackers.types import GazeSample
 
@@ -416,28 +416,6 @@ class LslOutlets:
         if any(outlet.have_consumers() for outlet in outlets.values()):
             time.sleep(_DRAIN_S)
         outlets.clear()  # pylsl closes an outlet when its last reference goes
-
-
-class LslMarker(NamedTuple):
-    """A marker received from another program's LSL stream.
-
-    Attributes
-    ----------
-    t : float
-        When it was sent, on the host monotonic clock, s (its LSL time stamp, clock-corrected,
-        less the LSL-to-monotonic offset).
-    lsl_t : float
-        Its LSL time stamp on this host's LSL clock, s.
-    text : str
-        The marker (channels joined by a tab when the stream has several).
-    stream : str
-        The stream's name.
-    """
-
-    t: float
-    lsl_t: float
-    text: str
-    stream: str
 
 
 class TrialPatterns:

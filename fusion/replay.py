@@ -179,7 +179,7 @@ def replay_session(
             elif isinstance(output, FixationEvent) and output.kind == "end":
                 counts["fixations"] += 1
             if recorder is not None:
-                recorder.write_output(output)
+                recorder.write(output)
             if on_output is not None:
                 on_output(output)
 

@@ -20,50 +20,24 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from gazefusion.fusion.camera import open_camera
 from gazefusion.fusion.camera.recorded import as_jpeg_frame
 from gazefusion.fusion.config import Config
 from gazefusion.fusion.core import CoreOutput, LookEvent, OverlayState, make_core
 from gazefusion.fusion.errors import OutputError
-from gazefusion.fusion.lsl import LslLink, LslMarker
-from gazefusion.fusion.session import SessionRecorder, software_version
-from gazefusion.fusion.types import FixationEvent, Frame
+from gazefusion.fusion.lsl import LslLink
+from gazefusion.fusion.session import SessionRecorder
+from gazefusion.fusion.types import CameraEvent, FixationEvent, Frame, LslMarker, Mark
+from gazefusion.fusion.version import software_version
 from gazefusion.trackers import open_tracker
 from gazefusion.trackers.types import GazeSample, TrackerEvent
 
 log = logging.getLogger(__name__)
 
 
-class CameraEvent(NamedTuple):
-    """A camera source event (outage, reconnect, end), as the camera reports it."""
-
-    t: float
-    kind: str
-    text: str
-
-
-class Mark(NamedTuple):
-    """A user mark (``Pipeline.mark``, the display's m key) or a trial start or end.
-
-    Attributes
-    ----------
-    t : float
-        Host time, s.
-    text : str
-        The mark's text, or the trial's name.
-    kind : {"mark", "trial_start", "trial_end", "lsl_marker"}
-        What it marks (``lsl_marker``: a marker from the LSL marker stream that starts or
-        ends no trial). (default: "mark")
-    """
-
-    t: float
-    text: str
-    kind: str = "mark"
-
-
-PipelineEvent = FixationEvent | LookEvent | TrackerEvent | CameraEvent | Mark
+PipelineEvent = FixationEvent | LookEvent | TrackerEvent | CameraEvent | Mark | LslMarker
 
 
 class Runner:
@@ -192,13 +166,9 @@ class Runner:
             session,
             float(self.tracker.sample_rate_hz),
             about,
-            self._on_lsl_marker,
+            lambda marker, trial: self._control.put(("lsl_marker", (marker, trial))),
             lambda kind, text: self._control.put(("event", {"kind": kind, "t": time.monotonic(), "text": text})),
         )
-
-    def _on_lsl_marker(self, marker: LslMarker, trial: tuple[str, str] | None) -> None:
-        """A marker from the LSL marker stream (its thread): to the worker, recorded, a trial start or end if it is one."""
-        self._control.put(("lsl_marker", (marker, trial)))
 
     def _note_lsl(self, recorder: SessionRecorder) -> None:
         """Put the LSL streams and clock offsets into session.yaml."""
@@ -416,7 +386,7 @@ class Runner:
     def _feed_sample(self, sample: GazeSample) -> None:
         self._input_t = sample.t
         if self.recorder is not None:
-            self.recorder.write_sample(sample)
+            self.recorder.write(sample)
         outlets = self.lsl.outlets if self.lsl is not None else None
         if outlets is not None:
             outlets.push_gaze(sample, self.core.to_camera(sample.x, sample.y))
@@ -451,7 +421,7 @@ class Runner:
         elif output.kind == "end":
             self.fixations_seen += 1
         if self.recorder is not None:
-            self.recorder.write_output(output)
+            self.recorder.write(output)
         if self.lsl is not None and self.lsl.outlets is not None:
             self.lsl.outlets.push_output(output, self._input_t)
         self._emit(output)
@@ -464,7 +434,7 @@ class Runner:
             if event.kind in ("stall", "resume", "restart"):
                 log.warning("tracker %s%s", event.kind, f": {event.raw}" if event.raw else "")
             if recorder is not None:
-                recorder.write_tracker_event(event)
+                recorder.write(event)
             if outlets is not None and event.kind not in ("raw", "message"):
                 outlets.push_event(f"tracker_{event.kind}", event.raw or str(event.get("text", "")), event.t)
             self._emit(event)
@@ -472,7 +442,7 @@ class Runner:
             for t, kind, text in self.camera.pop_events():
                 camera_event = CameraEvent(t, kind, text)
                 if recorder is not None:
-                    recorder.write_event({"kind": f"camera_{kind}", "t": t, "text": text})
+                    recorder.write(camera_event)
                 if outlets is not None:
                     outlets.push_event(f"camera_{kind}", text, t)
                 self._emit(camera_event)
@@ -493,23 +463,13 @@ class Runner:
             except queue.Empty:
                 break
             if action == "mark":
-                self._mark(value, recorder)
+                self._mark(value, value.text if value.kind == "mark" else f"{value.kind} {value.text}")
             elif action == "lsl_marker":
+                # Every marker is recorded and passed on; one that starts or ends a trial is that mark too.
                 marker, trial = value
-                if recorder is not None:
-                    recorder.write_event(
-                        {
-                            "kind": "lsl_marker",
-                            "t": marker.t,
-                            "lsl_t": marker.lsl_t,
-                            "text": marker.text,
-                            "stream": marker.stream,
-                        }
-                    )
-                if trial is None:
-                    self._mark(Mark(marker.t, marker.text, "lsl_marker"), None)
-                else:
-                    self._mark(Mark(marker.t, trial[1], trial[0]), recorder)
+                self._mark(marker, marker.text)
+                if trial is not None:
+                    self._mark(Mark(marker.t, trial[1], trial[0]), f"{trial[0]} {trial[1]}")
             elif action == "event":
                 if recorder is not None:
                     recorder.write_event(value)
@@ -524,16 +484,17 @@ class Runner:
         if recorder is not None:
             recorder.tick()
 
-    def _mark(self, mark: Mark, recorder: SessionRecorder | None) -> None:
-        """A mark: to the tracker as a message, into `recorder` (if any) and the events outlet, to subscribers."""
+    def _mark(self, mark: Mark | LslMarker, message: str) -> None:
+        """A mark or LSL marker: to the tracker as `message`, into the recording, to the events
+        outlet (an LSL marker is on LSL already) and to subscribers."""
         try:
-            self.tracker.send_message(mark.text if mark.kind == "mark" else f"{mark.kind} {mark.text}")
+            self.tracker.send_message(message)
         except Exception as exc:  # a mark must never stop the run
             log.debug("send_message failed: %s", exc)
-        if recorder is not None:
-            recorder.mark(mark.text, mark.t, mark.kind)
+        if self.recorder is not None:
+            self.recorder.write(mark)
         outlets = self.lsl.outlets if self.lsl is not None else None
-        if outlets is not None and mark.kind != "lsl_marker":  # LSL markers are on LSL already
+        if outlets is not None and isinstance(mark, Mark):
             outlets.push_event(mark.kind, mark.text, mark.t)
         self._emit(mark)
 

@@ -2,7 +2,7 @@
 
 Conventions
 -----------
-- 3D is the OpenCV camera frame in metres: x right, y down, z forward (DESIGN.md).
+- 3D is the OpenCV camera frame in metres: x right, y down, z forward (docs/concepts.md).
 - A marker's frame has its origin at the marker's centre; x runs right and y down along the
   picture, so z = x × y points *into* the marker, away from a viewer facing its printed side.
   A marker squarely facing the camera therefore has the rotation vector (0, 0, 0).

@@ -1,4 +1,4 @@
-"""Tab-separated tables (DESIGN.md, Files): header row, one row per item, numbers plain.
+"""Tab-separated tables (docs/formats/tables.md): header row, one row per item, numbers plain.
 
 Writers flush every row (or every `flush_every_s`) so a killed run loses at most the last
 second. Readers stream rows one at a time, so huge files are never loaded whole, and read a

@@ -1,4 +1,4 @@
-"""Data types of the fusion side (DESIGN.md, Types): frames, fixations, marker hits, looks.
+"""Data types of the fusion side (docs/concepts.md, Types): frames, fixations, marker hits, looks.
 
 Camera pixels have their origin top-left, y down; 3D is the OpenCV camera frame in metres
 (x right, y down, z forward). Host times are ``time.monotonic()`` seconds.
@@ -69,7 +69,7 @@ class Fixation(NamedTuple):
     cam_y: float = math.nan
 
 
-FixationEventKind = Literal["start", "update", "end"]
+FixationEventKind = Literal["start", "update", "end", "cancel"]
 
 
 class FixationEvent(NamedTuple):
@@ -77,8 +77,10 @@ class FixationEvent(NamedTuple):
 
     Attributes
     ----------
-    kind : {"start", "update", "end"}
-        What happened.
+    kind : {"start", "update", "end", "cancel"}
+        What happened. ``"cancel"``: a started fixation turned out to be the beginning of
+        a smooth pursuit (detectors that separate pursuit); it never ends and is not a
+        fixation, the pursuit that replaces it follows.
     fixation : Fixation
         The fixation as known now; for ``"end"`` it is final.
     t : float
@@ -88,6 +90,77 @@ class FixationEvent(NamedTuple):
     kind: FixationEventKind
     fixation: Fixation
     t: float
+
+
+MovementKind = Literal["saccade", "pso", "pursuit", "blink"]
+
+
+class Movement(NamedTuple):
+    """An eye movement other than a fixation, as known at the time of an event.
+
+    Attributes
+    ----------
+    kind : {"saccade", "pso", "pursuit", "blink"}
+        Saccade, post-saccadic oscillation, smooth pursuit, or a loss of tracking longer
+        than the detector can bridge (a blink, or the eye away).
+    id : int
+        Running number from 1, per kind and detector.
+    onset, offset : float
+        First and last sample times, s, on the clock of the input's ``t``.
+    duration : float
+        ``offset - onset`` plus one sample interval, s.
+    start_x, start_y, end_x, end_y : float
+        Gaze at the first and the last sample, tracker screen px (``nan`` for a blink).
+    amplitude_deg : float
+        Distance from the start to the end position, degrees of visual angle.
+    peak_velocity_deg_s, mean_velocity_deg_s : float
+        Largest and mean sample velocity, deg/s (``nan`` for a blink).
+    direction_deg : float
+        Direction of the movement from start to end, degrees counter-clockwise from
+        rightward on the screen (90 is up), in [0, 360); ``nan`` for a blink.
+    n_samples : int
+        Samples in the movement (lost samples for a blink).
+    """
+
+    kind: MovementKind
+    id: int
+    onset: float
+    offset: float
+    duration: float
+    start_x: float
+    start_y: float
+    end_x: float
+    end_y: float
+    amplitude_deg: float
+    peak_velocity_deg_s: float
+    mean_velocity_deg_s: float
+    direction_deg: float
+    n_samples: int
+
+
+class MovementEvent(NamedTuple):
+    """A movement's start, update or end, emitted as soon as it is decidable.
+
+    Saccades, PSOs and blinks are reported once, at their ``end``; pursuits have ``start``,
+    throttled ``update`` and ``end`` events like fixations.
+
+    Attributes
+    ----------
+    kind : {"start", "update", "end"}
+        What happened.
+    movement : Movement
+        The movement as known now; for ``"end"`` it is final.
+    t : float
+        Time of the sample that made the event decidable, on the input's clock, s.
+    """
+
+    kind: Literal["start", "update", "end"]
+    movement: Movement
+    t: float
+
+
+DetectorEvent = FixationEvent | MovementEvent
+"""What an online detector emits: fixation events, and movement events where it separates them."""
 
 
 class MarkerHit(NamedTuple):
@@ -152,3 +225,67 @@ class Look(NamedTuple):
     t: float
     frame_index: int
     aoi: tuple[int, int, int, int]
+
+
+CameraEventKind = Literal["outage", "reconnect", "end"]
+
+
+class CameraEvent(NamedTuple):
+    """A camera source's event, as the source reports it.
+
+    Attributes
+    ----------
+    t : float
+        Host time, s.
+    kind : {"outage", "reconnect", "end"}
+        The connection was lost, came back, or the source ended (a file, a recording).
+    text : str
+        Why, or how long the outage lasted (credentials never included).
+    """
+
+    t: float
+    kind: CameraEventKind
+    text: str
+
+
+MarkKind = Literal["mark", "trial_start", "trial_end"]
+
+
+class Mark(NamedTuple):
+    """A user mark (``Pipeline.mark``, the display's m key) or a trial start or end.
+
+    Attributes
+    ----------
+    t : float
+        Host time, s.
+    text : str
+        The mark's text, or the trial's name.
+    kind : {"mark", "trial_start", "trial_end"}
+        What it marks. (default: "mark")
+    """
+
+    t: float
+    text: str
+    kind: MarkKind = "mark"
+
+
+class LslMarker(NamedTuple):
+    """A marker received from another program's Lab Streaming Layer stream (``--lsl-markers``).
+
+    Attributes
+    ----------
+    t : float
+        When it was sent, on the host monotonic clock, s (its LSL time stamp, clock-corrected,
+        less the LSL-to-monotonic offset).
+    lsl_t : float
+        Its LSL time stamp on this host's LSL clock, s.
+    text : str
+        The marker (channels joined by a tab when the stream has several).
+    stream : str
+        The stream's name.
+    """
+
+    t: float
+    lsl_t: float
+    text: str
+    stream: str

@@ -386,8 +386,8 @@ class Tracker:
         raise NotImplementedError
 
 
-def monocular_sample(t: float, tracker_t: float, eye: str, x: float, y: float, pupil: float = math.nan) -> GazeSample:
-    """A one-eye sample; (0, 0) or non-finite gaze is lost tracking (``valid=False``, nan).
+def monocular_sample(t: float, tracker_t: float, eye: str, gaze: EyeGaze) -> GazeSample:
+    """A one-eye sample.
 
     Parameters
     ----------
@@ -397,29 +397,32 @@ def monocular_sample(t: float, tracker_t: float, eye: str, x: float, y: float, p
         Tracker clock, s.
     eye : str
         ``"l"`` or ``"r"``.
-    x, y : float
-        Gaze, px.
-    pupil : float
-        Pupil diameter; 0 means lost. (default: nan)
+    gaze : EyeGaze
+        That eye's data (see :func:`eye_gaze`).
     """
-    gaze = eye_gaze(x, y, pupil)
     side = (gaze, None) if eye == "l" else (None, gaze)
     return GazeSample(t, tracker_t, gaze.x, gaze.y, gaze.valid, gaze.pupil, eye, *side)
 
 
 def eye_gaze(x: float, y: float, pupil: float = math.nan) -> EyeGaze:
-    """One eye's data, with the iViewX convention that 0 means lost made explicit.
+    """One eye's data; a gaze that is not finite is lost tracking (``valid=False``, all nan).
+
+    A tracker with its own way of saying "lost" (iViewX reports 0) turns it into nan first
+    (:func:`gazefusion.trackers.iviewx.conventions.wire_eye`).
 
     Parameters
     ----------
     x, y : float
         Gaze, px.
     pupil : float
-        Pupil diameter; 0 means lost. (default: nan)
+        Pupil diameter; nan where absent. (default: nan)
+
+    >>> eye_gaze(0.0, 0.0).valid, eye_gaze(float("nan"), 5.0).valid
+    (True, False)
     """
-    if (x == 0.0 and y == 0.0) or not (math.isfinite(x) and math.isfinite(y)):
+    if not (math.isfinite(x) and math.isfinite(y)):
         return EyeGaze(math.nan, math.nan, math.nan, False)
-    return EyeGaze(x, y, math.nan if pupil == 0.0 else pupil, True)
+    return EyeGaze(x, y, pupil if math.isfinite(pupil) else math.nan, True)
 
 
 def binocular_sample(t: float, tracker_t: float, left: EyeGaze, right: EyeGaze) -> GazeSample:

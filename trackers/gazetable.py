@@ -1,4 +1,4 @@
-"""The gaze table (DESIGN.md, Files): one row per sample, tab-separated, streamed.
+"""The gaze table (docs/formats/tables.md): one row per sample, tab-separated, streamed.
 
 Columns: ``t, tracker_t, x, y, valid, pupil, eye, left_x, left_y, left_pupil, right_x,
 right_y, right_pupil``. Per-eye columns are empty for a monocular sample, ``nan`` where that

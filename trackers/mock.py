@@ -61,7 +61,7 @@ def scripted_sample(script: GazeScript, t: float, tracker_t: float, script_t: fl
         return binocular_sample(
             t, tracker_t, eye_gaze(x - _VERGENCE_PX, y, _PUPIL), eye_gaze(x + _VERGENCE_PX, y, _PUPIL)
         )
-    return monocular_sample(t, tracker_t, eye, x, y, _PUPIL)
+    return monocular_sample(t, tracker_t, eye, eye_gaze(x, y, _PUPIL))
 
 
 class ScriptedTracker(Tracker):
@@ -358,10 +358,11 @@ class MouseTracker(Tracker):
             now = time.monotonic()
             mouse = self._mouse
             if mouse is None:
-                sample = monocular_sample(now, now - t0, "r", math.nan, math.nan)
+                sample = monocular_sample(now, now - t0, "r", eye_gaze(math.nan, math.nan))
             else:
                 x, y, inside = window_to_screen(mouse[0], mouse[1], self.view_size_px, self.screen_size_px)
-                sample = monocular_sample(now, now - t0, "r", x if inside else math.nan, y if inside else math.nan)
+                gaze = eye_gaze(x, y) if inside else eye_gaze(math.nan, math.nan)
+                sample = monocular_sample(now, now - t0, "r", gaze)
             self._push_sample(sample)
             time.sleep(period)
 

@@ -7,8 +7,10 @@ one, so a test, the demo and a user trying the pipeline see the same eye.
 :class:`ScriptedGaze` is a seeded sequence of fixations on given or random targets, with
 fixational noise and drift in degrees of visual angle, saccades whose duration follows the
 main sequence (about 2.2 ms per degree + 21 ms), blinks (lost samples) and, optionally,
-post-saccadic oscillations. It also reports the true fixation intervals, the ground truth
-for detectors.
+post-saccadic oscillations and smooth pursuit of a moving target: the eye follows at a gain
+below one, falls behind, and catches up with saccades; when the target stops, the pursuit
+ends in a fixation. It also reports the true fixation and pursuit intervals, the ground
+truth for detectors.
 """
 
 from __future__ import annotations
@@ -56,19 +58,38 @@ class TrueFixation(NamedTuple):
     y_px: float
 
 
+class TruePursuit(NamedTuple):
+    """A stretch of smooth pursuit the script made (between catch-up saccades), as ground truth.
+
+    Attributes
+    ----------
+    onset_s, offset_s : float
+        Start and end, s since the start of streaming.
+    start_x_px, start_y_px, end_x_px, end_y_px : float
+        Where the eye was at its start and its end, px (noise aside).
+    """
+
+    onset_s: float
+    offset_s: float
+    start_x_px: float
+    start_y_px: float
+    end_x_px: float
+    end_y_px: float
+
+
 class Segment(NamedTuple):
-    """One piece of the script: a fixation, a saccade or a blink.
+    """One piece of the script: a fixation, a saccade, a blink or a stretch of pursuit.
 
     Attributes
     ----------
     kind : str
-        ``"fixation"``, ``"saccade"`` or ``"blink"``.
+        ``"fixation"``, ``"saccade"``, ``"blink"`` or ``"pursuit"``.
     start_s, end_s : float
         Interval, s since the start of streaming.
     x0_deg, y0_deg, x1_deg, y1_deg : float
         Start and end position, degrees from the screen centre (equal for a fixation).
     drift_x_deg_s, drift_y_deg_s : float
-        Drift velocity during a fixation, deg/s.
+        Drift velocity during a fixation, or the eye's velocity during a pursuit, deg/s.
     """
 
     kind: str
@@ -140,6 +161,19 @@ class ScriptedGaze:
         Amplitude of a post-saccadic oscillation, degrees; 0 for none. (default: 0.0)
     min_amplitude_deg : float
         Random targets are at least this far from the previous one, degrees. (default: 2.0)
+    pursuit_probability : float
+        Chance that a target starts moving at the end of a fixation and the eye follows it
+        in smooth pursuit, instead of a saccade to the next target. (default: 0.0)
+    pursuit_speed_deg_s : tuple of float
+        Range of the moving target's speed, deg/s. (default: (4.0, 15.0))
+    pursuit_s : tuple of float
+        Range of how long the target moves, s. (default: (0.5, 1.5))
+    pursuit_gain : float
+        Eye speed over target speed during pursuit (below 1: the eye falls behind).
+        (default: 0.85)
+    catch_up_deg : float
+        The eye's lag behind the target that triggers a catch-up saccade, degrees.
+        (default: 0.8)
     """
 
     def __init__(
@@ -154,6 +188,11 @@ class ScriptedGaze:
         blink_s: tuple[float, float] = (0.08, 0.2),
         pso_deg: float = 0.0,
         min_amplitude_deg: float = 2.0,
+        pursuit_probability: float = 0.0,
+        pursuit_speed_deg_s: tuple[float, float] = (4.0, 15.0),
+        pursuit_s: tuple[float, float] = (0.5, 1.5),
+        pursuit_gain: float = 0.85,
+        catch_up_deg: float = 0.8,
     ) -> None:
         self.geometry = geometry
         self.seed = int(seed)
@@ -167,6 +206,11 @@ class ScriptedGaze:
         self.blink_s = blink_s
         self.pso_deg = pso_deg
         self.min_amplitude_deg = min_amplitude_deg
+        self.pursuit_probability = pursuit_probability
+        self.pursuit_speed_deg_s = pursuit_speed_deg_s
+        self.pursuit_s = pursuit_s
+        self.pursuit_gain = pursuit_gain
+        self.catch_up_deg = catch_up_deg
         self._rng = random.Random(self.seed)
         self._mm_x, self._mm_y = geometry.mm_per_px
         self._segments: list[Segment] = []
@@ -241,11 +285,50 @@ class ScriptedGaze:
             rest = self._rng.uniform(*self.fixation_s)
             self._add_fixation(last.end_s + duration, (last.x0_deg, last.y0_deg, rest))
             return
+        if last.kind == "fixation" and self._rng.random() < self.pursuit_probability:
+            self._add_pursuit(last.end_s, end_x, end_y)
+            return
         ax, ay, duration = self._next_target()
         amplitude = math.hypot(ax - end_x, ay - end_y)
         saccade = saccade_duration_s(amplitude)
         self._append(Segment("saccade", last.end_s, last.end_s + saccade, end_x, end_y, ax, ay))
         self._add_fixation(last.end_s + saccade, (ax, ay, duration))
+
+    def _add_pursuit(self, start_s: float, x_deg: float, y_deg: float) -> None:
+        """A target moves off from the fixated point; the eye follows it, with catch-up saccades."""
+        rng = self._rng
+        speed = rng.uniform(*self.pursuit_speed_deg_s)
+        moving_s = rng.uniform(*self.pursuit_s)
+        g = self.geometry
+        # A direction that keeps the target in the central 90 % of the screen, else a shorter move.
+        for _ in range(20):
+            angle = rng.uniform(0.0, 2.0 * math.pi)
+            vx, vy = speed * math.cos(angle), speed * math.sin(angle)
+            x, y = self._to_px(x_deg + vx * moving_s, y_deg + vy * moving_s)
+            if 0.05 * g.width_px < x < 0.95 * g.width_px and 0.05 * g.height_px < y < 0.95 * g.height_px:
+                break
+        else:
+            moving_s = min(moving_s, 2.0 / speed)
+        gain = self.pursuit_gain
+        # The lag grows at (1 - gain) * speed; a catch-up saccade puts the eye back on the target.
+        lag_s = self.catch_up_deg / max((1.0 - gain) * speed, 1e-6)
+        t, ex, ey = start_s, x_deg, y_deg
+        end_s = start_s + moving_s
+        while t < end_s - 1e-9:
+            stretch = min(lag_s, end_s - t)
+            nx, ny = ex + gain * vx * stretch, ey + gain * vy * stretch
+            self._append(Segment("pursuit", t, t + stretch, ex, ey, nx, ny, gain * vx, gain * vy))
+            t, ex, ey = t + stretch, nx, ny
+            if t >= end_s - 1e-9:
+                break
+            # Catch up to where the target will be when the saccade lands.
+            lag = math.hypot(x_deg + vx * (t - start_s) - ex, y_deg + vy * (t - start_s) - ey)
+            duration = saccade_duration_s(lag + speed * saccade_duration_s(lag))
+            tx, ty = x_deg + vx * (t + duration - start_s), y_deg + vy * (t + duration - start_s)
+            self._append(Segment("saccade", t, t + duration, ex, ey, tx, ty))
+            t, ex, ey = t + duration, tx, ty
+        # The target stops: the pursuit ends in a fixation where the eye is.
+        self._add_fixation(t, (ex, ey, rng.uniform(*self.fixation_s)))
 
     def _segment_at(self, t_s: float) -> tuple[int, Segment]:
         while self._segments[-1].end_s <= t_s:
@@ -264,7 +347,7 @@ class ScriptedGaze:
             p = s * s * s * (10.0 - 15.0 * s + 6.0 * s * s)  # minimum-jerk profile
             ax = seg.x0_deg + (seg.x1_deg - seg.x0_deg) * p
             ay = seg.y0_deg + (seg.y1_deg - seg.y0_deg) * p
-        else:
+        else:  # a fixation (drift) or a pursuit (the eye's velocity)
             dt = t_s - seg.start_s
             ax = seg.x0_deg + seg.drift_x_deg_s * dt
             ay = seg.y0_deg + seg.drift_y_deg_s * dt
@@ -292,3 +375,17 @@ class ScriptedGaze:
                 x, y = self._to_px(seg.x0_deg, seg.y0_deg)
                 fixations.append(TrueFixation(seg.start_s, min(seg.end_s, until_s), x, y))
         return fixations
+
+    def true_pursuits(self, until_s: float) -> list[TruePursuit]:
+        """The stretches of pursuit the script made before `until_s`, clipped to it (ground truth)."""
+        pursuits = []
+        for seg in self.segments(until_s):
+            if seg.kind == "pursuit":
+                end_s = min(seg.end_s, until_s)
+                fraction = (end_s - seg.start_s) / (seg.end_s - seg.start_s)
+                x0, y0 = self._to_px(seg.x0_deg, seg.y0_deg)
+                x1, y1 = self._to_px(
+                    seg.x0_deg + (seg.x1_deg - seg.x0_deg) * fraction, seg.y0_deg + (seg.y1_deg - seg.y0_deg) * fraction
+                )
+                pursuits.append(TruePursuit(seg.start_s, end_s, x0, y0, x1, y1))
+        return pursuits

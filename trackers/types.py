@@ -1,6 +1,6 @@
 """Data types of the tracker side: every datum is a timestamped, immutable message.
 
-Clocks (DESIGN.md): ``t`` is the host's ``time.monotonic()`` at arrival, in seconds;
+Clocks (docs/concepts.md): ``t`` is the host's ``time.monotonic()`` at arrival, in seconds;
 ``tracker_t`` is the tracker's own clock, in seconds, kept beside and never mixed in.
 Coordinates are tracker screen pixels, origin top-left, y down.
 """
@@ -8,7 +8,7 @@ Coordinates are tracker screen pixels, origin top-left, y down.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 
 class EyeGaze(NamedTuple):
@@ -63,6 +63,22 @@ class GazeSample(NamedTuple):
     right: EyeGaze | None = None
 
 
+TrackerEventKind = Literal[
+    "fixation_start",
+    "fixation_end",
+    "calibration",
+    "validation",
+    "message",
+    "restart",
+    "stall",
+    "resume",
+    "raw",
+    "error",
+    "lost",
+    "reconnect",
+]
+
+
 class TrackerEvent(NamedTuple):
     """A tracker-side event that is not a sample.
 
@@ -70,9 +86,11 @@ class TrackerEvent(NamedTuple):
     ----------
     t : float
         Host monotonic time at arrival, s.
-    kind : str
+    kind : TrackerEventKind
         ``"fixation_start"``, ``"fixation_end"``, ``"calibration"``, ``"validation"``,
-        ``"message"``, ``"restart"``, ``"stall"``, ``"resume"``, ``"raw"`` (an unknown line).
+        ``"message"``, ``"restart"``, ``"stall"``, ``"resume"``, ``"raw"`` (an unknown line),
+        ``"error"`` (a replayed table that stopped being readable, a stream that came back
+        unusable), ``"lost"`` and ``"reconnect"`` (a network stream gone, and found again).
     data : tuple[tuple[str, object], ...]
         Typed fields of the event as (name, value) pairs, e.g. (("eye", "l"), ("x", 512.0)).
     raw : str
@@ -80,7 +98,7 @@ class TrackerEvent(NamedTuple):
     """
 
     t: float
-    kind: str
+    kind: TrackerEventKind
     data: tuple[tuple[str, object], ...] = ()
     raw: str = ""
 

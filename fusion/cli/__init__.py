@@ -12,8 +12,10 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from gazefusion.fusion.errors import ConfigError, GazefusionError
+from gazefusion.fusion.version import software_version
 
 # (words, module, one-line help). Two words make a command group ("calibrate camera").
 COMMANDS: tuple[tuple[tuple[str, ...], str, str], ...] = (
@@ -32,19 +34,37 @@ COMMANDS: tuple[tuple[tuple[str, ...], str, str], ...] = (
 class _Parser(argparse.ArgumentParser):
     """argparse whose errors are one line and exit 2, like every other user error."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise ConfigError(f"{message} (see {self.prog} --help)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser with every command's arguments."""
+def _chosen(argv: Sequence[str]) -> tuple[str, ...] | None:
+    """The words of the command `argv` names, or None (no command, or an unknown one)."""
+    words = [token for token in argv if not token.startswith("-")][:2]
+    for command, _, _ in COMMANDS:
+        if tuple(words[: len(command)]) == command:
+            return command
+    return None
+
+
+def build_parser(chosen: tuple[str, ...] | None = None) -> argparse.ArgumentParser:
+    """The parser: every command listed, the arguments of the `chosen` one added.
+
+    Only the chosen command's module is imported (``gazefusion --help`` imports none), so the
+    command line starts fast; None adds every command's arguments.
+
+    Parameters
+    ----------
+    chosen : tuple of str or None
+        The command's words, e.g. ``("calibrate", "camera")``. (default: None)
+    """
     parser = _Parser(prog="gazefusion", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"gazefusion {software_version()}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     top = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    groups: dict[str, argparse._SubParsersAction] = {}
+    groups: dict[str, argparse._SubParsersAction[_Parser]] = {}
     for words, module_name, help_text in COMMANDS:
-        module = importlib.import_module(f"gazefusion.fusion.cli.{module_name}")
         if len(words) == 1:
             sub = top.add_parser(words[0], help=help_text, description=help_text)
         else:
@@ -57,8 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
                 group.required = True
                 groups[words[0]] = group
             sub = group.add_parser(words[1], help=help_text, description=help_text)
-        module.add_arguments(sub)
-        sub.set_defaults(handler=module.run)
+        if chosen is None or chosen == words:
+            module = importlib.import_module(f"gazefusion.fusion.cli.{module_name}")
+            module.add_arguments(sub)
+            sub.set_defaults(handler=module.run)
     return parser
 
 
@@ -70,8 +92,9 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
+        arguments = sys.argv[1:] if argv is None else list(argv)
+        parser = build_parser(_chosen(arguments) or ())
+        args = parser.parse_args(arguments)
         if getattr(args, "handler", None) is None:
             parser.print_help()
             return 2

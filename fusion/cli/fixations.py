@@ -18,10 +18,11 @@ from gazefusion.fusion.config import ScreenConfig, load_config
 from gazefusion.fusion.errors import ConfigError, FileFormatError, OutputError
 from gazefusion.fusion.fixations import DETECTORS, describe_params, make_detector
 from gazefusion.fusion.geometry import ScreenGeometry
+from gazefusion.fusion.session.tables import TABLES, fixation_row
 from gazefusion.fusion.tables import TableReader, TableWriter, parse_float
-from gazefusion.fusion.types import Fixation
 
-FIXATION_COLUMNS = ("id", "onset", "offset", "duration", "x", "y", "cam_x", "cam_y", "dispersion_deg", "n_samples")
+FIXATIONS = TABLES["fixations.tsv"]
+"""The fixations table, as sessions have it."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -97,21 +98,6 @@ def _warn(message: str) -> None:
     print(f"gazefusion: warning: {message}", file=sys.stderr)
 
 
-def _row(fixation: Fixation) -> list[object]:
-    return [
-        fixation.id,
-        fixation.onset,
-        fixation.offset,
-        fixation.duration,
-        fixation.x,
-        fixation.y,
-        fixation.cam_x,
-        fixation.cam_y,
-        fixation.dispersion_deg,
-        fixation.n_samples,
-    ]
-
-
 def run(args: argparse.Namespace) -> int:
     """Detect the fixations of one gaze table; prints a one-line summary."""
     config = load_config(args.config)
@@ -127,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     fixations = []
     out = Path(args.out)
     try:
-        writer = TableWriter(out, FIXATION_COLUMNS, flush_every_s=0.5)
+        writer = TableWriter(out, FIXATIONS.names, flush_every_s=0.5)
     except OSError as exc:
         raise OutputError(f"cannot write {out}: {exc.strerror}") from None
     with writer:
@@ -148,11 +134,11 @@ def run(args: argparse.Namespace) -> int:
                 valid_rows += 1
             for event in events:
                 if event.kind == "end":
-                    writer.write(_row(event.fixation))
+                    writer.write(fixation_row(event))
                     fixations.append(event.fixation.duration)
         for event in detector.flush():
             if event.kind == "end":
-                writer.write(_row(event.fixation))
+                writer.write(fixation_row(event))
                 fixations.append(event.fixation.duration)
     if detector.skipped_samples:
         _warn(f"skipped {detector.skipped_samples} row(s) whose t did not increase (first: data row {first_skipped})")

@@ -8,14 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from typing import Any, TextIO
 
+from gazefusion.fusion.api import CameraEvent, FixationEvent, LookEvent, PipelineEvent, TrackerEvent
 from gazefusion.fusion.config import Config, load_config
-from gazefusion.fusion.core import LookEvent
-from gazefusion.fusion.runner import CameraEvent, PipelineEvent, Runner
-from gazefusion.fusion.types import FixationEvent
-from gazefusion.trackers.types import TrackerEvent
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -145,10 +141,12 @@ def print_summary(summary: dict[str, Any], out: TextIO) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the live pipeline until the time is up, q, Ctrl-C or the tracker's replay ends."""
-    config = config_from_args(args)
-    runner = Runner(config)
-    out = sys.stdout
+    from gazefusion.fusion.api import Pipeline
+    from gazefusion.fusion.display import Display, run_in_foreground
 
+    config = config_from_args(args)
+    pipeline = Pipeline(config)
+    out = sys.stdout
     gaze_only = config.camera.source == "none"
 
     def printer(event: PipelineEvent) -> None:
@@ -156,50 +154,20 @@ def run(args: argparse.Namespace) -> int:
         if line is not None:
             print(line, file=out, flush=True)
 
-    runner.subscribe(printer)
-    headless_outputs = None
+    pipeline.on_event(printer)
+    # The window before the start: without a display this fails before anything opens.
+    display = None if config.display.headless else Display(pipeline, config.display.fullscreen)
     interrupted = False
-    display = None
-    if not config.display.headless:
-        from gazefusion.fusion.display import Display
-
-        display = Display(runner, config.display.fullscreen)  # no display: fails here, before anything opens
-    runner.start()
+    pipeline.start()
     try:
-        if config.display.headless:
-            from gazefusion.fusion.display import HeadlessOutputs
-
-            if (
-                config.record.dir
-                and config.camera.source != "none"
-                and (config.display.annotated_video or config.display.look_snapshots)
-            ):
-                headless_outputs = HeadlessOutputs(
-                    runner,
-                    runner.recorder.directory if runner.recorder else config.record.dir,
-                    video=config.display.annotated_video,
-                    snapshots=config.display.look_snapshots,
-                )
-            deadline = None if args.seconds is None else time.monotonic() + args.seconds
-            while not runner.finished and (deadline is None or time.monotonic() < deadline):
-                if headless_outputs is not None:
-                    headless_outputs.step(0.05)
-                else:
-                    runner.wait(0.1 if deadline is None else max(0.0, min(0.1, deadline - time.monotonic())))
-        elif display is not None:
-            print("keys: q/Esc quit, space pause, 1-4 toggle layers, m mark", file=out)
-            display.run(args.seconds)
+        run_in_foreground(pipeline, args.seconds, display, echo=lambda line: print(line, file=out))
     except KeyboardInterrupt:
         interrupted = True
-    finally:
-        try:
-            runner.stop()
-        except KeyboardInterrupt:
-            runner.stop()
-        if headless_outputs is not None:
-            headless_outputs.close()
-    runner.raise_error()
-    print_summary(runner.summary(), out)
+    try:
+        summary = pipeline.stop()
+    except KeyboardInterrupt:
+        summary = pipeline.stop()
+    print_summary(summary, out)
     if interrupted:
         print("gazefusion: stopped by Ctrl-C", file=sys.stderr)
     return 0

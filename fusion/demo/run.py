@@ -3,7 +3,7 @@
 It writes the marker library and the known intrinsics, serves the synthetic scene as an MJPEG
 camera on loopback HTTP and runs the iViewX simulator on loopback UDP with a scripted eye that
 visits the markers (both in a child process, as real devices are other machines), and runs
-the same :class:`~gazefusion.fusion.runner.Runner` that
+the same :class:`~gazefusion.fusion.api.Pipeline` that
 ``gazefusion run`` uses, recording a session. Looks are printed as they happen; at the end, a
 summary per marker beside the scene's truth.
 
@@ -29,17 +29,16 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from gazefusion.fusion.api import FixationEvent, LookEvent, Pipeline
+from gazefusion.fusion.camera import CameraStats
 from gazefusion.fusion.config import Config, load_config, override_config, validate_config
-from gazefusion.fusion.core import LookEvent
 from gazefusion.fusion.demo.devices import DemoDevices
 from gazefusion.fusion.demo.scene import DemoScene
 from gazefusion.fusion.demo.server import ServerStats
 from gazefusion.fusion.demo.summary import DemoSummary, FixationRecord, summarise
-from gazefusion.fusion.display import Display, HeadlessOutputs, display_available
+from gazefusion.fusion.display import display_available, run_in_foreground
 from gazefusion.fusion.errors import ConfigError, GazefusionError, OutputError
 from gazefusion.fusion.files import write_yaml_atomic
-from gazefusion.fusion.runner import Runner
-from gazefusion.fusion.types import FixationEvent
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +97,7 @@ class DemoResult(NamedTuple):
         The MJPEG server's counts.
     runner : dict
         The runner's counts (samples, frames, frames skipped, fixations, looks).
-    camera : Any
+    camera : CameraStats or None
         The camera source's stats at the end (or None).
     wall_s : float
         Duration of the pipeline run, s.
@@ -112,7 +111,7 @@ class DemoResult(NamedTuple):
     looks: list[LookLine]
     server: ServerStats
     runner: dict[str, Any]
-    camera: Any
+    camera: CameraStats | None
     wall_s: float
     cpu_s: float
 
@@ -209,7 +208,7 @@ def run_demo(
     listen_port = _free_udp_port()
     devices = DemoDevices(out / "truth.tsv", geometry, listen_port, seed=seed, fps=FPS, gaze_rate_hz=GAZE_RATE_HZ)
     devices.start()
-    runner: Any = None
+    pipeline: Pipeline | None = None
     printed: list[LookLine] = []
     records: list[FixationRecord] = []
     try:
@@ -232,7 +231,7 @@ def run_demo(
                 "seed": seed,
             }
         }
-        runner = Runner(config, extra_session=extra)
+        pipeline = Pipeline(config, extra_session=extra)
         starts: dict[int, float] = {}
         origin = devices.origin_s
 
@@ -270,26 +269,24 @@ def run_demo(
             printed.append(line)
             say(format_look(line))
 
-        runner.subscribe(on_event)
+        pipeline.on_event(on_event)
         say(
             f"demo: camera {devices.url} (synthetic scene, {len(scene.markers)} markers, {FPS:.0f} fps), "
             f"iViewX simulator udp://127.0.0.1:{devices.command_port} ({GAZE_RATE_HZ:.0f} Hz), recording {out}"
         )
-        runner.start()
-        if not config.display.headless:
-            say("keys: q/Esc quit, space pause, 1-4 toggle layers, m mark")
+        pipeline.start()
         started, cpu_started = time.monotonic(), time.process_time()
         try:
-            _drive(runner, config, seconds)
+            run_in_foreground(pipeline, seconds, echo=say)
         except KeyboardInterrupt:  # Ctrl-C ends the scene early; the summary still comes
             say("demo: stopped by Ctrl-C")
-        runner.stop()
+        pipeline.close()
         wall_s, cpu_s = time.monotonic() - started, time.process_time() - cpu_started
-        runner.raise_error()
-        camera_stats = runner.camera.stats() if runner.camera is not None else None
+        summary_counts = pipeline.stop()
+        camera_stats = pipeline.camera_stats()
     finally:
-        if runner is not None:
-            runner.stop()
+        if pipeline is not None:
+            pipeline.close()
         report = devices.stop()
     if report is None:
         raise GazefusionError(
@@ -304,7 +301,7 @@ def run_demo(
     scene_end_s = report.server.rendered / FPS
     summary = summarise(records, scene, scene_end_s, with_intent=True)
     write_yaml_atomic(out / "scene.yaml", {**scene.to_dict(), "scene_origin_monotonic_s": origin})
-    return DemoResult(summary, out, printed, report.server, runner.summary(), camera_stats, wall_s, cpu_s)
+    return DemoResult(summary, out, printed, report.server, summary_counts, camera_stats, wall_s, cpu_s)
 
 
 def _intent(record: FixationRecord, visits: list[tuple[float, float, str | None]]) -> str | None:
@@ -315,33 +312,3 @@ def _intent(record: FixationRecord, visits: list[tuple[float, float, str | None]
         if overlap > best_overlap:
             best, best_overlap = label, overlap
     return best
-
-
-def _drive(runner: Any, config: Config, seconds: float) -> None:
-    """Run the pipeline for `seconds`, as ``gazefusion run`` does, then stop it.
-
-    The window, or the headless writers (annotated video, a PNG per look) into the session.
-    """
-    deadline = time.monotonic() + seconds
-    if not config.display.headless:
-        try:
-            Display(runner, config.display.fullscreen).run(seconds)
-        finally:
-            runner.stop()
-        return
-    outputs = None
-    if config.record.dir and (config.display.annotated_video or config.display.look_snapshots):
-        directory = runner.recorder.directory if runner.recorder is not None else Path(config.record.dir)
-        outputs = HeadlessOutputs(
-            runner, directory, video=config.display.annotated_video, snapshots=config.display.look_snapshots
-        )
-    try:
-        while not runner.finished and time.monotonic() < deadline:
-            if outputs is not None:
-                outputs.step(0.05)
-            else:
-                runner.wait(max(0.0, min(0.1, deadline - time.monotonic())))
-    finally:
-        runner.stop()  # before closing the writers: the last looks' snapshots get written
-        if outputs is not None:
-            outputs.close()

@@ -11,6 +11,7 @@
 from gazefusion.fusion.config import DEFAULT_FIXATION_METHOD as DEFAULT_METHOD
 from gazefusion.fusion.fixations.base import COMMON_PARAMS, FixationBuilder, FixationDetector, Param
 from gazefusion.fusion.fixations.idt import IDTDetector
+from gazefusion.fusion.fixations.ivdt import IVDTDetector
 from gazefusion.fusion.fixations.ivt import IVTDetector
 from gazefusion.fusion.fixations.registry import DETECTORS, describe_params, make_detector
 
@@ -21,6 +22,7 @@ __all__ = [
     "FixationBuilder",
     "FixationDetector",
     "IDTDetector",
+    "IVDTDetector",
     "IVTDetector",
     "Param",
     "describe_params",

@@ -27,7 +27,7 @@ from typing import ClassVar, NamedTuple
 
 from gazefusion.fusion.errors import ConfigError
 from gazefusion.fusion.geometry import ScreenGeometry
-from gazefusion.fusion.types import Fixation, FixationEvent
+from gazefusion.fusion.types import DetectorEvent, Fixation, FixationEvent
 
 
 class Param(NamedTuple):
@@ -209,7 +209,7 @@ class FixationDetector:
         """Running estimate of the sampling interval, s (nan before the second sample)."""
         return self._interval_s
 
-    def push(self, t: float, x: float, y: float, valid: bool = True) -> list[FixationEvent]:
+    def push(self, t: float, x: float, y: float, valid: bool = True) -> list[DetectorEvent]:
         """Feed one sample; returns the events it made decidable (often none).
 
         Parameters
@@ -244,33 +244,33 @@ class FixationDetector:
             )
         return self._push(t, math.nan, math.nan, math.nan, math.nan, False)
 
-    def flush(self) -> list[FixationEvent]:
+    def flush(self) -> list[DetectorEvent]:
         """End of input: decide everything still pending and end a running fixation."""
         return self._flush()
 
     # -- for subclasses -------------------------------------------------------------------
 
-    def _push(self, t: float, x: float, y: float, ax: float, ay: float, valid: bool) -> list[FixationEvent]:
+    def _push(self, t: float, x: float, y: float, ax: float, ay: float, valid: bool) -> list[DetectorEvent]:
         raise NotImplementedError
 
-    def _flush(self) -> list[FixationEvent]:
+    def _flush(self) -> list[DetectorEvent]:
         raise NotImplementedError
 
     def _interval(self) -> float:
         interval = self._interval_s
         return 0.0 if interval != interval else interval
 
-    def _start(self, fixation: FixationBuilder, t: float, events: list[FixationEvent]) -> None:
+    def _start(self, fixation: FixationBuilder, t: float, events: list[DetectorEvent]) -> None:
         self._current_id = self._next_id
         self._next_id += 1
         self._last_event_t = fixation.offset
         events.append(FixationEvent("start", fixation.fixation(self._current_id, self._interval()), t))
 
-    def _update(self, fixation: FixationBuilder, t: float, events: list[FixationEvent]) -> None:
+    def _update(self, fixation: FixationBuilder, t: float, events: list[DetectorEvent]) -> None:
         if fixation.offset - self._last_event_t >= self._update_interval_s:
             self._last_event_t = fixation.offset
             events.append(FixationEvent("update", fixation.fixation(self._current_id, self._interval()), t))
 
-    def _end(self, fixation: FixationBuilder, t: float, events: list[FixationEvent]) -> None:
+    def _end(self, fixation: FixationBuilder, t: float, events: list[DetectorEvent]) -> None:
         self.fixations += 1
         events.append(FixationEvent("end", fixation.fixation(self._current_id, self._interval()), t))

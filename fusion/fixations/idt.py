@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from gazefusion.fusion.fixations.base import FixationBuilder, FixationDetector, Param
 from gazefusion.fusion.fixations.registry import DETECTORS
 from gazefusion.fusion.geometry import ScreenGeometry
-from gazefusion.fusion.types import FixationEvent
+from gazefusion.fusion.types import DetectorEvent
 
 
 class _MonotonicWindow:
@@ -84,8 +84,8 @@ class IDTDetector(FixationDetector):
         self._fixation: FixationBuilder | None = None
         self._last_valid_t = float("-inf")
 
-    def _push(self, t: float, x: float, y: float, ax: float, ay: float, valid: bool) -> list[FixationEvent]:
-        events: list[FixationEvent] = []
+    def _push(self, t: float, x: float, y: float, ax: float, ay: float, valid: bool) -> list[DetectorEvent]:
+        events: list[DetectorEvent] = []
         if not valid:
             if t - self._last_valid_t > self._max_gap:
                 self._lost(t, events)
@@ -106,7 +106,7 @@ class IDTDetector(FixationDetector):
         self._add_to_window(t, x, y, ax, ay, events)
         return events
 
-    def _add_to_window(self, t: float, x: float, y: float, ax: float, ay: float, events: list[FixationEvent]) -> None:
+    def _add_to_window(self, t: float, x: float, y: float, ax: float, ay: float, events: list[DetectorEvent]) -> None:
         window, wx, wy = self._window, self._wx, self._wy
         index = self._index
         self._index += 1
@@ -137,13 +137,13 @@ class IDTDetector(FixationDetector):
         self._wx.clear()
         self._wy.clear()
 
-    def _lost(self, t: float, events: list[FixationEvent]) -> None:
+    def _lost(self, t: float, events: list[DetectorEvent]) -> None:
         if self._fixation is not None:
             self._end(self._fixation, t, events)
             self._fixation = None
         self._clear_window()
 
-    def _flush(self) -> list[FixationEvent]:
-        events: list[FixationEvent] = []
+    def _flush(self) -> list[DetectorEvent]:
+        events: list[DetectorEvent] = []
         self._lost(self._last_t, events)
         return events

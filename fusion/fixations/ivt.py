@@ -44,7 +44,7 @@ from operator import mul
 from gazefusion.fusion.fixations.base import FixationBuilder, FixationDetector, Param
 from gazefusion.fusion.fixations.registry import DETECTORS
 from gazefusion.fusion.geometry import ScreenGeometry
-from gazefusion.fusion.types import FixationEvent
+from gazefusion.fusion.types import DetectorEvent
 
 _COMPACT_AT = 1024  # list length that triggers dropping samples behind every window
 _REBASE_S = 600.0  # relative times are kept below this, s
@@ -136,8 +136,8 @@ class IVTDetector(FixationDetector):
     # before `_mnext` are filtered, before `_vnext` classified. The lists are compacted now
     # and then, so memory stays bounded by the windows.
 
-    def _push(self, t: float, x: float, y: float, ax: float, ay: float, valid: bool) -> list[FixationEvent]:
-        events: list[FixationEvent] = []
+    def _push(self, t: float, x: float, y: float, ax: float, ay: float, valid: bool) -> list[DetectorEvent]:
+        events: list[DetectorEvent] = []
         count = self._count
         if count == 0:
             self._epoch = t
@@ -158,7 +158,7 @@ class IVTDetector(FixationDetector):
             self._compact()
         return events
 
-    def _advance(self, rel: float, t: float, events: list[FixationEvent]) -> None:
+    def _advance(self, rel: float, t: float, events: list[DetectorEvent]) -> None:
         """Filter and classify every sample whose lookahead is complete at relative time `rel`."""
         rt, base, count = self._rt, self._base, self._count
         half_m = self._median_half
@@ -251,13 +251,13 @@ class IVTDetector(FixationDetector):
         self._epoch += rel
         self._rt[:] = [value - rel for value in self._rt]
 
-    def _decide(self, p: int, now: float, events: list[FixationEvent]) -> None:
+    def _decide(self, p: int, now: float, events: list[DetectorEvent]) -> None:
         """Classify sample at list position `p`; `now` is the newest sample's time."""
         t, x, y, ax, ay = self._samples[p]
         valid = self._valid[p]
         self._now = now
         if not valid:
-            self._lost(t, events)
+            self._invalid(t, events)
             return
         if t - self._last_valid_t > self._max_gap and self._last_valid_t > -math.inf:
             self._lost(t, events)
@@ -283,20 +283,34 @@ class IVTDetector(FixationDetector):
                     self.threshold_deg_s = (
                         self._vmin if threshold < self._vmin else self._vmax if threshold > self._vmax else threshold
                     )
-            run = self._run
-            if run is not None and self._fixation_open and not self._tail_s:
-                # The common case, kept short: one more sample of a running fixation.
-                run.add(t, x, y, ax, ay)
-                if t - self._last_event_t >= self._update_interval_s:
-                    self._update(run, now, events)
-                return
-            self._fixation_sample(t, x, y, ax, ay, events)
+            self._slow(t, x, y, ax, ay, velocity, events)
         else:
-            self._saccade_sample(t, events)
+            self._fast(t, x, y, ax, ay, velocity, events)
 
     # -- stages 4 to 6: candidates, merging, minimum duration ------------------------------------
+    # _slow and _fast take each valid sample once classified: subclasses that tell more
+    # movements apart (fusion.fixations.ivdt) hook in there.
 
-    def _fixation_sample(self, t: float, x: float, y: float, ax: float, ay: float, events: list[FixationEvent]) -> None:
+    def _slow(
+        self, t: float, x: float, y: float, ax: float, ay: float, velocity: float, events: list[DetectorEvent]
+    ) -> None:
+        """A sample below the velocity threshold (`velocity` in deg/s)."""
+        run = self._run
+        if run is not None and self._fixation_open and not self._tail_s:
+            # The common case, kept short: one more sample of a running fixation.
+            run.add(t, x, y, ax, ay)
+            if t - self._last_event_t >= self._update_interval_s:
+                self._update(run, self._now, events)
+            return
+        self._fixation_sample(t, x, y, ax, ay, events)
+
+    def _fast(
+        self, t: float, x: float, y: float, ax: float, ay: float, velocity: float, events: list[DetectorEvent]
+    ) -> None:
+        """A sample at or above the velocity threshold (`velocity` in deg/s)."""
+        self._saccade_sample(t, events)
+
+    def _fixation_sample(self, t: float, x: float, y: float, ax: float, ay: float, events: list[DetectorEvent]) -> None:
         run = self._run
         if run is None:
             self._end_if_unmergeable(t, events)
@@ -320,7 +334,7 @@ class IVTDetector(FixationDetector):
         elif run.offset - run.onset + self._interval() >= self._min_duration:
             self._confirm(run, t, events)
 
-    def _confirm(self, run: FixationBuilder, t: float, events: list[FixationEvent]) -> None:
+    def _confirm(self, run: FixationBuilder, t: float, events: list[DetectorEvent]) -> None:
         """A long enough candidate: continues the previous fixation or starts a new one."""
         fixation = self._fixation
         if fixation is not None and self._mergeable(fixation, run):
@@ -361,18 +375,22 @@ class IVTDetector(FixationDetector):
             run.remove(*sample, tail[-1][0] if tail else run.onset)
         tail.clear()
 
-    def _end_if_unmergeable(self, t: float, events: list[FixationEvent]) -> None:
+    def _end_if_unmergeable(self, t: float, events: list[DetectorEvent]) -> None:
         fixation = self._fixation
         if fixation is not None and not self._fixation_open and self._run is None:
             if t - fixation.offset > self._max_between:
                 self._end(fixation, self._now, events)
                 self._fixation = None
 
-    def _saccade_sample(self, t: float, events: list[FixationEvent]) -> None:
+    def _saccade_sample(self, t: float, events: list[DetectorEvent]) -> None:
         self._close_run(self._offset_trim)
         self._end_if_unmergeable(t, events)
 
-    def _lost(self, t: float, events: list[FixationEvent]) -> None:
+    def _invalid(self, t: float, events: list[DetectorEvent]) -> None:
+        """A lost sample (invalid, or x or y not finite)."""
+        self._lost(t, events)
+
+    def _lost(self, t: float, events: list[DetectorEvent]) -> None:
         if t - self._last_valid_t <= self._max_gap:
             return
         self._in_loss = True
@@ -381,8 +399,8 @@ class IVTDetector(FixationDetector):
             self._end(self._fixation, self._now, events)
             self._fixation = None
 
-    def _flush(self) -> list[FixationEvent]:
-        events: list[FixationEvent] = []
+    def _flush(self) -> list[DetectorEvent]:
+        events: list[DetectorEvent] = []
         self._advance(math.inf, self._last_t, events)
         self._close_run(0.0)
         if self._fixation is not None:

@@ -1,6 +1,6 @@
 """The marker library: known planar pictures with their physical size and reference features.
 
-File format (DESIGN.md): a YAML list of ``{id, image, width_m}``; image paths are relative to
+File format (docs/formats/markers.md): a YAML list of ``{id, image, width_m}``; image paths are relative to
 the YAML file. Reference ORB features are computed once, at load, at several scales of the
 picture so that small (distant) markers still find matching descriptors.
 """

@@ -19,7 +19,6 @@ from gazefusion.fusion.errors import GazefusionError
 from gazefusion.fusion.lsl import (
     STREAMS,
     LslLink,
-    LslMarker,
     LslOutlets,
     MarkerInlet,
     TrialPatterns,
@@ -30,7 +29,7 @@ from gazefusion.fusion.lsl import (
 from gazefusion.fusion.runner import Runner
 from gazefusion.fusion.session import SessionReader
 from gazefusion.fusion.tables import TableWriter
-from gazefusion.fusion.types import Fixation, FixationEvent, Frame, Look, MarkerHit
+from gazefusion.fusion.types import Fixation, FixationEvent, Frame, Look, LslMarker, MarkerHit
 from gazefusion.trackers.gazetable import GAZE_COLUMNS, read_gaze_table, sample_to_row
 from gazefusion.trackers.lsl import StreamQuery, read_channels
 from gazefusion.trackers.types import GazeSample

@@ -15,7 +15,7 @@ class _Fed(Tracker):
 
     def feed(self, *tracker_ts: float, x: float = 100.0) -> None:
         for tt in tracker_ts:
-            self._push_sample(monocular_sample(time.monotonic(), tt, "r", x + tt, 50.0))
+            self._push_sample(monocular_sample(time.monotonic(), tt, "r", eye_gaze(x + tt, 50.0)))
 
 
 def _drain(tracker: Tracker) -> list[float]:
@@ -53,7 +53,7 @@ def test_coarse_clock_does_not_make_gaps() -> None:
     # 2000 Hz with millisecond timestamps: every other timestamp repeats.
     with _Fed(sample_rate_hz=2000, clock_resolution_s=1e-3) as tracker:
         for i in range(20):
-            tracker._push_sample(monocular_sample(time.monotonic(), (i // 2) / 1000, "r", 100.0 + i, 50.0))
+            tracker._push_sample(monocular_sample(time.monotonic(), (i // 2) / 1000, "r", eye_gaze(100.0 + i, 50.0)))
         stats = tracker.stats()
         assert (stats.received, stats.gaps, stats.duplicates) == (20, 0, 0)
 
@@ -108,7 +108,14 @@ def test_close_is_idempotent_and_ends_the_stream() -> None:
 def test_binocular_combined_gaze_is_the_mean_of_valid_eyes() -> None:
     both = binocular_sample(0.0, 0.0, eye_gaze(100, 200, 3.0), eye_gaze(110, 210, 4.0))
     assert (both.x, both.y, both.pupil, both.valid) == (105, 205, 3.5, True)
-    one = binocular_sample(0.0, 0.0, eye_gaze(0, 0, 0), eye_gaze(110, 210, 4.0))
+    one = binocular_sample(0.0, 0.0, eye_gaze(math.nan, math.nan), eye_gaze(110, 210, 4.0))
     assert (one.x, one.y, one.valid, one.left.valid) == (110, 210, True, False)
-    none = binocular_sample(0.0, 0.0, eye_gaze(0, 0, 0), eye_gaze(0, 0, 0))
+    none = binocular_sample(0.0, 0.0, eye_gaze(math.nan, math.nan), eye_gaze(math.nan, math.nan))
     assert none.valid is False and math.isnan(none.x) and none.left is not None
+
+
+def test_zero_is_a_place_not_lost_tracking() -> None:
+    corner = eye_gaze(0.0, 0.0, 0.0)
+    assert corner.valid and (corner.x, corner.y, corner.pupil) == (0.0, 0.0, 0.0)
+    lost = eye_gaze(math.inf, 10.0, 3.0)
+    assert not lost.valid and math.isnan(lost.pupil)

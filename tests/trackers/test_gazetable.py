@@ -15,10 +15,11 @@ from gazefusion.trackers.types import GazeSample
 
 SAMPLES = [
     binocular_sample(10.001, 1.0, eye_gaze(100.25, 200.5, 3.1), eye_gaze(104.25, 202.5, 3.3)),
-    binocular_sample(10.003, 1.002, eye_gaze(0.0, 0.0, 0.0), eye_gaze(-5.5, 1200.0, 3.0)),
-    binocular_sample(10.005, 1.004, eye_gaze(0.0, 0.0), eye_gaze(0.0, 0.0)),
-    monocular_sample(10.007, 1.006, "l", 1 / 3, 2 / 3, 4.0),
-    monocular_sample(10.009, 1.008, "r", 0.0, 0.0, 0.0),
+    binocular_sample(10.003, 1.002, eye_gaze(math.nan, math.nan), eye_gaze(-5.5, 1200.0, 3.0)),
+    binocular_sample(10.005, 1.004, eye_gaze(math.nan, math.nan), eye_gaze(math.nan, math.nan)),
+    monocular_sample(10.007, 1.006, "l", eye_gaze(1 / 3, 2 / 3, 4.0)),
+    monocular_sample(10.009, 1.008, "r", eye_gaze(math.nan, math.nan)),
+    monocular_sample(10.011, 1.010, "r", eye_gaze(0.0, 0.0, 0.0)),  # the top-left corner, pupil 0: not lost
 ]
 
 

@@ -80,3 +80,34 @@ def test_pso_wobbles_after_landing(geometry: ScreenGeometry) -> None:
     landing = plain.true_fixations(1.0)[1].onset_s
     assert wobbly(landing + 0.01)[0] != pytest.approx(plain(landing + 0.01)[0], abs=1.0)
     assert wobbly(landing + 0.2)[0] == pytest.approx(plain(landing + 0.2)[0], abs=0.5)
+
+
+def test_pursuit_follows_a_moving_target_with_catch_up_saccades(geometry: ScreenGeometry) -> None:
+    script = ScriptedGaze(geometry, seed=9, pursuit_probability=1.0, pursuit_gain=0.8, catch_up_deg=0.5)
+    segments = script.segments(30.0)
+    pursuits = [s for s in segments if s.kind == "pursuit"]
+    assert pursuits
+    for index, seg in enumerate(segments[:-1]):
+        if seg.kind != "pursuit":
+            continue
+        speed = math.hypot(seg.drift_x_deg_s, seg.drift_y_deg_s)
+        assert 0.8 * 4.0 <= speed <= 0.8 * 15.0  # the gain times the target's speed
+        moved = math.hypot(seg.x1_deg - seg.x0_deg, seg.y1_deg - seg.y0_deg)
+        assert moved == pytest.approx(speed * (seg.end_s - seg.start_s), rel=1e-6)
+        following = segments[index + 1]
+        # A catch-up saccade when the lag reached catch_up_deg, or the target stopped: a fixation.
+        assert following.kind in ("saccade", "fixation")
+        if following.kind == "saccade":
+            assert (1.0 - 0.8) * speed / 0.8 * (seg.end_s - seg.start_s) == pytest.approx(0.5, rel=1e-6)
+        assert (following.x0_deg, following.y0_deg) == pytest.approx((seg.x1_deg, seg.y1_deg))
+    truth = script.true_pursuits(30.0)
+    assert [(p.onset_s, p.offset_s) for p in truth] == [(s.start_s, min(s.end_s, 30.0)) for s in pursuits]
+    # The eye is where the script says, noise aside.
+    first = truth[0]
+    x, y, valid = script(first.onset_s + 1e-6)
+    assert valid and math.hypot(x - first.start_x_px, y - first.start_y_px) < 5.0
+
+
+def test_no_pursuit_unless_asked(geometry: ScreenGeometry) -> None:
+    assert not [s for s in ScriptedGaze(geometry, seed=9).segments(60.0) if s.kind == "pursuit"]
+    assert ScriptedGaze(geometry, seed=9).true_pursuits(60.0) == []

@@ -1,7 +1,7 @@
 """The iViewX remote command protocol, pure: lines in, typed messages and samples out.
 
 No sockets here (see ``client.py`` and ``simulator.py``). The protocol is described in
-IVIEWX.md: one text line per datagram (sometimes several), latin-1, fields separated by runs
+docs/protocol/iviewx.md: one text line per datagram (sometimes several), latin-1, fields separated by runs
 of spaces or tabs, trailing whitespace and NUL padding stripped. Samples (``ET_SPL``) follow
 the layout the client set with ``ET_FRM``: ``TS``/``TU``/``ET``/``SC`` give one token each,
 every per-eye specifier one token when monocular and two (left, right) when binocular.
@@ -14,14 +14,15 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from gazefusion.trackers.base import binocular_sample, eye_gaze, monocular_sample
+from gazefusion.trackers.base import binocular_sample, monocular_sample
+from gazefusion.trackers.iviewx.conventions import wire_eye
 from gazefusion.trackers.types import GazeSample
 
 #: Specifiers that give one token whatever the eye layout.
 SINGLE_SPECIFIERS = ("TS", "TU", "ET", "SC")
 #: Specifiers that give one token per eye.
 EYE_SPECIFIERS = ("SX", "SY", "DX", "DY", "PX", "PY", "CX", "CY", "EX", "EY", "EZ")
-#: The long binocular format of the benchmark (IVIEWX.md).
+#: The long binocular format of the benchmark (docs/protocol/iviewx.md).
 LONG_FORMAT = "%TU %ET %SX %SY %DX %DY %EX %EY %EZ"
 
 _STRIP = " \t\r\n\x00"
@@ -179,12 +180,12 @@ class SampleFormat:
             else:
                 eye = "b" if layout.binocular else "r"
             if layout.binocular:
-                left = eye_gaze(
+                left = wire_eye(
                     float(tokens[layout.lx]),
                     float(tokens[layout.ly]),
                     float(tokens[layout.lp]) if layout.lp >= 0 else math.nan,
                 )
-                right = eye_gaze(
+                right = wire_eye(
                     float(tokens[layout.rx]),
                     float(tokens[layout.ry]),
                     float(tokens[layout.rp]) if layout.rp >= 0 else math.nan,
@@ -194,9 +195,11 @@ class SampleFormat:
                 t,
                 tracker_t,
                 eye,
-                float(tokens[layout.lx]),
-                float(tokens[layout.ly]),
-                float(tokens[layout.lp]) if layout.lp >= 0 else math.nan,
+                wire_eye(
+                    float(tokens[layout.lx]),
+                    float(tokens[layout.ly]),
+                    float(tokens[layout.lp]) if layout.lp >= 0 else math.nan,
+                ),
             )
         except ValueError:
             return None

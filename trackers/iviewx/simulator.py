@@ -1,6 +1,6 @@
 """An iViewX server on UDP, driven by a gaze script, with fault injection.
 
-It speaks the protocol as the client expects it (IVIEWX.md): ``ET_PNG``, ``ET_SRT``,
+It speaks the protocol as the client expects it (docs/protocol/iviewx.md): ``ET_PNG``, ``ET_SRT``,
 ``ET_FRM`` (any format of the specifiers), ``ET_STR``/``ET_EST`` streaming at the sample
 rate, monocular or binocular, online fixation events (``ET_FIX``/``ET_EFX``, a dispersion
 detector), the calibration and validation flow (``ET_CAL`` … ``ET_FIN``, ``ET_VLS`` with

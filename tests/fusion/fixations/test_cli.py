@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gazefusion.fusion.cli import main
-from gazefusion.fusion.cli.fixations import FIXATION_COLUMNS
+from gazefusion.fusion.cli.fixations import FIXATIONS
 from gazefusion.fusion.tables import TableReader
 
 from .synthetic import make_gaze
@@ -42,8 +42,12 @@ def synthetic_rows(t0: float = 0.0, seed: int = 2) -> tuple[list[tuple[object, .
 
 
 def read_table(path: Path) -> list[dict[str, str]]:
-    reader = TableReader(path, required=FIXATION_COLUMNS)
-    assert reader.columns == FIXATION_COLUMNS
+    reader = TableReader(path, required=FIXATIONS.names)
+    assert (
+        reader.columns
+        == FIXATIONS.names
+        == ("id", "onset", "offset", "duration", "x", "y", "cam_x", "cam_y", "dispersion_deg", "n_samples")
+    )
     return list(reader)
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from gazefusion.fusion.fixations import DETECTORS, make_detector
+from gazefusion.fusion.types import FixationEvent
 from gazefusion.trackers.script import ScriptedGaze
 
 from .synthetic import LUND_SCREEN
@@ -27,8 +28,8 @@ def test_agrees_with_the_scripted_truth(method: str, pso_deg: float) -> None:
     found = []
     for t in times.tolist():
         x, y, valid = script(t)
-        found += [e.fixation for e in detector.push(t, x, y, valid) if e.kind == "end"]
-    found += [e.fixation for e in detector.flush() if e.kind == "end"]
+        found += [e.fixation for e in detector.push(t, x, y, valid) if isinstance(e, FixationEvent) and e.kind == "end"]
+    found += [e.fixation for e in detector.flush() if isinstance(e, FixationEvent) and e.kind == "end"]
     truth = script.true_fixations(DURATION_S)
     assert abs(len(found) - len(truth)) <= 0.1 * len(truth)
     in_truth = np.zeros(len(times), dtype=bool)
@@ -50,8 +51,8 @@ def _agreement(params: dict[str, float] | None, noise_deg: float) -> float:
     found = []
     for t in times.tolist():
         x, y, valid = script(t)
-        found += [e.fixation for e in detector.push(t, x, y, valid) if e.kind == "end"]
-    found += [e.fixation for e in detector.flush() if e.kind == "end"]
+        found += [e.fixation for e in detector.push(t, x, y, valid) if isinstance(e, FixationEvent) and e.kind == "end"]
+    found += [e.fixation for e in detector.flush() if isinstance(e, FixationEvent) and e.kind == "end"]
     in_truth = np.zeros(len(times), dtype=bool)
     for fixation in script.true_fixations(DURATION_S):
         in_truth[(times >= fixation.onset_s) & (times < fixation.offset_s)] = True

@@ -1,4 +1,4 @@
-"""The iViewX client over real UDP on loopback: sample for sample, and every fault of IVIEWX.md."""
+"""The iViewX client over real UDP on loopback: sample for sample, and every fault of docs/protocol/iviewx.md."""
 
 from __future__ import annotations
 

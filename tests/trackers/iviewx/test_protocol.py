@@ -35,7 +35,7 @@ def test_format_command_quotes() -> None:
     assert format_command("ET_STR") == b"ET_STR\n"
 
 
-# The examples of IVIEWX.md, format -> datagram -> (tracker_t, eye, left gaze, right gaze).
+# The examples of docs/protocol/iviewx.md, format -> datagram -> (tracker_t, eye, left gaze, right gaze).
 EXAMPLES = [
     ("%TS %ET %SX %SY", "1234567 b 399 398 200 199", 1234.567, "b", (399, 200), (398, 199)),
     ("%SX %SY", "400 202", math.nan, "r", None, (400, 202)),

@@ -57,14 +57,14 @@ def record(directory: Path, n_samples: int = 100, n_frames: int = 10) -> Session
     recorder = SessionRecorder(directory, CONFIG)
     fed = 0
     for i in range(n_samples):
-        recorder.write_sample(sample(i))
+        recorder.write(sample(i))
         fed += 1
         if i % 10 == 9 and i // 10 < n_frames:
             recorder.write_frame(frame(i // 10), fed if i // 10 != 3 else -1)
     end = FixationEvent("end", Fixation(1, 100.0, 100.3, 0.304, 900.0, 500.0, 0.4, 76, 280.0, 222.2), 100.31)
-    recorder.write_output(end)
-    recorder.write_output(look_event(1, "poster"))
-    recorder.write_output(look_event(2, None))
+    recorder.write(end)
+    recorder.write(look_event(1, "poster"))
+    recorder.write(look_event(2, None))
     recorder.mark("trial 1 start", 100.05)
     return recorder
 
@@ -144,12 +144,12 @@ def test_disk_full_stops_recording_with_one_message_and_keeps_what_was_written(t
     folder.mkdir()
     os.symlink("/dev/full", folder / "video.mjpeg")  # every write to it fails with ENOSPC
     recorder = SessionRecorder(folder, CONFIG)
-    recorder.write_sample(sample(0))
+    recorder.write(sample(0))
     recorder.write_event({"kind": "mark", "t": 1.0, "text": "before"})
     recorder.write_frame(frame(0), 1)
     assert recorder.error is not None and "the disk is full (writing video.mjpeg)" in recorder.error
     assert not recorder.active
-    recorder.write_sample(sample(1))  # ignored from now on, without another message
+    recorder.write(sample(1))  # ignored from now on, without another message
     recorder.write_event({"kind": "mark", "t": 2.0, "text": "after"})
     recorder.close()
     assert [r.message for r in caplog.records if "recording stopped" in r.message] == [recorder.error]

@@ -1,0 +1,107 @@
+"""MkDocs hooks of the gazefusion site (mkdocs.yml, ``hooks:``); nothing here fetches anything.
+
+- ``on_startup``: links the package folders under ``build/docs-api/gazefusion/`` so that
+  mkdocstrings finds ``gazefusion.fusion`` etc. by the names they install as (setup.py maps
+  the folders ``fusion/``, ``trackers/``, ``calibration/`` onto the ``gazefusion`` namespace,
+  which a static reader of the source tree cannot see).
+- ``on_page_markdown``: replaces ``<!-- config-reference -->`` with the tables of every key of
+  ``config/default.yaml`` (default and meaning from the file's own comments), so the
+  configuration page cannot drift from the file.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("fusion", "trackers", "calibration")
+MARKER = "<!-- config-reference -->"
+_KEY = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z_][A-Za-z0-9_]*):(?P<rest>.*)$")
+
+
+def link_packages(root: Path = ROOT) -> Path:
+    """Link the package folders as ``build/docs-api/gazefusion/<name>``; returns the search path."""
+    namespace = root / "build" / "docs-api" / "gazefusion"
+    namespace.mkdir(parents=True, exist_ok=True)
+    for name in PACKAGES:
+        link = namespace / name
+        if link.is_symlink() and link.resolve() == (root / name).resolve():
+            continue
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(root / name, target_is_directory=True)
+    return namespace.parent
+
+
+def config_blocks(text: str) -> list[tuple[str, str, list[str]]]:
+    """The documented keys of a configuration file, in order.
+
+    Parameters
+    ----------
+    text : str
+        The YAML text of ``config/default.yaml``: top-level sections, each key under one
+        preceded by the comment lines that document it (a comment may document several
+        keys that follow it without a comment of their own).
+
+    Returns
+    -------
+    list of (str, str, list of str)
+        ``(section, comment, keys)`` per comment block, in file order.
+    """
+    blocks: list[tuple[str, str, list[str]]] = []
+    section, comment, fresh = "", [], False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            if line.startswith(" "):
+                comment = comment if fresh else []
+                comment.append(stripped.lstrip("# ").rstrip())
+                fresh = True
+            continue
+        match = _KEY.match(line)
+        if match is None:
+            continue
+        if not match["indent"]:
+            section, comment, fresh = match["key"], [], False
+            continue
+        if fresh or not blocks or blocks[-1][0] != section:
+            blocks.append((section, " ".join(comment), [match["key"]]))
+        else:
+            blocks[-1][2].append(match["key"])
+        fresh = False
+    return blocks
+
+
+def _value(value: Any) -> str:
+    return "`" + (yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()) + "`"
+
+
+def config_reference(path: Path = ROOT / "config" / "default.yaml") -> str:
+    """Markdown tables of every key of the configuration file: key, default, meaning."""
+    text = path.read_text(encoding="utf-8")
+    defaults = yaml.safe_load(text)
+    out: list[str] = []
+    current = None
+    for section, comment, keys in config_blocks(text):
+        if section != current:
+            current = section
+            out += ["", f"## `{section}` {{#{section}}}", "", "| key | default | meaning |", "|---|---|---|"]
+        names = ", ".join(f"`{section}.{key}`" for key in keys)
+        values = ", ".join(_value(defaults[section][key]) for key in keys)
+        out.append(f"| {names} | {values} | {comment.replace('|', '&#124;')} |")
+    return "\n".join(out).strip() + "\n"
+
+
+def on_startup(command: str, dirty: bool) -> None:
+    # Before any plugin's on_config: mkdocstrings keeps only search paths that exist then.
+    link_packages()
+
+
+def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
+    if MARKER in markdown:
+        markdown = markdown.replace(MARKER, config_reference())
+    return markdown

@@ -1,0 +1,351 @@
+"""The session's tables, declared: each names its file, its columns with units, and the record type it takes.
+
+A table is one declaration: the row function registered with :func:`table` for the type of
+record it takes. The recorder writes every record it is given to every table declared for
+the record's type, beside its JSON sidecar (BIDS style: each column's description and unit,
+written when the table is created), and :data:`EVENTS` turns records into ``events.jsonl``
+lines the same way. Adding a table is one more declaration::
+
+    @table("gaze_on_markers.tsv", GazeOnMarker, "Gaze mapped onto the marker it fell on.",
+           [Column("t", "Host time of the sample", "s"), ...])
+    def gaze_on_marker_row(record: GazeOnMarker) -> Row:
+        return {"t": record.t, ...}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from gazefusion.fusion.camera.recorded import FRAME_COLUMNS
+from gazefusion.fusion.core import LookEvent
+from gazefusion.fusion.files import write_bytes_atomic
+from gazefusion.fusion.types import CameraEvent, FixationEvent, Frame, LslMarker, Mark
+from gazefusion.trackers.gazetable import GAZE_COLUMNS, sample_to_row
+from gazefusion.trackers.types import GazeSample, TrackerEvent
+
+Row = Sequence[Any] | dict[str, Any]
+"""A table row: cells in column order, or a mapping of column to cell (missing columns stay empty)."""
+
+
+class Column(NamedTuple):
+    """One column of a table, as its sidecar describes it.
+
+    Attributes
+    ----------
+    name : str
+        The header.
+    description : str
+        What the column holds.
+    unit : str
+        Its unit (BIDS ``Units``); "" for none.
+    """
+
+    name: str
+    description: str
+    unit: str = ""
+
+
+class Table(NamedTuple):
+    """A session table.
+
+    Attributes
+    ----------
+    file : str
+        Its file name in the session folder (``*.tsv``; the sidecar is ``*.json``).
+    record_type : type
+        The record it takes.
+    description : str
+        What one row is.
+    columns : tuple of Column
+        The columns, in order.
+    row : callable or None
+        record -> a :data:`Row`, or None where the record belongs in no row (a fixation's start);
+        None for a table its own recorder method writes (frames.tsv).
+    media : bool
+        Written only by live runs (the replay of a session writes the derived tables only).
+    """
+
+    file: str
+    record_type: type
+    description: str
+    columns: tuple[Column, ...]
+    row: Callable[[Any], Row | None] | None
+    media: bool
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The column names, in order."""
+        return tuple(column.name for column in self.columns)
+
+    @property
+    def sidecar(self) -> str:
+        """The sidecar's file name."""
+        return Path(self.file).with_suffix(".json").name
+
+    def sidecar_data(self) -> dict[str, Any]:
+        """The sidecar's content: the table's description, then each column's description and unit."""
+        data: dict[str, Any] = {"Description": self.description}
+        for column in self.columns:
+            data[column.name] = {"Description": column.description} | ({"Units": column.unit} if column.unit else {})
+        return data
+
+    def write_sidecar(self, folder: Path) -> None:
+        """Write the sidecar beside the table (atomically)."""
+        text = json.dumps(self.sidecar_data(), indent=2, ensure_ascii=False) + "\n"
+        write_bytes_atomic(folder / self.sidecar, text.encode("utf-8"))
+
+
+TABLES: dict[str, Table] = {}
+"""The declared tables by file name, in declaration order."""
+
+
+def table(
+    file: str, record_type: type, description: str, columns: Sequence[Column], media: bool = False
+) -> Callable[[Callable[[Any], Row | None]], Callable[[Any], Row | None]]:
+    """Declare a table: the decorated function turns one record of `record_type` into its row.
+
+    Parameters
+    ----------
+    file : str
+        The table's file name in the session folder.
+    record_type : type
+        The record it takes.
+    description : str
+        What one row is (the sidecar's ``Description``).
+    columns : Sequence of Column
+        Its columns, in order.
+    media : bool
+        Written by live runs only. (default: False)
+    """
+
+    def declare(row: Callable[[Any], Row | None]) -> Callable[[Any], Row | None]:
+        TABLES[file] = Table(file, record_type, description, tuple(columns), row, media)
+        return row
+
+    return declare
+
+
+def tables_for(record_type: type) -> list[Table]:
+    """The tables that take records of `record_type` (or of a base class of it)."""
+    return [spec for spec in TABLES.values() if spec.row is not None and issubclass(record_type, spec.record_type)]
+
+
+EVENTS: dict[type, Callable[[Any], dict[str, Any]]] = {}
+"""How each record type becomes an events.jsonl record (a dict with ``kind`` and ``t``)."""
+
+
+def event(record_type: type) -> Callable[[Callable[[Any], dict[str, Any]]], Callable[[Any], dict[str, Any]]]:
+    """Declare how records of `record_type` go into events.jsonl."""
+
+    def declare(to_record: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
+        EVENTS[record_type] = to_record
+        return to_record
+
+    return declare
+
+
+# --- the tables every session has ------------------------------------------------------------
+
+_EYES = ("left", "right")
+_GAZE_DOCS: dict[str, tuple[str, str]] = {
+    "t": ("Host monotonic time at the sample's arrival", "s"),
+    "tracker_t": ("The tracker's own clock", "s"),
+    "x": ("Gaze, tracked screen, origin top-left (combined over both eyes); empty or nan when not valid", "px"),
+    "y": ("Gaze, tracked screen, y down", "px"),
+    "valid": ("1 where x, y is a gaze position, 0 for lost tracking", ""),
+    "pupil": ("Pupil diameter, mean of the valid eyes, in the tracker's unit", ""),
+    "eye": ("l, r or b (binocular)", ""),
+    **{f"{eye}_x": (f"The {eye} eye's gaze x; empty for a monocular sample of the other eye", "px") for eye in _EYES},
+    **{f"{eye}_y": (f"The {eye} eye's gaze y", "px") for eye in _EYES},
+    **{f"{eye}_pupil": (f"The {eye} eye's pupil diameter, in the tracker's unit", "") for eye in _EYES},
+}
+
+
+@table(
+    "gaze.tsv",
+    GazeSample,
+    "Every gaze sample fed to the core, in the order it was fed.",
+    [Column(name, *_GAZE_DOCS[name]) for name in GAZE_COLUMNS],
+    media=True,
+)
+def gaze_row(sample: GazeSample) -> Row:
+    """A gaze sample's row."""
+    return sample_to_row(sample)
+
+
+_FRAME_DOCS: dict[str, tuple[str, str]] = {
+    "index": ("The frame's running number from its source", ""),
+    "t": ("Host monotonic time at arrival (the last byte received)", "s"),
+    "t_source": ("The camera's own timestamp; nan where it gives none", "s"),
+    "offset": ("Where the frame's JPEG starts in video.mjpeg", "bytes"),
+    "size": ("The JPEG's length", "bytes"),
+    "fed_after": ("Gaze rows fed to the core before this frame; -1 for a frame the core skipped", ""),
+}
+FRAMES = Table(
+    "frames.tsv",
+    Frame,
+    "Every camera frame recorded into video.mjpeg (the JPEG as received, not re-encoded).",
+    tuple(Column(name, *_FRAME_DOCS[name]) for name in FRAME_COLUMNS),
+    None,
+    True,
+)
+"""frames.tsv: written in step with video.mjpeg by the recorder's ``write_frame``, not by a row function."""
+TABLES[FRAMES.file] = FRAMES
+
+
+@table(
+    "fixations.tsv",
+    FixationEvent,
+    "Every fixation, at its end.",
+    [
+        Column("id", "Running number from 1"),
+        Column("onset", "First sample's time, on the clock of gaze.tsv's t", "s"),
+        Column("offset", "Last sample's time", "s"),
+        Column("duration", "offset - onset plus one sample interval", "s"),
+        Column("x", "Centroid on the tracked screen", "px"),
+        Column("y", "Centroid on the tracked screen", "px"),
+        Column("cam_x", "Centroid mapped into the camera image; nan before the first frame", "px"),
+        Column("cam_y", "Centroid mapped into the camera image", "px"),
+        Column("dispersion_deg", "Spatial extent, the larger of the two axes' ranges", "deg"),
+        Column("n_samples", "Valid samples in the fixation"),
+    ],
+)
+def fixation_row(event: FixationEvent) -> Row | None:
+    """A fixation's row at its end event; None for its start and updates."""
+    if event.kind != "end":
+        return None
+    f = event.fixation
+    return [f.id, f.onset, f.offset, f.duration, f.x, f.y, f.cam_x, f.cam_y, f.dispersion_deg, f.n_samples]
+
+
+@table(
+    "looks.tsv",
+    LookEvent,
+    "Every look: a fixation joined with the marker it fell on (first, change and end looks, see the core).",
+    [
+        Column("fixation_id", "The fixation"),
+        Column("t", "Host time of the frame the look was found in", "s"),
+        Column("marker", "The marker's id; empty for a look at nothing"),
+        Column("x_m", "Marker centre in the camera frame, x right", "m"),
+        Column("y_m", "Marker centre in the camera frame, y down", "m"),
+        Column("z_m", "Marker centre in the camera frame, z forward", "m"),
+        Column("distance_m", "Distance of the marker centre from the camera", "m"),
+        Column("rx", "Rodrigues vector of the marker frame in the camera frame, x", "rad"),
+        Column("ry", "Rodrigues vector, y", "rad"),
+        Column("rz", "Rodrigues vector, z", "rad"),
+        Column("inliers", "Feature correspondences consistent with the homography"),
+        Column("kind", "first, change or end"),
+        Column("frame_index", "The frame's index"),
+        Column("reprojection_px", "RMS reprojection error of the inliers under the pose", "px"),
+        Column("pose_ambiguous", "1 where the planar pose had two near-equal solutions (tilt uncertain)"),
+        Column("contains_gaze", "1 where the fixation's centre lies inside the marker's outline"),
+        Column("cam_x", "The fixation's centroid in the camera image", "px"),
+        Column("cam_y", "The fixation's centroid in the camera image", "px"),
+        Column("aoi_x", "The AOI box's left edge in the camera image", "px"),
+        Column("aoi_y", "The AOI box's top edge", "px"),
+        Column("aoi_w", "The AOI box's width; 0 where there was none", "px"),
+        Column("aoi_h", "The AOI box's height", "px"),
+        Column("frames_searched", "Frames of this fixation searched so far"),
+        Column("frames_on_marker", "Of those, frames on which this look's marker was found"),
+    ],
+)
+def look_row(event: LookEvent) -> Row:
+    """A look's row (pose columns empty for a look at nothing)."""
+    look = event.look
+    row: dict[str, Any] = {
+        "fixation_id": look.fixation.id,
+        "t": look.t,
+        "marker": "",
+        "kind": event.kind,
+        "frame_index": look.frame_index,
+        "cam_x": look.fixation.cam_x,
+        "cam_y": look.fixation.cam_y,
+        "aoi_x": look.aoi[0],
+        "aoi_y": look.aoi[1],
+        "aoi_w": look.aoi[2],
+        "aoi_h": look.aoi[3],
+        "frames_searched": event.frames_searched,
+        "frames_on_marker": event.frames_on_marker,
+    }
+    hit = look.hit
+    if hit is not None:
+        x, y, z = (float(v) for v in np.asarray(hit.position_m, dtype=float).ravel()[:3])
+        rx, ry, rz = (float(v) for v in np.asarray(hit.rotation, dtype=float).ravel()[:3])
+        row.update(
+            marker=hit.marker_id,
+            x_m=x,
+            y_m=y,
+            z_m=z,
+            distance_m=float(hit.distance_m),
+            rx=rx,
+            ry=ry,
+            rz=rz,
+            inliers=int(hit.inliers),
+            reprojection_px=float(hit.reprojection_error_px),
+            pose_ambiguous=bool(hit.pose_ambiguous),
+            contains_gaze=bool(hit.contains_gaze),
+        )
+    return row
+
+
+# --- events.jsonl ------------------------------------------------------------------------------
+
+
+@event(LookEvent)
+def look_record(item: LookEvent) -> dict[str, Any]:
+    """``look_first``, ``look_change`` or ``look_end``, with the look's columns."""
+    row = look_row(item)
+    assert isinstance(row, dict)
+    fields = {k: v for k, v in row.items() if k not in ("t", "kind") and v != ""}
+    return {"kind": f"look_{item.kind}", "t": item.look.t, **fields}
+
+
+@event(FixationEvent)
+def fixation_record(item: FixationEvent) -> dict[str, Any]:
+    """``fixation_start``, ``fixation_update`` or ``fixation_end``, with the fixation as known then."""
+    f = item.fixation
+    return {
+        "kind": f"fixation_{item.kind}",
+        "t": item.t,
+        "id": f.id,
+        "onset": f.onset,
+        "offset": f.offset,
+        "x": f.x,
+        "y": f.y,
+        "cam_x": f.cam_x,
+        "cam_y": f.cam_y,
+        "dispersion_deg": f.dispersion_deg,
+        "n_samples": f.n_samples,
+    }
+
+
+@event(TrackerEvent)
+def tracker_record(item: TrackerEvent) -> dict[str, Any]:
+    """``tracker_<kind>`` with the event's fields, and the line as received."""
+    record: dict[str, Any] = {"kind": f"tracker_{item.kind}", "t": item.t, **dict(item.data)}
+    if item.raw:
+        record["raw"] = item.raw
+    return record
+
+
+@event(CameraEvent)
+def camera_record(item: CameraEvent) -> dict[str, Any]:
+    """``camera_outage``, ``camera_reconnect`` or ``camera_end``, with why."""
+    return {"kind": f"camera_{item.kind}", "t": item.t, "text": item.text}
+
+
+@event(Mark)
+def mark_record(item: Mark) -> dict[str, Any]:
+    """``mark``, ``trial_start`` or ``trial_end``, with the text."""
+    return {"kind": item.kind, "t": item.t, "text": item.text}
+
+
+@event(LslMarker)
+def lsl_marker_record(item: LslMarker) -> dict[str, Any]:
+    """``lsl_marker``: a marker from another program's LSL stream, with its LSL time and stream."""
+    return {"kind": "lsl_marker", "t": item.t, "lsl_t": item.lsl_t, "text": item.text, "stream": item.stream}
