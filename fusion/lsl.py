@@ -53,49 +53,10 @@ from gazefusion.fusion.config import LslConfig
 from gazefusion.fusion.core import CoreOutput, LookEvent
 from gazefusion.fusion.errors import ConfigError, GazefusionError
 from gazefusion.fusion.types import FixationEvent, Frame, LslMarker
-from gazefusion.trackers.lsl import LslInlet, StreamQuery, import_pylsl
+from gazefusion.trackers.lsl import ClockOffset, LslInlet, StreamQuery, import_pylsl, measure_clock_offset
 from gazefusion.trackers.types import GazeSample
 
 log = logging.getLogger(__name__)
-
-
-class ClockOffset(NamedTuple):
-    """``pylsl.local_clock() - time.monotonic()`` at one moment.
-
-    Attributes
-    ----------
-    offset_s : float
-        The offset, s: a host monotonic time plus it is the same moment on the LSL clock.
-    uncertainty_s : float
-        Half the time the two reads took in the best of the tries, s.
-    monotonic_s : float
-        When it was measured, host monotonic s.
-    """
-
-    offset_s: float
-    uncertainty_s: float
-    monotonic_s: float
-
-
-def measure_clock_offset(tries: int = 50) -> ClockOffset:
-    """The offset of the LSL clock to the host's monotonic clock, from the tightest of `tries`
-    bracketed reads (monotonic, local_clock, monotonic).
-
-    Parameters
-    ----------
-    tries : int
-        Reads to take the tightest of. (default: 50)
-    """
-    pylsl = import_pylsl()
-    local_clock, monotonic = pylsl.local_clock, time.monotonic
-    best = (math.inf, 0.0, 0.0)
-    for _ in range(tries):
-        before = monotonic()
-        lsl = local_clock()
-        after = monotonic()
-        if after - before < best[0]:
-            best = (after - before, lsl - (before + after) / 2.0, (before + after) / 2.0)
-    return ClockOffset(best[1], best[0] / 2.0, best[2])
 
 
 class ChannelDef(NamedTuple):

@@ -11,9 +11,12 @@ network, reads its channel labels, types, eyes and units from the stream's XML d
 - ``tracker.lsl.channels`` names the channels of any other stream (a label or a 0-based
   index per role), ``tracker.lsl.unit`` and ``origin`` say how to read them.
 
-Gaze in normalised coordinates becomes screen px with ``screen.size_px``. ``t`` is the host
-monotonic time at arrival; ``tracker_t`` is the sample's LSL time stamp plus the inlet's
-clock correction (``time_correction()``), i.e. the sample's time on this host's LSL clock.
+Gaze in normalised coordinates becomes screen px with ``screen.size_px``. ``tracker_t`` is
+the sample's LSL time stamp plus the inlet's clock correction (``time_correction()``): its
+time on this host's LSL clock. ``t`` is that time on the host monotonic clock (LSL's stamps
+are taken where the samples are made, so this is when the sample was made, not when a chunk
+of samples reached gazefusion); a stream whose stamps are not on the LSL clock gets arrival
+times instead (an ``error`` event says so).
 
 Faults are handled as the iViewX client handles them: a stream that disappears is looked
 for again under the same query until it comes back (``lost`` and ``reconnect`` events,
@@ -46,6 +49,10 @@ QUERY_PROPERTIES = ("name", "type", "source_id")
 _CORRECTION_EVERY_S = 2.0
 _PULL_TIMEOUT_S = 0.05
 _CHUNK_SAMPLES = 1024
+# A sample's stamp on the LSL clock lies before its arrival, by the producer's latency; a
+# stamp later than the arrival (beyond clock-correction noise) or this much earlier is not.
+_STAMP_WINDOW_S = 5.0
+_STAMP_SLACK_S = 0.002
 
 
 try:  # optional (gazefusion[lsl]): only the LSL parts need it, and they say so when it is missing
@@ -69,6 +76,45 @@ def import_pylsl() -> ModuleType:
             "pip install 'gazefusion[lsl]'"
         )
     return _pylsl
+
+
+class ClockOffset(NamedTuple):
+    """``pylsl.local_clock() - time.monotonic()`` at one moment.
+
+    Attributes
+    ----------
+    offset_s : float
+        The offset, s: a host monotonic time plus it is the same moment on the LSL clock.
+    uncertainty_s : float
+        Half the time the two reads took in the best of the tries, s.
+    monotonic_s : float
+        When it was measured, host monotonic s.
+    """
+
+    offset_s: float
+    uncertainty_s: float
+    monotonic_s: float
+
+
+def measure_clock_offset(tries: int = 50) -> ClockOffset:
+    """The offset of the LSL clock to the host's monotonic clock, from the tightest of `tries`
+    bracketed reads (monotonic, local_clock, monotonic).
+
+    Parameters
+    ----------
+    tries : int
+        Reads to take the tightest of. (default: 50)
+    """
+    pylsl = import_pylsl()
+    local_clock, monotonic = pylsl.local_clock, time.monotonic
+    best = (math.inf, 0.0, 0.0)
+    for _ in range(tries):
+        before = monotonic()
+        lsl = local_clock()
+        after = monotonic()
+        if after - before < best[0]:
+            best = (after - before, lsl - (before + after) / 2.0, (before + after) / 2.0)
+    return ClockOffset(best[1], best[0] / 2.0, best[2])
 
 
 class StreamQuery(NamedTuple):
@@ -697,6 +743,7 @@ class LslTracker(Tracker):
         self.description = f"LSL gaze stream with {query}"
         self.layout: GazeLayout | None = None
         self._make: SampleMaker | None = None
+        self.stamps_off_clock = 0
         self.inlet = LslInlet(query, "gaze stream", self.settings.resolve_timeout_s, self._prepare, self._on_inlet)
 
     @property
@@ -754,8 +801,15 @@ class LslTracker(Tracker):
         self.inlet.close()
 
     def _receive(self) -> None:
-        """Pull chunks and make samples; the inlet looks for a lost stream again."""
+        """Pull chunks and make samples; the inlet looks for a lost stream again.
+
+        A sample's ``t`` is its (clock-corrected) LSL time stamp on the host monotonic clock:
+        when it was taken, as its producer stamped it, not when a chunk reached this thread.
+        A stamp that cannot be on the LSL clock (later than its arrival, or more than
+        ``_STAMP_WINDOW_S`` earlier) gives way to the arrival time, with one warning.
+        """
         monotonic, push, pull = time.monotonic, self._push_sample, self.inlet.pull
+        offset = measure_clock_offset().offset_s
         while not self._closed:
             rows, stamps = pull()
             now = monotonic()
@@ -765,7 +819,21 @@ class LslTracker(Tracker):
             make = self._make
             assert make is not None
             for row, stamp in zip(rows, stamps):
-                push(make(row, now, stamp))
+                t = stamp - offset
+                if not now - _STAMP_WINDOW_S <= t <= now + _STAMP_SLACK_S:
+                    self._off_clock(stamp, now)
+                    t = now
+                push(make(row, t, stamp))
+
+    def _off_clock(self, stamp: float, now: float) -> None:
+        self.stamps_off_clock += 1
+        if self.stamps_off_clock == 1:
+            text = (
+                f"LSL stream {self.stream_name!r} stamps its samples {stamp - now:+.3f} s from their arrival: "
+                "not on the LSL clock; sample times are arrival times"
+            )
+            log.warning(text)
+            self._push_event(TrackerEvent(now, "error", (("text", text),)))
 
 
 @TRACKER_KINDS.register("lsl", help="lsl:NAME|lsl:type=TYPE|lsl:source_id=ID[?timeout=S&producer=P]")
