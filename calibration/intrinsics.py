@@ -149,7 +149,12 @@ class IntrinsicsFile(BaseModel):
 
 
 def load_intrinsics(path: str | Path) -> CameraIntrinsics:
-    """Read an intrinsics YAML file (validated by :class:`IntrinsicsFile`).
+    """Read an intrinsics YAML file (docs/formats/intrinsics.md; validated by :class:`IntrinsicsFile`).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file `gazefusion calibrate camera` wrote.
 
     Raises
     ------

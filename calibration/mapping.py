@@ -55,7 +55,15 @@ class TrackerCameraMapping(NamedTuple):
 
     @classmethod
     def fullscreen(cls, screen_size_px: tuple[int, int], camera_size_px: tuple[int, int]) -> TrackerCameraMapping:
-        """The default: the camera image scaled to fit the screen, centred, aspect kept."""
+        """The default: the camera image scaled to fit the screen, centred, aspect kept.
+
+        Parameters
+        ----------
+        screen_size_px : tuple[int, int]
+            The tracked screen, (width, height) px.
+        camera_size_px : tuple[int, int]
+            The camera image, (width, height) px.
+        """
         sw, sh = screen_size_px
         cw, ch = camera_size_px
         scale = min(sw / cw, sh / ch)
@@ -90,7 +98,18 @@ class TrackerCameraMapping(NamedTuple):
         return mapped.reshape(points.shape)
 
     def in_calibrated_area(self, xy_px: np.ndarray) -> np.ndarray:
-        """Whether tracker px points lie inside the calibrated area (the whole screen if None)."""
+        """Whether tracker px points lie inside the calibrated area (the whole screen if None).
+
+        Parameters
+        ----------
+        xy_px : numpy.ndarray
+            Points, tracker screen px, (N, 2) or (2,).
+
+        Returns
+        -------
+        numpy.ndarray
+            (N,) bool.
+        """
         flat = np.asarray(xy_px, dtype=np.float64).reshape(-1, 2)
         if self.calibrated_area is None:
             sw, sh = self.screen_size_px
@@ -99,7 +118,15 @@ class TrackerCameraMapping(NamedTuple):
         return np.array([cv2.pointPolygonTest(hull, (float(x), float(y)), False) >= 0 for x, y in flat], dtype=bool)
 
     def check_camera_size(self, camera_size_px: tuple[int, int], source: str = "mapping") -> None:
-        """Refuse a camera resolution the mapping was not made for."""
+        """Refuse a camera resolution the mapping was not made for.
+
+        Parameters
+        ----------
+        camera_size_px : tuple[int, int]
+            The camera's image, (width, height) px.
+        source : str
+            What to call the mapping in the message (its file name). (default: "mapping")
+        """
         if tuple(camera_size_px) != tuple(self.camera_size_px):
             cw, ch = self.camera_size_px
             w, h = camera_size_px
@@ -179,7 +206,15 @@ class MappingFile(BaseModel):
 
 
 def load_mapping(path: str | Path) -> TrackerCameraMapping:
-    """Read a mapping YAML file (validated by :class:`MappingFile`); errors name the file and what is wrong."""
+    """Read a mapping YAML file (docs/formats/mapping.md; validated by :class:`MappingFile`).
+
+    Errors name the file and what is wrong.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file `gazefusion calibrate tracker` wrote.
+    """
     data = read_model(path, "mapping", MappingFile)
     area = None if data.calibrated_area is None else np.array(data.calibrated_area, dtype=np.float64).reshape(-1, 2)
     return TrackerCameraMapping(
@@ -188,5 +223,13 @@ def load_mapping(path: str | Path) -> TrackerCameraMapping:
 
 
 def save_mapping(mapping: TrackerCameraMapping, path: str | Path) -> None:
-    """Write a mapping YAML file atomically (a half-written file never appears); `load_mapping` reads it."""
+    """Write a mapping YAML file atomically (a half-written file never appears); `load_mapping` reads it.
+
+    Parameters
+    ----------
+    mapping : TrackerCameraMapping
+        The mapping to write.
+    path : str or pathlib.Path
+        The file to write.
+    """
     write_yaml_atomic(path, mapping.to_dict())

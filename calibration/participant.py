@@ -152,14 +152,33 @@ class SimulatedParticipant:
         self._wander_to = centre
 
     def show(self, name: str, xy_screen_px: np.ndarray | None) -> None:
-        """The procedure shows target `name` at this screen position (None: nothing shown)."""
+        """The procedure shows a target: the participant looks at it from now on.
+
+        Parameters
+        ----------
+        name : str
+            The target's name (``C1``, ``V2``, …).
+        xy_screen_px : numpy.ndarray or None
+            Where it is on the screen, px; None: nothing is shown.
+        """
         with self._lock:
             serial = self._shown[0] + 1
             where = self._shown[2] if xy_screen_px is None else np.asarray(xy_screen_px, dtype=np.float64)
             self._shown = (serial, "" if xy_screen_px is None else name, where)
 
     def true_gaze(self, t_s: float) -> np.ndarray:
-        """Where the participant looks at `t_s`, screen px (advances the participant's state)."""
+        """Where the participant looks (advances the participant's state).
+
+        Parameters
+        ----------
+        t_s : float
+            The script's time, s.
+
+        Returns
+        -------
+        numpy.ndarray
+            (2,) screen px.
+        """
         with self._lock:
             serial, name, where = self._shown
         if serial != self._seen:

@@ -67,27 +67,66 @@ class CameraView(NamedTuple):
         return np.linalg.inv(fullscreen.params)
 
     def camera_to_screen(self, xy_camera_px: np.ndarray) -> np.ndarray:
-        """Where camera px appear on the screen, screen px ((N, 2) or (2,))."""
+        """Where camera px appear on the screen.
+
+        Parameters
+        ----------
+        xy_camera_px : numpy.ndarray
+            Camera px, (N, 2) or (2,).
+
+        Returns
+        -------
+        numpy.ndarray
+            Screen px, the same shape.
+        """
         points = np.asarray(xy_camera_px, dtype=np.float64)
         matrix = self.display_matrix
         flat = points.reshape(-1, 2) @ matrix[:2, :2].T + matrix[:2, 2]
         return flat.reshape(points.shape)
 
     def screen_to_camera(self, xy_screen_px: np.ndarray) -> np.ndarray:
-        """Inverse of :meth:`camera_to_screen`."""
+        """Inverse of :meth:`camera_to_screen`.
+
+        Parameters
+        ----------
+        xy_screen_px : numpy.ndarray
+            Screen px, (N, 2) or (2,).
+        """
         points = np.asarray(xy_screen_px, dtype=np.float64)
         matrix = np.linalg.inv(self.display_matrix)
         flat = points.reshape(-1, 2) @ matrix[:2, :2].T + matrix[:2, 2]
         return flat.reshape(points.shape)
 
     def camera_to_degrees(self, xy_camera_px: np.ndarray) -> np.ndarray:
-        """Camera px to degrees from the screen centre, per axis ((N, 2))."""
+        """Camera px to degrees from the screen centre, per axis.
+
+        Parameters
+        ----------
+        xy_camera_px : numpy.ndarray
+            Camera px, (N, 2) or (2,).
+
+        Returns
+        -------
+        numpy.ndarray
+            (N, 2) degrees.
+        """
         screen = self.camera_to_screen(np.asarray(xy_camera_px, dtype=np.float64).reshape(-1, 2))
         ax, ay = self.geometry.to_degrees(screen[:, 0], screen[:, 1])
         return np.stack([ax, ay], axis=1)
 
     def angle_deg(self, a_camera_px: np.ndarray, b_camera_px: np.ndarray) -> np.ndarray:
-        """Angular distance between camera px positions, degrees ((N,))."""
+        """Angular distance between camera px positions, as seen on the screen.
+
+        Parameters
+        ----------
+        a_camera_px, b_camera_px : numpy.ndarray
+            Camera px, (N, 2) or (2,) each.
+
+        Returns
+        -------
+        numpy.ndarray
+            (N,) degrees.
+        """
         return np.linalg.norm(self.camera_to_degrees(a_camera_px) - self.camera_to_degrees(b_camera_px), axis=1)
 
 

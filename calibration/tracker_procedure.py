@@ -304,7 +304,13 @@ class TrackerCalibration:
         self._accept = threading.Event()
 
     def abort(self, reason: str = "aborted by the user") -> None:
-        """Stop the procedure from any thread; :meth:`run` raises :class:`CalibrationAborted`."""
+        """Stop the procedure from any thread; :meth:`run` raises :class:`CalibrationAborted`.
+
+        Parameters
+        ----------
+        reason : str
+            Why, for the message. (default: "aborted by the user")
+        """
         self._abort_reason = reason
         self._abort.set()
 
@@ -345,6 +351,11 @@ class TrackerCalibration:
 
     def run_validation(self, mapping: TrackerCameraMapping) -> tuple[list[Collected], ValidationSummary]:
         """Validate an existing mapping on the validation targets only (nothing is fitted).
+
+        Parameters
+        ----------
+        mapping : TrackerCameraMapping
+            The mapping to validate.
 
         Raises
         ------
@@ -390,7 +401,13 @@ class TrackerCalibration:
             raise CalibrationAborted(f"calibration {self._abort_reason}: nothing written")
 
     def collect(self, target: Target) -> Collected:
-        """Show one target and wait for a stable fixation on it (or a timeout, Esc, space)."""
+        """Show one target and wait for a stable fixation on it (or a timeout, Esc, space).
+
+        Parameters
+        ----------
+        target : Target
+            The target to show.
+        """
         settings = self.settings
         detector = make_detector(settings.fixation_method, self.view.geometry, settings.fixation_params)
         self._accept.clear()

@@ -322,7 +322,13 @@ class Pipeline:
         return self.runner.latest_frame(newer_than, timeout_s)
 
     def frame(self, index: int) -> Frame | None:
-        """A recent frame the core took, by index (None once it is out of the short history)."""
+        """A recent frame the core took, by index (None once it is out of the short history).
+
+        Parameters
+        ----------
+        index : int
+            The frame's index (`Frame.index`, ``frame_index`` of a look).
+        """
         return self.runner.frame(index)
 
     @property
@@ -343,7 +349,13 @@ class Pipeline:
         return Path(self.config.record.dir) if self.config.record.dir else None
 
     def intrinsics(self, size: tuple[int, int]) -> CameraIntrinsics:
-        """The camera model the marker search uses at this image size (or the assumed 60-degree camera)."""
+        """The camera model the marker search uses at this image size (or the assumed 60-degree camera).
+
+        Parameters
+        ----------
+        size : tuple[int, int]
+            The image's (width, height), px.
+        """
         return self.runner.core.intrinsics_for(size)
 
     def camera_stats(self) -> CameraStats | None:

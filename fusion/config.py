@@ -36,6 +36,10 @@ class CameraConfig(_Section):
     recorder_queue_frames: int = Field(256, ge=1)
     max_decode_lag_s: float = Field(0.05, gt=0)
     decoder: Literal["simplejpeg", "fast", "half", "cv2"] = "simplejpeg"
+    stale_after_s: float = Field(1.0, gt=0)
+    username: str | None = None
+    password: str | None = None
+    password_env: str | None = None
 
 
 GazeRole = Literal[

@@ -7,8 +7,8 @@ pipeline fall behind. Keys: ``q``/Esc quit, space pause, ``1``-``4`` toggle the 
 (gaze, AOI, marker outline and axes, label), ``m`` mark an event into the session (and to the
 tracker via ``send_message``).
 
-Headless runs with a recording write the overlay into ``overlay.mp4`` (MJPEG ``overlay.avi``
-where no mp4 encoder is available) and a PNG of each look into ``looks/``.
+Headless runs with a recording write the overlay into ``overlay.mp4`` (real time, outages
+marked, readable after a kill: see fusion.overlay_video) and a PNG of each look into ``looks/``.
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from gazefusion.fusion.api import Pipeline
+from gazefusion.fusion.api import CameraEvent, Pipeline
 from gazefusion.fusion.core import LookEvent, OverlayState
 from gazefusion.fusion.errors import DisplayError
 from gazefusion.fusion.overlay import LAYERS, draw_overlay
+from gazefusion.fusion.overlay_video import RealTimeVideo
 from gazefusion.fusion.window import close_window, fit_window, open_window
 
 log = logging.getLogger(__name__)
@@ -57,61 +58,63 @@ class HeadlessOutputs:
         Write the annotated video. (default: True)
     snapshots : bool
         Write a PNG per look into ``looks/``. (default: True)
-    fps : float
-        Frame rate written into the video's header. (default: 30.0)
     """
 
-    def __init__(
-        self, pipeline: Pipeline, directory: Path, video: bool = True, snapshots: bool = True, fps: float = 30.0
-    ) -> None:
+    def __init__(self, pipeline: Pipeline, directory: Path, video: bool = True, snapshots: bool = True) -> None:
         self.pipeline = pipeline
         self.directory = Path(directory)
         self.video_enabled = video
-        self.fps = fps
-        self.writer: cv2.VideoWriter | None = None
+        self.video: RealTimeVideo | None = None
         self.video_path: Path | None = None
-        self.frames_written = 0
         self.snapshots_written = 0
         self._last_index = -1
         self._looks: queue.Queue[LookEvent] | None = None
+        self._outages: queue.Queue[CameraEvent] = queue.Queue()
         self._failed = False
         if snapshots:
             self._looks = queue.Queue()
-            pipeline.on_event(self._on_event)
+        pipeline.on_event(self._on_event)
+
+    @property
+    def frames_written(self) -> int:
+        """Frames in the annotated video so far."""
+        return self.video.frames_written if self.video is not None else 0
 
     def _on_event(self, event: object) -> None:
         if isinstance(event, LookEvent) and event.kind != "end" and self._looks is not None:
             self._looks.put(event)
+        elif isinstance(event, CameraEvent) and event.kind == "outage":
+            self._outages.put(event)
 
-    def _open_writer(self, size: tuple[int, int]) -> None:
-        for name, fourcc in (("overlay.mp4", "mp4v"), ("overlay.avi", "MJPG")):
-            path = self.directory / name
-            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), self.fps, size)
-            if writer.isOpened():
-                self.writer, self.video_path = writer, path
-                return
-            writer.release()
-            path.unlink(missing_ok=True)
-        log.warning("no video encoder available: the annotated video is not written")
-        self._failed = True
+    def _open_video(self, size: tuple[int, int], start_t: float) -> None:
+        path = self.directory / "overlay.mp4"
+        try:
+            self.video, self.video_path = RealTimeVideo(path, size, start_t), path
+        except (OSError, RuntimeError, ValueError) as exc:  # PyAV's errors derive from these
+            log.warning("the annotated video is not written: %s", exc)
+            self._failed = True
 
     def step(self, timeout_s: float = 0.05) -> None:
-        """Write the newest frame (if new) with the overlay, and the snapshots of new looks."""
+        """Write the newest frame (if new) with the overlay at its arrival time, mark outages,
+        and write the snapshots of new looks."""
         frame = self.pipeline.latest_frame(newer_than=self._last_index, timeout_s=timeout_s)
         if frame is None and not self.pipeline.has_camera:
             time.sleep(timeout_s)
         try:
-            if frame is not None and self.video_enabled and not self._failed:
-                self._last_index = frame.index
-                size = (frame.image.shape[1], frame.image.shape[0])
-                if self.writer is None:
-                    self._open_writer(size)
-                if self.writer is not None:
-                    image = draw_overlay(frame.image, self.pipeline.overlay_state, self.pipeline.intrinsics(size))
-                    self.writer.write(image)
-                    self.frames_written += 1
+            if self.video_enabled and not self._failed:
+                while self.video is not None and not self._outages.empty():
+                    outage = self._outages.get_nowait()
+                    self.video.mark_gap(outage.t, f"camera outage: {outage.text}")
+                if frame is not None:
+                    self._last_index = frame.index
+                    size = (frame.image.shape[1], frame.image.shape[0])
+                    if self.video is None:
+                        self._open_video(size, frame.t)
+                    if self.video is not None:
+                        image = draw_overlay(frame.image, self.pipeline.overlay_state, self.pipeline.intrinsics(size))
+                        self.video.write(image, frame.t)
             self._write_snapshots()
-        except (OSError, cv2.error) as exc:
+        except (OSError, cv2.error, ValueError) as exc:
             log.warning("headless outputs stopped: %s", exc)
             self._failed = True
 
@@ -144,9 +147,12 @@ class HeadlessOutputs:
                 self._write_snapshots()
             except (OSError, cv2.error):
                 pass
-        if self.writer is not None:
-            self.writer.release()
-            self.writer = None
+        if self.video is not None:
+            try:
+                self.video.close(end_t=time.monotonic())
+            except (OSError, ValueError) as exc:
+                log.warning("closing the annotated video failed: %s", exc)
+            self.video = None
 
 
 def display_available() -> bool:

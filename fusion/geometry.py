@@ -68,7 +68,18 @@ class ScreenGeometry(NamedTuple):
         return ax, ay
 
     def to_pixels(self, ax_deg: np.ndarray | float, ay_deg: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
-        """Inverse of :meth:`to_degrees`."""
+        """Inverse of :meth:`to_degrees`.
+
+        Parameters
+        ----------
+        ax_deg, ay_deg : numpy.ndarray or float
+            Degrees from the screen centre, per axis.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            (x, y) screen px.
+        """
         mx, my = self.mm_per_px
         x = np.tan(np.radians(np.asarray(ax_deg, dtype=float))) * self.distance_mm / mx + self.width_px / 2.0
         y = np.tan(np.radians(np.asarray(ay_deg, dtype=float))) * self.distance_mm / my + self.height_px / 2.0

@@ -107,14 +107,36 @@ class Registry(Generic[T]):
     ) -> T:
         """Register `item` as `name` (for values that are not defined with ``def`` or ``class``).
 
-        Parameters are those of :meth:`register`; returns `item`.
+        Parameters
+        ----------
+        name : str
+            Its name, as the configuration gives it.
+        item : T
+            The implementation.
+        matches : callable or None
+            spec -> whether this entry handles the spec; None: picked by name only. (default: None)
+        fallback : bool
+            Tried after every other entry by :meth:`match`. (default: False)
+        help : str
+            One line for help texts. (default: "")
+
+        Returns
+        -------
+        T
+            `item`.
         """
         self._entries.pop(name, None)
         self._entries[name] = Entry(name, item, matches, fallback, help)
         return item
 
     def remove(self, name: str) -> None:
-        """Forget the entry `name` (nothing happens if there is none)."""
+        """Forget an entry (nothing happens if there is none).
+
+        Parameters
+        ----------
+        name : str
+            The entry's name.
+        """
         self._entries.pop(name, None)
 
     def __getitem__(self, name: str) -> T:
@@ -134,7 +156,13 @@ class Registry(Generic[T]):
         return len(self._entries)
 
     def help(self, name: str) -> str:
-        """The help line of the entry `name` (an unknown name raises as :meth:`__getitem__`)."""
+        """The help line of an entry (an unknown name raises as :meth:`__getitem__`).
+
+        Parameters
+        ----------
+        name : str
+            The entry's name.
+        """
         self[name]
         return self._entries[name].help
 
@@ -147,7 +175,13 @@ class Registry(Generic[T]):
         return [(entry.name, entry.item) for entry in self._entries.values()]
 
     def match(self, spec: str) -> Entry[T] | None:
-        """The first entry whose `matches` accepts `spec` (fallbacks last), or None."""
+        """The first entry whose `matches` accepts `spec` (fallbacks last), or None.
+
+        Parameters
+        ----------
+        spec : str
+            A spec string (a camera URL, a tracker spec).
+        """
         ordered = sorted(self._entries.values(), key=lambda entry: entry.fallback)
         for entry in ordered:
             if entry.matches is not None and entry.matches(spec):

@@ -227,7 +227,7 @@ class Look(NamedTuple):
     aoi: tuple[int, int, int, int]
 
 
-CameraEventKind = Literal["outage", "reconnect", "end"]
+CameraEventKind = Literal["outage", "reconnect", "stale", "end"]
 
 
 class CameraEvent(NamedTuple):
@@ -236,9 +236,10 @@ class CameraEvent(NamedTuple):
     Attributes
     ----------
     t : float
-        Host time, s.
-    kind : {"outage", "reconnect", "end"}
-        The connection was lost, came back, or the source ended (a file, a recording).
+        Host time, s (an outage's: when the stream was last known good).
+    kind : {"outage", "reconnect", "stale", "end"}
+        The connection was lost, came back (a frame came through it), frames buffered before
+        a stall were dropped, or the source ended (a file, a recording).
     text : str
         Why, or how long the outage lasted (credentials never included).
     """

@@ -1,4 +1,4 @@
-"""Shared fixtures: free loopback ports, the ffmpeg MJPEG camera, the benchmark data, LSL on loopback."""
+"""Shared fixtures: free loopback ports, the ffmpeg MJPEG camera, real camera servers, the benchmark data, LSL on loopback."""
 
 from __future__ import annotations
 
@@ -10,10 +10,14 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.fusion.camera.servers import ServerProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LUND_DIR = REPO_ROOT.parent / "shared" / "data" / "lund2013"
@@ -142,3 +146,41 @@ def lund_dir() -> Path:
     if not LUND_DIR.is_dir():
         pytest.fail(f"benchmark data missing: {LUND_DIR}")
     return LUND_DIR
+
+
+@pytest.fixture(scope="session")
+def camera_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 10 s, 15 fps, 320x240 MJPEG clip made by ffmpeg, for motion and VLC to serve."""
+    from tests.fusion.camera.servers import make_clip
+
+    return make_clip(tmp_path_factory.mktemp("clip") / "clip.mkv")
+
+
+@pytest.fixture
+def real_server(tmp_path: Path, camera_clip: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Start real camera servers for a test: ``real_server("motion", auth="digest")``,
+    ``real_server("rtsp")``, ``real_server("vlc")``, ``real_server("tcp")``; all stopped after it."""
+    from tests.fusion.camera.servers import GstRtspServer, GstTcpServer, MotionServer, VlcMjpegServer
+
+    started: list[ServerProcess] = []
+
+    def start(kind: str, **options: object) -> ServerProcess:
+        folder = tmp_path / f"{kind}-{len(started)}"
+        folder.mkdir()
+        server: ServerProcess
+        if kind == "motion":
+            server = MotionServer(folder, camera_clip, **options)  # type: ignore[arg-type]
+        elif kind == "rtsp":
+            server = GstRtspServer(folder, **options)  # type: ignore[arg-type]
+        elif kind == "vlc":
+            server = VlcMjpegServer(folder, camera_clip)
+        elif kind == "tcp":
+            server = GstTcpServer(folder, **options)  # type: ignore[arg-type]
+        else:
+            raise ValueError(kind)
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()

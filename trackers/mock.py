@@ -320,7 +320,13 @@ class MouseTracker(Tracker):
         self.description = f"mouse over window {window_name!r}"
 
     def set_view(self, view_size_px: tuple[int, int]) -> None:
-        """Tell the size of the image shown in the window, px (width, height)."""
+        """Tell the size of the image shown in the window.
+
+        Parameters
+        ----------
+        view_size_px : tuple[int, int]
+            (width, height) px.
+        """
         self.view_size_px = view_size_px
 
     def _on_mouse(self, event: int, x: int, y: int, flags: int, param: object) -> None:

@@ -103,7 +103,15 @@ class TrackerEvent(NamedTuple):
     raw: str = ""
 
     def get(self, name: str, default: object = None) -> object:
-        """Return the field `name` of `data`, or `default`."""
+        """A field of `data`.
+
+        Parameters
+        ----------
+        name : str
+            The field's name.
+        default : object
+            What to return when there is no such field. (default: None)
+        """
         return dict(self.data).get(name, default)
 
 

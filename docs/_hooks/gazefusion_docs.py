@@ -6,7 +6,9 @@
   which a static reader of the source tree cannot see).
 - ``on_page_markdown``: replaces ``<!-- config-reference -->`` with the tables of every key of
   ``config/default.yaml`` (default and meaning from the file's own comments), so the
-  configuration page cannot drift from the file.
+  configuration page cannot drift from the file; and ``<!-- session-tables -->`` with every
+  table a session holds, its columns, units and descriptions, as ``fusion/session/tables.py``
+  declares them (the same declarations write the tables and their JSON sidecars).
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ from typing import Any
 
 import yaml
 
+from gazefusion.fusion.session.tables import TABLES
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("fusion", "trackers", "calibration")
 MARKER = "<!-- config-reference -->"
+TABLES_MARKER = "<!-- session-tables -->"
 _KEY = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z_][A-Za-z0-9_]*):(?P<rest>.*)$")
 
 
@@ -96,6 +101,18 @@ def config_reference(path: Path = ROOT / "config" / "default.yaml") -> str:
     return "\n".join(out).strip() + "\n"
 
 
+def session_tables() -> str:
+    """Markdown of every declared session table: a section per file with its columns."""
+    out: list[str] = []
+    for table in TABLES.values():
+        anchor = table.file.replace(".", "")
+        written = "live runs only (a replay does not rewrite it)" if table.media else "live runs and replays"
+        out += ["", f"## `{table.file}` {{#{anchor}}}", "", f"{table.description} Written by {written}.", ""]
+        out += ["| column | unit | meaning |", "|---|---|---|"]
+        out += [f"| `{c.name}` | {c.unit} | {c.description.replace('|', '&#124;')} |" for c in table.columns]
+    return "\n".join(out).strip() + "\n"
+
+
 def on_startup(command: str, dirty: bool) -> None:
     # Before any plugin's on_config: mkdocstrings keeps only search paths that exist then.
     link_packages()
@@ -104,4 +121,6 @@ def on_startup(command: str, dirty: bool) -> None:
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     if MARKER in markdown:
         markdown = markdown.replace(MARKER, config_reference())
+    if TABLES_MARKER in markdown:
+        markdown = markdown.replace(TABLES_MARKER, session_tables())
     return markdown

@@ -7,7 +7,7 @@ spec                           source
 =============================  ==========================================================
 ``http(s)://…``                MJPEG over HTTP (multipart/x-mixed-replace), `MjpegSource`
 ``snapshot+http(s)://…``       one JPEG per request, polled, `SnapshotSource`
-``rtsp://…``, ``rtsps://…``    OpenCV VideoCapture, `OpenCvSource`
+``rtsp://…``, ``tcp://…``, …  OpenCV VideoCapture (any scheme its FFmpeg back end opens), `StreamSource`
 ``0``, ``1``, …                a local camera device by index (OpenCV)
 a video file path              OpenCV; plays at the file's own frame rate, then ends
 ``none``                       no frames (tracker-only runs), `NoneSource`
@@ -25,7 +25,7 @@ from __future__ import annotations
 from gazefusion.fusion.camera.base import SOURCE_KINDS, CameraSource, CameraStats, FrameTap
 from gazefusion.fusion.camera.http import MjpegSource, SnapshotSource
 from gazefusion.fusion.camera.null import NoneSource
-from gazefusion.fusion.camera.opencv import OpenCvSource
+from gazefusion.fusion.camera.opencv import OpenCvSource, StreamSource
 from gazefusion.fusion.camera.recorded import RecordedSource
 from gazefusion.fusion.camera.urls import redact_url
 from gazefusion.fusion.config import CameraConfig
@@ -41,6 +41,7 @@ __all__ = [
     "RecordedSource",
     "SOURCE_KINDS",
     "SnapshotSource",
+    "StreamSource",
     "open_camera",
     "redact_url",
 ]
@@ -66,14 +67,7 @@ def open_camera(spec: str, config: CameraConfig | None = None) -> CameraSource:
     kind = SOURCE_KINDS.match(text)
     if kind is not None:
         return kind.item(text, config)
-    shown = redact_url(text)
-    if "://" in text:
-        scheme = text.split("://", 1)[0]
-        raise CameraError(
-            f"camera source {shown!r}: unsupported scheme {scheme!r} "
-            "(use http(s)://, snapshot+http(s)://, rtsp://, a device index, a video file or none)"
-        )
     raise CameraError(
-        f"camera source {shown!r} names nothing openable: not an existing file or folder, not a URL "
-        "(http(s)://, snapshot+http(s)://, rtsp://), not a device index and not 'none'"
+        f"camera source {redact_url(text)!r} names nothing openable: not an existing file or folder, not a URL "
+        "(http(s)://, snapshot+http(s)://, rtsp://, tcp://, …), not a device index and not 'none'"
     )

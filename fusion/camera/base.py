@@ -46,11 +46,38 @@ that accepts a spec, the video-file kind last."""
 
 
 class SourceError(Exception):
-    """A connection could not be made or was lost; the message names why, without credentials."""
+    """A connection could not be made or was lost; the message names why, without credentials.
+
+    Parameters
+    ----------
+    reason : str
+        Why, in words.
+    lost_at : float or None
+        Host time the stream was last known good (a stall is noticed only after the read
+        timeout; the outage is recorded from here); None: now. (default: None)
+    """
+
+    def __init__(self, reason: str, lost_at: float | None = None) -> None:
+        super().__init__(reason)
+        self.lost_at = lost_at
 
 
 class SourceFinished(Exception):
     """The source has no more frames (end of a video file); no reconnection."""
+
+
+@dataclass(slots=True)
+class _Outage:
+    """A connection loss until a frame comes again: when it began, the attempts, the next wait."""
+
+    began: float
+    wait_s: float
+    attempts: int = 0
+    max_wait_s: float = math.inf
+    connected_at: float | None = None
+
+    def backoff(self) -> None:
+        self.wait_s = min(self.wait_s * 2.0, self.max_wait_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +101,10 @@ class CameraStats:
         Received JPEGs not decoded because the decoder was behind by more than
         ``max_decode_lag_s`` (the newest wins).
     reconnects : int
-        Successful reconnections after an outage.
+        Reconnections after an outage (counted when the first frame comes through the new connection).
+    stale : int
+        Frames an OpenCV source dropped because their stream timestamps showed they were
+        buffered before a stall (see ``stale_after_s``).
     latency_median_ms, latency_p95_ms, latency_max_ms : float
         Arrival-to-consumer latency (the time from a frame's last byte to ``latest``
         returning it), ms, over the most recent frames; nan before any.
@@ -91,6 +121,7 @@ class CameraStats:
     tap_dropped: int
     skipped: int
     reconnects: int
+    stale: int
     latency_median_ms: float
     latency_p95_ms: float
     latency_max_ms: float
@@ -197,11 +228,20 @@ class CameraSource(ABC):
         self._decoding = False
         self._frame_times: collections.deque[float] = collections.deque(maxlen=_FPS_WINDOW)
         self._latencies_s: collections.deque[float] = collections.deque(maxlen=_LATENCY_WINDOW)
-        self._counts = {"frames": 0, "corrupt": 0, "dropped": 0, "tap_dropped": 0, "skipped": 0, "reconnects": 0}
+        self._counts = {
+            "frames": 0,
+            "corrupt": 0,
+            "dropped": 0,
+            "tap_dropped": 0,
+            "skipped": 0,
+            "reconnects": 0,
+            "stale": 0,
+        }
         self._size: tuple[int, int] | None = None
         self._connected = False
         self._started = False
         self._finished = False
+        self._outage: _Outage | None = None
 
     # -- what a source implements -------------------------------------------------------
     @abstractmethod
@@ -345,8 +385,9 @@ class CameraSource(ABC):
     def pop_events(self) -> list[tuple[float, str, str]]:
         """Outage and reconnection events since the last call: (host time s, kind, text).
 
-        Kinds: ``"outage"`` (the connection was lost), ``"reconnect"`` (it is back),
-        ``"end"`` (the source has no more frames).
+        Kinds: ``"outage"`` (the connection was lost; its time is when the stream was last
+        known good), ``"reconnect"`` (a frame came again), ``"stale"`` (buffered frames from
+        before a stall were dropped), ``"end"`` (the source has no more frames).
         """
         with self._cond:
             events, self._events = self._events, []
@@ -365,6 +406,9 @@ class CameraSource(ABC):
             self._size = (image.shape[1], image.shape[0])
             self._counts["frames"] += 1
             self._frame_times.append(t)
+            outage = self._outage
+            if outage is not None and outage.connected_at is not None and t >= outage.connected_at:
+                self._end_outage()  # a frame through the new connection (not one decoded late from the old)
             taps = list(self._taps)
             self._cond.notify_all()
         for tap in taps:
@@ -406,9 +450,16 @@ class CameraSource(ABC):
             with self._cond:
                 self._counts["skipped"] += skipped
 
-    def _event(self, kind: str, text: str) -> None:
+    def _event(self, kind: str, text: str, t: float | None = None) -> None:
         with self._cond:
-            self._events.append((time.monotonic(), kind, text))
+            self._events.append((time.monotonic() if t is None else t, kind, text))
+
+    def _count_stale(self, count: int, reason: str) -> None:
+        """Frames dropped as stale: counted, and recorded as one ``stale`` event."""
+        with self._cond:
+            self._counts["stale"] += count
+        log.info("camera %s: dropped %d stale frame%s (%s)", self.name, count, "" if count == 1 else "s", reason)
+        self._event("stale", f"{count} frame{'' if count == 1 else 's'} dropped: {reason}")
 
     # -- threads ------------------------------------------------------------------------
     def _spawn(self, target: Callable[[], None], role: str) -> None:
@@ -442,7 +493,7 @@ class CameraSource(ABC):
                 self._read()
                 if self._stop.is_set():
                     break
-                raise SourceError("the stream ended")
+                raise SourceError("the camera closed the stream")
             except SourceFinished as exc:
                 self._end(str(exc) or "end of source")
                 return
@@ -454,38 +505,61 @@ class CameraSource(ABC):
                 if not self.reconnects_on_loss:
                     self._end(str(exc))
                     return
-                if not self._reconnect(str(exc)):
+                if not self._reconnect(str(exc), exc.lost_at):
                     break
             except Exception as exc:  # a bug must not leave consumers waiting forever
                 log.error("camera %s: reader failed: %s: %s", self.name, type(exc).__name__, exc)
                 self._end(f"reader failed: {type(exc).__name__}")
                 return
 
-    def _reconnect(self, reason: str) -> bool:
-        """Retry with capped exponential backoff until connected (True) or closed (False)."""
-        began = time.monotonic()
-        log.warning("camera %s: connection lost (%s); reconnecting", self.name, reason)
-        self._event("outage", reason)
-        wait_s = self.config.reconnect_initial_s
-        attempts = 0
-        while not self._stop.wait(wait_s):
-            attempts += 1
+    def _reconnect(self, reason: str, lost_at: float | None = None) -> bool:
+        """Retry with capped exponential backoff until connected (True) or closed (False).
+
+        A connection counts as a reconnection only once a frame comes through it (see
+        `_publish`): a server that accepts and then delivers nothing (a page that is not a
+        stream, a camera that hangs up at once) continues the outage, and its backoff, instead
+        of starting a new one.
+        """
+        with self._cond:
+            outage = self._outage
+            if outage is None:
+                outage = self._outage = _Outage(
+                    time.monotonic() if lost_at is None else lost_at,
+                    self.config.reconnect_initial_s,
+                    max_wait_s=self.config.reconnect_max_s,
+                )
+                log.warning("camera %s: connection lost (%s); reconnecting", self.name, reason)
+                self._events.append((outage.began, "outage", reason))
+            else:
+                log.debug("camera %s: the new connection brought no frame (%s)", self.name, reason)
+                outage.connected_at = None
+                outage.backoff()
+        while not self._stop.wait(outage.wait_s):
+            outage.attempts += 1
             try:
                 self._connect(self.config.connect_timeout_s)
-            except (SourceError, GazefusionError):
+            except (SourceError, GazefusionError) as exc:
                 self._disconnect()
-                wait_s = min(wait_s * 2.0, self.config.reconnect_max_s)
+                log.debug("camera %s: reconnection attempt %d failed: %s", self.name, outage.attempts, exc)
+                outage.backoff()
                 continue
             if self._stop.is_set():
                 return False
             self._connected = True
             with self._cond:
-                self._counts["reconnects"] += 1
-            outage_s = time.monotonic() - began
-            log.warning("camera %s: reconnected after %.1f s (%d attempts)", self.name, outage_s, attempts)
-            self._event("reconnect", f"after {outage_s:.1f} s, {attempts} attempts")
+                outage.connected_at = time.monotonic()
             return True
         return False
+
+    def _end_outage(self) -> None:
+        """The first frame after a reconnection: the outage is over (called holding ``_cond``)."""
+        outage, self._outage = self._outage, None
+        if outage is None:
+            return
+        self._counts["reconnects"] += 1
+        outage_s = time.monotonic() - outage.began
+        log.warning("camera %s: reconnected after %.1f s (%d attempts)", self.name, outage_s, outage.attempts)
+        self._events.append((time.monotonic(), "reconnect", f"after {outage_s:.1f} s, {outage.attempts} attempts"))
 
     def _end(self, reason: str) -> None:
         self._connected = False

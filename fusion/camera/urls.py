@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Final, NamedTuple
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+
+from requests.utils import get_netrc_auth
+
+from gazefusion.fusion.config import CameraConfig
+from gazefusion.fusion.errors import ConfigError
 
 # Query parameters that cameras use to carry credentials (``?user=admin&pwd=…``).
 _SECRET_QUERY: Final = re.compile(
@@ -49,6 +55,55 @@ def split_credentials(url: str) -> SplitUrl:
     username = unquote(parts.username) if parts.username is not None else None
     password = unquote(parts.password) if parts.password is not None else None
     return SplitUrl(bare, username, password)
+
+
+def camera_credentials(url: str, config: CameraConfig) -> SplitUrl:
+    """The URL without userinfo and the credentials to use for it.
+
+    In order: the URL's own ``user:pass@``; the config's ``username`` with the password from
+    the environment variable ``password_env`` names, or ``password``; the ``~/.netrc`` entry
+    for the host (``$NETRC`` names another file). The last three never touch the command line.
+
+    Parameters
+    ----------
+    url : str
+        A camera URL (any scheme).
+    config : CameraConfig
+        ``username``, ``password``, ``password_env``.
+
+    Raises
+    ------
+    ConfigError
+        ``password_env`` names a variable that is not set.
+    """
+    split = split_credentials(url)
+    if split.username is not None or split.password is not None:
+        return split
+    if config.username is not None or config.password is not None or config.password_env is not None:
+        password = config.password
+        if config.password_env is not None:
+            password = os.environ.get(config.password_env)
+            if password is None:
+                raise ConfigError(
+                    f"camera.password_env names {config.password_env}, which is not set in the environment: "
+                    f"export {config.password_env}=… before the run"
+                )
+        return SplitUrl(split.url, config.username or "", password)
+    netrc = get_netrc_auth(split.url)
+    if netrc is not None:
+        return SplitUrl(split.url, netrc[0], netrc[1])
+    return split
+
+
+def with_credentials(split: SplitUrl) -> str:
+    """The URL with the credentials put back as ``user:pass@`` (for OpenCV, in-process only)."""
+    if split.username is None and split.password is None:
+        return split.url
+    parts = urlsplit(split.url)
+    userinfo = quote(split.username or "", safe="")
+    if split.password is not None:
+        userinfo += ":" + quote(split.password, safe="")
+    return urlunsplit((parts.scheme, f"{userinfo}@{parts.netloc}", parts.path, parts.query, parts.fragment))
 
 
 def redact_url(url: str) -> str:

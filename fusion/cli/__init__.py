@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from gazefusion.fusion.errors import ConfigError, GazefusionError
+from gazefusion.fusion.nativelog import native_stderr_to_log
 from gazefusion.fusion.version import software_version
 
 # (words, module, one-line help). Two words make a command group ("calibrate camera").
@@ -87,6 +88,8 @@ def build_parser(chosen: tuple[str, ...] | None = None) -> argparse.ArgumentPars
 def _setup_logging(verbose: int, quiet: bool) -> None:
     level = logging.WARNING if quiet else logging.DEBUG if verbose >= 2 else logging.INFO
     logging.basicConfig(level=level, format="gazefusion: %(message)s", stream=sys.stderr)
+    # FFmpeg's and OpenCV's own lines (see fusion.nativelog): shown with -v
+    logging.getLogger("gazefusion.native").setLevel(logging.INFO if verbose and not quiet else logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -98,8 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "handler", None) is None:
             parser.print_help()
             return 2
-        _setup_logging(args.verbose, args.quiet)
-        return int(args.handler(args) or 0)
+        with native_stderr_to_log():
+            _setup_logging(args.verbose, args.quiet)
+            return int(args.handler(args) or 0)
     except GazefusionError as exc:
         print(f"gazefusion: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -20,6 +20,7 @@ _FIELDS = (
     "tap_dropped",
     "skipped",
     "reconnects",
+    "stale",
     "latency_median_ms",
     "latency_p95_ms",
     "latency_max_ms",
@@ -52,9 +53,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--frames must be at least 1, not {args.frames}")
     if args.timeout is not None and not args.timeout > 0:
         raise ConfigError(f"--timeout must be a positive number of seconds, not {args.timeout}")
-    overrides = {"camera": {"source": args.source}}
-    if args.timeout is not None:
-        overrides["camera"].update(connect_timeout_s=args.timeout, read_timeout_s=args.timeout)
+    overrides = {
+        "camera.source": args.source,
+        "camera.connect_timeout_s": args.timeout,
+        "camera.read_timeout_s": args.timeout,
+    }
     config = load_config(args.config, overrides).camera
     wait_s = config.read_timeout_s
     received = 0

@@ -1,13 +1,16 @@
 """`gazefusion run`: live camera + tracker -> fixations, looks, display, recording.
 
 Flags override the configuration file. Looks are printed as they happen, a summary at the
-end; Ctrl-C stops cleanly (a recording keeps everything received).
+end; Ctrl-C, SIGTERM and SIGHUP stop cleanly (a recording keeps everything received, and
+session.yaml gets its summary and end time).
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from typing import Any, TextIO
 
 from gazefusion.fusion.api import CameraEvent, FixationEvent, LookEvent, PipelineEvent, TrackerEvent
@@ -158,16 +161,57 @@ def run(args: argparse.Namespace) -> int:
     # The window before the start: without a display this fails before anything opens.
     display = None if config.display.headless else Display(pipeline, config.display.fullscreen)
     interrupted = False
+    stop_signals = _StopSignals()
     pipeline.start()
     try:
+        stop_signals.install()
         run_in_foreground(pipeline, args.seconds, display, echo=lambda line: print(line, file=out))
     except KeyboardInterrupt:
         interrupted = True
+    finally:
+        stop_signals.hold()  # a signal from now on must not cut the closing short
     try:
         summary = pipeline.stop()
     except KeyboardInterrupt:
         summary = pipeline.stop()
+    stop_signals.restore()
     print_summary(summary, out)
     if interrupted:
-        print("gazefusion: stopped by Ctrl-C", file=sys.stderr)
+        print(f"gazefusion: stopped by {stop_signals.received or 'Ctrl-C'}", file=sys.stderr)
     return 0
+
+
+class _StopSignals:
+    """SIGTERM and SIGHUP (a process manager, a closed terminal) stop a run as Ctrl-C does.
+
+    The first one raises KeyboardInterrupt in the main thread, so the run closes its recording
+    (session.yaml gets its summary and end time) and its video; later ones are ignored.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self) -> None:
+        self.received: str | None = None
+        self._previous: dict[int, Any] = {}
+        self._holding = False
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers can only be set from the main thread
+        for number in self.SIGNALS:
+            self._previous[number] = signal.signal(number, self._handle)
+
+    def _handle(self, number: int, frame: object) -> None:
+        if self.received is None:
+            self.received = signal.Signals(number).name
+        if not self._holding:
+            self._holding = True
+            raise KeyboardInterrupt
+
+    def hold(self) -> None:
+        self._holding = True
+
+    def restore(self) -> None:
+        for number, previous in self._previous.items():
+            signal.signal(number, previous)
+        self._previous.clear()

@@ -187,7 +187,18 @@ class FixationDetector:
 
     @classmethod
     def resolve_params(cls, params: Mapping[str, float] | None) -> dict[str, float]:
-        """Defaults overridden by `params`; unknown names or bad values raise :class:`ConfigError`."""
+        """The method's parameters: its defaults overridden by `params`.
+
+        Parameters
+        ----------
+        params : Mapping[str, float] or None
+            Parameters to override, by name (degrees, seconds).
+
+        Raises
+        ------
+        ConfigError
+            An unknown name or a value that is not a number.
+        """
         known = cls.all_params()
         resolved = {key: spec.default for key, spec in known.items()}
         for key, value in (params or {}).items():

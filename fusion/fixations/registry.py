@@ -39,6 +39,12 @@ def make_detector(method: str, geometry: ScreenGeometry, params: Mapping[str, fl
 
 
 def describe_params(method: str) -> list[str]:
-    """One line per parameter of `method`: name, default and meaning."""
+    """One line per parameter of a fixation method: name, default and meaning.
+
+    Parameters
+    ----------
+    method : str
+        A registered method (``ivt``, ``idt``).
+    """
     cls = DETECTORS[method]
     return [f"{name} (default: {spec.default:g}): {spec.doc}" for name, spec in cls.all_params().items()]

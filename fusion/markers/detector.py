@@ -132,7 +132,12 @@ class MarkerDetector:
         self._scaled: dict[tuple[int, int], CameraIntrinsics] = {}
 
     def intrinsics_for(self, image_size: tuple[int, int]) -> CameraIntrinsics:
-        """The intrinsics for frames of `image_size` (width, height), scaled if needed.
+        """The intrinsics for frames of a size, scaled from the calibration's if needed.
+
+        Parameters
+        ----------
+        image_size : tuple[int, int]
+            The frames' (width, height), px.
 
         Raises
         ------
@@ -174,7 +179,17 @@ class MarkerDetector:
         roi: tuple[int, int, int, int] | None = None,
         gaze_xy: tuple[float, float] | None = None,
     ) -> list[tuple[MarkerHit, Correspondences]]:
-        """As `detect`, with each hit's inlier correspondences."""
+        """As `detect`, with each hit's inlier correspondences.
+
+        Parameters
+        ----------
+        image : numpy.ndarray
+            BGR, BGRA or grey uint8 frame.
+        roi : tuple[int, int, int, int] or None
+            Search region (x, y, width, height), frame px; None: the whole frame. (default: None)
+        gaze_xy : tuple[float, float] or None
+            The gaze in frame px. (default: None)
+        """
         return self._detect(image, roi, gaze_xy, closer_look=True)
 
     def _detect(

@@ -73,7 +73,18 @@ class Marker:
     source: str
 
     def to_marker_m(self, points_px: np.ndarray) -> np.ndarray:
-        """Picture px (N, 2) to marker-frame points (N, 3), m (origin at the centre, z = 0)."""
+        """Picture px to marker-frame points, m (origin at the picture's centre, z = 0).
+
+        Parameters
+        ----------
+        points_px : numpy.ndarray
+            (N, 2) picture px.
+
+        Returns
+        -------
+        numpy.ndarray
+            (N, 3) m.
+        """
         affine = texture_to_marker_m(self.image_size, self.width_m)
         points = np.asarray(points_px, np.float64).reshape(-1, 2) @ affine[:2, :2].T + affine[:2, 2]
         return np.column_stack([points, np.zeros(len(points))])

@@ -71,6 +71,11 @@ class SessionReader:
                 self.header = loaded if isinstance(loaded, dict) else {}
             except FileFormatError:
                 self.problems.append("session.yaml is unreadable: using the default configuration")
+        if self.header and "end_time" not in self.header:
+            self.problems.append(
+                "session.yaml has no end time and no summary: the run was killed or crashed, so the recording "
+                "stops at its last flushed second and the fixation in progress then was never ended"
+            )
         recorded = self.header.get("config")
         self.config: Config = validate_config(recorded if isinstance(recorded, dict) else {}, f"{path} config")
         if not (self.directory / "gaze.tsv").exists():

@@ -24,6 +24,7 @@ import numpy as np
 
 from gazefusion.fusion.camera import redact_url
 from gazefusion.fusion.camera.recorded import as_jpeg_frame
+from gazefusion.fusion.camera.urls import REDACTED
 from gazefusion.fusion.config import Config
 from gazefusion.fusion.errors import FileFormatError, OutputError
 from gazefusion.fusion.files import read_yaml, write_yaml_atomic
@@ -53,6 +54,8 @@ def _recorded_config(config: Config) -> dict[str, Any]:
     """The configuration as stored: credentials redacted, file paths absolute (replay from anywhere)."""
     data = config.to_dict()
     data["camera"]["source"] = redact_url(str(data["camera"]["source"]))
+    if data["camera"].get("password") is not None:
+        data["camera"]["password"] = REDACTED
     for section, key in (("markers", "file"), ("calibration", "intrinsics"), ("calibration", "mapping")):
         if data[section][key]:
             data[section][key] = str(Path(data[section][key]).expanduser().resolve())

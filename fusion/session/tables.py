@@ -335,7 +335,7 @@ def tracker_record(item: TrackerEvent) -> dict[str, Any]:
 
 @event(CameraEvent)
 def camera_record(item: CameraEvent) -> dict[str, Any]:
-    """``camera_outage``, ``camera_reconnect`` or ``camera_end``, with why."""
+    """``camera_outage``, ``camera_reconnect``, ``camera_stale`` or ``camera_end``, with why."""
     return {"kind": f"camera_{item.kind}", "t": item.t, "text": item.text}
 
 

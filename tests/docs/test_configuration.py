@@ -1,5 +1,6 @@
-"""The configuration reference (docs/configuration.md), generated from config/default.yaml by
-the site's hook, names every key of the code's configuration with the code's default."""
+"""The pages the site's hook generates: the configuration reference (docs/configuration.md), made from
+config/default.yaml, names every key of the code's configuration with the code's default; the
+tables page (docs/formats/tables.md) lists every session table and column the code declares."""
 
 from __future__ import annotations
 
@@ -79,3 +80,13 @@ def test_the_packages_are_linked_under_their_installed_names(tmp_path: Path) -> 
     hooks.link_packages(tmp_path)  # again: links already there are kept
     for name in hooks.PACKAGES:
         assert (search_path / "gazefusion" / name).resolve() == (tmp_path / name).resolve()
+
+
+def test_the_tables_page_lists_every_declared_table_and_column() -> None:
+    from gazefusion.fusion.session.tables import TABLES
+
+    page = hooks.session_tables()
+    assert hooks.TABLES_MARKER in (REPO_ROOT / "docs" / "formats" / "tables.md").read_text(encoding="utf-8")
+    for table in TABLES.values():
+        section = page.split(f"## `{table.file}`", 1)[1].split("\n## ", 1)[0]
+        assert [f"`{column.name}`" for column in table.columns] == re.findall(r"^\| (`[^`]+`) \|", section, flags=re.M)

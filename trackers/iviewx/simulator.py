@@ -342,15 +342,33 @@ class IViewXSimulator:
 
     # ------------------------------------------------------------------ test controls
     def send_raw(self, data: bytes) -> None:
-        """Send one datagram to the client as it is (to inject anything a real server might)."""
+        """Send one datagram to the client as it is (to inject anything a real server might).
+
+        Parameters
+        ----------
+        data : bytes
+            The datagram.
+        """
         self._send_datagram(data)
 
     def set_binocular(self, binocular: bool) -> None:
-        """Switch between monocular and binocular samples mid-stream."""
+        """Switch between monocular and binocular samples mid-stream.
+
+        Parameters
+        ----------
+        binocular : bool
+            Send both eyes from now on.
+        """
         self.binocular = binocular
 
     def stall(self, seconds: float) -> None:
-        """Stop sending for `seconds` from now (samples are made, not sent)."""
+        """Stop sending for a while from now (samples are made, not sent).
+
+        Parameters
+        ----------
+        seconds : float
+            How long, s.
+        """
         self._stall_until = time.monotonic() + seconds
 
     def sent_samples(self) -> list[SentSample]:

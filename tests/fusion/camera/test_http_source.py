@@ -222,7 +222,7 @@ def test_stalled_stream_counts_as_an_outage(scripted_server) -> None:
         frames = collect(tap, 4)
         events = source.pop_events()
     assert [f.jpeg for f in frames] == FRAMES[:4] and [f.index for f in frames] == [0, 1, 2, 3]
-    assert events[0][1:] == ("outage", "connected, but nothing arrived within 0.3 s")
+    assert events[0][1:] == ("outage", "the stream stalled: nothing arrived for 0.3 s")
     assert events[1][1] == "reconnect"
 
 

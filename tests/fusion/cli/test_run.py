@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import av
 import pytest
 import yaml
 
@@ -216,6 +217,48 @@ def test_recording_over_a_session_is_refused(tmp_path, capsys):
     )
     assert _error_line(capsys) == f"gazefusion: {tmp_path / 's'} already holds a session: record into a new folder"
     assert (tmp_path / "s" / "session.yaml").read_text() == "start_time: earlier\n"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_stop_like_ctrl_c(real_server, tmp_path, signum):
+    """A process manager's kill, a closed terminal: session.yaml gets its summary and end time,
+    overlay.mp4 is complete (issue 15, item 3), against VLC's MJPEG stream."""
+    server = real_server("vlc")
+    folder = tmp_path / "s"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from gazefusion.fusion.cli import main; sys.exit(main())",
+            "run",
+            "--camera",
+            server.url,
+            "--tracker",
+            "mock:1?rate=100",
+            "--record",
+            str(folder),
+            "--headless",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (
+        (folder / "frames.tsv").exists() and (folder / "frames.tsv").stat().st_size > 1500
+    ):
+        time.sleep(0.1)
+    process.send_signal(signum)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert err.strip().splitlines()[-1] == f"gazefusion: stopped by {signal.Signals(signum).name}"
+    header = yaml.safe_load((folder / "session.yaml").read_text())
+    assert "end_time" in header and header["summary"]["frames"] > 10
+    assert f"summary: {header['summary']['samples']} samples" in out
+    assert SessionReader(folder).problems == []
+    with av.open(str(folder / "overlay.mp4")) as container:
+        assert sum(1 for _ in container.decode(video=0)) > 10
 
 
 # ------------------------------------------------------------------ Lab Streaming Layer
