@@ -54,7 +54,7 @@ _lsl_on_this_machine()
 import pylsl  # noqa: E402
 from bench_trackers import Simulator, thread_cpu_s  # noqa: E402
 
-from gazefusion.fusion.config import LslTrackerConfig, TrackerConfig, load_config  # noqa: E402
+from gazefusion.fusion.config import TrackerConfig, load_config  # noqa: E402
 from gazefusion.fusion.demo.scene import DemoScene  # noqa: E402
 from gazefusion.fusion.demo.server import MjpegServer  # noqa: E402
 from gazefusion.fusion.lsl import ClockOffset, measure_clock_offset, offset_stability  # noqa: E402
@@ -226,7 +226,7 @@ class InletRun(NamedTuple):
 def run_tracker(rate_hz: float, seconds: float) -> InletRun:
     """The lsl: tracker on the producer's stream, a consumer draining it."""
     producer = Producer(rate_hz, seconds)
-    config = TrackerConfig(watchdog_s=5.0, queue_samples=2_000_000, lsl=LslTrackerConfig(resolve_timeout_s=10.0))
+    config = TrackerConfig(watchdog_s=5.0, queue_samples=2_000_000, lsl_resolve_timeout_s=10.0)
     received = 0
     with LslTracker(StreamQuery("name", producer.name), (1920, 1080), config) as tracker:
         tracker.start_streaming()

@@ -48,17 +48,6 @@ GazeRole = Literal[
 """What a channel of an LSL gaze stream can carry for a gaze sample."""
 
 
-class LslTrackerConfig(_Section):
-    """The ``lsl:`` tracker: finding a gaze stream on Lab Streaming Layer and reading its channels."""
-
-    resolve_timeout_s: float = Field(5.0, gt=0)
-    producer: Literal["auto", "tobii-pro", "pupil-capture", "gazefusion", "xdf"] = "auto"
-    channels: dict[GazeRole, int | str] = Field(default_factory=dict)
-    unit: Literal["auto", "px", "normalized"] = "auto"
-    origin: Literal["auto", "top-left", "bottom-left"] = "auto"
-    confidence_min: float = Field(0.6, ge=0, le=1)
-
-
 class TrackerConfig(_Section):
     """The gaze source. `spec` is what ``--tracker`` sets."""
 
@@ -72,7 +61,12 @@ class TrackerConfig(_Section):
     sample_format: str = "%TU %ET %SX %SY %DX %DY"
     stream_rate_hz: int | None = Field(None, ge=1)
     queue_samples: int = Field(200_000, ge=1)
-    lsl: LslTrackerConfig = LslTrackerConfig()
+    lsl_resolve_timeout_s: float = Field(5.0, gt=0)
+    lsl_producer: Literal["auto", "tobii-pro", "pupil-capture", "gazefusion", "xdf"] = "auto"
+    lsl_channels: dict[GazeRole, int | str] = Field(default_factory=dict)
+    lsl_unit: Literal["auto", "px", "normalized"] = "auto"
+    lsl_origin: Literal["auto", "top-left", "bottom-left"] = "auto"
+    lsl_confidence_min: float = Field(0.6, ge=0, le=1)
 
 
 class ScreenConfig(_Section):

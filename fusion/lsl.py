@@ -238,7 +238,7 @@ class LslOutlets:
     streams : sequence of StreamDef
         What to open.
     rate_hz : float
-        The gaze stream's nominal rate (the tracker's; 0 for irregular).
+        The gaze stream's nominal rate (the tracker's; 0 for irregular). (default: 0.0)
     about : dict or None
         More fields for every stream's ``<gazefusion>`` description (software version,
         session, screen). (default: None)
@@ -319,7 +319,15 @@ class LslOutlets:
         self.pushed[key] += 1
 
     def push_gaze(self, sample: GazeSample, camera_xy: tuple[float, float]) -> None:
-        """One gaze sample, stamped at its arrival (``sample.t``)."""
+        """One gaze sample, stamped at its time (``sample.t``).
+
+        Parameters
+        ----------
+        sample : GazeSample
+            The sample as fed to the core.
+        camera_xy : tuple of float
+            Its gaze in camera px ((nan, nan) while no mapping is known).
+        """
         self._push(
             "gaze",
             [
@@ -335,11 +343,25 @@ class LslOutlets:
         )
 
     def push_frame(self, frame: Frame) -> None:
-        """One camera frame's index and times, stamped at its arrival (``frame.t``)."""
+        """One camera frame's index and times, stamped at its arrival (``frame.t``).
+
+        Parameters
+        ----------
+        frame : Frame
+            The frame (its image is not sent).
+        """
         self._push("frames", [float(frame.index), frame.t, frame.t_source], frame.t)
 
     def push_output(self, output: CoreOutput, t: float) -> None:
-        """A fixation start or end, or a look, stamped at `t` (the arrival of the input that made it)."""
+        """A fixation start or end, or a look (other outputs are not sent).
+
+        Parameters
+        ----------
+        output : CoreOutput
+            What the core made.
+        t : float
+            The time of the input that made it known, host monotonic s: its stamp.
+        """
         if isinstance(output, LookEvent):
             look = output.look
             hit = look.hit
@@ -357,11 +379,27 @@ class LslOutlets:
             self._push("fixations", [*values, f.x, f.y, f.dispersion_deg, float(f.n_samples)], t)
 
     def push_event(self, kind: str, text: str, t: float) -> None:
-        """A mark, trial start or end, tracker or camera event, stamped at `t` (host monotonic)."""
+        """A mark, trial start or end, tracker or camera event.
+
+        Parameters
+        ----------
+        kind : str
+            Its kind, as events.jsonl names it (``mark``, ``trial_start``, ``camera_outage`` …).
+        text : str
+            Its text ("" for none).
+        t : float
+            When it happened, host monotonic s: its stamp.
+        """
         self._push("events", [kind, text], t)
 
     def wait_for_consumers(self, timeout_s: float) -> list[str]:
-        """Wait up to `timeout_s` for every outlet to have a consumer; the names of those without one."""
+        """Wait for every outlet to have a consumer; the names of those without one.
+
+        Parameters
+        ----------
+        timeout_s : float
+            Longest wait, s.
+        """
         deadline = time.monotonic() + timeout_s
         for outlet in self._outlets.values():
             outlet.wait_for_consumers(max(0.0, deadline - time.monotonic()))
@@ -393,7 +431,13 @@ class TrialPatterns:
         self._patterns = (("trial_start", re.compile(start)), ("trial_end", re.compile(end)))
 
     def match(self, text: str) -> tuple[str, str] | None:
-        """``(kind, trial name)`` for a marker that starts or ends a trial, else None."""
+        """``(kind, trial name)`` for a marker that starts or ends a trial, else None.
+
+        Parameters
+        ----------
+        text : str
+            The marker's text.
+        """
         for kind, pattern in self._patterns:
             found = pattern.search(text)
             if found is not None:
