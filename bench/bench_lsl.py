@@ -3,8 +3,10 @@
 1. outlets: a 500 Hz run (the iViewX simulator in its own process, as in bench_trackers; with
    ``--camera``, also the demo's MJPEG scene at 30 fps) for ``--seconds``, with and without
    ``lsl.outlets``; a consumer in another process pulls every stream, as LabRecorder would.
-   The figure is the process CPU time of the run with outlets over the same run without them,
-   in alternating pairs (``--pairs``), and its median. Target: at most 1.05 (5 % added).
+   The figures: the process CPU time of the run with outlets over the same run without them,
+   in alternating pairs (``--pairs``), and its median; and the CPU the outlets add, in % of
+   one core (median over the pairs). Target: at most 5 % of one core added (the issue's
+   "at most 5 % CPU"); the ratio is printed beside it.
 2. inlet: a producer in its own process pushes a Tobii Pro app layout (six float channels) at
    2,000 samples/s for ``--seconds``; the ``lsl:`` tracker takes every sample, a consumer
    drains it. Passes with no loss (received = sent, no gaps, none dropped). The receive
@@ -300,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         scene = DemoScene()
         server = MjpegServer(lambda index, t_s: scene.render(t_s)[0], fps=30.0).start()
     ratios = []
+    added = []
     try:
         for pair in range(args.pairs):
             for outlets in (False, True) if pair % 2 == 0 else (True, False):
@@ -313,16 +316,21 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     without_run = run
             ratios.append(with_run.cpu_fraction / without_run.cpu_fraction)
-            print(f"pair {pair + 1}: CPU with / without outlets {ratios[-1]:.3f}")
+            added.append(with_run.cpu_fraction - without_run.cpu_fraction)
+            print(
+                f"pair {pair + 1}: CPU with / without outlets {ratios[-1]:.3f}, "
+                f"added {100 * added[-1]:+.1f} % of one core"
+            )
     finally:
         if server is not None:
-            server.stop()
+            server.close()
     ratio = statistics.median(ratios)
-    outlets_pass = ratio <= 1.05
+    added_core = statistics.median(added)
+    outlets_pass = added_core <= 0.05
     what = "gaze at 500 Hz + 30 fps MJPEG scene" if args.camera else "gaze at 500 Hz, no camera"
     print(
-        f"outlets ({what}): median CPU ratio {ratio:.3f} over {len(ratios)} pairs "
-        f"(added {100 * (ratio - 1):+.1f} %, limit +5 %): {'PASS' if outlets_pass else 'FAIL'}"
+        f"outlets ({what}): median over {len(ratios)} pairs: CPU with / without outlets {ratio:.3f}, "
+        f"added {100 * added_core:+.2f} % of one core (limit 5 %): {'PASS' if outlets_pass else 'FAIL'}"
     )
 
     sustained = run_tracker(args.rate, args.seconds)

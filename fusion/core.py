@@ -254,6 +254,13 @@ class FusionCore:
             self.mapping.check_camera_size(size)
         self._mapping_checked = True
 
+    def points_to_camera(self, points_px: np.ndarray) -> np.ndarray:
+        """(N, 2) tracker px to camera px (nan while no mapping is known)."""
+        points = np.asarray(points_px, np.float64).reshape(-1, 2)
+        if self.mapping is None:
+            return np.full_like(points, math.nan)
+        return np.asarray(self.mapping.to_camera(points), np.float64).reshape(-1, 2)
+
     def to_camera(self, x_px: float, y_px: float) -> tuple[float, float]:
         """Tracker px to camera px, or (nan, nan) while no mapping is known."""
         if self.mapping is None or not (math.isfinite(x_px) and math.isfinite(y_px)):

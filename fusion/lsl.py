@@ -229,7 +229,10 @@ def outlet_prefix(config: LslConfig, session_name: str | None) -> str:
 class LslOutlets:
     """gazefusion's streams on the lab network.
 
-    Not thread-safe: one thread (the runner's core worker) pushes.
+    Samples are buffered and sent by :meth:`flush` as one chunk per stream, each sample with
+    its own stamp, at most every ``chunk_s``: a send costs a system call and a wake-up of
+    liblsl's sender, far more than a 7-channel sample (LSL's FAQ advises 5-30 ms chunks for
+    small samples at high rates). Not thread-safe: one thread (the core worker) pushes.
 
     Parameters
     ----------
@@ -244,6 +247,11 @@ class LslOutlets:
         session, screen). (default: None)
     offset : ClockOffset or None
         The LSL-to-monotonic offset the stamps use; None measures it now. (default: None)
+    to_camera : callable or None
+        (N, 2) tracker px to (N, 2) camera px, for the gaze stream's camera channels (nan
+        while no mapping is known); None: nan. (default: None)
+    chunk_s : float
+        Send what is buffered at most this often, s: the latency the outlets add. (default: 0.03)
     """
 
     def __init__(
@@ -253,14 +261,21 @@ class LslOutlets:
         rate_hz: float = 0.0,
         about: dict[str, Any] | None = None,
         offset: ClockOffset | None = None,
+        to_camera: Callable[[np.ndarray], np.ndarray] | None = None,
+        chunk_s: float = 0.03,
     ) -> None:
         self.pylsl = import_pylsl()
+        self.chunk_s = chunk_s
+        self._next_flush = -math.inf
         self.prefix = prefix
         self.definitions = {definition.key: definition for definition in streams}
         self.offset = offset or measure_clock_offset()
         self.pushed = dict.fromkeys(self.definitions, 0)
         self._offset = self.offset.offset_s
         self._last = dict.fromkeys(self.definitions, -math.inf)
+        self._rows: dict[str, list[Any]] = {key: [] for key in self.definitions}
+        self._stamps: dict[str, list[float]] = {key: [] for key in self.definitions}
+        self._to_camera = to_camera
         self._outlets: dict[str, Any] = {}
         host = socket.gethostname()
         for key, definition in self.definitions.items():
@@ -309,38 +324,64 @@ class LslOutlets:
         for key, value in about.items():
             own.append_child_value(key, str(value))
 
-    def _push(self, key: str, values: list[Any], t: float) -> None:
-        outlet = self._outlets.get(key)
-        if outlet is None:
+    def _push(self, key: str, values: Sequence[Any], t: float) -> None:
+        rows = self._rows.get(key)
+        if rows is None:
             return
         stamp = max(t + self._offset, self._last[key])
         self._last[key] = stamp
-        outlet.push_sample(values, stamp)
-        self.pushed[key] += 1
+        rows.append(values)
+        self._stamps[key].append(stamp)
 
-    def push_gaze(self, sample: GazeSample, camera_xy: tuple[float, float]) -> None:
-        """One gaze sample, stamped at its time (``sample.t``).
+    def push_gaze(self, sample: GazeSample) -> None:
+        """One gaze sample, stamped at its time (``sample.t``); its camera px are filled at :meth:`flush`.
 
         Parameters
         ----------
         sample : GazeSample
             The sample as fed to the core.
-        camera_xy : tuple of float
-            Its gaze in camera px ((nan, nan) while no mapping is known).
         """
-        self._push(
-            "gaze",
-            [
-                sample.x,
-                sample.y,
-                camera_xy[0],
-                camera_xy[1],
-                1.0 if sample.valid else 0.0,
-                sample.pupil,
-                sample.tracker_t,
-            ],
-            sample.t,
+        rows = self._rows.get("gaze")
+        if rows is None:
+            return
+        stamp = sample.t + self._offset
+        if stamp < self._last["gaze"]:
+            stamp = self._last["gaze"]
+        self._last["gaze"] = stamp
+        rows.append(
+            (sample.x, sample.y, math.nan, math.nan, 1.0 if sample.valid else 0.0, sample.pupil, sample.tracker_t)
         )
+        self._stamps["gaze"].append(stamp)
+
+    def flush(self, force: bool = True) -> None:
+        """Send what was pushed since the last flush: one chunk per stream, each sample with its stamp.
+
+        Parameters
+        ----------
+        force : bool
+            Send now; False sends only if ``chunk_s`` has passed since the last send.
+            (default: True)
+        """
+        now = time.monotonic()
+        if not force and now < self._next_flush:
+            return
+        self._next_flush = now + self.chunk_s
+        for key, rows in self._rows.items():
+            if not rows:
+                continue
+            stamps = self._stamps[key]
+            outlet = self._outlets.get(key)
+            if outlet is not None:
+                if self.definitions[key].channel_format == "string":
+                    outlet.push_chunk(rows, stamps)
+                else:
+                    values = np.array(rows, dtype=np.float64)
+                    if key == "gaze" and self._to_camera is not None:
+                        values[:, 2:4] = self._to_camera(values[:, 0:2])
+                    outlet.push_chunk(values, stamps)
+                self.pushed[key] += len(rows)
+            self._rows[key] = []
+            self._stamps[key] = []
 
     def push_frame(self, frame: Frame) -> None:
         """One camera frame's index and times, stamped at its arrival (``frame.t``).
@@ -406,11 +447,12 @@ class LslOutlets:
         return [f"{self.prefix}_{key}" for key, outlet in self._outlets.items() if not outlet.have_consumers()]
 
     def close(self) -> None:
-        """Close every outlet (safe to call more than once).
+        """Send what is buffered and close every outlet (safe to call more than once).
 
         Samples just pushed may still be on their way to a consumer; an outlet destroyed at
         once drops them, so outlets with consumers get a moment first.
         """
+        self.flush()
         outlets, self._outlets = self._outlets, {}
         if any(outlet.have_consumers() for outlet in outlets.values()):
             time.sleep(_DRAIN_S)
@@ -558,6 +600,9 @@ class LslLink:
         `trial` is ``(kind, name)`` when it starts or ends a trial, else None.
     on_event : callable
         ``on_event(kind, text)`` when the marker stream is lost, found again, not usable.
+    to_camera : callable or None
+        (N, 2) tracker px to camera px, for the gaze stream (see :class:`LslOutlets`).
+        (default: None)
 
     Raises
     ------
@@ -573,6 +618,7 @@ class LslLink:
         about: dict[str, Any],
         on_marker: Callable[[LslMarker, tuple[str, str] | None], None],
         on_event: Callable[[str, str], None],
+        to_camera: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:
         self.config = config
         self.start_offset = measure_clock_offset()
@@ -590,7 +636,7 @@ class LslLink:
         if config.outlets:
             streams = [definition for kind in dict.fromkeys(config.streams) for definition in STREAMS[kind]]
             prefix = outlet_prefix(config, session_name)
-            self.outlets = LslOutlets(prefix, streams, rate_hz, about, self.start_offset)
+            self.outlets = LslOutlets(prefix, streams, rate_hz, about, self.start_offset, to_camera)
 
     def _marker(self, marker: LslMarker) -> None:
         self._on_marker(marker, self.trials.match(marker.text))

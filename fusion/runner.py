@@ -168,6 +168,7 @@ class Runner:
             about,
             lambda marker, trial: self._control.put(("lsl_marker", (marker, trial))),
             lambda kind, text: self._control.put(("event", {"kind": kind, "t": time.monotonic(), "text": text})),
+            self.core.points_to_camera,
         )
 
     def _note_lsl(self, recorder: SessionRecorder) -> None:
@@ -347,6 +348,8 @@ class Runner:
                         late = frame.t < last_fed_t
                         self._feed_frame(frame, skip=behind or late)
                         last_fed_t = max(last_fed_t, frame.t)
+                if self.lsl is not None and self.lsl.outlets is not None:
+                    self.lsl.outlets.flush(force=False)  # a chunk per stream, every chunk_s at most
                 if stopping or ended:
                     break
                 if not got:
@@ -387,9 +390,8 @@ class Runner:
         self._input_t = sample.t
         if self.recorder is not None:
             self.recorder.write(sample)
-        outlets = self.lsl.outlets if self.lsl is not None else None
-        if outlets is not None:
-            outlets.push_gaze(sample, self.core.to_camera(sample.x, sample.y))
+        if self.lsl is not None and self.lsl.outlets is not None:
+            self.lsl.outlets.push_gaze(sample)
         self.samples_fed += 1
         for output in self.core.feed_sample(sample):
             self._output(output)

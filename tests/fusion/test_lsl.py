@@ -73,7 +73,9 @@ def _hit() -> MarkerHit:
 
 
 def link(config: LslConfig, rate_hz: float = 500.0) -> LslLink:
-    return LslLink(config, None, rate_hz, {"software": "x"}, lambda marker, trial: None, lambda kind, text: None)
+    return LslLink(
+        config, None, rate_hz, {"software": "x"}, lambda marker, trial: None, lambda kind, text: None, lambda p: p / 2
+    )
 
 
 def test_outlets_send_what_they_are_given_with_stamps_on_the_lsl_clock() -> None:
@@ -90,7 +92,7 @@ def test_outlets_send_what_they_are_given_with_stamps_on_the_lsl_clock() -> None
     t0 = time.monotonic()
     samples = [GazeSample(t0 + i * 0.002, 100.0 + i * 0.002, 10.0 * i, 5.0 * i, i % 3 != 0, 3.25) for i in range(50)]
     for sample in samples:
-        outlets.push_gaze(sample, (sample.x / 2, sample.y / 2))
+        outlets.push_gaze(sample)
     fixation = Fixation(7, t0, t0 + 0.2, 0.202, 300.5, 200.25, 0.4, 101, 150.0, 100.0)
     outlets.push_output(FixationEvent("start", fixation, t0 + 0.1), t0 + 0.1)
     outlets.push_output(FixationEvent("update", fixation, t0 + 0.15), t0 + 0.15)  # not sent
@@ -101,6 +103,7 @@ def test_outlets_send_what_they_are_given_with_stamps_on_the_lsl_clock() -> None
     outlets.push_frame(Frame(12, t0 + 0.11, 55.5, np.zeros((2, 2, 3), np.uint8)))
     outlets.push_event("trial_start", "1", t0 + 0.05)
     outlets.push_event("mark", "late stamp", t0 + 0.01)  # earlier than the last: clamped
+    outlets.flush()
     offset = outlets.offset.offset_s
 
     rows, stamps = pull_all(inlets["gaze"], len(samples))
