@@ -277,7 +277,7 @@ def read_views(
     keep = ranked[0][0] if ranked else None
     views: list[BoardView] = []
     for name, size, view in found:
-        if size != keep:
+        if keep is not None and size != keep:
             skipped.append((name, f"{size[0]}x{size[1]}, not {keep[0]}x{keep[1]} like the others"))
         elif view is None:
             skipped.append((name, f"no whole {board[0]}x{board[1]} chessboard found"))
@@ -293,7 +293,7 @@ def _calibrate_once(
     objects = [object_points] * len(views)
     criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-9)
     try:
-        rms, matrix, dist, _, _, _, _, per_view = cv2.calibrateCameraExtended(
+        rms, matrix, dist, _, _, _, _, per_view = cv2.calibrateCameraExtended(  # type: ignore[call-overload]
             objects, image_points, image_size, None, None, flags=flags, criteria=criteria
         )
     except cv2.error as exc:
@@ -586,7 +586,7 @@ class LiveCapture:
                 if selector is None or selector.image_size != size:
                     selector = ViewSelector(self.board, size, **self.selector_options)
                 corners = detect_board(gray, self.board)
-                if selector.offer(corners):
+                if selector.offer(corners) and corners is not None:
                     half = sized_half_window(corners, self.board)
                     view = BoardView(f"live-{len(views) + 1:02d}", size, refine_corners(gray, corners, half), half)
                     views.append(view)

@@ -132,7 +132,8 @@ class IntrinsicsFile(BaseModel):
         matrix = _numbers(value)
         if matrix.shape != (3, 3) or not np.all(np.isfinite(matrix)) or matrix[0, 0] <= 0 or matrix[1, 1] <= 0:
             raise ValueError("camera_matrix must be 3x3 with positive fx and fy")
-        return matrix.tolist()
+        rows: list[list[float]] = matrix.tolist()
+        return rows
 
     @field_validator("dist_coeffs", mode="before")
     @classmethod

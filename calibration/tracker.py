@@ -357,7 +357,9 @@ def fit_mapping(
     params = fit(tracker_px, camera_px, screen_size_px)
     hull = cv2.convexHull(tracker_px.astype(np.float32), returnPoints=False).reshape(-1)
     area = tracker_px[hull]
-    return TrackerCameraMapping(kind, params, tuple(screen_size_px), tuple(camera_size_px), area, {})
+    screen = (int(screen_size_px[0]), int(screen_size_px[1]))
+    camera = (int(camera_size_px[0]), int(camera_size_px[1]))
+    return TrackerCameraMapping(kind, params, screen, camera, area, {})
 
 
 class ErrorStats(NamedTuple):
@@ -451,7 +453,7 @@ class ModelReport(NamedTuple):
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the result file."""
-        if self.mapping is None:
+        if self.mapping is None or self.fit is None:
             return {"refused": self.refused}
         out: dict[str, Any] = {"fit": plain(self.fit.summary())}
         out["cross_validation"] = None if self.cross_validation is None else plain(self.cross_validation.summary())

@@ -42,7 +42,7 @@ def report_lines(run: CalibrationRun, extra: Mapping[str, Mapping[str, Any]] | N
     info = run.mapping.info
     lines = [f"model: {info['model']['reason']}"]
     for kind, report in run.fit.models.items():
-        if report.mapping is None:
+        if report.mapping is None or report.fit is None:
             lines.append(f"  {kind}: refused ({report.refused})")
             continue
         fit = report.fit.summary()

@@ -82,7 +82,7 @@ def open_calibration_tracker(config: Config, participant: Any = None, rate_hz: f
                 yield tracker
         return
     tracker = open_tracker(spec, config.tracker, config.screen)
-    if participant is not None:
+    if participant is not None and isinstance(tracker, ScriptedTracker):
         tracker.script = participant
     with tracker:
         yield tracker

@@ -23,15 +23,24 @@ from pathlib import Path
 from typing import Any
 
 from gazefusion.calibration.intrinsics import CameraIntrinsics
-from gazefusion.fusion.camera import CameraStats
+from gazefusion.fusion.camera import CameraSource, CameraStats
 from gazefusion.fusion.config import Config, load_config, override_config
 from gazefusion.fusion.core import LookEvent, OverlayState
 from gazefusion.fusion.runner import PipelineEvent, Runner
-from gazefusion.fusion.types import CameraEvent, FixationEvent, Frame, Mark
+from gazefusion.fusion.types import CameraEvent, FixationEvent, Frame, Mark, MovementEvent
 from gazefusion.trackers.base import Tracker
 from gazefusion.trackers.types import TrackerEvent
 
-__all__ = ["Pipeline", "LookEvent", "FixationEvent", "TrackerEvent", "CameraEvent", "Mark"]
+__all__ = [
+    "Pipeline",
+    "PipelineEvent",
+    "LookEvent",
+    "FixationEvent",
+    "MovementEvent",
+    "TrackerEvent",
+    "CameraEvent",
+    "Mark",
+]
 
 
 class Pipeline:
@@ -72,8 +81,8 @@ class Pipeline:
         lsl_markers: str | None = None,
         overrides: Mapping[str, Any] | None = None,
         extra_session: dict[str, Any] | None = None,
-        tracker_object: Any = None,
-        camera_object: Any = None,
+        tracker_object: Tracker | None = None,
+        camera_object: CameraSource | None = None,
     ) -> None:
         flags: dict[str, Any] = {
             "camera.source": camera,
@@ -170,6 +179,16 @@ class Pipeline:
         """
         self.runner.subscribe(lambda event: callback(event) if isinstance(event, FixationEvent) else None)
 
+    def on_movement(self, callback: Callable[[MovementEvent], None]) -> None:
+        """Call `callback(event)` for every saccade, PSO, pursuit and blink event (detector ``ivdt``).
+
+        Parameters
+        ----------
+        callback : callable
+            Called with each `MovementEvent`, on the core's worker thread: keep it short.
+        """
+        self.runner.subscribe(lambda event: callback(event) if isinstance(event, MovementEvent) else None)
+
     def on_event(self, callback: Callable[[PipelineEvent], None]) -> None:
         """Call `callback(event)` for everything: fixation events, looks, tracker and camera events, marks.
 
@@ -228,6 +247,21 @@ class Pipeline:
             Each fixation's start, updates and end.
         """
         return self._iterate(FixationEvent, timeout_s)
+
+    def movements(self, timeout_s: float | None = None) -> Iterator[MovementEvent]:
+        """Saccade, PSO, pursuit and blink events from now on, as they happen (detector ``ivdt``).
+
+        Parameters
+        ----------
+        timeout_s : float or None
+            Stop iterating after this long, s; None: when the pipeline ends. (default: None)
+
+        Yields
+        ------
+        MovementEvent
+            Each pursuit's start, updates and end; each saccade's, PSO's and blink's end.
+        """
+        return self._iterate(MovementEvent, timeout_s)
 
     def events(self, timeout_s: float | None = None) -> Iterator[PipelineEvent]:
         """Every event from now on: fixation events, looks, tracker and camera events, marks.

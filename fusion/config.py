@@ -89,7 +89,7 @@ class ScreenConfig(_Section):
         return geometry.validate()
 
 
-DEFAULT_FIXATION_METHOD = "ivt"
+DEFAULT_FIXATION_METHOD = "ivdt"
 """The fixation detector a configuration names unless it says otherwise."""
 
 
@@ -183,7 +183,8 @@ class Config(_Section):
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (lists, not tuples) for writing into session.yaml."""
-        return _plain(self.model_dump())
+        data: dict[str, Any] = _plain(self.model_dump())
+        return data
 
 
 def _plain(value: Any) -> Any:

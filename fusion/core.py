@@ -16,11 +16,18 @@ What it does with each input:
   of recent frames) is searched for markers in the AOI and a look is emitted (``"first"``),
   on a marker or on nothing. Every later frame while the fixation lasts is searched too; a
   look is emitted again only when the marker changes (``"change"``). At the fixation's end a
-  summary look (``"end"``) gives the marker seen on most frames with its mean pose.
+  summary look (``"end"``) gives the marker seen on most frames with its mean pose. A
+  fixation the detector cancels (the start of a pursuit) gets no summary.
+- Pursuits (detectors that report them). Following a moving object is looking at it: from a
+  pursuit's start (its frames since the onset, from the ring) to its end, every frame is
+  searched in an AOI around the gaze at that frame's time, so the AOI moves along the path.
+  At the pursuit's end one look of kind ``"pursuit"`` gives the marker found on most of those
+  frames with its mean pose. Other movements (saccades, PSOs, blinks) pass through.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from collections.abc import Callable
@@ -37,10 +44,19 @@ from gazefusion.fusion.errors import CalibrationError
 from gazefusion.fusion.fixations import make_detector
 from gazefusion.fusion.geometry import ScreenGeometry
 from gazefusion.fusion.markers import MarkerDetector, MarkerLibrary, MarkerTracker
-from gazefusion.fusion.types import Fixation, FixationEvent, Frame, Look, MarkerHit
+from gazefusion.fusion.types import (
+    DetectorEvent,
+    Fixation,
+    FixationEvent,
+    Frame,
+    Look,
+    MarkerHit,
+    Movement,
+    MovementEvent,
+)
 from gazefusion.trackers.types import GazeSample
 
-LookKind = Literal["first", "change", "end"]
+LookKind = Literal["first", "change", "end", "pursuit"]
 
 CLOCK_JUMP_S = 1.0
 """A tracker clock going back, or arrivals falling behind, by more than this: re-anchor, s."""
@@ -53,22 +69,28 @@ class LookEvent(NamedTuple):
 
     Attributes
     ----------
-    kind : {"first", "change", "end"}
+    kind : {"first", "change", "end", "pursuit"}
         ``"first"`` at the fixation's first searched frame, ``"change"`` when the marker
         looked at changes during the fixation, ``"end"`` the per-fixation summary (the marker
-        found on most frames, its pose averaged over those frames).
+        found on most frames, its pose averaged over those frames), ``"pursuit"`` the same
+        summary over the frames along a pursuit.
     look : Look
         The fixation, the marker hit (None: a look at nothing), frame time and index, AOI.
+        For a pursuit, ``look.fixation`` sums the pursuit up: its id, onset, offset and
+        duration, its end position (px, camera px), its amplitude as ``dispersion_deg``.
     frames_searched : int
-        Frames of this fixation searched so far.
+        Frames of this fixation or pursuit searched so far.
     frames_on_marker : int
         Of those, frames on which this look's marker was found (0 for a look at nothing).
+    pursuit : Movement or None
+        The pursuit of a ``"pursuit"`` look; None otherwise. (default: None)
     """
 
     kind: LookKind
     look: Look
     frames_searched: int
     frames_on_marker: int
+    pursuit: Movement | None = None
 
     @property
     def marker_id(self) -> str | None:
@@ -81,7 +103,10 @@ class LookEvent(NamedTuple):
         return self.look.fixation
 
 
-CoreOutput = FixationEvent | LookEvent
+CoreOutput = FixationEvent | MovementEvent | LookEvent
+
+PURSUIT_GAZE_S = 2.0
+"""Recent gaze kept to place a pursuit's AOI on the frames along its path, s."""
 
 
 class OverlayState(NamedTuple):
@@ -109,11 +134,11 @@ class OverlayState(NamedTuple):
 
 
 class FixationDetectorLike(Protocol):
-    """What the core needs of a fixation detector (``make_detector``)."""
+    """What the core needs of a fixation detector (``make_detector``): its events, fixations among them."""
 
-    def push(self, t: float, x: float, y: float, valid: bool) -> list[FixationEvent]: ...
+    def push(self, t: float, x: float, y: float, valid: bool) -> list[DetectorEvent]: ...
 
-    def flush(self) -> list[FixationEvent]: ...
+    def flush(self) -> list[DetectorEvent]: ...
 
 
 MarkerSearch = Callable[[np.ndarray, tuple[int, int, int, int], tuple[float, float]], list[MarkerHit]]
@@ -146,6 +171,7 @@ class CoreStats:
     frames: int = 0
     frames_searched: int = 0
     fixations: int = 0
+    pursuits: int = 0
     looks: int = 0
 
 
@@ -232,6 +258,9 @@ class FusionCore:
         self._gaze_outside = False
         self._ring: deque[Frame] = deque(maxlen=ring_frames)
         self._active: _Active | None = None
+        self._pursuit: _Active | None = None
+        self._pursuit_movement: Movement | None = None
+        self._recent: deque[tuple[float, float, float]] = deque()  # t, x, y of valid gaze (detector time)
         self._finished = False
 
     # --- mapping -------------------------------------------------------------------------
@@ -302,8 +331,8 @@ class FusionCore:
 
     @property
     def searching(self) -> bool:
-        """Whether a fixation is in progress, so the next frame will be searched for markers."""
-        return self._active is not None
+        """Whether a fixation or pursuit is in progress, so the next frame will be searched for markers."""
+        return self._active is not None or self._pursuit is not None
 
     # --- inputs --------------------------------------------------------------------------
 
@@ -322,7 +351,13 @@ class FusionCore:
             self._gaze_outside = outside
         else:
             self.stats.invalid_samples += 1
-        events = self.detector.push(self.sample_time(sample), x if valid else math.nan, y if valid else math.nan, valid)
+        t = self.sample_time(sample)
+        if valid:
+            recent = self._recent
+            recent.append((t, x, y))
+            while recent[0][0] < t - PURSUIT_GAZE_S:
+                recent.popleft()
+        events = self.detector.push(t, x if valid else math.nan, y if valid else math.nan, valid)
         return self._on_fixation_events(events) if events else []
 
     def sample_time(self, sample: GazeSample) -> float:
@@ -341,7 +376,7 @@ class FusionCore:
         offset = sample.t - tracker_t
         window = self._offsets  # (tracker_t, offset), offsets increasing: a sliding minimum
         last = self._last_tracker_t
-        if window and (tracker_t < last - CLOCK_JUMP_S or offset - window[0][1] > CLOCK_JUMP_S):
+        if window and last is not None and (tracker_t < last - CLOCK_JUMP_S or offset - window[0][1] > CLOCK_JUMP_S):
             window.clear()
         self._last_tracker_t = tracker_t if last is None else max(last, tracker_t)
         while window and window[-1][1] >= offset:
@@ -376,6 +411,8 @@ class FusionCore:
             self.set_camera_size((width, height))
         self.stats.frames += 1
         self._ring.append(frame)
+        if self._pursuit is not None:
+            self._search_along(self._pursuit, frame)
         active = self._active
         if active is None or frame.index <= active.last_frame_index:
             return []
@@ -399,9 +436,14 @@ class FusionCore:
         cam_x, cam_y = self.to_camera(fixation.x, fixation.y)
         return fixation._replace(cam_x=cam_x, cam_y=cam_y)
 
-    def _on_fixation_events(self, events: list[FixationEvent]) -> list[CoreOutput]:
+    def _on_fixation_events(self, events: list[DetectorEvent]) -> list[CoreOutput]:
         outputs: list[CoreOutput] = []
         for event in events:
+            if isinstance(event, MovementEvent):
+                outputs.append(event)
+                if event.movement.kind == "pursuit":
+                    self._on_pursuit(event, outputs)
+                continue
             fixation = self._with_camera(event.fixation)
             event = event._replace(fixation=fixation)
             outputs.append(event)
@@ -428,11 +470,90 @@ class FusionCore:
                     if summary is not None:
                         outputs.append(summary)
                     self._active = None
+            elif event.kind == "cancel":
+                if self._active is not None and self._active.fixation.id == fixation.id:
+                    self._active = None  # the start of a pursuit: no summary, not a fixation
+                    self.stats.fixations -= 1
             self._publish()
         return outputs
 
+    def _on_pursuit(self, event: MovementEvent, outputs: list[CoreOutput]) -> None:
+        """Search the frames along a pursuit's path; sum them up in a look at its end."""
+        movement = event.movement
+        if event.kind == "start":
+            self._pursuit = _Active(self._pursuit_summary(movement), None)
+            self._pursuit_movement = movement
+            reset = getattr(self.marker_search, "reset", None)
+            if reset is not None:
+                reset()
+            self.stats.pursuits += 1
+            # The pursuit is known a while after its onset: search the ring's frames since then.
+            for frame in list(self._ring):
+                if frame.t >= movement.onset:
+                    self._search_along(self._pursuit, frame)
+        elif self._pursuit is not None and self._pursuit_movement is not None:
+            if self._pursuit_movement.id != movement.id:
+                return
+            self._pursuit_movement = movement
+            self._pursuit.fixation = self._pursuit_summary(movement)
+            if event.kind == "end":
+                summary = self._summary(self._pursuit, "pursuit", movement)
+                if summary is not None:
+                    outputs.append(summary)
+                self._pursuit = self._pursuit_movement = None
+        self._publish()
+
+    def _pursuit_summary(self, movement: Movement) -> Fixation:
+        """A pursuit as the fixation of its look: id, times, end position, amplitude."""
+        return self._with_camera(
+            Fixation(
+                id=movement.id,
+                onset=movement.onset,
+                offset=movement.offset,
+                duration=movement.duration,
+                x=movement.end_x,
+                y=movement.end_y,
+                dispersion_deg=movement.amplitude_deg,
+                n_samples=movement.n_samples,
+            )
+        )
+
+    def _gaze_at(self, t: float) -> tuple[float, float] | None:
+        """The recent valid gaze sample nearest to time `t`, tracker px (None if none within 0.1 s)."""
+        recent = self._recent
+        if not recent:
+            return None
+        k = bisect.bisect_left(recent, (t, -math.inf, -math.inf))
+        candidates = [recent[i] for i in (k - 1, k) if 0 <= i < len(recent)]
+        nearest = min(candidates, key=lambda sample: abs(sample[0] - t))
+        return (nearest[1], nearest[2]) if abs(nearest[0] - t) <= 0.1 else None
+
+    def _search_along(self, pursuit: _Active, frame: Frame) -> None:
+        """Search one frame of a pursuit in an AOI around the gaze at the frame's time."""
+        if frame.index <= pursuit.last_frame_index:
+            return
+        gaze = self._gaze_at(frame.t)
+        if gaze is None:
+            return
+        pursuit.last_frame_index = frame.index
+        pursuit.last_frame_t = frame.t
+        pursuit.frames_searched += 1
+        self.stats.frames_searched += 1
+        pursuit.aoi = self.aoi_for(*gaze)
+        hit: MarkerHit | None = None
+        if pursuit.aoi is not None and self.marker_search is not None:
+            hits = self.marker_search(frame.image, pursuit.aoi, self.to_camera(*gaze))
+            hit = hits[0] if hits else None
+        pursuit.last_hit = hit
+        if hit is not None:
+            if hit.marker_id not in pursuit.hits:
+                pursuit.hits[hit.marker_id] = []
+                pursuit.first_seen.append(hit.marker_id)
+            pursuit.hits[hit.marker_id].append(hit)
+        self._publish()
+
     def _publish(self) -> None:
-        active = self._active
+        active = self._active or self._pursuit
         if active is None:
             self._state = OverlayState()
         else:
@@ -463,10 +584,10 @@ class FusionCore:
         active.last_hit = hit
         marker = None if hit is None else hit.marker_id
         if hit is not None:
-            if marker not in active.hits:
-                active.hits[marker] = []
-                active.first_seen.append(marker)
-            active.hits[marker].append(hit)
+            if hit.marker_id not in active.hits:
+                active.hits[hit.marker_id] = []
+                active.first_seen.append(hit.marker_id)
+            active.hits[hit.marker_id].append(hit)
         self._publish()
         if active.emitted and marker == active.last_marker:
             return None
@@ -478,8 +599,8 @@ class FusionCore:
         on_marker = len(active.hits[marker]) if marker is not None else 0
         return LookEvent(kind, Look(fixation, hit, frame.t, frame.index, aoi), active.frames_searched, on_marker)
 
-    def _summary(self, active: _Active) -> LookEvent | None:
-        """The end-of-fixation look: the marker on most frames (first seen on ties), mean pose."""
+    def _summary(self, active: _Active, kind: LookKind = "end", pursuit: Movement | None = None) -> LookEvent | None:
+        """The end-of-fixation (or pursuit) look: the marker on most frames (first seen on ties), mean pose."""
         if active.frames_searched == 0:
             return None
         hit: MarkerHit | None = None
@@ -491,7 +612,7 @@ class FusionCore:
         aoi = active.aoi if active.aoi is not None else (0, 0, 0, 0)
         self.stats.looks += 1
         look = Look(active.fixation, hit, active.last_frame_t, active.last_frame_index, aoi)
-        return LookEvent("end", look, active.frames_searched, on_marker)
+        return LookEvent(kind, look, active.frames_searched, on_marker, pursuit)
 
 
 # --- a core as the configuration says -------------------------------------------------------

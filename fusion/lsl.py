@@ -52,8 +52,15 @@ import numpy as np
 from gazefusion.fusion.config import LslConfig
 from gazefusion.fusion.core import CoreOutput, LookEvent
 from gazefusion.fusion.errors import ConfigError, GazefusionError
-from gazefusion.fusion.types import FixationEvent, Frame, LslMarker
-from gazefusion.trackers.lsl import ClockOffset, LslInlet, StreamQuery, import_pylsl, measure_clock_offset
+from gazefusion.fusion.types import FixationEvent, Frame, LslMarker, MarkKind
+from gazefusion.trackers.lsl import (
+    ClockOffset,
+    InletEventKind,
+    LslInlet,
+    StreamQuery,
+    import_pylsl,
+    measure_clock_offset,
+)
 from gazefusion.trackers.types import GazeSample
 
 log = logging.getLogger(__name__)
@@ -470,9 +477,12 @@ class TrialPatterns:
     """
 
     def __init__(self, start: str, end: str) -> None:
-        self._patterns = (("trial_start", re.compile(start)), ("trial_end", re.compile(end)))
+        self._patterns: tuple[tuple[MarkKind, re.Pattern[str]], ...] = (
+            ("trial_start", re.compile(start)),
+            ("trial_end", re.compile(end)),
+        )
 
-    def match(self, text: str) -> tuple[str, str] | None:
+    def match(self, text: str) -> tuple[MarkKind, str] | None:
         """``(kind, trial name)`` for a marker that starts or ends a trial, else None.
 
         Parameters
@@ -529,7 +539,7 @@ class MarkerInlet:
         """Any stream can carry markers; say which one it is."""
         log.info("LSL markers from %r (%s, %d channels)", info.name(), info.type(), info.channel_count())
 
-    def _inlet_event(self, kind: str, data: tuple[tuple[str, object], ...]) -> None:
+    def _inlet_event(self, kind: InletEventKind, data: tuple[tuple[str, object], ...]) -> None:
         if self.on_event is not None:
             fields = dict(data)
             self.on_event(f"lsl_markers_{kind}", str(fields.get("text", fields.get("stream", ""))))
@@ -616,7 +626,7 @@ class LslLink:
         session_name: str | None,
         rate_hz: float,
         about: dict[str, Any],
-        on_marker: Callable[[LslMarker, tuple[str, str] | None], None],
+        on_marker: Callable[[LslMarker, tuple[MarkKind, str] | None], None],
         on_event: Callable[[str, str], None],
         to_camera: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:

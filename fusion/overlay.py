@@ -90,8 +90,8 @@ def draw_overlay(
                 2,
             )
     if "label" in shown and hit is not None:
-        corners = np.asarray(hit.corners, dtype=np.float64).reshape(-1, 2)
-        x0, y0 = int(corners[:, 0].min()), int(corners[:, 1].min())
+        outline = np.asarray(hit.corners, dtype=np.float64).reshape(-1, 2)
+        x0, y0 = int(outline[:, 0].min()), int(outline[:, 1].min())
         label = marker_label(hit.marker_id, hit.position_m)
         (width_px, _), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
         x = min(max(4, x0), out.shape[1] - width_px - 4)  # keep the whole label in the frame

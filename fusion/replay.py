@@ -22,7 +22,7 @@ from gazefusion.fusion.core import CoreOutput, FusionCore, LookEvent, make_core
 from gazefusion.fusion.files import write_yaml_atomic
 from gazefusion.fusion.fixations import make_detector
 from gazefusion.fusion.session import SessionReader, SessionRecorder
-from gazefusion.fusion.types import FixationEvent, Frame
+from gazefusion.fusion.types import FixationEvent, Frame, MovementEvent
 
 RING_LEAD_FRAMES = 40
 """Frames a part of a replay feeds before its own (more than the core's ring of 32)."""
@@ -74,8 +74,11 @@ def split_points(
         first_t = sample.t if first_t is None else first_t
         last_t = sample.t
         for output in core.feed_sample(sample):
-            if isinstance(output, FixationEvent) and output.kind in ("start", "end"):
+            # No cut inside a fixation or a pursuit: each part must give the live run's events.
+            if isinstance(output, FixationEvent) and output.kind in ("start", "end", "cancel"):
                 active = output.kind == "start"
+            elif isinstance(output, MovementEvent) and output.movement.kind == "pursuit":
+                active = output.kind != "end"
         if not active:
             free.append(count)
     points: set[int] = set()

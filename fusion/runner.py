@@ -20,24 +20,33 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from gazefusion.fusion.camera import open_camera
+from gazefusion.fusion.camera import CameraSource, open_camera
 from gazefusion.fusion.camera.recorded import as_jpeg_frame
 from gazefusion.fusion.config import Config
 from gazefusion.fusion.core import CoreOutput, LookEvent, OverlayState, make_core
 from gazefusion.fusion.errors import OutputError
 from gazefusion.fusion.lsl import LslLink
 from gazefusion.fusion.session import SessionRecorder
-from gazefusion.fusion.types import CameraEvent, FixationEvent, Frame, LslMarker, Mark
+from gazefusion.fusion.sources import Inbox, Lane
+from gazefusion.fusion.types import CameraEvent, FixationEvent, Frame, LslMarker, Mark, MarkKind, MovementEvent
 from gazefusion.fusion.version import software_version
-from gazefusion.trackers import open_tracker
+from gazefusion.trackers import Tracker, open_tracker
 from gazefusion.trackers.types import GazeSample, TrackerEvent
 
 log = logging.getLogger(__name__)
 
 
-PipelineEvent = FixationEvent | LookEvent | TrackerEvent | CameraEvent | Mark | LslMarker
+class _Control(NamedTuple):
+    """A request to the worker: a mark, an LSL marker (with the trial it starts or ends), an
+    event record of the LSL parts, a recorder to start recording into, or stop recording (set
+    when done)."""
+
+    value: Mark | tuple[LslMarker, tuple[MarkKind, str] | None] | dict[str, Any] | SessionRecorder | threading.Event
+
+
+PipelineEvent = FixationEvent | MovementEvent | LookEvent | TrackerEvent | CameraEvent | Mark | LslMarker
 
 
 class Runner:
@@ -70,8 +79,8 @@ class Runner:
         hold_s: float = 0.1,
         max_pending_frames: int = 4,
         extra_session: dict[str, Any] | None = None,
-        tracker: Any = None,
-        camera: Any = None,
+        tracker: Tracker | None = None,
+        camera: CameraSource | None = None,
     ) -> None:
         self.config = config
         self._given_tracker = tracker
@@ -80,8 +89,8 @@ class Runner:
         self.max_pending_frames = max_pending_frames
         self.extra_session = extra_session
         self.core = make_core(config)
-        self.camera: Any = None
-        self.tracker: Any = None
+        self.camera: CameraSource | None = None
+        self.tracker: Tracker | None = None
         self.recorder: SessionRecorder | None = None
         self.lsl: LslLink | None = None
         self.error: BaseException | None = None
@@ -91,15 +100,17 @@ class Runner:
         self.looks_seen = 0
         self.fixations_seen = 0
         self.started_at = math.nan
-        self._tap: Any = None
-        self._tap_dropped = 0
+        self._inbox: Inbox[GazeSample | Frame | TrackerEvent | CameraEvent | _Control] = Inbox()
+        self._control = self._inbox.lane("control", 100_000)
+        self._tracker_lane: Lane[GazeSample] | None = None
+        self._frame_lane: Lane[Frame] | None = None
+        self._frames_dropped = 0
         self._stop = threading.Event()
         self._done = threading.Event()
         self._worker: threading.Thread | None = None
         self._lock = threading.Lock()
         self._callbacks: list[Callable[[PipelineEvent], None]] = []
         self._queues: list[queue.Queue[PipelineEvent | None]] = []
-        self._control: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._frames_by_index: dict[int, Frame] = {}
         self._tracker_ended_at: float | None = None
         self._input_t = math.nan
@@ -120,15 +131,18 @@ class Runner:
                 self.config.tracker.spec, self.config.tracker, self.config.screen
             )
             self.tracker.open()
+            self._tracker_lane = self.tracker.attach(self._inbox)
             if self._given_camera is not None or self.config.camera.source != "none":
                 self.camera = self._given_camera or open_camera(self.config.camera.source, self.config.camera)
-                # The tap before the start: not even the first frame is missed.
-                self._tap = self.camera.tap(self.config.camera.recorder_queue_frames)
+                # Attached before the start: not even the first frame is missed.
+                self._frame_lane = self.camera.attach(
+                    self._inbox, self.config.camera.recorder_queue_frames, events=True
+                )
                 self.camera.start()
                 if self.camera.size is not None:
                     self.core.set_camera_size(self.camera.size)
             if self.config.lsl.outlets or self.config.lsl.markers:
-                self.lsl = self._open_lsl()
+                self.lsl = self._open_lsl(self.tracker)
             if self.config.record.dir:
                 self.recorder = SessionRecorder(self.config.record.dir, self.config, extra=self.extra_session)
                 self._note_lsl(self.recorder)
@@ -146,30 +160,39 @@ class Runner:
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop the worker (it feeds what is buffered, ends the fixation in progress), close all."""
         self._stop.set()
+        self._inbox.wake()
         if self._worker is not None:
             self._worker.join(timeout_s)
         self._close_sources()
 
-    def _open_lsl(self) -> LslLink:
+    def _open_lsl(self, tracker: Tracker) -> LslLink:
         """The run's LSL outlets and marker inlet (``lsl`` section)."""
         session = Path(self.config.record.dir).name if self.config.record.dir else None
         (width, height), (width_mm, height_mm) = self.config.screen.size_px, self.config.screen.size_mm
         about = {
             "software": f"gazefusion {software_version()}",
             "session": session or "",
-            "tracker": getattr(self.tracker, "description", ""),
+            "tracker": tracker.description,
             "screen_px": f"{width}x{height}",
             "screen_mm": f"{width_mm}x{height_mm}",
         }
         return LslLink(
             self.config.lsl,
             session,
-            float(self.tracker.sample_rate_hz),
+            float(tracker.sample_rate_hz),
             about,
-            lambda marker, trial: self._control.put(("lsl_marker", (marker, trial))),
-            lambda kind, text: self._control.put(("event", {"kind": kind, "t": time.monotonic(), "text": text})),
+            self._on_lsl_marker,
+            self._on_lsl_event,
             self.core.points_to_camera,
         )
+
+    def _on_lsl_marker(self, marker: LslMarker, trial: tuple[MarkKind, str] | None) -> None:
+        """A marker from the LSL marker stream (its thread): to the worker, in order with the marks."""
+        self._control.put(_Control((marker, trial)))
+
+    def _on_lsl_event(self, kind: str, text: str) -> None:
+        """The marker stream lost, found again or unusable (its thread): into events.jsonl."""
+        self._control.put(_Control({"kind": kind, "t": time.monotonic(), "text": text}))
 
     def _note_lsl(self, recorder: SessionRecorder) -> None:
         """Put the LSL streams and clock offsets into session.yaml."""
@@ -250,7 +273,7 @@ class Runner:
 
     # --- control from other threads ----------------------------------------------------------
 
-    def mark(self, text: str, kind: str = "mark") -> None:
+    def mark(self, text: str, kind: MarkKind = "mark") -> None:
         """Mark an event: into events.jsonl, and to the tracker as a message (``send_message``).
 
         Parameters
@@ -260,7 +283,7 @@ class Runner:
         kind : {"mark", "trial_start", "trial_end"}
             What it marks. (default: "mark")
         """
-        self._control.put(("mark", Mark(time.monotonic(), text, kind)))
+        self._control.put(_Control(Mark(time.monotonic(), text, kind)))
 
     def start_recording(self, directory: str | Path) -> None:
         """Start recording into a new session folder (replacing no running recording).
@@ -273,12 +296,12 @@ class Runner:
         if self.recorder is not None and self.recorder.active:
             raise OutputError(f"already recording into {self.recorder.directory}: stop_recording() first")
         recorder = SessionRecorder(directory, self.config, extra=self.extra_session)
-        self._control.put(("start", recorder))
+        self._control.put(_Control(recorder))
 
     def stop_recording(self, timeout_s: float = 5.0) -> None:
         """Stop the running recording (its files are closed and complete)."""
         done = threading.Event()
-        self._control.put(("stop", done))
+        self._control.put(_Control(done))
         if self._worker is not None and self._worker.is_alive():
             done.wait(timeout_s)
         elif self.recorder is not None:
@@ -309,29 +332,22 @@ class Runner:
         try:
             while True:
                 stopping = self._stop.is_set()
-                got = False
-                for _ in range(4096):
-                    sample = self.tracker.get_sample(timeout_s=0)
-                    if sample is None:
-                        break
-                    samples.append(sample)
-                    last_sample_t = sample.t
-                    got = True
-                if self._tap is not None:
-                    while (frame := self._tap.get(timeout_s=0)) is not None:
-                        frames.append(frame)
-                        last_frame_t = frame.t
-                        got = True
-                self._side_channels()
+                item = self._inbox.get(timeout_s=0 if stopping else self._wait_s(samples, frames))
+                while item is not None:
+                    if isinstance(item, GazeSample):
+                        samples.append(item)
+                        last_sample_t = item.t
+                    elif isinstance(item, Frame):
+                        frames.append(item)
+                        last_frame_t = item.t
+                    else:
+                        self._side_event(item)
+                    item = self._inbox.get(timeout_s=0)
+                self._count_dropped_frames()
                 ended = self._ended(samples, frames)
-                now = time.monotonic()
-                horizon = now - self.hold_s
-                if self._tap is None:
-                    horizon = math.inf
-                else:
-                    horizon = max(horizon, min(last_sample_t, last_frame_t))
-                if stopping or ended:
-                    horizon = math.inf
+                horizon = math.inf
+                if self._frame_lane is not None and not (stopping or ended):
+                    horizon = max(time.monotonic() - self.hold_s, min(last_sample_t, last_frame_t))
                 while samples or frames:
                     take_sample = bool(samples) and (not frames or samples[0].t <= frames[0].t)
                     head_t = samples[0].t if take_sample else frames[0].t
@@ -348,16 +364,12 @@ class Runner:
                         late = frame.t < last_fed_t
                         self._feed_frame(frame, skip=behind or late)
                         last_fed_t = max(last_fed_t, frame.t)
+                if self.recorder is not None:
+                    self.recorder.tick()
                 if self.lsl is not None and self.lsl.outlets is not None:
                     self.lsl.outlets.flush(force=False)  # a chunk per stream, every chunk_s at most
                 if stopping or ended:
                     break
-                if not got:
-                    sample = self.tracker.get_sample(timeout_s=0.005)
-                    if sample is not None:
-                        samples.append(sample)
-                        last_sample_t = sample.t
-            self._side_channels()
             for output in self.core.finish():
                 self._output(output)
         except BaseException as exc:  # reported in the caller's thread by raise_error()
@@ -372,18 +384,33 @@ class Runner:
             for subscriber in queues:
                 subscriber.put(None)
 
+    def _wait_s(self, samples: deque[GazeSample], frames: deque[Frame]) -> float | None:
+        """How long the worker may block on the inbox: until the oldest held input is due, the
+        recorder's next flush, or a look whether the inputs ended; None: until something comes."""
+        waits: list[float] = []
+        heads = [queue[0].t for queue in (samples, frames) if queue]
+        if heads:
+            waits.append(max(0.0, min(heads) + self.hold_s - time.monotonic()))
+        if self.recorder is not None:
+            waits.append(max(0.05, self.config.record.flush_every_s))
+        if self.lsl is not None and self.lsl.outlets is not None:
+            waits.append(self.lsl.outlets.chunk_s)
+        if self._tracker_lane is not None and self._tracker_lane.closed:
+            waits.append(0.1)  # the tracker ended: the camera's end or its silence ends the run
+        return min(waits) if waits else None
+
     def _ended(self, samples: deque[GazeSample], frames: deque[Frame]) -> bool:
         """Whether the inputs have run out: the tracker ended (a replay), and the camera too
         (a finite source) or has sent nothing for a second since."""
-        if not self.tracker.finished or samples:
+        if self._tracker_lane is None or not self._tracker_lane.finished or samples:
             return False
         now = time.monotonic()
         if self._tracker_ended_at is None:
             self._tracker_ended_at = now
-        if self.camera is None:
+        if self.camera is None or self._frame_lane is None:
             return True
         if self.camera.finished:
-            return self._tap is None or len(self._tap) == 0
+            return self._frame_lane.finished
         return now - max(self._tracker_ended_at, frames[-1].t if frames else -math.inf) > 1.0
 
     def _feed_sample(self, sample: GazeSample) -> None:
@@ -420,7 +447,7 @@ class Runner:
     def _output(self, output: CoreOutput) -> None:
         if isinstance(output, LookEvent):
             self.looks_seen += 1
-        elif output.kind == "end":
+        elif isinstance(output, FixationEvent) and output.kind == "end":
             self.fixations_seen += 1
         if self.recorder is not None:
             self.recorder.write(output)
@@ -428,76 +455,69 @@ class Runner:
             self.lsl.outlets.push_output(output, self._input_t)
         self._emit(output)
 
-    def _side_channels(self) -> None:
-        """Tracker and camera events, marks, recorder requests: recorded and passed on."""
+    def _side_event(self, item: TrackerEvent | CameraEvent | _Control) -> None:
+        """A tracker or camera event, a mark or a recording request: recorded and passed on, in order."""
         recorder = self.recorder
         outlets = self.lsl.outlets if self.lsl is not None else None
-        while (event := self.tracker.get_event(timeout_s=0)) is not None:
-            if event.kind in ("stall", "resume", "restart"):
-                log.warning("tracker %s%s", event.kind, f": {event.raw}" if event.raw else "")
+        if isinstance(item, TrackerEvent | CameraEvent):
+            if isinstance(item, TrackerEvent) and item.kind in ("stall", "resume", "restart"):
+                log.warning("tracker %s%s", item.kind, f": {item.raw}" if item.raw else "")
             if recorder is not None:
-                recorder.write(event)
-            if outlets is not None and event.kind not in ("raw", "message"):
-                outlets.push_event(f"tracker_{event.kind}", event.raw or str(event.get("text", "")), event.t)
-            self._emit(event)
-        if self.camera is not None:
-            for t, kind, text in self.camera.pop_events():
-                camera_event = CameraEvent(t, kind, text)
-                if recorder is not None:
-                    recorder.write(camera_event)
-                if outlets is not None:
-                    outlets.push_event(f"camera_{kind}", text, t)
-                self._emit(camera_event)
-        if self._tap is not None and self._tap.dropped > self._tap_dropped:
+                recorder.write(item)
+            if outlets is not None and isinstance(item, CameraEvent):
+                outlets.push_event(f"camera_{item.kind}", item.text, item.t)
+            elif outlets is not None and isinstance(item, TrackerEvent) and item.kind not in ("raw", "message"):
+                outlets.push_event(f"tracker_{item.kind}", item.raw or str(item.get("text", "")), item.t)
+            self._emit(item)
+        elif isinstance(item.value, Mark):
+            mark = item.value
+            self._mark(mark, mark.text if mark.kind == "mark" else f"{mark.kind} {mark.text}")
+        elif isinstance(item.value, tuple):
+            # An LSL marker is recorded and passed on; one that starts or ends a trial is that mark too.
+            marker, trial = item.value
+            self._mark(marker, marker.text)
+            if trial is not None:
+                self._mark(Mark(marker.t, trial[1], trial[0]), f"{trial[0]} {trial[1]}")
+        elif isinstance(item.value, dict):
             if recorder is not None:
-                recorder.write_event(
-                    {
-                        "kind": "frames_dropped",
-                        "t": time.monotonic(),
-                        "count": self._tap.dropped - self._tap_dropped,
-                        "text": "the core worker fell behind the camera; these frames are in neither the recording nor the core",
-                    }
-                )
-            self._tap_dropped = self._tap.dropped
-        while True:  # marks and recording requests, in the order they were made
-            try:
-                action, value = self._control.get_nowait()
-            except queue.Empty:
-                break
-            if action == "mark":
-                self._mark(value, value.text if value.kind == "mark" else f"{value.kind} {value.text}")
-            elif action == "lsl_marker":
-                # Every marker is recorded and passed on; one that starts or ends a trial is that mark too.
-                marker, trial = value
-                self._mark(marker, marker.text)
-                if trial is not None:
-                    self._mark(Mark(marker.t, trial[1], trial[0]), f"{trial[0]} {trial[1]}")
-            elif action == "event":
-                if recorder is not None:
-                    recorder.write_event(value)
-            elif action == "start":
-                self._close_recorder()
-                self.recorder = recorder = value
-                self._note_lsl(value)
-            else:
-                self._close_recorder()
-                self.recorder = recorder = None
-                value.set()
-        if recorder is not None:
-            recorder.tick()
+                recorder.write_event(item.value)
+        elif isinstance(item.value, SessionRecorder):
+            self._close_recorder()
+            self.recorder = item.value
+            self._note_lsl(item.value)
+        else:
+            self._close_recorder()
+            self.recorder = None
+            item.value.set()
+
+    def _count_dropped_frames(self) -> None:
+        """Frames the camera's lane refused since the last look (the worker fell behind): recorded."""
+        lane = self._frame_lane
+        if lane is None or lane.dropped <= self._frames_dropped:
+            return
+        if self.recorder is not None:
+            self.recorder.write_event(
+                {
+                    "kind": "frames_dropped",
+                    "t": time.monotonic(),
+                    "count": lane.dropped - self._frames_dropped,
+                    "text": "the core worker fell behind the camera; these frames are in neither the recording nor the core",
+                }
+            )
+        self._frames_dropped = lane.dropped
 
     def _mark(self, mark: Mark | LslMarker, message: str) -> None:
         """A mark or LSL marker: to the tracker as `message`, into the recording, to the events
         outlet (an LSL marker is on LSL already) and to subscribers."""
         try:
+            assert self.tracker is not None
             self.tracker.send_message(message)
         except Exception as exc:  # a mark must never stop the run
             log.debug("send_message failed: %s", exc)
         if self.recorder is not None:
             self.recorder.write(mark)
-        outlets = self.lsl.outlets if self.lsl is not None else None
-        if outlets is not None and isinstance(mark, Mark):
-            outlets.push_event(mark.kind, mark.text, mark.t)
+        if self.lsl is not None and self.lsl.outlets is not None and isinstance(mark, Mark):
+            self.lsl.outlets.push_event(mark.kind, mark.text, mark.t)
         self._emit(mark)
 
     def _close_recorder(self) -> None:
@@ -519,7 +539,7 @@ class Runner:
         if self.camera is not None:
             camera = self.camera.stats()
             summary["camera_reconnects"] = camera.reconnects
-            summary["frames_dropped"] = self._tap.dropped if self._tap is not None else 0
+            summary["frames_dropped"] = self._frame_lane.dropped if self._frame_lane is not None else 0
         if self.tracker is not None:
             tracker = self.tracker.stats()
             summary["tracker_stalls"] = tracker.stalls

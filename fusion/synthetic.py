@@ -362,7 +362,10 @@ def degrade(
         ok, data = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
         if not ok:
             raise ValueError("JPEG encoding failed")
-        out = cv2.imdecode(data, cv2.IMREAD_UNCHANGED).reshape(image.shape)
+        decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        if decoded is None:
+            raise ValueError("JPEG decoding failed")
+        out = decoded.reshape(image.shape)
     return out
 
 
@@ -379,7 +382,8 @@ def _contrasting_colour(rng: np.random.Generator, image: np.ndarray, point: tupl
     y = min(max(point[1], 0), image.shape[0] - 1)
     under = float(image[y, x].mean())
     level = rng.uniform(0, 60) if under > 128 else rng.uniform(195, 255)
-    return tuple(int(np.clip(level + rng.uniform(-40, 40), 0, 255)) for _ in range(3))
+    blue, green, red = (int(np.clip(level + rng.uniform(-40, 40), 0, 255)) for _ in range(3))
+    return blue, green, red
 
 
 def _random_shape(rng: np.random.Generator, image: np.ndarray, design: int) -> None:

@@ -29,7 +29,7 @@ class Frame(NamedTuple):
         The JPEG bytes as received, for MJPEG and snapshot sources; None otherwise.
     """
 
-    index: int
+    index: int  # type: ignore[assignment]  # a field named like tuple.index
     t: float
     t_source: float
     image: np.ndarray

@@ -159,8 +159,8 @@ def camera_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def real_server(tmp_path: Path, camera_clip: Path) -> Iterator[Callable[..., ServerProcess]]:
     """Start real camera servers for a test: ``real_server("motion", auth="digest")``,
-    ``real_server("rtsp")``, ``real_server("vlc")``, ``real_server("tcp")``; all stopped after it."""
-    from tests.fusion.camera.servers import GstRtspServer, GstTcpServer, MotionServer, VlcMjpegServer
+    ``real_server("rtsp")``, ``real_server("vlc")``, ``real_server("vlc-rtsp")``, ``real_server("tcp")``; all stopped after it."""
+    from tests.fusion.camera.servers import GstRtspServer, GstTcpServer, MotionServer, VlcMjpegServer, VlcRtspServer
 
     started: list[ServerProcess] = []
 
@@ -174,6 +174,8 @@ def real_server(tmp_path: Path, camera_clip: Path) -> Iterator[Callable[..., Ser
             server = GstRtspServer(folder, **options)  # type: ignore[arg-type]
         elif kind == "vlc":
             server = VlcMjpegServer(folder, camera_clip)
+        elif kind == "vlc-rtsp":
+            server = VlcRtspServer(folder, camera_clip)
         elif kind == "tcp":
             server = GstTcpServer(folder, **options)  # type: ignore[arg-type]
         else:

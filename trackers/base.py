@@ -9,21 +9,28 @@ demand), and hands them out in order with :meth:`Tracker.get_sample` /
 tracker clock, duplicates, out-of-order samples, restarts (the tracker clock jumping back)
 and stalls (a silent stream, found by :meth:`Tracker._check_stall`).
 
+A tracker is a :class:`~gazefusion.fusion.sources.BackgroundSource`, as a camera is: its
+threads, its typed events (:class:`~gazefusion.trackers.types.TrackerEvent`). Its samples go
+to its own bounded buffer, or, once :meth:`Tracker.attach` gave it a lane of an
+:class:`~gazefusion.fusion.sources.Inbox` (the runner's), into that lane.
+
 Subclasses implement ``_open``, ``_close``, ``_start`` and ``_stop`` and feed samples with
-``_push_sample`` and events with ``_push_event``; a pull source sets ``_pull_mode`` and
-implements ``_pull``.
+``_push_sample`` and events with ``_event``; a pull source sets ``_pull_mode`` and
+implements ``_pull`` (attached to an inbox, a pump thread pulls it, waiting for room rather
+than dropping).
 """
 
 from __future__ import annotations
 
 import math
-import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from gazefusion.fusion.errors import TrackerError
+from gazefusion.fusion.sources import BackgroundSource, Inbox, Lane
 from gazefusion.trackers.types import EyeGaze, GazeSample, TrackerEvent, TrackerStats
 
 
@@ -32,7 +39,7 @@ def _same(a: float, b: float) -> bool:
     return a == b or (a != a and b != b)
 
 
-class Tracker:
+class Tracker(BackgroundSource[TrackerEvent]):
     """Base class of every gaze source.
 
     Parameters
@@ -73,15 +80,15 @@ class Tracker:
         restart_after_s: float = 0.5,
         clock_resolution_s: float = 1e-6,
     ) -> None:
+        super().__init__(self.description)
         self.sample_rate_hz = float(sample_rate_hz)
-        self.events_dropped = 0
         self._capacity = int(queue_samples)
         self._watchdog_s = watchdog_s
         self._restart_after_s = restart_after_s
         self._clock_resolution_s = clock_resolution_s
         self._cond = threading.Condition(threading.Lock())
         self._buffer: deque[GazeSample] = deque()
-        self._events: queue.Queue[TrackerEvent] = queue.Queue(maxsize=10_000)
+        self._lane: Lane[GazeSample] | None = None
         self._latest: GazeSample | None = None
         self._last: GazeSample | None = None
         self._last_arrival = math.nan
@@ -92,7 +99,6 @@ class Tracker:
         self._closed = False
         self._streaming = False
         self._state_lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
         self._received = self._malformed = self._dropped = self._gaps = 0
         self._duplicates = self._out_of_order = self._restarts = self._stalls = self._reconnects = 0
 
@@ -131,6 +137,8 @@ class Tracker:
                     self._close()
             finally:
                 self._streaming = False
+                if self._lane is not None:
+                    self._lane.close()  # releases a pump waiting for room
                 self._join_threads()
                 with self._cond:
                     self._source_done = True
@@ -146,6 +154,8 @@ class Tracker:
             self._stalled = False
             self._start()
             self._streaming = True
+            if self._pull_mode and self._lane is not None:
+                self._spawn(self._pump, "gazefusion-tracker-pump")
 
     def stop_streaming(self) -> None:
         """Stop the sample stream; samples already buffered stay readable."""
@@ -228,20 +238,32 @@ class Tracker:
         """The newest sample received (for display), whether or not it was taken yet."""
         return self._latest
 
-    def get_event(self, timeout_s: float | None = 0) -> TrackerEvent | None:
-        """The next tracker-side event (fixation, calibration, restart, stall, raw line).
+    def attach(self, inbox: Inbox[Any], limit: int | None = None) -> Lane[GazeSample]:
+        """Push every sample and event from now on into `inbox` (instead of this tracker's buffer).
 
         Parameters
         ----------
-        timeout_s : float or None
-            Seconds to wait; 0 does not wait; None waits indefinitely. (default: 0)
+        inbox : Inbox
+            Where the samples and the events go, each through a lane of their own.
+        limit : int or None
+            Samples waiting at most: beyond it a new sample is dropped and counted in
+            ``stats().dropped`` (a pull source waits instead); None: ``queue_samples``, or 4096
+            for a pull source. (default: None)
+
+        Returns
+        -------
+        Lane
+            The samples' lane (``finished`` once the stream ended and its samples were taken).
         """
-        try:
-            if timeout_s == 0:
-                return self._events.get_nowait()
-            return self._events.get(timeout=timeout_s)
-        except queue.Empty:
-            return None
+        lane: Lane[GazeSample] = inbox.lane(
+            f"tracker {self.description}", limit or (4096 if self._pull_mode else self._capacity)
+        )
+        self.attach_events(inbox.lane(f"tracker {self.description} events", 10_000))
+        with self._cond:
+            self._lane = lane
+            if self._source_done:
+                lane.close()
+        return lane
 
     def send_message(self, text: str) -> None:
         """Put a marker text into the tracker's recording (here: a ``"message"`` event).
@@ -251,7 +273,7 @@ class Tracker:
         text : str
             The message, one line.
         """
-        self._push_event(TrackerEvent(time.monotonic(), "message", (("text", text),)))
+        self._event(TrackerEvent(time.monotonic(), "message", (("text", text),)))
 
     def stats(self) -> TrackerStats:
         """Counters since the tracker was opened."""
@@ -281,17 +303,17 @@ class Tracker:
         self._last_arrival = sample.t
         if self._stalled:
             self._stalled = False
-            self._push_event(TrackerEvent(sample.t, "resume"))
+            self._event(TrackerEvent(sample.t, "resume"))
         last = self._last
         dt = math.nan if last is None else sample.tracker_t - last.tracker_t
-        if dt == dt:  # nan: no previous sample, or no tracker clock to keep books by
+        if last is not None and dt == dt:  # nan: no previous sample, or no tracker clock to keep books by
             if dt == 0.0 and _same(sample.x, last.x) and _same(sample.y, last.y) and _same(sample.pupil, last.pupil):
                 self._duplicates += 1
                 return
             if dt < 0.0:
                 if -dt > self._restart_after_s:
                     self._restarts += 1
-                    self._push_event(
+                    self._event(
                         TrackerEvent(sample.t, "restart", (("from_s", last.tracker_t), ("to_s", sample.tracker_t)))
                     )
                 else:
@@ -319,6 +341,13 @@ class Tracker:
         if advance:
             self._last = sample
         self._latest = sample
+        lane = self._lane
+        if lane is not None:
+            if lane.put(sample, block=self._pull_mode):
+                self._received += 1
+            elif not lane.closed:
+                self._dropped += 1
+            return
         with self._cond:
             if len(self._buffer) >= self._capacity:
                 self._dropped += 1
@@ -326,12 +355,6 @@ class Tracker:
             self._buffer.append(sample)
             self._received += 1
             self._cond.notify()
-
-    def _push_event(self, event: TrackerEvent) -> None:
-        try:
-            self._events.put_nowait(event)
-        except queue.Full:
-            self.events_dropped += 1
 
     def _count_malformed(self, n: int = 1) -> None:
         self._malformed += n
@@ -349,24 +372,21 @@ class Tracker:
         ):
             self._stalled = True
             self._stalls += 1
-            self._push_event(TrackerEvent(now, "stall", (("silent_s", now - self._last_arrival),)))
+            self._event(TrackerEvent(now, "stall", (("silent_s", now - self._last_arrival),)))
 
     def _end_of_stream(self) -> None:
         """The source has no more samples (replay ran out)."""
         with self._cond:
             self._source_done = True
             self._cond.notify_all()
+        if self._lane is not None:
+            self._lane.close()
 
-    def _start_thread(self, target: Callable[[], None], name: str) -> None:
-        thread = threading.Thread(target=target, name=name, daemon=True)
-        self._threads.append(thread)
-        thread.start()
-
-    def _join_threads(self) -> None:
-        for thread in self._threads:
-            if thread is not threading.current_thread():
-                thread.join(timeout=5.0)
-        self._threads.clear()
+    def _pump(self) -> None:
+        """Pull mode, attached to an inbox: pull until the end, waiting for room in the lane."""
+        while self._streaming and not self._source_done and not self._closed:
+            if not self._pull():
+                self._end_of_stream()
 
     # ------------------------------------------------------------------ to implement
     def _open(self) -> None:

@@ -33,7 +33,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from gazefusion.fusion.config import ScreenConfig, TrackerConfig
 from gazefusion.fusion.errors import GazefusionError, TrackerError
@@ -43,6 +43,9 @@ from gazefusion.trackers.types import EyeGaze, GazeSample, TrackerEvent
 
 log = logging.getLogger(__name__)
 
+InletEventKind = Literal["lost", "reconnect", "error"]
+"""What an :class:`LslInlet` reports: its stream lost, found again, or found unusable."""
+
 QUERY_PROPERTIES = ("name", "type", "source_id")
 """Stream properties a spec or a marker option may resolve by (``PROP=VALUE``; a bare value is a name)."""
 
@@ -51,6 +54,12 @@ _PULL_TIMEOUT_S = 0.05
 _CHUNK_SAMPLES = 1024
 # A sample's stamp on the LSL clock lies before its arrival, by the producer's latency; a
 # stamp later than the arrival (beyond clock-correction noise) or this much earlier is not.
+# The clock correction follows LSL's estimates at most this fast (s per s): a real drift
+# between two machines' clocks is tens of ppm, while one estimate differs from the next by
+# up to hundreds of µs under load, which applied at once would jolt the sample times. A
+# difference beyond _CORRECTION_JUMP_S (a clock reset) is taken at once.
+_CORRECTION_SLEW = 1e-4
+_CORRECTION_JUMP_S = 0.01
 _STAMP_WINDOW_S = 5.0
 _STAMP_SLACK_S = 0.002
 
@@ -247,6 +256,21 @@ NORMALISED_UNITS = frozenset({"normalized", "normalised", "norm", "screencoords"
 PIXEL_UNITS = frozenset({"pixels", "pixel", "px", "screen px"})
 
 
+_ROLES = (
+    "x",
+    "y",
+    "left_x",
+    "left_y",
+    "right_x",
+    "right_y",
+    "pupil",
+    "left_pupil",
+    "right_pupil",
+    "valid",
+    "confidence",
+)
+
+
 class GazeLayout(NamedTuple):
     """Where the parts of a gaze sample are in a stream's channels (0-based indices, None: absent).
 
@@ -285,13 +309,38 @@ class GazeLayout(NamedTuple):
     unit: str = "px"
     origin: str = "top-left"
 
-    def roles(self) -> dict[str, int]:
-        """The channel index of every role the layout fills."""
-        return {
-            role: index
-            for role, index in self._asdict().items()
-            if role not in ("producer", "unit", "origin") and index is not None
-        }
+    @classmethod
+    def of(cls, producer: str, roles: dict[str, int], unit: str = "px", origin: str = "top-left") -> GazeLayout:
+        """A layout from its roles' channel indices (a role not given is absent).
+
+        Parameters
+        ----------
+        producer : str
+            Which mapping found it.
+        roles : dict
+            Role (``x``, ``left_pupil`` …) to channel index.
+        unit : {"px", "normalized"}
+            The gaze unit. (default: "px")
+        origin : {"top-left", "bottom-left"}
+            Where normalised (0, 0) is. (default: "top-left")
+        """
+        get = roles.get
+        return cls(
+            producer,
+            get("x"),
+            get("y"),
+            get("left_x"),
+            get("left_y"),
+            get("right_x"),
+            get("right_y"),
+            get("pupil"),
+            get("left_pupil"),
+            get("right_pupil"),
+            get("valid"),
+            get("confidence"),
+            unit,
+            origin,
+        )
 
     @property
     def has_gaze(self) -> bool:
@@ -327,7 +376,7 @@ def _tobii_pro(channels: Sequence[Channel]) -> GazeLayout | None:
     )
     if roles is None or channels[roles["left_x"]].unit not in NORMALISED_UNITS:
         return None
-    return GazeLayout("tobii-pro", unit="normalized", origin="top-left", **roles)
+    return GazeLayout.of("tobii-pro", roles, "normalized", "top-left")
 
 
 def _pupil_capture(channels: Sequence[Channel]) -> GazeLayout | None:
@@ -338,7 +387,7 @@ def _pupil_capture(channels: Sequence[Channel]) -> GazeLayout | None:
     if roles is None:
         return None
     eyes = _by_label(channels, right_pupil="diameter0_3d", left_pupil="diameter1_3d") or {}
-    return GazeLayout("pupil-capture", unit="normalized", origin="bottom-left", **roles, **eyes)
+    return GazeLayout.of("pupil-capture", {**roles, **eyes}, "normalized", "bottom-left")
 
 
 def _gazefusion(channels: Sequence[Channel]) -> GazeLayout | None:
@@ -348,7 +397,7 @@ def _gazefusion(channels: Sequence[Channel]) -> GazeLayout | None:
     if roles is None:
         return None
     pupil = _by_label(channels, pupil="pupil") or {}
-    return GazeLayout("gazefusion", unit="px", **roles, **pupil)
+    return GazeLayout.of("gazefusion", {**roles, **pupil})
 
 
 _XDF_ROLES = {
@@ -375,7 +424,7 @@ def _xdf(channels: Sequence[Channel]) -> GazeLayout | None:
         role = _XDF_ROLES.get((channel.kind, channel.eye or "both"))
         if role is not None and role not in roles:
             roles[role] = index
-    layout = GazeLayout("xdf", **roles)
+    layout = GazeLayout.of("xdf", roles)
     if not layout.has_gaze:
         return None
     gaze_channel = channels[next(roles[r] for r in ("x", "left_x", "right_x") if r in roles)]
@@ -434,13 +483,13 @@ def gaze_layout(channels: Sequence[Channel], channel_count: int, config: Tracker
                     f"tracker.lsl_channels.{role}: no channel labelled {ref!r} in LSL stream {stream} "
                     f"(its labels: {', '.join(labels) or 'none'})"
                 )
-        layout = GazeLayout("configuration", **roles)
+        layout = GazeLayout.of("configuration", roles)
         gaze = next((roles[r] for r in ("x", "left_x", "right_x") if r in roles), None)
         unit = channels[gaze].unit if channels and gaze is not None else ""
         layout = layout._replace(unit="normalized" if unit in NORMALISED_UNITS else "px")
     else:
         names = list(PRODUCERS) if config.lsl_producer == "auto" else [config.lsl_producer]
-        found = next((layout for name in names if (layout := PRODUCERS[name](channels)) is not None), None)
+        found = next((found for name in names if (found := PRODUCERS[name](channels)) is not None), None)
         if found is None:
             described = f"labels {', '.join(labels)}" if channels else "no <channels> description"
             which = "a known producer's" if config.lsl_producer == "auto" else f"the {config.lsl_producer} layout's"
@@ -562,7 +611,7 @@ class LslInlet:
 
     The ``lsl:`` tracker and the marker inlet read through it. :meth:`open` resolves the
     stream and connects; :meth:`pull` returns the samples that came, their time stamps on
-    this host's LSL clock (the inlet's ``time_correction()`` added, refreshed every few
+    this host's LSL clock (the inlet's ``time_correction()`` added, re-read every few
     seconds), and while the stream is lost looks for it again under the same query: a stream
     with the channel count and format it had is used again (a ``reconnect`` event), another
     shape is not (an ``error`` event, once per stream).
@@ -591,7 +640,7 @@ class LslInlet:
         wanted: str,
         timeout_s: float,
         prepare: Callable[[Any], None],
-        on_event: Callable[[str, tuple[tuple[str, object], ...]], None],
+        on_event: Callable[[InletEventKind, tuple[tuple[str, object], ...]], None],
         error: type[GazefusionError] = TrackerError,
     ) -> None:
         self.query = query
@@ -602,6 +651,8 @@ class LslInlet:
         self.error = error
         self.info: Any = None
         self.correction_s = 0.0
+        self.estimate_s = 0.0
+        self._slewed_at = 0.0
         self.reconnects = 0
         self.pylsl: ModuleType | None = None
         self._inlet: Any = None
@@ -633,8 +684,9 @@ class LslInlet:
             ) from None
         self.info = full
         self._shape = (full.channel_count(), full.channel_format())
-        self.correction_s = self._correction(inlet, self.timeout_s)
-        self._next_correction = time.monotonic() + _CORRECTION_EVERY_S
+        self.correction_s = self.estimate_s = self._correction(inlet, self.timeout_s)
+        self._slewed_at = time.monotonic()
+        self._next_correction = self._slewed_at + _CORRECTION_EVERY_S
         return inlet
 
     def _correction(self, inlet: Any, timeout_s: float) -> float:
@@ -643,8 +695,8 @@ class LslInlet:
             value = float(inlet.time_correction(timeout=timeout_s))
         except Exception as exc:  # pylsl's TimeoutError / LostError: keep the last estimate
             log.debug("LSL time correction unavailable: %s", exc)
-            return self.correction_s
-        return value if math.isfinite(value) else self.correction_s
+            return self.estimate_s
+        return value if math.isfinite(value) else self.estimate_s
 
     def pull(self, timeout_s: float = _PULL_TIMEOUT_S) -> tuple[list[Any], list[float]]:
         """The samples that came and their corrected time stamps ([] while lost).
@@ -676,10 +728,21 @@ class LslInlet:
             return [], []
         now = time.monotonic()
         if now >= self._next_correction:
-            self.correction_s = self._correction(self._inlet, 0.0)
+            self.estimate_s = self._correction(self._inlet, 0.0)
             self._next_correction = now + _CORRECTION_EVERY_S
+        self._slew(now)
         correction = self.correction_s
         return rows, [stamp + correction for stamp in stamps]
+
+    def _slew(self, now: float) -> None:
+        """Move the applied correction toward LSL's latest estimate, at most ``_CORRECTION_SLEW``."""
+        error = self.estimate_s - self.correction_s
+        step = _CORRECTION_SLEW * (now - self._slewed_at)
+        self._slewed_at = now
+        if abs(error) > _CORRECTION_JUMP_S or abs(error) <= step:
+            self.correction_s = self.estimate_s
+        else:
+            self.correction_s += math.copysign(step, error)
 
     def _lost(self) -> None:
         self._lost_at = time.monotonic()
@@ -794,17 +857,17 @@ class LslTracker(Tracker):
             f"{rate}) from {info.hostname() or '?'}, read as {layout.producer}"
         )
 
-    def _on_inlet(self, kind: str, data: tuple[tuple[str, object], ...]) -> None:
+    def _on_inlet(self, kind: InletEventKind, data: tuple[tuple[str, object], ...]) -> None:
         if kind == "reconnect":
             self._count_reconnect()
-        self._push_event(TrackerEvent(time.monotonic(), kind, data))
+        self._event(TrackerEvent(time.monotonic(), kind, data))
 
     def _open(self) -> None:
         self.inlet.open()
 
     def _start(self) -> None:
         if not self._threads:
-            self._start_thread(self._receive, "gazefusion-lsl")
+            self._spawn(self._receive, "gazefusion-lsl")
 
     def _close(self) -> None:
         self._closed = True
@@ -844,7 +907,7 @@ class LslTracker(Tracker):
                 "not on the LSL clock; sample times are arrival times"
             )
             log.warning(text)
-            self._push_event(TrackerEvent(now, "error", (("text", text),)))
+            self._event(TrackerEvent(now, "error", (("text", text),)))
 
 
 @TRACKER_KINDS.register("lsl", help="lsl:NAME|lsl:type=TYPE|lsl:source_id=ID[?timeout=S&producer=P]")

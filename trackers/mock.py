@@ -125,7 +125,7 @@ class ScriptedTracker(Tracker):
         self._t0, self._first = time.monotonic(), self._index
         self._run.set()
         if self.realtime and not self._threads:
-            self._start_thread(self._produce, "gazefusion-mock")
+            self._spawn(self._produce, "gazefusion-mock")
 
     def _stop(self) -> None:
         self._run.clear()
@@ -206,7 +206,7 @@ class ReplayTracker(Tracker):
     def _start(self) -> None:
         self._run.set()
         if not self._pull_mode and not self._threads:
-            self._start_thread(self._produce, "gazefusion-replay")
+            self._spawn(self._produce, "gazefusion-replay")
 
     def _stop(self) -> None:
         self._run.clear()
@@ -238,7 +238,7 @@ class ReplayTracker(Tracker):
                     time.sleep(delay)
                 self._push_sample(sample._replace(t=time.monotonic()))
         except GazefusionError as exc:
-            self._push_event(TrackerEvent(time.monotonic(), "error", (("text", str(exc)),)))
+            self._event(TrackerEvent(time.monotonic(), "error", (("text", str(exc)),)))
         self._end_of_stream()
 
     def tracker_time(self) -> float:
@@ -347,7 +347,7 @@ class MouseTracker(Tracker):
     def _start(self) -> None:
         self._run.set()
         if not self._threads:
-            self._start_thread(self._produce, "gazefusion-mouse")
+            self._spawn(self._produce, "gazefusion-mouse")
 
     def _stop(self) -> None:
         self._run.clear()

@@ -16,18 +16,19 @@ import logging
 import math
 import threading
 import time
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 
 from gazefusion.fusion.config import CameraConfig
 from gazefusion.fusion.errors import CameraError, GazefusionError
 from gazefusion.fusion.registry import Registry
-from gazefusion.fusion.types import Frame
+from gazefusion.fusion.sources import BackgroundSource, Inbox, Lane
+from gazefusion.fusion.types import CameraEvent, CameraEventKind, Frame
 
 log = logging.getLogger("gazefusion.camera")
 
@@ -134,66 +135,12 @@ class CameraStats:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
-class FrameTap:
-    """Every frame of a source, in order, through a bounded queue (for a recorder).
-
-    A full queue drops the new frame and counts it in `dropped`: the reader never waits.
-
-    Parameters
-    ----------
-    maxsize : int
-        Frames the queue holds. (default: 256)
-    """
-
-    def __init__(self, maxsize: int = 256) -> None:
-        self._queue: collections.deque[Frame] = collections.deque()
-        self._maxsize = maxsize
-        self._cond = threading.Condition()
-        self._closed = False
-        self.dropped = 0
-
-    def _put(self, frame: Frame) -> bool:
-        with self._cond:
-            if len(self._queue) >= self._maxsize:
-                self.dropped += 1
-                return False
-            self._queue.append(frame)
-            self._cond.notify()
-            return True
-
-    def _close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-    @property
-    def closed(self) -> bool:
-        """Whether the source has stopped (frames still queued can be taken)."""
-        return self._closed
-
-    def __len__(self) -> int:
-        return len(self._queue)
-
-    def get(self, timeout_s: float | None = None) -> Frame | None:
-        """The next frame, waiting up to `timeout_s` (None: until one comes or the source closes).
-
-        Parameters
-        ----------
-        timeout_s : float or None
-            Longest wait, s; 0 does not wait. (default: None)
-
-        Returns
-        -------
-        Frame or None
-            None after the timeout, or once the source is closed and the queue is empty.
-        """
-        with self._cond:
-            if not self._cond.wait_for(lambda: self._queue or self._closed, timeout_s):
-                return None
-            return self._queue.popleft() if self._queue else None
+FrameTap = Inbox[Frame]
+"""A recorder tap: every frame of a source from the tap on, in order, through a bounded lane
+(a full lane drops the new frame and counts it in ``dropped``; the reader never waits)."""
 
 
-class CameraSource(ABC):
+class CameraSource(BackgroundSource[CameraEvent]):
     """A camera: connect with `start`, read the newest frame with `latest`, stop with `close`.
 
     Parameters
@@ -211,18 +158,16 @@ class CameraSource(ABC):
     reconnects_on_loss: bool = True
 
     def __init__(self, name: str, config: CameraConfig, decoder: Decoder | None = None) -> None:
-        self.name = name
+        super().__init__(name)
         self.config = config
-        self._decoder = decoder
         self._stop = threading.Event()
+        self._decoder = decoder
         self._cond = threading.Condition()
         self._latest: Frame | None = None
         self._latest_seen = True
         self._consumer_seen = False
         self._next_index = 0
-        self._taps: list[FrameTap] = []
-        self._events: list[tuple[float, str, str]] = []
-        self._threads: list[threading.Thread] = []
+        self._taps: list[Lane[Frame]] = []
         self._pending: collections.deque[tuple[bytes, float, float]] = collections.deque()
         self._pending_cond = threading.Condition()
         self._decoding = False
@@ -273,9 +218,9 @@ class CameraSource(ABC):
             raise
         self._started = True
         self._connected = True
-        self._spawn(self._reader_main, "reader")
+        self._spawn(self._reader_main, "camera-reader")
         if self._decoder is not None:
-            self._spawn(self._decoder_main, "decoder")
+            self._spawn(self._decoder_main, "camera-decoder")
         return self
 
     def close(self) -> None:
@@ -284,16 +229,13 @@ class CameraSource(ABC):
         self._disconnect()
         with self._pending_cond:
             self._pending_cond.notify_all()
-        for thread in self._threads:
-            if thread is not threading.current_thread():
-                thread.join(timeout=self.config.read_timeout_s + 1.0)
-        self._threads.clear()
+        self._join_threads(self.config.read_timeout_s + 1.0)
         self._connected = False
         with self._cond:
             self._finished = True
             self._cond.notify_all()
         for tap in self._taps:
-            tap._close()
+            tap.close()
 
     def __enter__(self) -> CameraSource:
         return self.start()
@@ -350,12 +292,38 @@ class CameraSource(ABC):
         maxsize : int or None
             Queue length; None takes ``config.recorder_queue_frames``. (default: None)
         """
-        tap = FrameTap(maxsize or self.config.recorder_queue_frames)
-        with self._cond:
-            self._taps.append(tap)
-            if self._finished:
-                tap._close()  # nothing will come: get() must not wait for it
+        tap: FrameTap = Inbox()
+        self.attach(tap, maxsize)
         return tap
+
+    def attach(self, inbox: Inbox[Any], limit: int | None = None, events: bool = False) -> Lane[Frame]:
+        """Push every frame from now on into `inbox`, through a lane of its own (and, with `events`,
+        every event through another).
+
+        Parameters
+        ----------
+        inbox : Inbox
+            Where the frames go.
+        limit : int or None
+            Frames waiting at most before new ones are dropped (counted in ``tap_dropped``);
+            None takes ``config.recorder_queue_frames``. (default: None)
+        events : bool
+            Push the events into `inbox` too, instead of keeping them for ``pop_events``.
+            (default: False)
+
+        Returns
+        -------
+        Lane
+            The frames' lane (``finished`` once the source ended and its frames were taken).
+        """
+        lane: Lane[Frame] = inbox.lane(f"camera {self.name}", limit or self.config.recorder_queue_frames)
+        if events:
+            self.attach_events(inbox.lane(f"camera {self.name} events", 10_000))
+        with self._cond:
+            self._taps.append(lane)
+            if self._finished:
+                lane.close()  # nothing will come: a consumer must not wait for it
+        return lane
 
     def stats(self) -> CameraStats:
         """The figures so far."""
@@ -382,17 +350,6 @@ class CameraSource(ABC):
             **counts,
         )
 
-    def pop_events(self) -> list[tuple[float, str, str]]:
-        """Outage and reconnection events since the last call: (host time s, kind, text).
-
-        Kinds: ``"outage"`` (the connection was lost; its time is when the stream was last
-        known good), ``"reconnect"`` (a frame came again), ``"stale"`` (buffered frames from
-        before a stall were dropped), ``"end"`` (the source has no more frames).
-        """
-        with self._cond:
-            events, self._events = self._events, []
-        return events
-
     # -- for subclasses -------------------------------------------------------------------
     def _publish(self, image: np.ndarray, t: float, t_source: float = math.nan, jpeg: bytes | None = None) -> Frame:
         """Number a decoded frame, put it in the slot and into every tap."""
@@ -412,7 +369,7 @@ class CameraSource(ABC):
             taps = list(self._taps)
             self._cond.notify_all()
         for tap in taps:
-            if not tap._put(frame):
+            if not tap.put(frame):
                 with self._cond:
                     self._counts["tap_dropped"] += 1
         return frame
@@ -450,22 +407,19 @@ class CameraSource(ABC):
             with self._cond:
                 self._counts["skipped"] += skipped
 
-    def _event(self, kind: str, text: str, t: float | None = None) -> None:
-        with self._cond:
-            self._events.append((time.monotonic() if t is None else t, kind, text))
+    def _report(self, kind: CameraEventKind, text: str, t: float | None = None) -> None:
+        """An outage, a reconnection, stale frames dropped or the end, as a :class:`CameraEvent`
+        (see ``pop_events``); `t` is when it happened, None: now."""
+        self._event(CameraEvent(time.monotonic() if t is None else t, kind, text))
 
     def _count_stale(self, count: int, reason: str) -> None:
         """Frames dropped as stale: counted, and recorded as one ``stale`` event."""
         with self._cond:
             self._counts["stale"] += count
         log.info("camera %s: dropped %d stale frame%s (%s)", self.name, count, "" if count == 1 else "s", reason)
-        self._event("stale", f"{count} frame{'' if count == 1 else 's'} dropped: {reason}")
+        self._report("stale", f"{count} frame{'' if count == 1 else 's'} dropped: {reason}")
 
     # -- threads ------------------------------------------------------------------------
-    def _spawn(self, target: Callable[[], None], role: str) -> None:
-        thread = threading.Thread(target=target, name=f"camera-{role}", daemon=True)
-        self._threads.append(thread)
-        thread.start()
 
     def _decoder_main(self) -> None:
         decode = self._decoder
@@ -529,7 +483,7 @@ class CameraSource(ABC):
                     max_wait_s=self.config.reconnect_max_s,
                 )
                 log.warning("camera %s: connection lost (%s); reconnecting", self.name, reason)
-                self._events.append((outage.began, "outage", reason))
+                self._report("outage", reason, outage.began)
             else:
                 log.debug("camera %s: the new connection brought no frame (%s)", self.name, reason)
                 outage.connected_at = None
@@ -559,11 +513,11 @@ class CameraSource(ABC):
         self._counts["reconnects"] += 1
         outage_s = time.monotonic() - outage.began
         log.warning("camera %s: reconnected after %.1f s (%d attempts)", self.name, outage_s, outage.attempts)
-        self._events.append((time.monotonic(), "reconnect", f"after {outage_s:.1f} s, {outage.attempts} attempts"))
+        self._report("reconnect", f"after {outage_s:.1f} s, {outage.attempts} attempts")
 
     def _end(self, reason: str) -> None:
         self._connected = False
-        self._event("end", reason)
+        self._report("end", reason)
         log.info("camera %s: %s", self.name, reason)
         # let the decoder finish what it holds before consumers are told there is no more
         if self._decoder is not None:
@@ -573,4 +527,4 @@ class CameraSource(ABC):
             self._finished = True
             self._cond.notify_all()
         for tap in self._taps:
-            tap._close()
+            tap.close()

@@ -42,7 +42,7 @@ class FrameRecord(NamedTuple):
         Gaze samples fed before it; -1 for a frame not processed, -2 where not recorded.
     """
 
-    index: int
+    index: int  # type: ignore[assignment]  # a field named like tuple.index
     t: float
     t_source: float
     offset: int

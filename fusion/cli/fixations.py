@@ -18,11 +18,33 @@ from gazefusion.fusion.config import ScreenConfig, load_config
 from gazefusion.fusion.errors import ConfigError, FileFormatError, OutputError
 from gazefusion.fusion.fixations import DETECTORS, describe_params, make_detector
 from gazefusion.fusion.geometry import ScreenGeometry
-from gazefusion.fusion.session.tables import TABLES, fixation_row
+from gazefusion.fusion.session.tables import TABLES, fixation_cells
 from gazefusion.fusion.tables import TableReader, TableWriter, parse_float
+from gazefusion.fusion.types import DetectorEvent, FixationEvent
 
 FIXATIONS = TABLES["fixations.tsv"]
 """The fixations table, as sessions have it."""
+# --events all: one row per event, as REMoDNaV's and pymovements' event tables (kind first).
+EVENT_COLUMNS = (
+    "kind",
+    "id",
+    "onset",
+    "offset",
+    "duration",
+    "x",
+    "y",
+    "dispersion_deg",
+    "start_x",
+    "start_y",
+    "end_x",
+    "end_y",
+    "amplitude_deg",
+    "peak_velocity_deg_s",
+    "mean_velocity_deg_s",
+    "direction_deg",
+    "n_samples",
+)
+MOVEMENT_KINDS = ("saccade", "pso", "pursuit", "blink")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +63,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="detector parameter in degrees/seconds, repeatable (listed below)",
+    )
+    parser.add_argument(
+        "--events",
+        choices=("fixations", "all"),
+        default="fixations",
+        help="fixations: the fixations table; all: one table of every event with a kind column "
+        "(fixation, saccade, pso, pursuit, blink; the latter four from ivdt) (default: fixations)",
     )
     parser.add_argument("--screen-px", metavar="WxH", help="screen size, px")
     parser.add_argument("--screen-mm", metavar="WxH", help="screen size, mm")
@@ -98,6 +127,14 @@ def _warn(message: str) -> None:
     print(f"gazefusion: warning: {message}", file=sys.stderr)
 
 
+def _event_row(event: DetectorEvent) -> dict[str, object]:
+    if isinstance(event, FixationEvent):
+        f = event.fixation
+        return {"kind": "fixation", **{name: getattr(f, name) for name in FIXATIONS.names if name in EVENT_COLUMNS}}
+    m = event.movement
+    return {name: getattr(m, name) for name in EVENT_COLUMNS if hasattr(m, name)}
+
+
 def run(args: argparse.Namespace) -> int:
     """Detect the fixations of one gaze table; prints a one-line summary."""
     config = load_config(args.config)
@@ -111,9 +148,23 @@ def run(args: argparse.Namespace) -> int:
     rows = valid_rows = 0
     first_skipped = 0
     fixations = []
+    movements = dict.fromkeys(MOVEMENT_KINDS, 0)
+    every_event = args.events == "all"
     out = Path(args.out)
+
+    def write(events: list[DetectorEvent]) -> None:
+        for event in events:
+            if event.kind != "end":
+                continue
+            if isinstance(event, FixationEvent):
+                fixations.append(event.fixation.duration)
+                writer.write(_event_row(event) if every_event else fixation_cells(event.fixation))
+            elif every_event:
+                movements[event.movement.kind] += 1
+                writer.write(_event_row(event))
+
     try:
-        writer = TableWriter(out, FIXATIONS.names, flush_every_s=0.5)
+        writer = TableWriter(out, EVENT_COLUMNS if every_event else FIXATIONS.names, flush_every_s=0.5)
     except OSError as exc:
         raise OutputError(f"cannot write {out}: {exc.strerror}") from None
     with writer:
@@ -132,14 +183,9 @@ def run(args: argparse.Namespace) -> int:
                 first_skipped = first_skipped or rows
             elif valid and x == x and y == y:
                 valid_rows += 1
-            for event in events:
-                if event.kind == "end":
-                    writer.write(fixation_row(event))
-                    fixations.append(event.fixation.duration)
-        for event in detector.flush():
-            if event.kind == "end":
-                writer.write(fixation_row(event))
-                fixations.append(event.fixation.duration)
+            if events:
+                write(events)
+        write(detector.flush())
     if detector.skipped_samples:
         _warn(f"skipped {detector.skipped_samples} row(s) whose t did not increase (first: data row {first_skipped})")
     if rows and not valid_rows:
@@ -147,8 +193,9 @@ def run(args: argparse.Namespace) -> int:
     elif not rows:
         _warn(f"{gaze} has a header but no samples: no fixations")
     mean_ms = 1000 * sum(fixations) / len(fixations) if fixations else 0.0
+    others = "".join(f", {count} {kind}s" for kind, count in movements.items() if every_event)
     print(
-        f"{len(fixations)} fixations (mean {mean_ms:.0f} ms) from {rows} samples ({valid_rows} valid) "
+        f"{len(fixations)} fixations (mean {mean_ms:.0f} ms){others} from {rows} samples ({valid_rows} valid) "
         f"with {method} -> {out}"
     )
     return 0

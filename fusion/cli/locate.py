@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -48,9 +49,10 @@ def run(args: argparse.Namespace) -> int:
     markers_path = args.markers or config.markers.file
     if not markers_path:
         raise ConfigError("no marker library: give --markers MARKERS.yaml (a YAML list of {id, image, width_m})")
-    requested = None
+    requested: tuple[int, int, int, int] | None = None
     if args.roi is not None:
-        requested = tuple(int(round(v)) for v in parse_numbers(args.roi, 4, "--roi", "X,Y,W,H"))
+        x, y, w, h = (int(round(v)) for v in parse_numbers(args.roi, 4, "--roi", "X,Y,W,H"))
+        requested = (x, y, w, h)
         if requested[2] <= 0 or requested[3] <= 0:
             raise ConfigError(f"--roi {args.roi}: width and height must be positive")
     gaze = None
@@ -133,7 +135,7 @@ def parse_numbers(text: str, count: int, flag: str, form: str) -> list[float]:
     return values
 
 
-def print_table(detections: list[dict], image: str, size: tuple[int, int], camera: str) -> None:
+def print_table(detections: list[dict[str, Any]], image: str, size: tuple[int, int], camera: str) -> None:
     """A readable table of the detections."""
     print(f"{image}: {size[0]}x{size[1]}, camera {camera}")
     if not detections:

@@ -77,19 +77,21 @@ def run(args: argparse.Namespace) -> int:
     report = stats.as_dict()
     report.pop("connected")
     report["frames"] = received
-    span_s = last.t - first.t if first is not None and last is not None else 0.0
-    report["fps"] = (last.index - first.index) / span_s if span_s > 0 else math.nan
-    report = {"source": redact_url(args.source), **{key: report[key] for key in _FIELDS}}
+    fps = math.nan
+    if first is not None and last is not None and last.t > first.t:
+        fps = (last.index - first.index) / (last.t - first.t)
+    report["fps"] = fps
+    shown: dict[str, object] = {"source": redact_url(args.source), **{key: report[key] for key in _FIELDS}}
     if args.json:
         print(
             json.dumps(
-                {k: (None if math.isnan(v) else round(v, 3)) if isinstance(v, float) else v for k, v in report.items()}
+                {k: (None if math.isnan(v) else round(v, 3)) if isinstance(v, float) else v for k, v in shown.items()}
             )
         )
     else:
-        for key, value in report.items():
-            shown = f"{value:.2f}" if isinstance(value, float) else str(value)
-            print(f"{key:<18} {shown}")
+        for key, value in shown.items():
+            text = f"{value:.2f}" if isinstance(value, float) else str(value)
+            print(f"{key:<18} {text}")
     if received < args.frames:
         raise CameraError(
             f"camera {redact_url(args.source)}: only {received} of {args.frames} frames "

@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 # them equal). Sources, files and the recording folder are filled in at run time.
 DEMO_CONFIG: dict[str, Any] = {
     "screen": {"size_px": [1920, 1080], "size_mm": [531.0, 299.0], "distance_mm": 650.0},
-    "fixations": {"method": "ivt", "params": {}},
+    "fixations": {"method": "ivdt", "params": {}},
     "aoi": {"size_deg": 4.5},
     "markers": {"n_features": 1000, "min_inliers": 12},
     "camera": {"connect_timeout_s": 5.0},
@@ -241,8 +241,8 @@ def run_demo(
                 if event.kind == "start":
                     starts[event.fixation.id] = now
                 return
-            if not isinstance(event, LookEvent):
-                return
+            if not isinstance(event, LookEvent) or event.kind == "pursuit":
+                return  # the demo's eye fixates; the summary compares fixations with the truth
             look = event.look
             fixation = look.fixation
             hit = look.hit

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -279,7 +279,7 @@ class DemoScene:
         save_intrinsics(self.intrinsics, path)
         return path
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The scene's description for ``scene.yaml``: markers at rest, sway, camera."""
         markers = []
         rest = self.truth_at_rest()

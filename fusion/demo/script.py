@@ -177,7 +177,7 @@ class DemoGaze:
             if order[0] == previous and len(order) > 1:
                 order[0], order[-1] = order[-1], order[0]
             for marker_id in order:
-                centre = tuple(float(v) for v in rest[marker_id].centre_px)
+                centre = (float(rest[marker_id].centre_px[0]), float(rest[marker_id].centre_px[1]))
                 visits.append(Visit(marker_id, centre, self._screen(centre), rng.uniform(*fixation_s)))
                 if rng.random() < look_away_probability:
                     spot = self.scene.look_away_px[away_index % len(self.scene.look_away_px)]
@@ -217,7 +217,7 @@ class DemoGaze:
             return x, y, valid
         index = self._visit_index(t_s)
         # Follow the target as the camera sways: shift by how far it moved from its rest px.
-        moved = self.scene.project(self._anchors[index], self.scene_time(t_s))
+        moved = self.scene.project(list(self._anchors[index]), self.scene_time(t_s))
         dx, dy = np.subtract(self._screen((float(moved[0]), float(moved[1]))), self.visits[index].screen_px)
         return x + float(dx), y + float(dy), True
 

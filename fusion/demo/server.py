@@ -57,7 +57,7 @@ class ServerStats(NamedTuple):
 
 
 class _Published(NamedTuple):
-    index: int
+    index: int  # type: ignore[assignment]  # a field named like tuple.index
     t_scene: float
     jpeg: bytes
 

@@ -175,7 +175,7 @@ def summarise(
                 true = mean_truth(scene, spec.id, 0.0, scene_duration_s, 31)
             markers.append(MarkerSummary(spec.id, 0, 0.0, None, true, math.nan, math.nan))
             continue
-        reported = np.mean([r.position_m for r in mine], axis=0)
+        reported = np.mean([r.position_m for r in mine if r.position_m is not None], axis=0)
         true = np.mean([mean_truth(scene, spec.id, r.onset_s, r.offset_s) for r in mine], axis=0)
         error_m = float(np.linalg.norm(reported - true))
         markers.append(

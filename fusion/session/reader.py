@@ -27,6 +27,7 @@ SESSION_FILES: tuple[str, ...] = (
     "fixations.tsv",
     "looks.tsv",
     "events.jsonl",
+    "pursuits.tsv",
 )
 """The files of a session folder (each table has a JSON sidecar beside it)."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import errno
+import functools
 import json
 import logging
 import math
@@ -135,7 +136,7 @@ class SessionRecorder:
         self._guard("session.yaml", lambda: write_yaml_atomic(self.directory / "session.yaml", self._header))
         for spec in TABLES.values():
             if media or not spec.media:
-                self._guard(spec.file, lambda spec=spec: self._open_table(spec))
+                self._guard(spec.file, functools.partial(self._open_table, spec))
             if spec is FRAMES and media:
                 self._guard("video.mjpeg", self._open_video)
         self._guard("events.jsonl", self._open_events)
@@ -199,7 +200,7 @@ class SessionRecorder:
             writer = self._tables.get(spec.file)
             row = spec.row(record) if writer is not None and spec.row is not None else None
             if writer is not None and row is not None:
-                self._guard(spec.file, lambda writer=writer, row=row: writer.write(row))
+                self._guard(spec.file, functools.partial(writer.write, row))
         to_event = next((make for kind, make in EVENTS.items() if isinstance(record, kind)), None)
         if to_event is not None:
             self.write_event(to_event(record))

@@ -24,7 +24,16 @@ import numpy as np
 from gazefusion.fusion.camera.recorded import FRAME_COLUMNS
 from gazefusion.fusion.core import LookEvent
 from gazefusion.fusion.files import write_bytes_atomic
-from gazefusion.fusion.types import CameraEvent, FixationEvent, Frame, LslMarker, Mark
+from gazefusion.fusion.types import (
+    CameraEvent,
+    Fixation,
+    FixationEvent,
+    Frame,
+    LslMarker,
+    Mark,
+    Movement,
+    MovementEvent,
+)
 from gazefusion.trackers.gazetable import GAZE_COLUMNS, sample_to_row
 from gazefusion.trackers.types import GazeSample, TrackerEvent
 
@@ -217,9 +226,11 @@ TABLES[FRAMES.file] = FRAMES
 )
 def fixation_row(event: FixationEvent) -> Row | None:
     """A fixation's row at its end event; None for its start and updates."""
-    if event.kind != "end":
-        return None
-    f = event.fixation
+    return fixation_cells(event.fixation) if event.kind == "end" else None
+
+
+def fixation_cells(f: Fixation) -> list[Any]:
+    """A fixation's cells in the fixations table's column order."""
     return [f.id, f.onset, f.offset, f.duration, f.x, f.y, f.cam_x, f.cam_y, f.dispersion_deg, f.n_samples]
 
 
@@ -239,7 +250,7 @@ def fixation_row(event: FixationEvent) -> Row | None:
         Column("ry", "Rodrigues vector, y", "rad"),
         Column("rz", "Rodrigues vector, z", "rad"),
         Column("inliers", "Feature correspondences consistent with the homography"),
-        Column("kind", "first, change or end"),
+        Column("kind", "first, change or end; pursuit for the summary of a pursuit's frames"),
         Column("frame_index", "The frame's index"),
         Column("reprojection_px", "RMS reprojection error of the inliers under the pose", "px"),
         Column("pose_ambiguous", "1 where the planar pose had two near-equal solutions (tilt uncertain)"),
@@ -252,13 +263,16 @@ def fixation_row(event: FixationEvent) -> Row | None:
         Column("aoi_h", "The AOI box's height", "px"),
         Column("frames_searched", "Frames of this fixation searched so far"),
         Column("frames_on_marker", "Of those, frames on which this look's marker was found"),
+        Column("pursuit_id", "The pursuit of a pursuit look (its fixation_id is then empty)"),
     ],
 )
 def look_row(event: LookEvent) -> Row:
-    """A look's row (pose columns empty for a look at nothing)."""
+    """A look's row (pose columns empty for a look at nothing; a pursuit's look names its pursuit)."""
     look = event.look
+    pursuit = event.kind == "pursuit"
     row: dict[str, Any] = {
-        "fixation_id": look.fixation.id,
+        "fixation_id": "" if pursuit else look.fixation.id,
+        "pursuit_id": look.fixation.id if pursuit else "",
         "t": look.t,
         "marker": "",
         "kind": event.kind,
@@ -293,7 +307,42 @@ def look_row(event: LookEvent) -> Row:
     return row
 
 
+PURSUIT_COLUMNS: tuple[Column, ...] = (
+    Column("id", "Running number from 1"),
+    Column("onset", "First sample's time, on the clock of gaze.tsv's t", "s"),
+    Column("offset", "Last sample's time", "s"),
+    Column("duration", "offset - onset plus one sample interval", "s"),
+    Column("start_x", "Gaze at the first sample, tracked screen", "px"),
+    Column("start_y", "Gaze at the first sample, tracked screen", "px"),
+    Column("end_x", "Gaze at the last sample, tracked screen", "px"),
+    Column("end_y", "Gaze at the last sample, tracked screen", "px"),
+    Column("amplitude_deg", "Distance from the start to the end position", "deg"),
+    Column("mean_velocity_deg_s", "Mean sample velocity", "deg/s"),
+    Column("peak_velocity_deg_s", "Largest sample velocity", "deg/s"),
+    Column("direction_deg", "Direction from start to end, counter-clockwise from rightward (90 = up)", "deg"),
+    Column("n_samples", "Gaze samples in the pursuit"),
+)
+
+
+@table("pursuits.tsv", MovementEvent, "Every smooth pursuit, at its end (detector ivdt).", PURSUIT_COLUMNS)
+def pursuit_row(event: MovementEvent) -> Row | None:
+    """A pursuit's row at its end event; None for other movements and for starts and updates."""
+    if event.kind != "end" or event.movement.kind != "pursuit":
+        return None
+    return _movement_fields(event.movement)
+
+
+def _movement_fields(movement: Movement) -> dict[str, Any]:
+    return {column.name: getattr(movement, column.name) for column in PURSUIT_COLUMNS}
+
+
 # --- events.jsonl ------------------------------------------------------------------------------
+
+
+@event(MovementEvent)
+def movement_record(item: MovementEvent) -> dict[str, Any]:
+    """``pursuit_start``, ``pursuit_update``, ``pursuit_end``, ``saccade_end``, ``pso_end``, ``blink_end``."""
+    return {"kind": f"{item.movement.kind}_{item.kind}", "t": item.t, **_movement_fields(item.movement)}
 
 
 @event(LookEvent)
@@ -307,7 +356,7 @@ def look_record(item: LookEvent) -> dict[str, Any]:
 
 @event(FixationEvent)
 def fixation_record(item: FixationEvent) -> dict[str, Any]:
-    """``fixation_start``, ``fixation_update`` or ``fixation_end``, with the fixation as known then."""
+    """``fixation_start``, ``fixation_update``, ``fixation_end`` or ``fixation_cancel``, with the fixation as known then."""
     f = item.fixation
     return {
         "kind": f"fixation_{item.kind}",

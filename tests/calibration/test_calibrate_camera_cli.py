@@ -75,6 +75,7 @@ def test_json_summary(rendered_views, tmp_path: Path, capsys) -> None:
     assert len(summary["dist_coeffs"]) == 5
 
 
+@pytest.mark.slow
 def test_a_view_by_another_lens_is_rejected_and_named(rendered_views, tmp_path: Path, capsys) -> None:
     """One view taken zoomed out (another focal length and distortion) does not fit the others."""
     folder = _copy_views(rendered_views, tmp_path / "views", 10)

@@ -28,6 +28,7 @@ def board_server(rendered_views, mjpeg_server):
     return start
 
 
+@pytest.mark.slow
 def test_live_calibration_end_to_end(board_server, tmp_path: Path, capsys) -> None:
     server = board_server()
     out, saved = tmp_path / "camera.yaml", tmp_path / "views"

@@ -103,6 +103,7 @@ def test_the_servers_calibration_needs_an_iviewx_tracker() -> None:
             run_tracker_calibration(tracker, VIEW, HeadlessPresenter())
 
 
+@pytest.mark.slow
 def test_calibration_through_the_simulator_over_udp_with_a_real_camera(ffmpeg_camera, tmp_path: Path, capsys) -> None:
     out = tmp_path / "mapping.yaml"
     code = main(

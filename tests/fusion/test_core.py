@@ -12,7 +12,7 @@ from gazefusion.fusion.core import FusionCore, LookEvent, mean_hit
 from gazefusion.fusion.errors import CalibrationError
 from gazefusion.fusion.fixations import make_detector
 from gazefusion.fusion.geometry import ScreenGeometry
-from gazefusion.fusion.types import FixationEvent, Frame, MarkerHit
+from gazefusion.fusion.types import FixationEvent, Frame, MarkerHit, MovementEvent
 from gazefusion.trackers.types import GazeSample
 
 GEOMETRY = ScreenGeometry(1920, 1080, 531.0, 299.0, 650.0)
@@ -219,3 +219,64 @@ def test_the_detector_clock_follows_a_drifting_tracker_clock():
     # within the arrival jitter and a few samples, not 0.12 s off as a fixed offset would leave it.
     expected_onset = plan[-int(0.5 * RATE_HZ)].t * 1.001
     assert abs(ends[-1].fixation.onset - expected_onset) < 0.03
+
+
+def pursuit_plan(seed: int = 2) -> tuple[list[GazeSample], list[Frame], object]:
+    """Fixate (300, 540) for 0.6 s, follow a target moving right at 400 px/s (about 11 deg/s)
+    for 1.5 s, fixate where it stopped; frames carry their index in pixel (0, 0)."""
+    rng = np.random.default_rng(seed)
+    samples = []
+    t0 = 10.0
+    for k in range(int(2.8 * RATE_HZ)):
+        t = t0 + k / RATE_HZ
+        moved = min(max(t - t0 - 0.6, 0.0), 1.5) * 400.0
+        samples.append(GazeSample(t, t, 300.0 + moved + rng.normal(0, 0.3), 540.0 + rng.normal(0, 0.3), True))
+    frames = []
+    for i in range(int(2.8 * FPS)):
+        image = np.zeros((CAMERA[1], CAMERA[0], 3), np.uint8)
+        image[0, 0, 0] = i
+        frames.append(Frame(i, t0 + i / FPS + 0.001, math.nan, image))
+    still = box_search({"sign": (0.0, 200.0, 15.0, 280.0)})  # beside the first fixation, a distractor
+
+    def search(image, aoi, gaze_xy):
+        # "car" is where the moving target is at this frame's time; the full-screen mapping
+        # shows the 640x480 image 1440 px wide in the middle of the 1920 px screen.
+        t = frames[int(image[0, 0, 0])].t
+        x = (300.0 + min(max(t - t0 - 0.6, 0.0), 1.5) * 400.0 - 240.0) / 2.25
+        hits = still(image, aoi, gaze_xy) + box_search({"car": (x - 25.0, 215.0, x + 25.0, 265.0)})(image, aoi, gaze_xy)
+        return sorted(hits, key=lambda hit: not hit.contains_gaze)
+
+    return samples, frames, search
+
+
+def test_a_pursuit_on_a_moving_marker_is_a_look_at_it() -> None:
+    samples, frames, search = pursuit_plan()
+    core = FusionCore(make_detector("ivdt", GEOMETRY), GEOMETRY, marker_search=search)
+    outputs = run_core(core, samples, frames)
+    pursuits = [o for o in outputs if isinstance(o, MovementEvent) and o.movement.kind == "pursuit"]
+    assert [o.kind for o in pursuits][0] == "start" and [o.kind for o in pursuits][-1] == "end"
+    pursuit = pursuits[-1].movement
+    assert pursuit.onset == pytest.approx(10.6, abs=0.1) and pursuit.offset == pytest.approx(12.1, abs=0.25)
+    looks = [o for o in outputs if isinstance(o, LookEvent) and o.kind == "pursuit"]
+    assert len(looks) == 1
+    look = looks[0]
+    assert look.pursuit == pursuit and look.marker_id == "car"
+    # Found on the frames along the path (from the pursuit's onset, out of the ring, on).
+    assert look.frames_searched >= 0.8 * (pursuit.offset - pursuit.onset) * FPS
+    assert look.frames_on_marker >= 0.8 * look.frames_searched
+    assert look.fixation.id == pursuit.id and look.fixation.x == pytest.approx(pursuit.end_x)
+    # Before it and after it, fixations on the car standing still.
+    ends = [o for o in outputs if isinstance(o, LookEvent) and o.kind == "end"]
+    assert [end.marker_id for end in ends] == ["car", "car"]
+    assert core.stats.pursuits == 1 and core.stats.fixations == 2
+
+
+def test_a_cancelled_fixation_gets_no_look_summary() -> None:
+    samples, frames, search = pursuit_plan()
+    # Right after a saccade the target moves off: the fixation the I-VT stages start is cancelled.
+    jump = [s._replace(x=s.x + (200.0 if s.t >= 10.55 else 0.0)) for s in samples if s.t >= 10.3]
+    core = FusionCore(make_detector("ivdt", GEOMETRY), GEOMETRY, marker_search=search)
+    outputs = run_core(core, jump, frames[9:])
+    cancelled = {o.fixation.id for o in outputs if isinstance(o, FixationEvent) and o.kind == "cancel"}
+    summaries = {o.fixation.id for o in outputs if isinstance(o, LookEvent) and o.kind == "end"}
+    assert not cancelled & summaries

@@ -27,7 +27,7 @@ def test_keys_quit_pause_toggle_layers_and_mark(display):
         assert layer in display.layers
     display._key(ord("m"))
     display._key(ord("m"))
-    marks = [display.pipeline.runner._control.get_nowait()[1].text for _ in range(2)]
+    marks = [display.pipeline.runner._inbox.get(0).value.text for _ in range(2)]
     assert marks == ["key mark 1", "key mark 2"]
     assert display._key(ord("q")) is False and display._key(27) is False
 

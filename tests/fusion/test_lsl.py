@@ -380,8 +380,8 @@ def test_a_gaze_table_played_as_an_lsl_stream_is_recorded_as_the_table_and_gives
     assert len(recorded) == len(rows)
     for got, sent, stamp in zip(recorded, rows, stamps):
         assert _same(got.x, sent.x) and _same(got.y, sent.y) and got.valid == sent.valid
-        # The correction is re-estimated every 2 s; on one machine its estimates differ by µs.
-        assert got.tracker_t == pytest.approx(stamp + correction, abs=2e-4)
+        # The applied correction follows LSL's estimates at most 100 µs per s (6 s here).
+        assert got.tracker_t == pytest.approx(stamp + correction, abs=1e-3)
     live = SessionReader(streamed).table("fixations.tsv")
     replay = SessionReader(replayed).table("fixations.tsv")
     # The same fixations, up to one sample where a velocity sits on the threshold: the LSL
@@ -393,7 +393,7 @@ def test_a_gaze_table_played_as_an_lsl_stream_is_recorded_as_the_table_and_gives
     exact = 0
     for a, b in zip(live, replay):
         assert abs(int(a["n_samples"]) - int(b["n_samples"])) <= 1
-        assert float(a["duration"]) == pytest.approx(float(b["duration"]), abs=period + 1e-5)
+        assert float(a["duration"]) == pytest.approx(float(b["duration"]), abs=period + 1e-4)
         assert float(a["x"]) == pytest.approx(float(b["x"]), abs=1.0)
         assert float(a["y"]) == pytest.approx(float(b["y"]), abs=1.0)
         exact += a["n_samples"] == b["n_samples"] and float(a["x"]) == float(b["x"])

@@ -10,6 +10,8 @@ import json
 import os
 import time
 
+import pytest
+
 from gazefusion.fusion.api import Pipeline
 from gazefusion.fusion.cli import main
 from gazefusion.fusion.core import LookEvent
@@ -23,6 +25,7 @@ def events_of(folder) -> list[dict]:
     return [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_replay_of_a_live_run_gives_the_same_fixations_and_looks(tmp_path):
     files = scene_files(tmp_path)
     with scene_server() as server:
@@ -49,6 +52,7 @@ def test_replay_of_a_live_run_gives_the_same_fixations_and_looks(tmp_path):
     assert len({row["marker"] for row in ends} - {""}) >= 3
 
 
+@pytest.mark.slow
 def test_a_camera_that_drops_out_comes_back_and_gaze_goes_on(tmp_path):
     server = scene_server()
     port = server.port

@@ -78,7 +78,7 @@ def test_backwards_jump_is_a_restart() -> None:
         tracker.feed(100.0, 100.001, 0.0, 0.001)
         stats = tracker.stats()
         assert (stats.restarts, stats.out_of_order, stats.gaps) == (1, 0, 0)
-        event = tracker.get_event()
+        event = tracker.next_event()
         assert event.kind == "restart" and event.get("from_s") == 100.001 and event.get("to_s") == 0.0
 
 
@@ -88,13 +88,13 @@ def test_stall_reported_once_then_resume() -> None:
         tracker.feed(0.0)
         now = tracker.latest_sample().t
         tracker._check_stall(now + 0.2)
-        assert tracker.get_event() is None
+        assert tracker.next_event() is None
         tracker._check_stall(now + 0.6)
         tracker._check_stall(now + 0.9)
-        assert tracker.get_event().kind == "stall"
-        assert tracker.get_event() is None
+        assert tracker.next_event().kind == "stall"
+        assert tracker.next_event() is None
         tracker.feed(0.001)
-        assert tracker.get_event().kind == "resume"
+        assert tracker.next_event().kind == "resume"
         assert tracker.stats().stalls == 1
 
 

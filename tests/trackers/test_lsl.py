@@ -38,7 +38,7 @@ def take(source: LslTracker, n: int, timeout_s: float = 10.0) -> list[GazeSample
 
 def events(source: LslTracker) -> list[Any]:
     found = []
-    while (event := source.get_event(0)) is not None:
+    while (event := source.next_event(0)) is not None:
         found.append(event)
     return found
 

@@ -182,7 +182,7 @@ class IViewXClient(Tracker):
         self.description = (
             f"iViewX at {self.host}:{self.command_port} (listening on {self.bind_address}:{self.listen_port})"
         )
-        self._start_thread(self._receive, "gazefusion-iviewx")
+        self._spawn(self._receive, "gazefusion-iviewx")
         try:
             self._handshake()
         except BaseException:
@@ -478,15 +478,15 @@ class IViewXClient(Tracker):
             if message.raw in self._sent:
                 self.echoes += 1
         elif kind in ("fixation_start", "fixation_end"):
-            self._push_event(TrackerEvent(t, kind, message.data, message.raw))
+            self._event(TrackerEvent(t, kind, message.data, message.raw))
         elif kind in _CALIBRATION:
             if message.raw in self._sent and kind in ("calibration_start", "calibration_area", "validation_start"):
                 self.echoes += 1
             self._calibration.put(message)
             event_kind = "validation" if kind.startswith("validation") else "calibration"
-            self._push_event(TrackerEvent(t, event_kind, (("step", kind),) + message.data, message.raw))
+            self._event(TrackerEvent(t, event_kind, (("step", kind),) + message.data, message.raw))
         else:
-            self._push_event(TrackerEvent(t, "raw", message.data, message.raw))
+            self._event(TrackerEvent(t, "raw", message.data, message.raw))
 
 
 def _follow_targets(

@@ -4,7 +4,8 @@
   its snapshot URL (``/ID/current``), and a wrong camera id that answers 200 with HTML.
 - `GstRtspServer`: GStreamer's RTSP server (gst-rtsp-server through python3-gi, run by
   Debian's ``/usr/bin/python3``), H.264 or JPEG over RTP.
-- `VlcMjpegServer`: VLC (``cvlc``) serving HTTP MJPEG with ``mime=multipart/x-mixed-replace``.
+- `VlcMjpegServer`: VLC (``cvlc``) serving HTTP MJPEG with ``mime=multipart/x-mixed-replace``;
+  `VlcRtspServer`: VLC's own RTSP server (H.264).
 - `GstTcpServer`: ``gst-launch-1.0 … ! multipartmux ! tcpserversink``, a ``tcp://`` source.
 
 Each can be killed and restarted on the same port, and paused and resumed (SIGSTOP/SIGCONT).
@@ -275,11 +276,14 @@ class VlcMjpegServer(ServerProcess):
         self.home.chmod(0o777)
         self.log_path = directory / "vlc.log"
 
-    def argv(self) -> list[str]:
-        sout = (
+    def sout(self) -> str:
+        """VLC's stream output chain."""
+        return (
             f"#standard{{access=http{{mime=multipart/x-mixed-replace;boundary={self.BOUNDARY}}},"
             f"mux=mpjpeg,dst=127.0.0.1:{self.port}/stream}}"
         )
+
+    def argv(self) -> list[str]:
         command = [
             "cvlc",
             "-q",
@@ -289,7 +293,7 @@ class VlcMjpegServer(ServerProcess):
             str(self.clip),
             "--loop",
             "--sout",
-            sout,
+            self.sout(),
             "--sout-keep",
         ]
         if os.geteuid() == 0:
@@ -312,6 +316,31 @@ class VlcMjpegServer(ServerProcess):
     def stop(self) -> None:
         super().stop()
         shutil.rmtree(self.shared, ignore_errors=True)
+
+
+class VlcRtspServer(VlcMjpegServer):
+    """VLC transcoding the looping clip to H.264 and serving it over RTSP (its own RTSP server)."""
+
+    def sout(self) -> str:
+        return (
+            "#transcode{vcodec=h264,venc=x264{preset=ultrafast,tune=zerolatency,keyint=15}}:"
+            f"rtp{{sdp=rtsp://127.0.0.1:{self.port}/stream}}"
+        )
+
+    def ready(self) -> bool:
+        # VLC answers DESCRIBE with 500 until its transcoder has the stream going
+        request = f"DESCRIBE {self.url} RTSP/1.0\r\nCSeq: 1\r\nAccept: application/sdp\r\n\r\n".encode()
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1.0) as sock:
+                sock.sendall(request)
+                return sock.recv(16).startswith(b"RTSP/1.0 200")
+        except OSError:
+            return False
+
+    @property
+    def url(self) -> str:
+        """The stream's URL."""
+        return f"rtsp://127.0.0.1:{self.port}/stream"
 
 
 class GstTcpServer(ServerProcess):

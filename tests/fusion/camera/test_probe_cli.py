@@ -66,3 +66,17 @@ def test_probe_errors_are_one_line(capsys, args: list[str], code: int, line: str
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(line.format(port=port))
     assert "pw123" not in err[0] and "Traceback" not in err[0]
+
+
+def test_probe_refuses_a_page_that_is_not_a_stream(real_server, capsys) -> None:
+    """motion's wrong camera id (200, no Content-Type, HTML): one line and exit 2 at the start,
+    not 19 reconnects and 40 lines (issue 15, item 1)."""
+    server = real_server("motion")
+    url = server.url(server.wrong_id_path)
+    assert main(["probe", url, "--frames", "5", "--timeout", "3"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        f"gazefusion: camera {url}: answers with no Content-Type and an HTML page (a wrong path or camera id?), "
+        "not an MJPEG stream; check the URL"
+    ]

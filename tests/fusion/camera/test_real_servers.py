@@ -54,6 +54,7 @@ SETUPS = {
     "motion-snapshot": ("motion", {"auth": "digest"}),
     "vlc-mjpeg": ("vlc", {}),
     "rtsp-h264": ("rtsp", {}),
+    "vlc-rtsp": ("vlc-rtsp", {}),
     "tcp-multipart": ("tcp", {}),
 }
 
@@ -140,7 +141,7 @@ def test_server_that_does_not_speak_http(real_server) -> None:
     )
 
 
-KILLABLE = ["motion-digest", "vlc-mjpeg", "rtsp-h264", "tcp-multipart"]
+KILLABLE = ["motion-digest", "vlc-mjpeg", "rtsp-h264", "vlc-rtsp", "tcp-multipart"]
 
 
 @pytest.mark.slow
@@ -190,7 +191,7 @@ def test_sigstop_and_sigcont(real_server, setup: str) -> None:
     assert [kind for kind in kinds if kind != "stale"] == ["outage", "reconnect"]
     outage_t = next(t for t, kind, _ in events if kind == "outage")
     assert outage_t < paused_at + 1.0  # recorded from when the stream was last good, not when noticed
-    if kind == "rtsp":  # OpenCV handed back a frame buffered before the stall: dropped, counted (item 4)
+    if kind in ("rtsp", "vlc-rtsp"):  # OpenCV handed back a frame buffered before the stall: dropped, counted (item 4)
         assert "stale" in kinds and stats.stale >= 1
     assert len(after) == 3
     # no frame from before the stall handed out during it as if it were new

@@ -98,6 +98,7 @@ def test_a_calibration_file_gone_since_the_recording_is_taken_from_session_yaml(
     assert (tmp_path / "out" / "fixations.tsv").read_text() == (tmp_path / "s" / "fixations.tsv").read_text()
 
 
+@pytest.mark.slow
 def test_a_moved_session_finds_the_files_it_kept_inside_itself(tmp_path, capsys):
     from tests.fusion.sessionkit import marker_gaze_tracker, scene_files
 

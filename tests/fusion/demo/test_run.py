@@ -23,6 +23,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
     return run_demo(tmp_path_factory.mktemp("demo") / "session", seconds=6.0, headless=True, echo=None)
 
 
+@pytest.mark.slow
 def test_demo_reports_the_markers_where_they_are(demo_run: DemoResult) -> None:
     summary = demo_run.summary
     looked_at = [m for m in summary.markers if m.mean_position_m is not None]
@@ -51,6 +52,7 @@ def test_every_frame_is_accounted_for(demo_run: DemoResult) -> None:
     assert sum(1 for row in recorded if row["fed_after"] == "-1") == runner["frames_skipped"]
 
 
+@pytest.mark.slow
 def test_session_holds_the_truth_and_replays(demo_run: DemoResult, tmp_path: Path) -> None:
     session = demo_run.session_dir
     for name in (
@@ -112,6 +114,7 @@ def test_an_output_folder_that_cannot_be_made(tmp_path: Path, capsys: pytest.Cap
     assert "cannot write the demo's files" in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_cli_prints_looks_and_the_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--headless", "--seconds", "3", "--out", str(tmp_path / "s")]) == 0
     out = capsys.readouterr().out

@@ -57,6 +57,7 @@ def near(box: tuple[int, int, int, int] | None, centre: tuple[float, float], tol
     )
 
 
+@pytest.mark.slow
 def test_run_window_pause_layers_mark_and_quit_by_keys(xdisplay: XDisplay, ffmpeg_camera, tmp_path: Path) -> None:
     session = tmp_path / "session"
     command = Command(
@@ -219,6 +220,7 @@ def board_camera(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MjpegServ
         server.stop()
 
 
+@pytest.mark.slow
 def test_live_camera_calibration_window_stops_on_q_and_calibrates(
     xdisplay: XDisplay, board_camera, tmp_path: Path
 ) -> None:

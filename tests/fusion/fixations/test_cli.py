@@ -10,10 +10,13 @@ from pathlib import Path
 import pytest
 
 from gazefusion.fusion.cli import main
-from gazefusion.fusion.cli.fixations import FIXATIONS
+from gazefusion.fusion.cli.fixations import EVENT_COLUMNS, FIXATIONS
+from gazefusion.fusion.fixations import make_detector
 from gazefusion.fusion.tables import TableReader
+from gazefusion.fusion.types import FixationEvent
+from gazefusion.trackers.script import ScriptedGaze
 
-from .synthetic import make_gaze
+from .synthetic import LUND_SCREEN, make_gaze
 
 SIDECAR = {
     "sampling_rate_hz": 500.0,
@@ -57,7 +60,7 @@ def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
     return err[0]
 
 
-@pytest.mark.parametrize("method", ["ivt", "idt"])
+@pytest.mark.parametrize("method", ["ivt", "idt", "ivdt"])
 def test_writes_the_fixations_table_on_the_input_clock(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], method: str
 ) -> None:
@@ -266,3 +269,34 @@ def test_huge_file_is_streamed_with_bounded_memory(tmp_path: Path) -> None:
     assert sizes[1] > 3.5 * sizes[0]
     # A file loaded whole would add at least its size (as text) between the two runs.
     assert peaks[1] - peaks[0] < 0.1 * (sizes[1] - sizes[0])
+
+
+def test_events_all_writes_every_event_as_the_online_detector_gives_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = ScriptedGaze(LUND_SCREEN, seed=3, pursuit_probability=0.5, blink_probability=0.2, pso_deg=0.3)
+    rows, online = [], []
+    detector = make_detector("ivdt", LUND_SCREEN)
+    for k in range(15 * 500):
+        t = k / 500
+        x, y, valid = script(t)
+        rows.append((repr(t), repr(x) if valid else "nan", repr(y) if valid else "nan", "3.5"))
+        online += detector.push(t, x, y, valid)
+    online += detector.flush()
+    gaze = write_gaze(tmp_path / "gaze.tsv", rows)
+    out = tmp_path / "events.tsv"
+    assert main(["fixations", str(gaze), "--out", str(out), "--events", "all"]) == 0
+    reader = TableReader(out)
+    assert reader.columns == EVENT_COLUMNS
+    table = list(reader)
+    # Offline (the command) and online (pushed one by one) give the same events.
+    ends = [e for e in online if e.kind == "end"]
+    assert len(table) == len(ends)
+    for row, event in zip(table, ends):
+        item = event.fixation if isinstance(event, FixationEvent) else event.movement
+        kind = "fixation" if isinstance(event, FixationEvent) else event.movement.kind
+        assert row["kind"] == kind and float(row["onset"]) == item.onset and float(row["offset"]) == item.offset
+    kinds = {row["kind"] for row in table}
+    assert {"fixation", "saccade", "pursuit", "blink"} <= kinds
+    summary = capsys.readouterr().out.strip()
+    assert "pursuits" in summary and "saccades" in summary and "blinks" in summary

@@ -13,10 +13,12 @@ import simplejpeg
 import yaml
 
 from gazefusion.fusion.config import load_config
-from gazefusion.fusion.core import LookEvent
+from gazefusion.fusion.core import FusionCore, LookEvent
+from gazefusion.fusion.fixations import make_detector
 from gazefusion.fusion.session import SessionReader, SessionRecorder
-from gazefusion.fusion.types import Fixation, FixationEvent, Frame, Look, MarkerHit
+from gazefusion.fusion.types import Fixation, FixationEvent, Frame, Look, MarkerHit, MovementEvent
 from gazefusion.trackers.types import EyeGaze, GazeSample
+from tests.fusion.test_core import GEOMETRY, pursuit_plan, run_core
 
 CONFIG = load_config(None, {"camera.source": "http://user:secret@127.0.0.1:9/stream", "record.flush_every_s": 0.0})
 
@@ -170,3 +172,33 @@ def test_frames_without_jpeg_are_recorded_as_the_core_saw_them(tmp_path):
     recorder.close()
     ((_, replayed),) = SessionReader(tmp_path / "s").frames()
     np.testing.assert_array_equal(replayed.image, seen.image)
+
+
+def test_pursuits_go_into_their_table_events_and_looks(tmp_path):
+    samples, frames, search = pursuit_plan()
+    outputs = run_core(FusionCore(make_detector("ivdt", GEOMETRY), GEOMETRY, marker_search=search), samples, frames)
+    recorder = SessionRecorder(tmp_path / "s", CONFIG)
+    for output in outputs:
+        recorder.write(output)
+    recorder.close()
+    reader = SessionReader(tmp_path / "s")
+    pursuits = reader.table("pursuits.tsv")
+    ended = [
+        o.movement for o in outputs if isinstance(o, MovementEvent) and o.kind == "end" and o.movement.kind == "pursuit"
+    ]
+    assert len(pursuits) == len(ended) == 1
+    row, pursuit = pursuits[0], ended[0]
+    assert float(row["onset"]) == pursuit.onset and float(row["mean_velocity_deg_s"]) == pursuit.mean_velocity_deg_s
+    assert float(row["direction_deg"]) == pytest.approx(0.0, abs=2.0) or float(row["direction_deg"]) > 358.0
+    sidecar = json.loads((tmp_path / "s" / "pursuits.json").read_text())
+    assert [name for name in sidecar if name != "Description"] == list(row)
+    assert sidecar["mean_velocity_deg_s"]["Units"] == "deg/s"
+    kinds = [record["kind"] for record in reader.events()]
+    assert "pursuit_start" in kinds and "pursuit_end" in kinds and "look_pursuit" in kinds
+    assert kinds.index("pursuit_start") < kinds.index("pursuit_end") < kinds.index("look_pursuit")
+    assert "saccade_end" not in kinds or kinds.count("saccade_end") == sum(
+        1 for o in outputs if isinstance(o, MovementEvent) and o.movement.kind == "saccade"
+    )
+    looks = [look for look in reader.table("looks.tsv") if look["kind"] == "pursuit"]
+    assert len(looks) == 1 and looks[0]["marker"] == "car"
+    assert looks[0]["pursuit_id"] == row["id"] and looks[0]["fixation_id"] == ""

@@ -40,7 +40,16 @@ def test_the_declared_columns_are_the_formats(tmp_path: Path) -> None:
 def test_a_replay_output_has_the_derived_tables_only(tmp_path: Path) -> None:
     SessionRecorder(tmp_path / "out", CONFIG, media=False).close()
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert names == ["events.jsonl", "fixations.json", "fixations.tsv", "looks.json", "looks.tsv", "session.yaml"]
+    assert names == [
+        "events.jsonl",
+        "fixations.json",
+        "fixations.tsv",
+        "looks.json",
+        "looks.tsv",
+        "pursuits.json",
+        "pursuits.tsv",
+        "session.yaml",
+    ]
 
 
 class Blink(NamedTuple):

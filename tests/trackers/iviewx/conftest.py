@@ -47,7 +47,7 @@ def stream(client: IViewXClient, simulator: IViewXSimulator, seconds: float) -> 
 
 def events(client: IViewXClient) -> list[TrackerEvent]:
     """Every event queued so far."""
-    return list(iter(lambda: client.get_event(0), None))
+    return list(iter(lambda: client.next_event(0), None))
 
 
 @pytest.fixture

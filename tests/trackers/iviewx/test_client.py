@@ -94,8 +94,7 @@ def test_several_lines_in_one_datagram(simulator: IViewXSimulator, client: IView
 
 def test_unknown_commands_are_raw_events(simulator: IViewXSimulator, client: IViewXClient) -> None:
     simulator.send_raw(b"ET_XYZ 1 2 3\n")
-    assert wait_until(lambda: client._events.qsize() > 0)
-    event = client.get_event()
+    event = client.next_event(5.0)
     assert (event.kind, event.raw, event.get("command")) == ("raw", "ET_XYZ 1 2 3", "ET_XYZ")
     assert client.stats().malformed == 0
 
@@ -142,7 +141,7 @@ def test_fixation_end_with_and_without_arguments(simulator: IViewXSimulator, cli
     simulator.send_raw(b"ET_EFX l 1000000 1250000 250 510 380\n")  # with no ET_FIX before it
     simulator.send_raw(b"ET_EFX\n")  # the acknowledgement of a stop: not an event
     simulator.send_raw(b"ET_FIX r 2000000 700 300\n")
-    assert wait_until(lambda: client._events.qsize() >= 2)
+    assert wait_until(lambda: len(client._events) >= 2)
     time.sleep(0.05)
     kinds = [(e.kind, e.get("eye")) for e in events(client)]
     assert kinds == [("fixation_end", "l"), ("fixation_start", "r")]
@@ -229,7 +228,7 @@ def test_close_sends_est_once_and_is_idempotent(simulator: IViewXSimulator) -> N
 def test_send_message_is_a_remark(simulator: IViewXSimulator, client: IViewXClient) -> None:
     client.send_message('trial 3 "start"')
     assert wait_until(lambda: simulator.remarks == ["trial 3 'start'"])
-    assert client.get_event().get("text") == 'trial 3 "start"'
+    assert client.next_event().get("text") == 'trial 3 "start"'
 
 
 def test_calibration_and_validation(simulator: IViewXSimulator, client: IViewXClient) -> None:
