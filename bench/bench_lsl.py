@@ -147,7 +147,7 @@ def run_pipeline(outlets: bool, seconds: float, camera_url: str | None) -> RunCp
         runner.stop()
         runner.raise_error()
         pushed = sum(runner.lsl.outlets.pushed.values()) if runner.lsl and runner.lsl.outlets else 0
-        return RunCpu(outlets, elapsed, cpu, runner.samples_fed, pushed)
+        return RunCpu(outlets, elapsed, cpu, runner.core.stats.samples, pushed)
     finally:
         simulator.stop()
         if consumer is not None:

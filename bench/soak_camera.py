@@ -60,12 +60,13 @@ class Soak(threading.Thread):
             now = time.monotonic()
             if now >= next_sample:
                 traced, _ = tracemalloc.get_traced_memory()
-                self.rows.append(((now - began) / 60.0, resident_mb(), traced / 1e6, self.kills))
-                if (now - began) / 60.0 >= self.warmup_min or not self.snapshots:
+                minute = (now - began) / 60.0
+                self.rows.append((minute, resident_mb(), traced / 1e6, self.kills))
+                if tracemalloc.is_tracing() and (minute >= self.warmup_min or not self.snapshots):
                     # compared: the first after the warm-up and the newest
                     self.snapshots.append(tracemalloc.take_snapshot())
-                    if (now - began) / 60.0 >= self.warmup_min and self.baseline_min is None:
-                        self.baseline_min = (now - began) / 60.0
+                    if minute >= self.warmup_min and self.baseline_min is None:
+                        self.baseline_min = minute
                         self.snapshots = self.snapshots[-1:]
                     del self.snapshots[1:-1]
                 next_sample += 60.0
@@ -122,9 +123,13 @@ def run(args: argparse.Namespace) -> int:
     server.start()
     os.environ["GAZEFUSION_SOAK_PASSWORD"] = "hunter2-secret"
     config = folder / "camera.yaml"
-    config.write_text("camera:\n  username: operator\n  password_env: GAZEFUSION_SOAK_PASSWORD\n")
+    config.write_text(
+        "camera:\n  username: operator\n  password_env: GAZEFUSION_SOAK_PASSWORD\n"
+        f"display:\n  annotated_video: {'false' if args.no_video else 'true'}\n"
+    )
     session = folder / "session"
-    tracemalloc.start(1)  # one frame per allocation: the sites, at the least cost to the run
+    if not args.no_trace:
+        tracemalloc.start(1)  # one frame per allocation: the sites, at the least cost to the run
     soak = Soak(server, args.minutes, args.kill_every, args.down, args.warmup)
     soak.start()
     argv = [
@@ -161,6 +166,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--down", type=float, default=3.0, help="seconds the server stays down (default: 3)")
     parser.add_argument("--warmup", type=float, default=2.0, help="minutes before the growth is measured (default: 2)")
     parser.add_argument("--out", default="soak.md", help="the markdown report (default: soak.md)")
+    parser.add_argument("--no-video", action="store_true", help="without the annotated video (default: with it)")
+    parser.add_argument("--no-trace", action="store_true", help="resident memory only, no tracemalloc (default: trace)")
     return parser.parse_args(argv)
 
 

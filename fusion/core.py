@@ -175,6 +175,21 @@ class CoreStats:
     looks: int = 0
 
 
+@dataclass
+class OutputCounts:
+    """What a run or a replay delivered: fixations (counted at their end) and looks."""
+
+    fixations: int = 0
+    looks: int = 0
+
+    def add(self, output: CoreOutput) -> None:
+        """Count one core output."""
+        if isinstance(output, LookEvent):
+            self.looks += 1
+        elif isinstance(output, FixationEvent) and output.kind == "end":
+            self.fixations += 1
+
+
 def mean_hit(hits: list[MarkerHit]) -> MarkerHit:
     """Average the pose of several hits of one marker (the last hit's outline is kept).
 

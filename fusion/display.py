@@ -102,9 +102,10 @@ class HeadlessOutputs:
             time.sleep(timeout_s)
         try:
             if self.video_enabled and not self._failed:
-                while self.video is not None and not self._outages.empty():
+                while not self._outages.empty():
                     outage = self._outages.get_nowait()
-                    self.video.mark_gap(outage.t, f"camera outage: {outage.text}")
+                    if self.video is not None:  # before the first picture there is nothing to hold
+                        self.video.mark_gap(outage.t, f"camera outage: {outage.text}")
                 if frame is not None:
                     self._last_index = frame.index
                     size = (frame.image.shape[1], frame.image.shape[0])

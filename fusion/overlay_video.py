@@ -27,11 +27,22 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 _TIME_BASE: Final = fractions.Fraction(1, 1000)  # ms timestamps
-_CODECS: Final = (("libx264", {"preset": "veryfast", "tune": "zerolatency"}), ("mpeg4", {}))
+_CODECS: Final[tuple[tuple[str, dict[str, str]], ...]] = (
+    ("libx264", {"preset": "veryfast", "tune": "zerolatency"}),
+    ("mpeg4", {}),
+)
 
 
 def outage_banner(image: np.ndarray, text: str) -> np.ndarray:
-    """The held picture with a red band saying why it does not move."""
+    """The held picture with a red band saying why it does not move.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        BGR picture, (H, W, 3) uint8 (not changed).
+    text : str
+        What the band says.
+    """
     marked = image.copy()
     height, width = marked.shape[:2]
     band = max(24, height // 14)
@@ -79,6 +90,7 @@ class RealTimeVideo:
         for name, options in _CODECS:
             if name in available:
                 stream = self._container.add_stream(name, rate=1000)
+                assert isinstance(stream, av.video.stream.VideoStream)  # a video codec gives a video stream
                 stream.width, stream.height = self.size
                 stream.pix_fmt = "yuv420p"
                 stream.time_base = _TIME_BASE
@@ -90,7 +102,20 @@ class RealTimeVideo:
         raise RuntimeError("no H.264 or MPEG-4 encoder in PyAV's FFmpeg")
 
     def write(self, image: np.ndarray, t: float) -> bool:
-        """Add a BGR frame that arrived at host time `t` (False: not after the previous one, skipped)."""
+        """Add a frame at its arrival time.
+
+        Parameters
+        ----------
+        image : numpy.ndarray
+            BGR picture, (H, W, 3) uint8.
+        t : float
+            Host arrival time (``time.monotonic()``), s.
+
+        Returns
+        -------
+        bool
+            False if `t` is not after the previous frame's time (within 1 ms): skipped.
+        """
         ms = round((t - self.start_t) * 1000.0)
         if ms <= self._last_ms:
             return False
@@ -109,7 +134,15 @@ class RealTimeVideo:
         return True
 
     def mark_gap(self, t: float, text: str) -> None:
-        """From host time `t` on, the last picture is held with a banner saying `text`."""
+        """From host time `t` on, the last picture is held with a banner saying `text`.
+
+        Parameters
+        ----------
+        t : float
+            Host time the gap began, s (moved to just after the last frame if earlier).
+        text : str
+            Why the picture does not move (the outage's reason).
+        """
         if self._last_image is not None:
             # a stall is recorded from when the stream was last good, which may be before the last frame written
             t = max(t, self.start_t + (self._last_ms + 1) / 1000.0)
@@ -118,7 +151,13 @@ class RealTimeVideo:
             self._last_image = held  # the next hold (the end) is the clean picture
 
     def close(self, end_t: float | None = None) -> None:
-        """Hold the last picture until `end_t` (the run's end; None: no hold), flush and close."""
+        """Hold the last picture until `end_t`, flush and close.
+
+        Parameters
+        ----------
+        end_t : float or None
+            Host time the video ends (the run's stop), s; None: at the last frame. (default: None)
+        """
         try:
             if end_t is not None and self._last_image is not None:
                 self.write(self._last_image, end_t)

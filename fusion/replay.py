@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from tqdm import tqdm
 
 from gazefusion.fusion.config import Config, override_config
-from gazefusion.fusion.core import CoreOutput, FusionCore, LookEvent, make_core
+from gazefusion.fusion.core import CoreOutput, FusionCore, OutputCounts, make_core
 from gazefusion.fusion.files import write_yaml_atomic
 from gazefusion.fusion.fixations import make_detector
 from gazefusion.fusion.session import SessionReader, SessionRecorder
@@ -171,16 +171,14 @@ def replay_session(
     recorder = None
     if out_dir is not None:
         recorder = SessionRecorder(out_dir, config, media=False, extra={"replay_of": str(Path(session).resolve())})
-    counts = {"samples": 0, "frames": 0, "fixations": 0, "looks": 0}
+    counts = {"samples": 0, "frames": 0}
+    delivered = OutputCounts()
     span = [None, None]  # first and last input time
     wall_start = time.monotonic()
 
     def emit(outputs: list[CoreOutput]) -> None:
         for output in outputs:
-            if isinstance(output, LookEvent):
-                counts["looks"] += 1
-            elif isinstance(output, FixationEvent) and output.kind == "end":
-                counts["fixations"] += 1
+            delivered.add(output)
             if recorder is not None:
                 recorder.write(output)
             if on_output is not None:
@@ -196,13 +194,13 @@ def replay_session(
         if recorder is not None:
             for problem in dict.fromkeys(reader.problems):
                 recorder.write_event({"kind": "replay_problem", "t": span[1], "text": problem})
-            recorder.close(dict(counts))
+            recorder.close({**counts, "fixations": delivered.fixations, "looks": delivered.looks})
     duration = 0.0 if span[0] is None else float(span[1] - span[0])
     return ReplayResult(
         counts["samples"],
         counts["frames"],
-        counts["fixations"],
-        counts["looks"],
+        delivered.fixations,
+        delivered.looks,
         duration,
         time.monotonic() - wall_start,
         tuple(dict.fromkeys(reader.problems)),

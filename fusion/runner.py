@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 from gazefusion.fusion.camera import CameraSource, open_camera
 from gazefusion.fusion.camera.recorded import as_jpeg_frame
 from gazefusion.fusion.config import Config
-from gazefusion.fusion.core import CoreOutput, LookEvent, OverlayState, make_core
+from gazefusion.fusion.core import CoreOutput, LookEvent, OutputCounts, OverlayState, make_core
 from gazefusion.fusion.errors import OutputError
 from gazefusion.fusion.lsl import LslLink
 from gazefusion.fusion.session import SessionRecorder
@@ -95,10 +95,7 @@ class Runner:
         self.lsl: LslLink | None = None
         self.error: BaseException | None = None
         self.frames_skipped = 0
-        self.samples_fed = 0
-        self.frames_fed = 0
-        self.looks_seen = 0
-        self.fixations_seen = 0
+        self.outputs = OutputCounts()
         self.started_at = math.nan
         self._inbox: Inbox[GazeSample | Frame | TrackerEvent | CameraEvent | _Control] = Inbox()
         self._control = self._inbox.lane("control", 100_000)
@@ -419,7 +416,6 @@ class Runner:
             self.recorder.write(sample)
         if self.lsl is not None and self.lsl.outlets is not None:
             self.lsl.outlets.push_gaze(sample)
-        self.samples_fed += 1
         for output in self.core.feed_sample(sample):
             self._output(output)
 
@@ -435,7 +431,6 @@ class Runner:
         if recorder is not None:
             frame = as_jpeg_frame(frame)  # an OpenCV source's frame: the core sees what replay will
             recorder.write_frame(frame, recorder.samples_written)
-        self.frames_fed += 1
         self._input_t = frame.t
         self._frames_by_index[frame.index] = frame
         if len(self._frames_by_index) > 64:
@@ -445,10 +440,7 @@ class Runner:
             self._output(output)
 
     def _output(self, output: CoreOutput) -> None:
-        if isinstance(output, LookEvent):
-            self.looks_seen += 1
-        elif isinstance(output, FixationEvent) and output.kind == "end":
-            self.fixations_seen += 1
+        self.outputs.add(output)
         if self.recorder is not None:
             self.recorder.write(output)
         if self.lsl is not None and self.lsl.outlets is not None:
@@ -529,11 +521,11 @@ class Runner:
         """Counts of the run so far (for session.yaml and the CLI's last lines)."""
         stats = self.core.stats
         summary: dict[str, Any] = {
-            "samples": self.samples_fed,
-            "frames": self.frames_fed,
+            "samples": stats.samples,
+            "frames": stats.frames,
             "frames_skipped": self.frames_skipped,
-            "fixations": self.fixations_seen,
-            "looks": self.looks_seen,
+            "fixations": self.outputs.fixations,
+            "looks": self.outputs.looks,
             "samples_outside_calibrated": stats.samples_outside_calibrated,
         }
         if self.camera is not None:

@@ -81,8 +81,9 @@ def _causes(exc: BaseException) -> list[BaseException]:
         nxt = cause.__cause__ or cause.__context__
         if nxt is None and cause.args and isinstance(cause.args[-1], BaseException):
             nxt = cause.args[-1]
-        if nxt is None and isinstance(getattr(cause, "reason", None), BaseException):
-            nxt = cause.reason
+        reason = getattr(cause, "reason", None)
+        if nxt is None and isinstance(reason, BaseException):
+            nxt = reason
         cause = nxt
     return chain
 

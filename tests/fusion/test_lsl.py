@@ -293,7 +293,7 @@ def test_an_independent_inlet_receives_exactly_what_the_run_recorded(tmp_path) -
 
     samples = list(reader.samples())
     gaze = got["gaze"]
-    assert len(samples) == runner.samples_fed == len(gaze.rows) == header["samples_pushed"]["gaze"] > 500
+    assert len(samples) == runner.core.stats.samples == len(gaze.rows) == header["samples_pushed"]["gaze"] > 500
     for row, stamp, sample in zip(gaze.rows, gaze.stamps, samples):
         expected = [sample.x, sample.y, float(sample.valid), sample.pupil, sample.tracker_t]
         assert all(_same(a, b) for a, b in zip([row[0], row[1], row[4], row[5], row[6]], expected)), (row, sample)
@@ -303,7 +303,7 @@ def test_an_independent_inlet_receives_exactly_what_the_run_recorded(tmp_path) -
 
     ends = [row for row in got["fixations"].rows if row[0] == 2.0]
     table = reader.table("fixations.tsv")
-    assert len(table) == len(ends) == runner.fixations_seen >= 5
+    assert len(table) == len(ends) == runner.outputs.fixations >= 5
     for row, recorded in zip(ends, table):
         values = [float(recorded[c]) for c in ("id", "onset", "duration", "cam_x", "cam_y", "x", "y")]
         values[1] += offset
@@ -315,7 +315,7 @@ def test_an_independent_inlet_receives_exactly_what_the_run_recorded(tmp_path) -
     assert got["fixations"].stamps == sorted(got["fixations"].stamps)
 
     looks = reader.table("looks.tsv")
-    assert len(looks) == len(got["looks"].rows) == len(got["looks_pose"].rows) >= runner.fixations_seen
+    assert len(looks) == len(got["looks"].rows) == len(got["looks_pose"].rows) >= runner.outputs.fixations
     assert got["looks"].rows == [[row["marker"], row["kind"], row["fixation_id"]] for row in looks]
     assert got["looks"].stamps == got["looks_pose"].stamps == sorted(got["looks"].stamps)
     for pose, row in zip(got["looks_pose"].rows, looks):
@@ -368,7 +368,7 @@ def test_a_gaze_table_played_as_an_lsl_stream_is_recorded_as_the_table_and_gives
         player.go()
         stamps = player.finish()
         deadline = time.monotonic() + 10
-        while runner.samples_fed < len(rows) and time.monotonic() < deadline:
+        while runner.core.stats.samples < len(rows) and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         runner.stop()

@@ -32,13 +32,13 @@ def test_replay_of_a_live_run_gives_the_same_fixations_and_looks(tmp_path):
         config = make_config(camera__source=server.url, record__dir=str(tmp_path / "live"), aoi__size_deg=4.5, **files)
         runner = run_for(config, 4.0, tracker=marker_gaze_tracker(config))
     live = tmp_path / "live"
-    assert runner.fixations_seen >= 5 and runner.frames_fed >= 30
+    assert runner.outputs.fixations >= 5 and runner.core.stats.frames >= 30
     # In order, and in parts at once (cut between fixations): the same rows as the live run.
     for workers in (1, 3):
         out = tmp_path / f"replay{workers}"
         result = replay_session(live, out, workers=workers)
         assert result.problems == ()
-        assert result.samples == runner.samples_fed and result.frames == runner.frames_fed
+        assert result.samples == runner.core.stats.samples and result.frames == runner.core.stats.frames
         for name in ("fixations.tsv", "looks.tsv"):
             live_rows = (live / name).read_text().splitlines()
             assert len(live_rows) > 5
@@ -48,7 +48,7 @@ def test_replay_of_a_live_run_gives_the_same_fixations_and_looks(tmp_path):
     # Every fixation has one summary look, and the gaze on the markers finds them.
     looks = SessionReader(live).table("looks.tsv")
     ends = [row for row in looks if row["kind"] == "end"]
-    assert len(ends) == runner.fixations_seen
+    assert len(ends) == runner.outputs.fixations
     assert len({row["marker"] for row in ends} - {""}) >= 3
 
 

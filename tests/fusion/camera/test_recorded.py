@@ -30,5 +30,5 @@ def test_a_recorded_session_is_a_camera_source(tmp_path):
     assert runner.wait(20), "the replayed tracker ends the run"
     runner.stop()
     runner.raise_error()
-    assert runner.samples_fed == 100
-    assert runner.frames_fed == 10
+    assert runner.core.stats.samples == 100
+    assert runner.core.stats.frames == 10
