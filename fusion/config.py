@@ -61,12 +61,23 @@ class TrackerConfig(_Section):
     sample_format: str = "%TU %ET %SX %SY %DX %DY"
     stream_rate_hz: int | None = Field(None, ge=1)
     queue_samples: int = Field(200_000, ge=1)
+    calibration_eye: Literal["number", "letter"] = "number"
+    calibration_start_timeout_s: float = Field(5.0, gt=0)
+    accept_any_sender: bool = False
+    eye_distance_mm: tuple[float, float] = (100.0, 2000.0)
     lsl_resolve_timeout_s: float = Field(5.0, gt=0)
     lsl_producer: Literal["auto", "tobii-pro", "pupil-capture", "gazefusion", "xdf"] = "auto"
     lsl_channels: dict[GazeRole, int | str] = Field(default_factory=dict)
     lsl_unit: Literal["auto", "px", "normalized"] = "auto"
     lsl_origin: Literal["auto", "top-left", "bottom-left"] = "auto"
     lsl_confidence_min: float = Field(0.6, ge=0, le=1)
+
+    @field_validator("eye_distance_mm")
+    @classmethod
+    def _distance_range(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < value[0] < value[1]:
+            raise ValueError("two distances in mm, low then high, above 0")
+        return value
 
 
 class ScreenConfig(_Section):
@@ -116,6 +127,7 @@ class MarkersConfig(_Section):
     max_reprojection_px: float = Field(3.0, gt=0)
     redetect_every: int = Field(5, ge=1)
     homography: str = "usac_magsac"
+    search: Literal["fast", "accurate"] = "fast"
 
 
 class CalibrationConfig(_Section):
