@@ -76,7 +76,9 @@ class TrackerConfig(_Section):
     @classmethod
     def _distance_range(cls, value: tuple[float, float]) -> tuple[float, float]:
         if not 0 < value[0] < value[1]:
-            raise ValueError("two distances in mm, low then high, above 0")
+            raise ValueError(
+                f"tracker.eye_distance_mm: {[*value]} is not valid: expected two distances in mm, low then high, above 0"
+            )
         return value
 
 
