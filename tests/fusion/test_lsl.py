@@ -334,7 +334,10 @@ def test_a_gaze_table_played_as_an_lsl_stream_is_recorded_as_the_table_and_gives
     channels = [ChannelSpec("x", "pixels", "ScreenX"), ChannelSpec("y", "pixels", "ScreenY")]
     player = PlayerProcess(name, channels, 500.0, [[s.x, s.y] for s in rows], [s.t - rows[0].t for s in rows])
     streamed = tmp_path / "lsl"
-    config = make_config(tracker__spec=f"lsl:{name}", record__dir=str(streamed), **screen)
+    # The producer is a spawned process: on a starved machine its outlet may take a while to appear.
+    config = make_config(
+        tracker__spec=f"lsl:{name}", tracker__lsl_resolve_timeout_s=60.0, record__dir=str(streamed), **screen
+    )
     runner = Runner(config).start()
     try:
         player.wait_ready()
