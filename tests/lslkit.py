@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -361,22 +362,28 @@ def check_received(got: dict[str, Collector], folder: Path) -> dict[str, Any]:
 
 
 def run_cli_received(args: Sequence[str], prefix: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Collector]]:
-    """Run ``gazefusion ARGS --lsl --lsl-name PREFIX --lsl-wait 60`` in its own process while an
-    independent inlet takes each of its streams; the finished process and the collectors, stopped."""
+    """Run ``gazefusion ARGS --lsl --lsl-name PREFIX --lsl-wait 120`` in its own process while an
+    independent inlet takes each of its streams; the finished process and the collectors, stopped.
+
+    The inlets connect at the same time (the run waits for all of them: on a starved machine
+    one after another could outlast the wait)."""
     command = [sys.executable, "-c", "import sys; from gazefusion.fusion.cli import main; sys.exit(main())"]
     process = subprocess.Popen(
-        [*command, *args, "--lsl", "--lsl-name", prefix, "--lsl-wait", "60"],
+        [*command, *args, "--lsl", "--lsl-name", prefix, "--lsl-wait", "120"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        collectors = {key: Collector(f"{prefix}_{key}", timeout_s=60.0) for key in OUTLET_KEYS}
-        out, err = process.communicate(timeout=180)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        with ThreadPoolExecutor(len(OUTLET_KEYS)) as pool:
+            futures = {key: pool.submit(Collector, f"{prefix}_{key}", 120.0) for key in OUTLET_KEYS}
+            collectors = {key: future.result() for key, future in futures.items()}
+        out, err = process.communicate(timeout=240)
+    except BaseException:
+        process.kill()
+        out, err = process.communicate()
+        print(f"gazefusion {' '.join(args)}:\n{out}\n{err}", file=sys.stderr)  # shown by pytest on failure
+        raise
     assert process.returncode == 0, err
     done = subprocess.CompletedProcess(process.args, process.returncode, out, err)
     return done, {key: collector.stop() for key, collector in collectors.items()}

@@ -169,7 +169,13 @@ class StreamQuery(NamedTuple):
         return f"{self.prop} {self.value!r}"
 
     def matches(self, info: Any) -> bool:
-        """Whether the stream `info` (a ``pylsl.StreamInfo``) has this property value."""
+        """Whether a stream has this property value.
+
+        Parameters
+        ----------
+        info : pylsl.StreamInfo
+            The stream.
+        """
         return bool(getattr(info, self.prop)() == self.value)
 
 
