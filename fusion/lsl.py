@@ -14,10 +14,11 @@ PREFIX_gaze     Gaze       double64  tracker_x, tracker_y (screen px), camera_x,
 PREFIX_fixations Fixations double64  phase (1 start, 2 end), id, onset (s, LSL clock),
                                      duration (s), camera_x, camera_y, tracker_x,
                                      tracker_y (px), dispersion (deg), samples
-PREFIX_looks    Looks      string    marker ("" for none), kind (first, change, end),
-                                     fixation id
+PREFIX_looks    Looks      string    marker ("" for none), kind (first, change, end,
+                                     pursuit, on_marker), fixation id
 PREFIX_looks_pose Looks    double64  fixation id, x, y, z, distance (m), rx, ry, rz
-                                     (rad), inliers, frame index
+                                     (rad), inliers, frame index, u, v (0-1 on
+                                     the marker's picture; on_marker rows)
 PREFIX_frames   VideoFrames double64 frame index, t (host monotonic s), t_source (s)
 PREFIX_events   Markers    string    kind, text
 ============== ========== ========= ===================================================
@@ -49,6 +50,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from gazefusion.fusion.analysis.join import FixationOnMarker
 from gazefusion.fusion.config import LslConfig
 from gazefusion.fusion.core import CoreOutput, LookEvent
 from gazefusion.fusion.errors import ConfigError, GazefusionError
@@ -123,6 +125,8 @@ def _px(label: str, kind: str, system: str) -> ChannelDef:
     return ChannelDef(label, "pixels", kind, system)
 
 
+_PICTURE = "marker picture: 0-1 from its top-left corner, u right, v down"
+
 STREAMS: dict[str, tuple[StreamDef, ...]] = {
     "gaze": (
         StreamDef(
@@ -171,7 +175,8 @@ STREAMS: dict[str, tuple[StreamDef, ...]] = {
             "string",
             False,
             (ChannelDef("marker", ""), ChannelDef("kind", ""), ChannelDef("fixation_id", "")),
-            "each look (first, change, end) with the marker looked at ('' for none), as in looks.tsv",
+            "each look (first, change, end, pursuit) with the marker looked at ('' for none), as in looks.tsv; "
+            "and each fixation on a marker (on_marker), as in fixations_on_markers.tsv",
         ),
         StreamDef(
             "looks_pose",
@@ -189,8 +194,11 @@ STREAMS: dict[str, tuple[StreamDef, ...]] = {
                 ChannelDef("rz", "radians", "RotationZ", "camera"),
                 ChannelDef("inliers", "", "Inliers"),
                 ChannelDef("frame_index", "", "FrameNumber"),
+                ChannelDef("u", "normalized", "MarkerU", _PICTURE),
+                ChannelDef("v", "normalized", "MarkerV", _PICTURE),
             ),
-            "the pose of the marker of each look (nan for a look at nothing), stamped as its string sample",
+            "the pose of the marker of each look (nan for a look at nothing; u, v nan); for an on_marker row, "
+            "the fixation's mean position on the marker's picture (u, v; the pose nan); stamped as its string sample",
         ),
     ),
     "frames": (
@@ -401,7 +409,7 @@ class LslOutlets:
         self._push("frames", [float(frame.index), frame.t, frame.t_source], frame.t)
 
     def push_output(self, output: CoreOutput, t: float) -> None:
-        """A fixation start or end, or a look (other outputs are not sent).
+        """A fixation start or end, a look, or a fixation on a marker (other outputs are not sent).
 
         Parameters
         ----------
@@ -420,7 +428,13 @@ class LslOutlets:
                 position = np.asarray(hit.position_m, dtype=float).ravel()[:3]
                 rotation = np.asarray(hit.rotation, dtype=float).ravel()[:3]
                 pose = [*map(float, position), float(hit.distance_m), *map(float, rotation), float(hit.inliers)]
-            self._push("looks_pose", [float(look.fixation.id), *pose, float(look.frame_index)], t)
+            self._push("looks_pose", [float(look.fixation.id), *pose, float(look.frame_index), math.nan, math.nan], t)
+        elif isinstance(output, FixationOnMarker):
+            # Known once every sample of the fixation is mapped: a ring of frames after its end.
+            point = output.point
+            fixation_id = output.fixation.id
+            self._push("looks", [point.marker, "on_marker", str(fixation_id)], t)
+            self._push("looks_pose", [float(fixation_id), *[math.nan] * 9, point.u, point.v], t)
         elif isinstance(output, FixationEvent) and output.kind in _PHASES:
             f = output.fixation
             values = [_PHASES[output.kind], float(f.id), f.onset + self._offset, f.duration, f.cam_x, f.cam_y]

@@ -1,18 +1,31 @@
-"""Helpers of the LSL tests: stream names unique per test, producers' gaze outlets, playing samples.
+"""Helpers of the LSL tests: stream names unique per test, producers' gaze outlets, playing samples,
+independent inlets and what they received set beside the recorded session.
 
 liblsl stays on loopback with a session id of this test run (tests/conftest.py).
 """
 
 from __future__ import annotations
 
+import math
 import multiprocessing
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pylsl
+import pytest
+import yaml
+
+from gazefusion.fusion.session import SessionReader
+
+#: The kinds of gazefusion's outlets (``PREFIX_KIND``).
+OUTLET_KEYS = ("gaze", "fixations", "looks", "looks_pose", "frames", "events")
 
 
 def unique_name(prefix: str) -> str:
@@ -278,3 +291,99 @@ class PlayerProcess:
         self.process.join(10.0)
         if self.process.is_alive():
             self.process.kill()
+
+
+def same_value(a: float, b: float) -> bool:
+    """Equal, or both nan."""
+    return a == b or (a != a and b != b)
+
+
+def check_received(got: dict[str, Collector], folder: Path) -> dict[str, Any]:
+    """Assert that what independent inlets received on a run's outlets is its recording in `folder`.
+
+    Gaze rows are gaze.tsv sample for sample, stamped at ``t`` + the clock offset, in order;
+    fixation ends are fixations.tsv, starts the ``fixation_start`` events; looks are
+    looks.tsv and the ``on_marker`` rows fixations_on_markers.tsv (with u, v); frames are
+    frames.tsv. Returns session.yaml's ``lsl`` block.
+    """
+    header: dict[str, Any] = yaml.safe_load((folder / "session.yaml").read_text())["lsl"]
+    offset = header["clock_offset_start_s"]
+    assert abs(header["clock_offset_drift_s"]) < 1e-3
+    assert header["outlets"] == {key: collector.info.name() for key, collector in got.items()}
+    reader = SessionReader(folder)
+
+    samples = list(reader.samples())
+    gaze = got["gaze"]
+    assert len(samples) == len(gaze.rows) == header["samples_pushed"]["gaze"] > 500
+    for row, stamp, sample in zip(gaze.rows, gaze.stamps, samples):
+        expected = [sample.x, sample.y, float(sample.valid), sample.pupil, sample.tracker_t]
+        assert all(same_value(a, b) for a, b in zip([row[0], row[1], row[4], row[5], row[6]], expected)), (row, sample)
+        assert stamp == pytest.approx(sample.t + offset, abs=1e-9)
+    assert gaze.stamps == sorted(gaze.stamps)
+
+    ends = [row for row in got["fixations"].rows if row[0] == 2.0]
+    fixations = reader.table("fixations.tsv")
+    assert len(fixations) == len(ends) >= 3
+    for row, recorded in zip(ends, fixations):
+        values = [float(recorded[c]) for c in ("id", "onset", "duration", "cam_x", "cam_y", "x", "y")]
+        values[1] += offset
+        values += [float(recorded["dispersion_deg"]), float(recorded["n_samples"])]
+        assert row[1:] == pytest.approx(values, rel=1e-12, abs=1e-9)
+    starts = sum(1 for e in reader.events() if e["kind"] == "fixation_start")
+    assert sum(1 for row in got["fixations"].rows if row[0] == 1.0) == starts
+    assert got["fixations"].stamps == sorted(got["fixations"].stamps)
+
+    assert len(got["looks"].rows) == len(got["looks_pose"].rows)
+    assert got["looks"].stamps == got["looks_pose"].stamps == sorted(got["looks"].stamps)
+    pairs = list(zip(got["looks"].rows, got["looks_pose"].rows))
+    looks = reader.table("looks.tsv")
+    look_pairs = [(text, pose) for text, pose in pairs if text[1] != "on_marker"]
+    assert [text for text, _ in look_pairs] == [[row["marker"], row["kind"], row["fixation_id"]] for row in looks]
+    for (_, pose), row in zip(look_pairs, looks):
+        if row["marker"]:
+            expected = [float(row[c]) for c in ("fixation_id", "x_m", "y_m", "z_m", "distance_m", "rx", "ry", "rz")]
+            assert pose[:8] == pytest.approx(expected, rel=1e-12)
+            assert pose[8] == float(row["inliers"])
+        assert pose[9] == float(row["frame_index"]) and all(math.isnan(v) for v in pose[10:])
+    assert len({row["marker"] for row in looks} - {""}) >= 2
+    on_markers = reader.table("fixations_on_markers.tsv")
+    mapped = [(text, pose) for text, pose in pairs if text[1] == "on_marker"]
+    assert len(mapped) == len(on_markers) >= 2
+    for (text, pose), row in zip(mapped, on_markers):
+        assert text == [row["marker"], "on_marker", row["fixation_id"]]
+        assert pose[0] == float(row["fixation_id"]) and all(math.isnan(v) for v in pose[1:10])
+        assert pose[10:] == pytest.approx([float(row["u"]), float(row["v"])], rel=1e-12)
+
+    frames = list(reader.frame_records())
+    assert [row[0] for row in got["frames"].rows] == [float(f.index) for f in frames]
+    assert [row[1] for row in got["frames"].rows] == [f.t for f in frames]
+    assert got["frames"].stamps == pytest.approx([f.t + offset for f in frames], abs=1e-9)
+    return header
+
+
+def run_cli_received(args: Sequence[str], prefix: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Collector]]:
+    """Run ``gazefusion ARGS --lsl --lsl-name PREFIX --lsl-wait 120`` in its own process while an
+    independent inlet takes each of its streams; the finished process and the collectors, stopped.
+
+    The inlets connect at the same time (the run waits for all of them: on a starved machine
+    one after another could outlast the wait)."""
+    command = [sys.executable, "-c", "import sys; from gazefusion.fusion.cli import main; sys.exit(main())"]
+    process = subprocess.Popen(
+        [*command, *args, "--lsl", "--lsl-name", prefix, "--lsl-wait", "120"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with ThreadPoolExecutor(len(OUTLET_KEYS)) as pool:
+            futures = {key: pool.submit(Collector, f"{prefix}_{key}", 120.0) for key in OUTLET_KEYS}
+            collectors = {key: future.result() for key, future in futures.items()}
+        out, err = process.communicate(timeout=240)
+    except BaseException:
+        process.kill()
+        out, err = process.communicate()
+        print(f"gazefusion {' '.join(args)}:\n{out}\n{err}", file=sys.stderr)  # shown by pytest on failure
+        raise
+    assert process.returncode == 0, err
+    done = subprocess.CompletedProcess(process.args, process.returncode, out, err)
+    return done, {key: collector.stop() for key, collector in collectors.items()}

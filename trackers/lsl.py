@@ -168,6 +168,16 @@ class StreamQuery(NamedTuple):
     def __str__(self) -> str:
         return f"{self.prop} {self.value!r}"
 
+    def matches(self, info: Any) -> bool:
+        """Whether a stream has this property value.
+
+        Parameters
+        ----------
+        info : pylsl.StreamInfo
+            The stream.
+        """
+        return bool(getattr(info, self.prop)() == self.value)
+
 
 def _describe_stream(info: Any) -> str:
     return f"{info.name()!r} ({info.type() or 'no type'}, on {info.hostname() or '?'})"
@@ -207,6 +217,8 @@ def resolve_stream(
     found = pylsl.resolve_byprop(query.prop, query.value, minimum=1, timeout=timeout_s)
     if not found:
         seen = pylsl.resolve_streams(wait_time=min(1.0, timeout_s))
+        found = [info for info in seen if query.matches(info)]  # came up just after the search
+    if not found:
         listed = ", ".join(sorted(_describe_stream(info) for info in seen)) or "none"
         raise error(
             f"no LSL {wanted} with {query} found within {timeout_s:g} s (streams seen: {listed}): "

@@ -8,11 +8,13 @@ import os
 import statistics
 import sys
 
+from gazefusion.fusion.cli.run import add_lsl_arguments, lsl_overrides
 from gazefusion.fusion.errors import ConfigError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--out DIR``, ``--seconds S``, ``--headless``, ``--config FILE``, ``--seed N``."""
+    """``--out DIR``, ``--seconds S``, ``--headless``, ``--config FILE``, ``--seed N`` and the
+    LSL flags of `gazefusion run` (``--lsl`` …)."""
     parser.add_argument(
         "--out",
         metavar="DIR",
@@ -38,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a configuration to use instead of the demo's own (config/demo.yaml)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the scripted eye (default: 0)")
+    add_lsl_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         args.config,
         args.seed,
         echo=lambda line: print(line, flush=True),
+        overrides=lsl_overrides(args),
     )
     runner = result.runner
     received = result.camera.frames if result.camera is not None else 0

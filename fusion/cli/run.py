@@ -48,6 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="no window; with --record, write overlay.mp4 and a PNG per look",
     )
     parser.add_argument("--seconds", type=float, metavar="S", help="stop after this long (default: until q or Ctrl-C)")
+    add_lsl_arguments(parser)
+
+
+def add_lsl_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--lsl``, ``--lsl-name``, ``--lsl-wait``, ``--lsl-markers`` (`run` and `demo`)."""
     parser.add_argument(
         "--lsl",
         action="store_true",
@@ -83,12 +88,19 @@ def config_from_args(args: argparse.Namespace) -> Config:
             "record.participant": args.participant,
             "record.condition": args.condition,
             "display.headless": args.headless,
-            "lsl.outlets": args.lsl,
-            "lsl.name": args.lsl_name,
-            "lsl.wait_for_consumers_s": args.lsl_wait,
-            "lsl.markers": args.lsl_markers,
+            **lsl_overrides(args),
         },
     )
+
+
+def lsl_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``lsl`` keys the flags of :func:`add_lsl_arguments` set (None: not given)."""
+    return {
+        "lsl.outlets": args.lsl,
+        "lsl.name": args.lsl_name,
+        "lsl.wait_for_consumers_s": args.lsl_wait,
+        "lsl.markers": args.lsl_markers,
+    }
 
 
 def describe(event: PipelineEvent, fixations: bool = False) -> str | None:

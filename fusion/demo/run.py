@@ -164,6 +164,7 @@ def run_demo(
     config_path: str | Path | None = None,
     seed: int = 0,
     echo: Callable[[str], None] | None = print,
+    overrides: Mapping[str, Any] | None = None,
 ) -> DemoResult:
     """Run the demo and return its figures.
 
@@ -184,6 +185,10 @@ def run_demo(
         Seed of the scripted eye. (default: 0)
     echo : callable or None
         Where the printed lines go; None prints nothing. (default: print)
+    overrides : Mapping or None
+        More ``"section.key"`` values over the demo's configuration (None values ignored),
+        e.g. ``{"lsl.outlets": True}``: the run's streams on Lab Streaming Layer. The
+        sources, files and recording folder are the demo's own. (default: None)
 
     Raises
     ------
@@ -205,7 +210,7 @@ def run_demo(
     except OSError as exc:
         raise OutputError(f"cannot write the demo's files into {out}: {exc.strerror or exc}") from None
 
-    base = demo_config(config_path)
+    base = demo_config(config_path, overrides)  # bad values end here, before anything starts
     geometry = base.screen.geometry()
     listen_port = _free_udp_port()
     devices = DemoDevices(out / "truth.tsv", geometry, listen_port, seed=seed, fps=FPS, gaze_rate_hz=GAZE_RATE_HZ)
@@ -217,6 +222,7 @@ def run_demo(
         config = demo_config(
             config_path,
             {
+                **(overrides or {}),
                 "camera.source": devices.url,
                 "tracker.spec": f"iviewx://127.0.0.1:{devices.command_port}?listen={listen_port}",
                 "markers.file": str(library.resolve()),

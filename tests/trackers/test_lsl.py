@@ -123,6 +123,22 @@ def _check(sample: GazeSample, expected: tuple[Any, ...]) -> None:
             assert got is not None and _same(got.x, want[0]) and _same(got.y, want[1]) and got.valid is want[2]
 
 
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (StreamQuery("name", "tobii"), True),
+        (StreamQuery("name", "Tobii"), False),
+        (StreamQuery("type", "Gaze"), True),
+        (StreamQuery("type", "Markers"), False),
+        (StreamQuery("source_id", "tobii-123"), True),
+        (StreamQuery("source_id", "tobii"), False),
+    ],
+    ids=["name", "name-case", "type", "other-type", "source-id", "source-id-prefix"],
+)
+def test_a_query_matches_a_stream_by_its_property(query: StreamQuery, expected: bool) -> None:
+    assert query.matches(pylsl.StreamInfo("tobii", "Gaze", 2, 500.0, "float32", "tobii-123")) is expected
+
+
 @pytest.mark.parametrize("layout", list(LAYOUTS), ids=list(LAYOUTS))
 def test_known_producers_are_read_by_their_description(layout: str) -> None:
     producer, channels, rows, expected = LAYOUTS[layout]

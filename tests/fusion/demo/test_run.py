@@ -90,6 +90,8 @@ def test_shipped_demo_yaml_is_the_demo_configuration() -> None:
         pytest.param(["--seconds", "0"], "--seconds must be positive", id="zero-seconds"),
         pytest.param(["--config", "/nonexistent/demo.yaml"], "configuration file not found", id="missing-config"),
         pytest.param(["--seconds", "soon"], "invalid float value", id="bad-seconds"),
+        pytest.param(["--lsl", "--lsl-wait", "-1"], "lsl.wait_for_consumers_s: -1", id="negative-lsl-wait"),
+        pytest.param(["--lsl", "--lsl-wait", "soon"], "argument --lsl-wait: invalid float value", id="bad-lsl-wait"),
     ],
 )
 def test_bad_input_is_one_line(
@@ -124,3 +126,17 @@ def test_cli_prints_looks_and_the_summary(tmp_path: Path, capsys: pytest.Capture
     for marker_id in ("poster", "book", "sign", "photo", "map"):
         assert f"\n{marker_id} " in out
     assert f"session: {tmp_path / 's'}" in out
+
+
+@pytest.mark.slow
+def test_demo_lsl_is_received_by_independent_inlets(tmp_path: Path) -> None:
+    from tests.lslkit import check_received, run_cli_received, unique_name
+
+    prefix = unique_name("demo")
+    folder = tmp_path / "s"
+    done, got = run_cli_received(["demo", "--headless", "--seconds", "6", "--out", str(folder)], prefix)
+    assert f"LSL streams: {prefix}_gaze" in done.stderr
+    assert "summary: " in done.stdout
+    header = check_received(got, folder)
+    assert header["outlets"]["gaze"] == f"{prefix}_gaze"
+    assert got["gaze"].info.nominal_srate() == 250.0  # the demo's simulated SMI RED250
