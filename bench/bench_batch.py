@@ -243,6 +243,17 @@ def main() -> int:
         f"batch against its ceiling ({args.workers} cores x {per_core:.2f}):               {rate_c / ceiling:5.1%} "
         f"(target >= 90 %); batch against alone: {rate_c / rate_a:.2f}x"
     )
+    share = cpu_c / (wall_c * args.workers)
+    print(
+        f"  the batch had {share:.0%} of the {args.workers} cores (the rest went to other processes; load average "
+        f"{os.getloadavg()[0]:.1f} now)"
+    )
+    print(
+        f"  CPU: {session_s / cpu_c:.2f} session-s per CPU-s for the whole batch against {per_core:.2f} alone "
+        f"({session_s / cpu_c / per_core:.0%}); of its {cpu_c:.1f} CPU-s, {task_cpu:.1f} in the replays "
+        f"({task_cpu / cpu_c:.0%}), {cpu_c - task_cpu:.1f} in starting the cluster, imports, scheduling and "
+        f"gathering; the replays cost {task_cpu / cpu_b - 1:+.0%} CPU against alone"
+    )
     print(f"identical per-session tables (batch vs alone):              {same}/{len(sessions)}")
     print(
         f"Dask: local cluster start {overheads['start_s']:.2f} s; {1000 * overheads['per_task_s']:.2f} ms per trivial task "
