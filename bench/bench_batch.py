@@ -35,7 +35,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-SESSION_FILES = ("fixations.tsv", "looks.tsv", "pursuits.tsv", "events.jsonl")
+SESSION_FILES = (
+    "fixations.tsv",
+    "looks.tsv",
+    "pursuits.tsv",
+    "gaze_on_markers.tsv",
+    "fixations_on_markers.tsv",
+    "marker_positions.tsv",
+    "events.jsonl",
+)
 GAZEFUSION = str(Path(sys.executable).with_name("gazefusion"))
 
 
@@ -114,6 +122,12 @@ def _fed_frames(session: Path) -> int:
     from gazefusion.fusion.tables import TableReader
 
     return sum(1 for row in TableReader(session / "frames.tsv") if int(row["fed_after"]) >= 0)
+
+
+def _recorded_frames(session: Path) -> int:
+    from gazefusion.fusion.tables import TableReader
+
+    return sum(1 for _ in TableReader(session / "frames.tsv"))
 
 
 def _noop(i: int) -> int:
@@ -203,6 +217,7 @@ def main() -> int:
     cache = args.cache / f"{args.sessions}x{args.seconds:g}s"
     sessions = make_sessions(cache, args.sessions, args.seconds)
     video_bytes = sum((s / "video.mjpeg").stat().st_size for s in sessions)
+    frame_bytes = video_bytes / sum(_recorded_frames(s) for s in sessions)
     fed = {s: _fed_frames(s) for s in sessions}
     print(
         f"sessions: {len(sessions)} demo sessions of {args.seconds:g} s in {cache}, {video_bytes / 1e6:.0f} MB of video"
@@ -230,7 +245,15 @@ def main() -> int:
         gather(root / "batch", [o for o in outcomes if o is not None], [])
         gather_s = time.monotonic() - gather_wall0
         gather_cpu = _cpu_s() - gather_cpu0
+        gathered_bytes = sum(p.stat().st_size for p in (root / "batch").glob("*.tsv"))
         task_cpu = sum(o.cpu_s for o in outcomes if o is not None)
+        from gazefusion.fusion.batch import AoiSettings
+        from gazefusion.fusion.batch.task import aoi_metrics
+
+        metrics_cpu0 = time.process_time()
+        for task in tasks:  # again, in place (the same table): the part of a task that is not its replay
+            aoi_metrics(task, root / "batch" / task.out, AoiSettings())
+        metrics_cpu = time.process_time() - metrics_cpu0
     overheads = dask_overheads(args.workers)
     fullest = max(sessions, key=lambda s: fed[s])  # the nearest to the demo's 30 fps: the cost of a full-rate replay
     profile = replay_profile(fullest)
@@ -266,11 +289,15 @@ def main() -> int:
         f"({task_cpu / cpu_c:.0%}), {cpu_c - task_cpu:.1f} in starting the cluster, imports, scheduling and "
         f"gathering; the replays cost {task_cpu / cpu_b - 1:+.0%} CPU against alone"
     )
+    print(
+        f"  of the tasks' CPU, {metrics_cpu:.1f} CPU-s ({metrics_cpu / task_cpu:.0%}) is their AOI metrics, "
+        "which a replay alone does not compute"
+    )
     print(f"identical per-session tables (batch vs alone):              {same}/{len(sessions)}")
     print(
         f"Dask: local cluster start {overheads['start_s']:.2f} s; {1000 * overheads['per_task_s']:.2f} ms per trivial task "
         f"({overheads['tasks']:.0f} tasks on {args.workers} workers); gathering {len(sessions)} sessions' tables "
-        f"{gather_s:.3f} s wall, {gather_cpu:.3f} CPU-s"
+        f"{gather_s:.3f} s wall, {gather_cpu:.3f} CPU-s, {gathered_bytes / 1e6:.1f} MB of project tables"
     )
     p = profile
     print(
@@ -281,28 +308,50 @@ def main() -> int:
         f"({p['core'] / p['total']:.0%}); reading, tables, start {p['rest']:.2f} ({p['rest'] / p['total']:.0%})"
     )
 
-    # The model of a large study on a cluster: 1,000 sessions of 10 min on 64 one-core workers.
-    n, minutes, cluster_workers = 1000, 10.0, 64
-    task_cpu_s = minutes * 60.0 / per_core
-    compute_s = n * task_cpu_s / cluster_workers
-    waves = -(-n // cluster_workers)
-    makespan_s = waves * task_cpu_s  # equal sessions: whole waves
-    scheduling_s = n * overheads["per_task_s"]
-    gather_model_s = gather_s / len(sessions) * n * (minutes * 60.0 / args.seconds)
-    video_rate = video_bytes / session_s  # bytes per session-second
-    need_mb_s = cluster_workers * per_core * video_rate / 1e6
+    # The model of a large study on a cluster: 1,000 sessions of 10 min on 64 one-core workers, from the
+    # measured per-core replay speed, and again at the demo camera's full 30 frames per second (the CPU
+    # of a frame: its search and decoding, from the profile; the rest per session-second).
+    per_frame_cpu = (p["search"] + p["decode"]) / p["frames"]
+    other_cpu = (p["total"] - p["search"] - p["decode"]) / p["duration"]
+    full_rate = 1.0 / (other_cpu + 30.0 * per_frame_cpu)
+    median_fps = rates[len(rates) // 2]
     print()
     print(
-        f"model: {n} sessions x {minutes:g} min on {cluster_workers} workers: {task_cpu_s:.0f} CPU-s per session; "
-        f"compute {compute_s / 3600:.2f} h ({waves} waves: {makespan_s / 3600:.2f} h); scheduling "
-        f"{scheduling_s:.1f} s; gathering {gather_model_s:.0f} s; total about {(makespan_s + scheduling_s + gather_model_s) / 3600:.2f} h"
+        f"cost model of a replay: {1000 * per_frame_cpu:.1f} ms of CPU per frame the live core took (search and "
+        f"decoding) + {other_cpu:.3f} CPU-s per session-second: at 30 frames per s {full_rate:.2f} session-s per CPU-s"
+    )
+    for label, speed, fps in (
+        (f"as measured ({median_fps:.0f} frames per s)", per_core, median_fps),
+        ("at 30 frames per s", full_rate, 30.0),
+    ):
+        _model(label, speed, overheads["per_task_s"], gather_cpu / session_s, frame_bytes * fps)
+    print(
+        f"  the project tables: {gathered_bytes / session_s / 1e3:.1f} kB per session-second "
+        f"({gathered_bytes / session_s * 600e3 / 1e9:.1f} GB for 1,000 x 10 min), written by the client alone"
+    )
+    return 0
+
+
+def _model(label: str, per_core: float, per_task_s: float, gather_cpu_per_session_s: float, video_rate: float) -> None:
+    """1,000 sessions of 10 min on 64 one-core workers: compute, scheduling, gathering, and the storage it needs."""
+    n, minutes, cluster_workers = 1000, 10.0, 64
+    task_cpu_s = minutes * 60.0 / per_core
+    waves = -(-n // cluster_workers)
+    makespan_s = waves * task_cpu_s  # equal sessions: whole waves, the last one partly idle
+    scheduling_s = n * per_task_s
+    gather_model_s = gather_cpu_per_session_s * n * minutes * 60.0  # one process after the tasks, CPU-bound
+    need_mb_s = cluster_workers * per_core * video_rate / 1e6
+    print(
+        f"model {label}: {n} sessions x {minutes:g} min on {cluster_workers} workers: {task_cpu_s:.0f} CPU-s per "
+        f"session, {waves} waves: {makespan_s / 3600:.2f} h (ideal {n * task_cpu_s / cluster_workers / 3600:.2f} h); "
+        f"scheduling {scheduling_s:.1f} s; gathering {gather_model_s / 60:.0f} min; total about "
+        f"{(makespan_s + scheduling_s + gather_model_s) / 3600:.2f} h"
     )
     print(
-        f"model: reading video at {video_rate / 1e6:.2f} MB per session-second, {cluster_workers} workers need "
+        f"  video read at {video_rate / 1e6:.2f} MB per session-second: {cluster_workers} workers need "
         f"{need_mb_s:.0f} MB/s from shared storage (1 GbE NFS gives about 110 MB/s: "
         f"{min(1.0, 110.0 / need_mb_s):.0%} of the workers kept busy)"
     )
-    return 0
 
 
 if __name__ == "__main__":
