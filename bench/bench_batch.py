@@ -45,6 +45,8 @@ SESSION_FILES = (
     "events.jsonl",
 )
 GAZEFUSION = str(Path(sys.executable).with_name("gazefusion"))
+NFS_BYTES_S = 110e6
+"""What a 1 GbE NFS share serves, bytes per second (about 90 % of the line rate)."""
 
 
 def _cpu_s(who: int = resource.RUSAGE_SELF) -> float:
@@ -341,6 +343,7 @@ def _model(label: str, per_core: float, per_task_s: float, gather_cpu_per_sessio
     scheduling_s = n * per_task_s
     gather_model_s = gather_cpu_per_session_s * n * minutes * 60.0  # one process after the tasks, CPU-bound
     need_mb_s = cluster_workers * per_core * video_rate / 1e6
+    storage_s = n * minutes * 60.0 * video_rate / NFS_BYTES_S  # every frame read once over the network
     print(
         f"model {label}: {n} sessions x {minutes:g} min on {cluster_workers} workers: {task_cpu_s:.0f} CPU-s per "
         f"session, {waves} waves: {makespan_s / 3600:.2f} h (ideal {n * task_cpu_s / cluster_workers / 3600:.2f} h); "
@@ -349,8 +352,9 @@ def _model(label: str, per_core: float, per_task_s: float, gather_cpu_per_sessio
     )
     print(
         f"  video read at {video_rate / 1e6:.2f} MB per session-second: {cluster_workers} workers need "
-        f"{need_mb_s:.0f} MB/s from shared storage (1 GbE NFS gives about 110 MB/s: "
-        f"{min(1.0, 110.0 / need_mb_s):.0%} of the workers kept busy)"
+        f"{need_mb_s:.0f} MB/s from shared storage; 1 GbE NFS (about {NFS_BYTES_S / 1e6:.0f} MB/s) keeps "
+        f"{min(1.0, NFS_BYTES_S / 1e6 / need_mb_s):.0%} of them busy and takes {storage_s / 3600:.2f} h to serve "
+        f"the video: total about {(max(makespan_s, storage_s) + scheduling_s + gather_model_s) / 3600:.2f} h"
     )
 
 
