@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+PRE_SPAWN_ENVIRON = "distributed.nanny.pre-spawn-environ"
+"""Dask's configuration of the environment a worker process starts with."""
 BATCH_FILE = "batch.yaml"
 """What the batch was asked to do, in its folder (a folder with one is a batch's)."""
 
@@ -303,13 +305,25 @@ def _engine_failure(exc: Exception) -> str:
 
 
 def local_engine(workers: int) -> DaskEngine:
-    """A local Dask cluster of `workers` processes with one thread each, started now."""
+    """A local Dask cluster of `workers` processes with one thread each, started now.
+
+    Its workers keep glibc's own malloc thresholds: Dask sets ``MALLOC_TRIM_THRESHOLD_`` in
+    a worker's environment, which also fixes the threshold above which glibc maps memory
+    afresh, so every frame-sized array is mapped, zero-filled and unmapped again: two
+    replays took 0.7 s more system CPU with it, about 8 % (docs/benchmarks/batch.md).
+    """
+    import dask
     from distributed import Client, LocalCluster
 
     try:
-        cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
-        )
+        with dask.config.set({f"{PRE_SPAWN_ENVIRON}.MALLOC_TRIM_THRESHOLD_": None}):
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",
+                silence_logs=logging.ERROR,
+            )
     except Exception as exc:
         raise GazefusionError(f"cannot start a local Dask cluster of {workers} workers: {exc}") from None
     client = Client(cluster, set_as_default=False)

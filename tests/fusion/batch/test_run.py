@@ -8,12 +8,14 @@ tables are the same on every engine.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 import yaml
 
 from gazefusion.fusion.batch import run_batch
+from gazefusion.fusion.batch.run import local_engine
 from gazefusion.fusion.cli import main
 from gazefusion.fusion.tables import TableReader
 from tests.fusion.batch.conftest import LABELS, SEEDS, Recorded, same_outputs
@@ -133,3 +135,14 @@ def test_a_client_of_the_users_own(recorded: Recorded, in_process: Path, dask_cl
         assert client.status == "running"  # the caller's client is left open
     assert result.count("done") == 3
     assert _project_tables(tmp_path / "client") == _project_tables(in_process)
+
+
+def test_local_workers_keep_glibc_malloc_thresholds() -> None:
+    # Dask's MALLOC_TRIM_THRESHOLD_ would make every frame-sized array a fresh mapping (about 8 % more CPU).
+    engine = local_engine(1)
+    try:
+        environ = engine.client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_")
+        threads = engine.client.run(os.environ.get, "OMP_NUM_THREADS")
+    finally:
+        engine.close()
+    assert list(environ.values()) == [None] and list(threads.values()) == ["1"]  # Dask's other settings stay
