@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gazefusion.fusion.errors import ConfigError
 from gazefusion.fusion.files import invalid_line, read_yaml
@@ -54,6 +54,17 @@ class TrackerConfig(_Section):
     sample_format: str = "%TU %ET %SX %SY %DX %DY"
     stream_rate_hz: int | None = Field(None, ge=1)
     queue_samples: int = Field(200_000, ge=1)
+    calibration_eye: Literal["number", "letter"] = "number"
+    calibration_start_timeout_s: float = Field(5.0, gt=0)
+    accept_any_sender: bool = False
+    eye_distance_mm: tuple[float, float] = (100.0, 2000.0)
+
+    @field_validator("eye_distance_mm")
+    @classmethod
+    def _distance_range(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < value[0] < value[1]:
+            raise ValueError("two distances in mm, low then high, above 0")
+        return value
 
 
 class ScreenConfig(_Section):
@@ -103,6 +114,7 @@ class MarkersConfig(_Section):
     max_reprojection_px: float = Field(3.0, gt=0)
     redetect_every: int = Field(5, ge=1)
     homography: str = "usac_magsac"
+    search: Literal["fast", "accurate"] = "fast"
 
 
 class CalibrationConfig(_Section):

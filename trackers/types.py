@@ -50,6 +50,9 @@ class GazeSample(NamedTuple):
         ``"l"``, ``"r"`` or ``"b"`` (binocular). (default: "b")
     left, right : EyeGaze or None
         Per-eye data where the tracker sent it. (default: None)
+    extras : tuple of str
+        Values the tracker sent after the ones asked for, as sent (iViewX: tokens after the
+        requested format). (default: ())
     """
 
     t: float
@@ -61,6 +64,7 @@ class GazeSample(NamedTuple):
     eye: str = "b"
     left: EyeGaze | None = None
     right: EyeGaze | None = None
+    extras: tuple[str, ...] = ()
 
 
 TrackerEventKind = Literal[

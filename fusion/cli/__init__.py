@@ -25,6 +25,7 @@ COMMANDS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("replay",), "replay", "a recorded session through the same pipeline"),
     (("fixations",), "fixations", "offline fixation detection on a gaze table"),
     (("locate",), "locate", "find markers and their 3D pose in one image"),
+    (("markers", "print"), "markers_print", "a printable PNG/PDF of an ArUco/AprilTag marker at its true size"),
     (("probe",), "probe", "read frames from a camera source and report what arrives"),
     (("calibrate", "camera"), "calibrate_camera", "camera intrinsics from chessboard views"),
     (("calibrate", "tracker"), "calibrate_tracker", "tracker-to-camera mapping with validation"),

@@ -46,8 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--tracker",
         default=None,
         metavar="SPEC",
-        help="iviewx://HOST:PORT?listen=PORT, mock, or sim (the iViewX simulator on loopback; "
-        "with --simulate-participant) (default: the config's tracker.spec)",
+        help="iviewx://HOST:PORT?listen=PORT, mock, or sim[?mode=notes|real-world] (the iViewX simulator on "
+        "loopback, with --simulate-participant; real-world: what real servers were seen to send) "
+        "(default: the config's tracker.spec)",
     )
     parser.add_argument(
         "--camera",

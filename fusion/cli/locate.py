@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--markers",
         metavar="MARKERS.yaml",
-        help="marker library: a YAML list of {id, image, width_m} (default: markers.file of --config)",
+        help="marker library: pictures {id, image, width_m} and tags {id, aruco, width_m} (default: markers.file of --config)",
     )
     parser.add_argument(
         "--intrinsics",
@@ -48,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     markers_path = args.markers or config.markers.file
     if not markers_path:
-        raise ConfigError("no marker library: give --markers MARKERS.yaml (a YAML list of {id, image, width_m})")
+        raise ConfigError(
+            "no marker library: give --markers MARKERS.yaml (pictures {id, image, width_m}, tags {id, aruco, width_m})"
+        )
     requested: tuple[int, int, int, int] | None = None
     if args.roi is not None:
         x, y, w, h = (int(round(v)) for v in parse_numbers(args.roi, 4, "--roi", "X,Y,W,H"))

@@ -30,7 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SPEC",
         help="tracker: iviewx://HOST:PORT?listen=PORT, mock, mock:SEED, replay:SESSION, mouse",
     )
-    parser.add_argument("--markers", metavar="YAML", help="marker library (a list of {id, image, width_m})")
+    parser.add_argument(
+        "--markers", metavar="YAML", help="marker library: pictures {id, image, width_m} and tags {id, aruco, width_m}"
+    )
     parser.add_argument("--intrinsics", metavar="YAML", help="camera intrinsics (gazefusion calibrate camera)")
     parser.add_argument("--mapping", metavar="YAML", help="tracker-to-camera mapping (gazefusion calibrate tracker)")
     parser.add_argument("--aoi-deg", type=float, metavar="DEG", help="AOI side, degrees of visual angle")

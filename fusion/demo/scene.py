@@ -21,8 +21,11 @@ from gazefusion.calibration.intrinsics import CameraIntrinsics, save_intrinsics
 from gazefusion.fusion import synthetic
 from gazefusion.fusion.files import write_yaml_atomic
 from gazefusion.fusion.geometry import plane_corners_m, texture_to_marker_m
+from gazefusion.fusion.markers import MarkerLibrary, draw_fiducial
 
 TEXTURE_PX = 400
+#: The dictionary of the scene's printed tags.
+TAG_DICTIONARY = "DICT_APRILTAG_36h11"
 
 
 class MarkerSpec(NamedTuple):
@@ -42,6 +45,10 @@ class MarkerSpec(NamedTuple):
         The point its printed side faces, m (off the camera gives the marker a tilt).
     roll_deg : float
         Rotation about its normal, degrees.
+    tag : int or None
+        An AprilTag 36h11 tag id: the marker is that printed fiducial (`width_m` its side,
+        printed with a white border of a quarter side around it) instead of a picture, and
+        `seed` is unused. (default: None)
     """
 
     id: str
@@ -50,6 +57,13 @@ class MarkerSpec(NamedTuple):
     position_m: tuple[float, float, float]
     facing_m: tuple[float, float, float]
     roll_deg: float = 0.0
+    tag: int | None = None
+
+    def library_entry(self, image: str | None = None) -> dict[str, Any]:
+        """Its entry in a markers file (`image`: the picture's file name, for a picture)."""
+        if self.tag is not None:
+            return {"id": self.id, "aruco": {"dictionary": TAG_DICTIONARY, "tag": self.tag}, "width_m": self.width_m}
+        return {"id": self.id, "image": image, "width_m": float(self.width_m)}
 
 
 class MarkerTruth(NamedTuple):
@@ -117,6 +131,7 @@ DEFAULT_MARKERS: tuple[MarkerSpec, ...] = (
     MarkerSpec("sign", 13, 0.15, (0.02, 0.10, 0.70), (0.0, -0.20, 0.0)),
     MarkerSpec("photo", 14, 0.22, (-0.42, 0.24, 1.35), (0.0, 0.0, 0.0), roll_deg=8.0),
     MarkerSpec("map", 15, 0.25, (0.48, 0.22, 1.50), (0.10, 0.0, 0.0)),
+    MarkerSpec("door", 0, 0.15, (0.03, -0.30, 1.30), (0.25, 0.0, 0.0), roll_deg=4.0, tag=7),
 )
 
 # Empty background the gaze script looks at between markers, camera px at the rest pose.
@@ -161,7 +176,21 @@ class DemoScene:
         self.markers = tuple(markers)
         self.sway = sway
         self.look_away_px = tuple(look_away_px)
-        self.textures = {spec.id: synthetic.marker_texture(spec.seed, TEXTURE_PX) for spec in self.markers}
+        # What each marker looks like: its picture, or its tag; printed, a tag has a white border.
+        self.textures: dict[str, np.ndarray] = {}
+        printed: dict[str, np.ndarray] = {}
+        for spec in self.markers:
+            if spec.tag is None:
+                self.textures[spec.id] = printed[spec.id] = synthetic.marker_texture(spec.seed, TEXTURE_PX)
+                continue
+            marker = MarkerLibrary.parse([spec.library_entry()])[spec.id]
+            sheet = cv2.cvtColor(draw_fiducial(marker, TEXTURE_PX / spec.width_m), cv2.COLOR_GRAY2BGR)
+            border = (sheet.shape[1] - TEXTURE_PX) // 2
+            printed[spec.id] = sheet
+            self.textures[spec.id] = sheet[border : border + TEXTURE_PX, border : border + TEXTURE_PX].copy()
+        self._printed_width_m = {
+            spec.id: spec.width_m * printed[spec.id].shape[1] / TEXTURE_PX for spec in self.markers
+        }
         self._world_poses: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for spec in self.markers:
             rvec, tvec = synthetic.look_at_pose(spec.position_m, spec.facing_m, spec.roll_deg)
@@ -169,11 +198,9 @@ class DemoScene:
         # Textures pre-shrunk to about their imaged size, so rendering does not resize per frame.
         self._render_textures: dict[str, np.ndarray] = {}
         for spec in self.markers:
-            edge_px = focal_px * spec.width_m / spec.position_m[2] * 1.15
-            side = int(min(TEXTURE_PX, max(16, round(edge_px))))
-            self._render_textures[spec.id] = cv2.resize(
-                self.textures[spec.id], (side, side), interpolation=cv2.INTER_AREA
-            )
+            edge_px = focal_px * self._printed_width_m[spec.id] / spec.position_m[2] * 1.15
+            side = int(min(printed[spec.id].shape[1], max(16, round(edge_px))))
+            self._render_textures[spec.id] = cv2.resize(printed[spec.id], (side, side), interpolation=cv2.INTER_AREA)
         # The background wall: wide enough to fill the view under any sway.
         self._wall_width_m = 2.0 * background_distance_m * (width / 2.0) / focal_px * 1.3
         self._wall = synthetic.background_texture(background_seed, (width * 13 // 10, height * 13 // 10))
@@ -251,7 +278,7 @@ class DemoScene:
             synthetic.render_plane(
                 image,
                 self._render_textures[spec.id],
-                spec.width_m,
+                self._printed_width_m[spec.id],
                 marker.rotation,
                 marker.position_m,
                 self.camera_matrix,
@@ -266,9 +293,9 @@ class DemoScene:
         entries = []
         for spec in self.markers:
             name = f"{spec.id}.png"
-            if not cv2.imwrite(str(folder / name), self.textures[spec.id]):
+            if spec.tag is None and not cv2.imwrite(str(folder / name), self.textures[spec.id]):
                 raise OSError(f"cannot write {folder / name}")
-            entries.append({"id": spec.id, "image": name, "width_m": float(spec.width_m)})
+            entries.append(spec.library_entry(name))
         path = folder / "markers.yaml"
         write_yaml_atomic(path, entries)
         return path
@@ -286,8 +313,8 @@ class DemoScene:
         for spec in self.markers:
             markers.append(
                 {
-                    "id": spec.id,
-                    "seed": spec.seed,
+                    **{key: value for key, value in spec.library_entry().items() if key != "image"},
+                    **({"seed": spec.seed} if spec.tag is None else {}),
                     "width_m": float(spec.width_m),
                     "position_m": [float(v) for v in rest[spec.id].position_m],
                     "rotation": [float(v) for v in rest[spec.id].rotation],

@@ -1,4 +1,5 @@
-"""Known planar markers: the library, detection with pose in a frame or AOI, and tracking.
+"""Known planar markers (pictures and ArUco/AprilTag fiducials): the library, detection with
+pose in a frame or AOI, and tracking.
 
 A 20 cm poster 60 cm in front of an assumed camera, 5 cm to the right, found with its pose:
 
@@ -14,17 +15,22 @@ A 20 cm poster 60 cm in front of an assumed camera, 5 cm to the right, found wit
 [('poster', [0.05, -0.0, 0.6])]
 """
 
-from gazefusion.fusion.markers.detector import HOMOGRAPHY_METHODS, MarkerDetector
-from gazefusion.fusion.markers.library import Marker, MarkerLibrary
+from gazefusion.fusion.markers.detector import HOMOGRAPHY_METHODS, DetectorTuning, MarkerDetector
+from gazefusion.fusion.markers.fiducials import draw_fiducial
+from gazefusion.fusion.markers.library import Fiducial, Marker, MarkerAoi, MarkerLibrary
 from gazefusion.fusion.markers.pose import PlanarPose, estimate_planar_pose
 from gazefusion.fusion.markers.tracker import MarkerTracker
 
 __all__ = [
     "HOMOGRAPHY_METHODS",
+    "DetectorTuning",
+    "Fiducial",
     "Marker",
+    "MarkerAoi",
     "MarkerDetector",
     "MarkerLibrary",
     "MarkerTracker",
     "PlanarPose",
+    "draw_fiducial",
     "estimate_planar_pose",
 ]

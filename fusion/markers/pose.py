@@ -41,6 +41,7 @@ def estimate_planar_pose(
     outline_m: np.ndarray,
     refine: bool = True,
     ambiguity_ratio: float = AMBIGUITY_RATIO,
+    square: bool = False,
 ) -> PlanarPose | None:
     """The pose of a planar target from its points, or None when no sane pose exists.
 
@@ -61,6 +62,10 @@ def estimate_planar_pose(
     ambiguity_ratio : float
         Second-solution error ratio below which the pose is flagged ambiguous.
         (default: `AMBIGUITY_RATIO`)
+    square : bool
+        The four points are the corners (top-left, top-right, bottom-right, bottom-left) of a
+        square centred on the origin, e.g. one printed tag: OpenCV's IPPE for squares.
+        (default: False)
 
     Returns
     -------
@@ -70,11 +75,18 @@ def estimate_planar_pose(
     """
     object_m = np.ascontiguousarray(object_m, np.float64).reshape(-1, 1, 3)
     image_px = np.ascontiguousarray(image_px, np.float64).reshape(-1, 1, 2)
-    if len(object_m) < 4:
+    if len(object_m) < 4 or (square and len(object_m) != 4):
         return None
+    # IPPE_SQUARE wants the corners as (-s/2, s/2), (s/2, s/2), (s/2, -s/2), (-s/2, -s/2): with
+    # y down, that is bottom-left, bottom-right, top-right, top-left.
+    order = np.array([3, 2, 1, 0]) if square else np.arange(len(object_m))
     try:
         count, rvecs, tvecs, errors = cv2.solvePnPGeneric(
-            object_m, image_px, camera_matrix, dist_coeffs, flags=cv2.SOLVEPNP_IPPE
+            object_m[order],
+            image_px[order],
+            camera_matrix,
+            dist_coeffs,
+            flags=cv2.SOLVEPNP_IPPE_SQUARE if square else cv2.SOLVEPNP_IPPE,
         )
     except cv2.error:
         return None

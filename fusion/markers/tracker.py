@@ -29,6 +29,7 @@ class MarkerTracker:
     """Detect, then follow each hit's inlier points by optical flow, re-detecting every
     ``config.redetect_every`` frames and whenever nothing is tracked.
 
+    Fiducial markers are not followed: their tags are detected in every frame.
     A track is dropped when too few points survive the flow (forward-backward checked) or the
     flowed points no longer verify (the same checks as a detection). Between detections the
     markers are followed wherever they move; `roi` only restricts detections.
@@ -84,9 +85,14 @@ class MarkerTracker:
             self._since_detection = 0
         else:
             found = self._flow(self._previous, grey, gaze_xy)
+            if self.detector.library.fiducials:
+                # Tags are found afresh in every frame (cheap, and exact): only pictures flow.
+                tags = self.detector.detect_with_correspondences(image, roi, gaze_xy, ("aruco",))
+                found = order_hits(found + tags)
             self._since_detection += 1
         self._previous = grey
-        self._tracks = {hit.marker_id: pairs for hit, pairs in found}
+        library = self.detector.library
+        self._tracks = {hit.marker_id: pairs for hit, pairs in found if library[hit.marker_id].fiducial is None}
         return [hit for hit, _ in found]
 
     def _flow(

@@ -10,6 +10,7 @@ import requests
 import simplejpeg
 
 from gazefusion.fusion.demo.devices import DemoDevices
+from gazefusion.fusion.demo.scene import DEFAULT_MARKERS
 from gazefusion.fusion.demo.truth import TRUTH_COLUMNS
 from gazefusion.fusion.errors import GazefusionError
 from gazefusion.fusion.geometry import ScreenGeometry
@@ -31,7 +32,7 @@ def test_camera_serves_and_tracker_answers(tmp_path: Path) -> None:
     report = devices.report
     assert report is not None and report.server.rendered > 0
     rows = list(TableReader(tmp_path / "truth.tsv", TRUTH_COLUMNS))
-    assert len(rows) == 5 * report.server.rendered
+    assert len(rows) == len(DEFAULT_MARKERS) * report.server.rendered
     assert devices.stop() is report  # idempotent
 
 

@@ -69,9 +69,10 @@ def test_session_holds_the_truth_and_replays(demo_run: DemoResult, tmp_path: Pat
     ):
         assert (session / name).is_file(), name
     header = yaml.safe_load((session / "session.yaml").read_text())
-    assert [m["id"] for m in header["demo"]["markers"]] == ["poster", "book", "sign", "photo", "map"]
+    assert [m["id"] for m in header["demo"]["markers"]] == ["poster", "book", "sign", "photo", "map", "door"]
+    assert header["demo"]["markers"][-1]["aruco"] == {"dictionary": "DICT_APRILTAG_36h11", "tag": 7}
     rows = list(TableReader(session / "truth.tsv", TRUTH_COLUMNS))
-    assert len(rows) == 5 * demo_run.server.rendered
+    assert len(rows) == 6 * demo_run.server.rendered
     assert main(["replay", str(session), "--out", str(tmp_path / "replay"), "--fast", "--quiet-looks"]) == 0
     replayed = list(TableReader(tmp_path / "replay" / "looks.tsv"))
     recorded = list(TableReader(session / "looks.tsv"))

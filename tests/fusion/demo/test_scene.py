@@ -12,6 +12,7 @@ import yaml
 from gazefusion.calibration.intrinsics import load_intrinsics
 from gazefusion.fusion.demo.scene import TEXTURE_PX, DemoScene
 from gazefusion.fusion.geometry import plane_corners_m
+from gazefusion.fusion.markers import MarkerLibrary
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +75,10 @@ def test_library_and_intrinsics_files(scene: DemoScene, tmp_path: Path) -> None:
     library = scene.write_library(tmp_path / "markers")
     entries = yaml.safe_load(library.read_text())
     assert [entry["id"] for entry in entries] == [spec.id for spec in scene.markers]
-    for entry in entries:
+    # The printed tag is a fiducial entry; the library loads both kinds.
+    assert entries[-1] == {"id": "door", "aruco": {"dictionary": "DICT_APRILTAG_36h11", "tag": 7}, "width_m": 0.15}
+    assert MarkerLibrary.load(library).ids == [spec.id for spec in scene.markers]
+    for entry in entries[:-1]:
         picture = cv2.imread(str(library.parent / entry["image"]))
         assert picture.shape == (TEXTURE_PX, TEXTURE_PX, 3)
         np.testing.assert_array_equal(picture, scene.textures[entry["id"]])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -24,3 +26,15 @@ def intrinsics() -> CameraIntrinsics:
 @pytest.fixture(scope="session")
 def detector(library: MarkerLibrary, intrinsics: CameraIntrinsics) -> MarkerDetector:
     return MarkerDetector(library, intrinsics, MarkersConfig())
+
+
+@pytest.fixture(scope="session")
+def oxford_dir() -> Path:
+    """The Oxford photographs with true homographies (../shared/data/oxford beside the repository
+    or beside its worktree folder); the tests that use them are skipped where it is absent."""
+    root = Path(__file__).resolve().parents[3]
+    for base in (root.parent, root.parent.parent):
+        candidate = base / "shared" / "data" / "oxford"
+        if candidate.is_dir():
+            return candidate
+    pytest.skip(f"real photographs missing: {root.parent / 'shared' / 'data' / 'oxford'}")

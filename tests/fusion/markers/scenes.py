@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NamedTuple
 
 import cv2
 import numpy as np
 
+from gazefusion.fusion.config import Config
+from gazefusion.fusion.core import FusionCore
 from gazefusion.fusion.synthetic import background_texture, degrade, marker_pose, marker_texture, render_plane
 
 SIZE = (640, 480)
@@ -52,3 +55,32 @@ def render_scene(
 def rotation_error_deg(rvec_a: np.ndarray, rvec_b: np.ndarray) -> float:
     relative = cv2.Rodrigues(np.asarray(rvec_a, float))[0].T @ cv2.Rodrigues(np.asarray(rvec_b, float))[0]
     return float(np.degrees(np.arccos(np.clip((np.trace(relative) - 1) / 2, -1, 1))))
+
+
+def oxford(folder: Path, name: str, number: int = 1) -> np.ndarray:
+    """An Oxford photograph, read at test time (BGR)."""
+    image = cv2.imread(str(folder / name / f"img{number}.jpg"), cv2.IMREAD_COLOR)
+    assert image is not None, f"cannot read {folder / name}"
+    return image
+
+
+def left_half(image: np.ndarray) -> np.ndarray:
+    """The left half of a photograph (the marker pictures of bench/bench_markers.py)."""
+    return image[:, : image.shape[1] // 2].copy()
+
+
+def right_half(image: np.ndarray) -> np.ndarray:
+    """The right half (never a marker there: a real background)."""
+    return image[:, image.shape[1] // 2 :].copy()
+
+
+def core_aoi(gaze_px: tuple[float, float], size: tuple[int, int] = SIZE) -> tuple[int, int, int, int]:
+    """The AOI the fusion core builds around a gaze point with the default configuration."""
+    config = Config()
+    core = FusionCore(None, config.screen.geometry(), config.aoi.size_deg)  # type: ignore[arg-type]
+    core.set_camera_size(size)
+    assert core.mapping is not None
+    x, y, w = np.linalg.inv(core.mapping.params) @ np.array([gaze_px[0], gaze_px[1], 1.0])
+    aoi = core.aoi_for(x / w, y / w)
+    assert aoi is not None
+    return aoi

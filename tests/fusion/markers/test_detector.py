@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import cv2
 import numpy as np
 import pytest
 
@@ -9,8 +12,18 @@ from gazefusion.calibration.intrinsics import CameraIntrinsics
 from gazefusion.fusion.config import MarkersConfig
 from gazefusion.fusion.errors import CalibrationError, ConfigError
 from gazefusion.fusion.markers import MarkerDetector, MarkerLibrary
-from gazefusion.fusion.synthetic import background_texture
-from tests.fusion.markers.scenes import CAMERA, SIZE, render_scene, rotation_error_deg
+from gazefusion.fusion.synthetic import background_texture, degrade, marker_pose, render_plane
+from tests.fusion.markers.scenes import (
+    CAMERA,
+    SIZE,
+    WIDTH_M,
+    core_aoi,
+    left_half,
+    oxford,
+    render_scene,
+    right_half,
+    rotation_error_deg,
+)
 
 
 @pytest.mark.parametrize(
@@ -181,3 +194,86 @@ def test_two_detectors_from_one_library_agree(library: MarkerLibrary, intrinsics
         assert [h.marker_id for h in hits_first] == [h.marker_id for h in hits_second]
         for a, b in zip(hits_first, hits_second):
             np.testing.assert_array_equal(a.position_m, b.position_m)
+
+
+# --- real photographs (the Oxford sequences, read at test time) ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_library(oxford_dir: Path) -> MarkerLibrary:
+    """Real pictures: wall and bark (located in their own sequences), the left halves of bikes
+    and leuven (rendered at known poses), and the right half of bikes as a look-alike distractor."""
+    pictures = [(name, oxford(oxford_dir, name), WIDTH_M) for name in ("wall", "bark")]
+    pictures += [(name, left_half(oxford(oxford_dir, name)), WIDTH_M) for name in ("bikes", "leuven")]
+    pictures.append(("bikes-right", right_half(oxford(oxford_dir, "bikes")), WIDTH_M))
+    return MarkerLibrary.from_images(pictures)
+
+
+@pytest.mark.parametrize(
+    ("sequence", "number"),
+    [("wall", 2), ("wall", 3), ("bark", 2), ("bark", 3), ("bark", 4), ("bark", 5), ("bark", 6)],
+    ids=["wall-20deg", "wall-30deg", "bark-zoom1", "bark-zoom2", "bark-zoom3", "bark-zoom4", "bark-zoom5"],
+)
+def test_real_viewpoint_changes_are_located(oxford_dir: Path, real_library: MarkerLibrary, sequence, number) -> None:
+    """img1 of a real photograph sequence found in a later photograph of the same planar scene,
+    its corners within 5 % of its size of where the true homography puts them."""
+    frame = oxford(oxford_dir, sequence, number)
+    truth_h = np.loadtxt(oxford_dir / sequence / f"H1to{number}p")
+    marker = real_library[sequence]
+    truth = cv2.perspectiveTransform(marker.outline_px.reshape(-1, 1, 2), truth_h).reshape(4, 2)
+    detector = MarkerDetector(real_library, CameraIntrinsics.from_fov((frame.shape[1], frame.shape[0])))
+    hits = detector.detect(frame)
+    assert [hit.marker_id for hit in hits] == [sequence]
+    span = float(max(np.ptp(truth, axis=0)))
+    assert np.mean(np.linalg.norm(hits[0].corners - truth, axis=1)) < 0.05 * span
+
+
+@pytest.mark.parametrize(
+    ("distances_m", "least_found", "error_fraction"),
+    [((0.5, 1.0, 1.5), 11, 0.01), ((2.0, 2.5), 6, 0.03)],
+    ids=["0.5-1.5m", "2-2.5m"],
+)
+def test_real_pictures_at_room_distances(
+    oxford_dir: Path,
+    real_library: MarkerLibrary,
+    intrinsics: CameraIntrinsics,
+    distances_m: tuple[float, ...],
+    least_found: int,
+    error_fraction: float,
+) -> None:
+    """Real pictures (0.20 m wide) rendered at known poses (tilts 0 and 35 degrees) on a real
+    background, blurred, noisy, JPEG-compressed, each searched in the AOI the core builds around a
+    gaze on it: at least `least_found` give the right marker, never a wrong one; the median
+    position error is within `error_fraction` of the distance, and none is off by 10 %. (At 3 m
+    the benchmark finds about two in three, with 0.5 % of its poses off by more than 10 %: the
+    frontal, ambiguous ones. Not asserted here.)"""
+    background = cv2.resize(right_half(oxford(oxford_dir, "trees")), SIZE, interpolation=cv2.INTER_AREA)
+    detector = MarkerDetector(real_library, intrinsics)
+    errors = []
+    for number, (name, distance_m, tilt_deg) in enumerate(
+        (name, d, t) for name in ("bikes", "leuven") for d in distances_m for t in (0, 35)
+    ):
+        rng = np.random.default_rng(number)
+        centre = (rng.uniform(250, 390), rng.uniform(190, 290))
+        rvec, tvec = marker_pose(distance_m, tilt_deg, rng.uniform(0, 360), rng.uniform(0, 360), centre, CAMERA)
+        frame = background.copy()
+        render_plane(frame, real_library[name].picture, WIDTH_M, rvec, tvec, CAMERA)
+        frame = degrade(frame, 0.8, 3.0, 70, rng)
+        gaze = (centre[0] + rng.normal(0, 3), centre[1] + rng.normal(0, 3))
+        hits = detector.detect(frame, core_aoi(gaze), gaze)
+        assert [hit.marker_id for hit in hits] in ([], [name])
+        if hits:
+            errors.append(float(np.linalg.norm(hits[0].position_m - tvec)) / distance_m)
+    assert len(errors) >= least_found
+    # The issue's targets: median translation error <= 1 % of the distance up to 1.5 m and
+    # <= 3 % at 3 m; no wrong pose (distance off by more than 10 %).
+    assert np.median(errors) <= error_fraction and max(errors) < 0.10
+
+
+def test_real_backgrounds_give_no_hits(oxford_dir: Path, real_library: MarkerLibrary, intrinsics) -> None:
+    """AOIs all over real photographs that hold no library picture find nothing."""
+    detector = MarkerDetector(real_library, intrinsics)
+    for name in ("trees", "ubc"):
+        frame = cv2.resize(right_half(oxford(oxford_dir, name)), SIZE, interpolation=cv2.INTER_AREA)
+        for gaze in [(x, y) for x in (80, 240, 400, 560) for y in (80, 240, 400)]:
+            assert detector.detect(frame, core_aoi(gaze), gaze) == []
