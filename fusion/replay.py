@@ -10,11 +10,13 @@ from __future__ import annotations
 import bisect
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import cv2
 from tqdm import tqdm
 
 from gazefusion.fusion.config import Config, override_config
@@ -186,10 +188,11 @@ def replay_session(
 
     try:
         parallel = fast and workers > 1 and config.markers.file is not None and reader.has_feed_order
-        if parallel:
-            _replay_in_parts(reader, config, workers, counts, span, emit, progress)
-        else:
-            _replay_in_order(reader, config, fast, speed, counts, span, emit, progress)
+        with _opencv_single_threaded():
+            if parallel:
+                _replay_in_parts(reader, config, workers, counts, span, emit, progress)
+            else:
+                _replay_in_order(reader, config, fast, speed, counts, span, emit, progress)
     finally:
         if recorder is not None:
             for problem in dict.fromkeys(reader.problems):
@@ -206,6 +209,22 @@ def replay_session(
         tuple(dict.fromkeys(reader.problems)),
         None if out_dir is None else Path(out_dir),
     )
+
+
+@contextmanager
+def _opencv_single_threaded() -> Iterator[None]:
+    """OpenCV's own thread pool off while replaying (the outputs do not change).
+
+    On the small AOI crops its threads cost more CPU than they save (a replay of the demo
+    session took 15 % more CPU with them, docs/benchmarks/batch.md); the parallelism of a
+    replay is its parts, and of a batch its workers.
+    """
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
 
 
 def _relocated(config: Config, session: Path) -> Config:
