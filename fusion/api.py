@@ -63,6 +63,9 @@ class Pipeline:
         More keys for a recording's session.yaml. (default: None)
     tracker_object, camera_object : Tracker, CameraSource or None
         Objects to use instead of opening the configured specs (unopened). (default: None)
+    participant, condition : str or None
+        Override ``record.participant`` and ``record.condition``: who is recorded and under
+        which condition (session.yaml, and every row of ``gazefusion metrics``). (default: None)
     """
 
     def __init__(
@@ -75,11 +78,15 @@ class Pipeline:
         extra_session: dict[str, Any] | None = None,
         tracker_object: Tracker | None = None,
         camera_object: CameraSource | None = None,
+        participant: str | None = None,
+        condition: str | None = None,
     ) -> None:
         flags: dict[str, Any] = {
             "camera.source": camera,
             "tracker.spec": tracker,
             "record.dir": None if record is None else str(record),
+            "record.participant": participant,
+            "record.condition": condition,
             **(overrides or {}),
         }
         if isinstance(config, Config):

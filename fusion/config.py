@@ -131,6 +131,8 @@ class RecordConfig(_Section):
 
     dir: str | None = None
     flush_every_s: float = Field(0.5, ge=0)
+    participant: str = ""
+    condition: str = ""
 
 
 class DisplayConfig(_Section):

@@ -22,14 +22,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from gazefusion.fusion.analysis.join import FixationOnMarker, GazeOnMarker
 from gazefusion.fusion.camera import CameraSource, open_camera
 from gazefusion.fusion.camera.recorded import as_jpeg_frame
 from gazefusion.fusion.config import Config
-from gazefusion.fusion.core import CoreOutput, LookEvent, OutputCounts, OverlayState, make_core
+from gazefusion.fusion.core import CoreOutput, LookEvent, OutputCounts, OverlayState, make_core, mapping_note
 from gazefusion.fusion.errors import OutputError
 from gazefusion.fusion.session import SessionRecorder
 from gazefusion.fusion.sources import Inbox, Lane
-from gazefusion.fusion.types import CameraEvent, FixationEvent, Frame, Mark, MarkKind, MovementEvent
+from gazefusion.fusion.types import CameraEvent, FixationEvent, Frame, Mark, MarkKind, MovementEvent, SearchedFrame
 from gazefusion.trackers import Tracker, open_tracker
 from gazefusion.trackers.types import GazeSample, TrackerEvent
 
@@ -42,7 +43,17 @@ class _Control(NamedTuple):
     value: Mark | SessionRecorder | threading.Event
 
 
-PipelineEvent = FixationEvent | MovementEvent | LookEvent | TrackerEvent | CameraEvent | Mark
+PipelineEvent = (
+    FixationEvent
+    | MovementEvent
+    | LookEvent
+    | SearchedFrame
+    | GazeOnMarker
+    | FixationOnMarker
+    | TrackerEvent
+    | CameraEvent
+    | Mark
+)
 
 
 class Runner:
@@ -139,6 +150,9 @@ class Runner:
             self._close_sources()
             raise
         self.started_at = time.monotonic()
+        note = mapping_note(self.config)
+        if note is not None:
+            log.warning(note)
         self._worker = threading.Thread(target=self._work, name="gazefusion-core", daemon=True)
         self._worker.start()
         return self

@@ -227,6 +227,27 @@ class Look(NamedTuple):
     aoi: tuple[int, int, int, int]
 
 
+class SearchedFrame(NamedTuple):
+    """The markers found in one searched frame (the fusion core's searches, or a whole-frame pass).
+
+    Attributes
+    ----------
+    frame_index : int
+        The frame's index.
+    t : float
+        The frame's host time, s.
+    image_size : tuple[int, int]
+        (width, height) of the frame, px.
+    hits : tuple[MarkerHit, ...]
+        The markers found, best first (never empty: frames without a marker are not reported).
+    """
+
+    frame_index: int
+    t: float
+    image_size: tuple[int, int]
+    hits: tuple[MarkerHit, ...]
+
+
 CameraEventKind = Literal["outage", "reconnect", "stale", "end"]
 
 

@@ -23,6 +23,8 @@ COMMANDS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("demo",), "demo", "the whole pipeline on a synthetic scene: MJPEG camera, iViewX simulator, markers"),
     (("run",), "run", "live: camera + tracker -> fixations, looks, display, recording"),
     (("replay",), "replay", "a recorded session through the same pipeline"),
+    (("metrics",), "metrics", "AOI metrics, heatmaps and scanpaths of recorded sessions"),
+    (("aois",), "aois", "draw AOIs on the marker pictures in a window; writes an AOI file"),
     (("batch",), "batch", "many sessions replayed at once on Dask, their tables gathered"),
     (("fixations",), "fixations", "offline fixation detection on a gaze table"),
     (("locate",), "locate", "find markers and their 3D pose in one image"),

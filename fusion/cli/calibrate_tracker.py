@@ -36,8 +36,8 @@ from gazefusion.calibration.tracker_sources import (
 )
 from gazefusion.fusion.camera import open_camera, redact_url
 from gazefusion.fusion.config import Config, load_config
-from gazefusion.fusion.display import display_available
 from gazefusion.fusion.errors import CalibrationError, CameraError, ConfigError, DisplayError, OutputError
+from gazefusion.fusion.window import display_available
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

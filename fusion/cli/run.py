@@ -37,6 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mapping", metavar="YAML", help="tracker-to-camera mapping (gazefusion calibrate tracker)")
     parser.add_argument("--aoi-deg", type=float, metavar="DEG", help="AOI side, degrees of visual angle")
     parser.add_argument("--record", metavar="DIR", help="record the session into this new folder")
+    parser.add_argument("--participant", metavar="P", help="who is recorded (session.yaml, the AOI metrics' rows)")
+    parser.add_argument(
+        "--condition", metavar="C", help="the experimental condition (session.yaml, the AOI metrics' rows)"
+    )
     parser.add_argument(
         "--headless",
         action="store_true",
@@ -58,6 +62,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
             "calibration.mapping": args.mapping,
             "aoi.size_deg": args.aoi_deg,
             "record.dir": args.record,
+            "record.participant": args.participant,
+            "record.condition": args.condition,
             "display.headless": args.headless,
         },
     )

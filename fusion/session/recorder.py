@@ -123,6 +123,8 @@ class SessionRecorder:
                 "opencv": cv2.__version__,
                 "python": platform.python_version(),
             },
+            "participant": config.record.participant,
+            "condition": config.record.condition,
             "config": _recorded_config(config),
             "calibration": {
                 "intrinsics": _calibration_record(config.calibration.intrinsics),
@@ -199,8 +201,10 @@ class SessionRecorder:
         for spec in tables_for(type(record)):
             writer = self._tables.get(spec.file)
             row = spec.row(record) if writer is not None and spec.row is not None else None
-            if writer is not None and row is not None:
-                self._guard(spec.file, functools.partial(writer.write, row))
+            if writer is None or row is None:
+                continue
+            for one in row if spec.many else (row,):
+                self._guard(spec.file, functools.partial(writer.write, one))
         to_event = next((make for kind, make in EVENTS.items() if isinstance(record, kind)), None)
         if to_event is not None:
             self.write_event(to_event(record))

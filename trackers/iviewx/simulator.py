@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 
 MAX_RATE_HZ = 20000.0  # real trackers: 60 to 1250 Hz; above that for stress benchmarks
 _CLOCK_START_US = 100_527_771_763  # beyond 32 bits, as real iViewX clocks are
-_VERGENCE_PX = 3.0
+VERGENCE_PX = 3.0
+"""Each eye's gaze lies this far from the script's, screen px (left eye left, right eye right)."""
 _CALIBRATION_GRIDS = {
     2: [(0.25, 0.5), (0.75, 0.5)],
     5: [(0.5, 0.5), (0.1, 0.1), (0.9, 0.1), (0.1, 0.9), (0.9, 0.9)],
@@ -609,7 +610,7 @@ class IViewXSimulator:
         eye = "b" if self.binocular else "r"
         # Lost by distance alone: the right eye (the only one, when monocular), in runs.
         distance_lost = "r" if forms.distance_loss and valid and (index // 25) % 10 == _DISTANCE_LOSS_PHASE else ""
-        vergence_px = 0.0 if forms.same_gaze else _VERGENCE_PX
+        vergence_px = 0.0 if forms.same_gaze else VERGENCE_PX
         eyes: dict[str, dict[str, float]] = {}
         values: dict[str, tuple[float, float, float]] = {}
         for side, dx, ex in (("l", -vergence_px, -31.5), ("r", vergence_px, 31.5)):
