@@ -235,7 +235,7 @@ class IVTDetector(FixationDetector):
             return math.inf
         vx = n * sum(map(mul, ts, xs)) - st * sum(xs)
         vy = n * sum(map(mul, ts, ys)) - st * sum(ys)
-        return math.hypot(vx, vy) / denominator
+        return float(math.hypot(vx, vy) / denominator)
 
     def _compact(self) -> None:
         """Drop list entries no window can reach any more."""
