@@ -289,3 +289,25 @@ class Mark(NamedTuple):
     t: float
     text: str
     kind: MarkKind = "mark"
+
+
+class LslMarker(NamedTuple):
+    """A marker received from another program's Lab Streaming Layer stream (``--lsl-markers``).
+
+    Attributes
+    ----------
+    t : float
+        When it was sent, on the host monotonic clock, s (its LSL time stamp, clock-corrected,
+        less the LSL-to-monotonic offset).
+    lsl_t : float
+        Its LSL time stamp on this host's LSL clock, s.
+    text : str
+        The marker (channels joined by a tab when the stream has several).
+    stream : str
+        The stream's name.
+    """
+
+    t: float
+    lsl_t: float
+    text: str
+    stream: str

@@ -78,6 +78,8 @@ TrackerEventKind = Literal[
     "resume",
     "raw",
     "error",
+    "lost",
+    "reconnect",
 ]
 
 
@@ -91,7 +93,8 @@ class TrackerEvent(NamedTuple):
     kind : TrackerEventKind
         ``"fixation_start"``, ``"fixation_end"``, ``"calibration"``, ``"validation"``,
         ``"message"``, ``"restart"``, ``"stall"``, ``"resume"``, ``"raw"`` (an unknown line),
-        ``"error"`` (a replayed table that stopped being readable).
+        ``"error"`` (a replayed table that stopped being readable, a stream that came back
+        unusable), ``"lost"`` and ``"reconnect"`` (a network stream gone, and found again).
     data : tuple[tuple[str, object], ...]
         Typed fields of the event as (name, value) pairs, e.g. (("eye", "l"), ("x", 512.0)).
     raw : str
@@ -137,6 +140,8 @@ class TrackerStats(NamedTuple):
         Backwards jumps of the tracker clock large enough to be a restart.
     stalls : int
         Times the watchdog found the stream silent.
+    reconnects : int
+        Times a lost stream was found again and read on (network sources).
     """
 
     received: int = 0
@@ -147,3 +152,4 @@ class TrackerStats(NamedTuple):
     out_of_order: int = 0
     restarts: int = 0
     stalls: int = 0
+    reconnects: int = 0

@@ -252,6 +252,20 @@ class SessionRecorder:
         """
         self.write(Mark(time.monotonic() if t is None else t, text, kind))
 
+    def annotate(self, key: str, value: Any) -> None:
+        """Set a top-level key of session.yaml (written now, and again at close).
+
+        Parameters
+        ----------
+        key : str
+            The key (``lsl``: the LSL streams and clock offsets).
+        value : Any
+            Plain data.
+        """
+        self._header[key] = value
+        if self.active:
+            self._guard("session.yaml", lambda: write_yaml_atomic(self.directory / "session.yaml", self._header))
+
     def tick(self) -> None:
         """Flush everything if the last flush is older than ``flush_every_s``."""
         now = time.monotonic()

@@ -30,6 +30,7 @@ from gazefusion.fusion.types import (
     Fixation,
     FixationEvent,
     Frame,
+    LslMarker,
     Mark,
     Movement,
     MovementEvent,
@@ -542,3 +543,9 @@ def camera_record(item: CameraEvent) -> dict[str, Any]:
 def mark_record(item: Mark) -> dict[str, Any]:
     """``mark``, ``trial_start`` or ``trial_end``, with the text."""
     return {"kind": item.kind, "t": item.t, "text": item.text}
+
+
+@event(LslMarker)
+def lsl_marker_record(item: LslMarker) -> dict[str, Any]:
+    """``lsl_marker``: a marker from another program's LSL stream, with its LSL time and stream."""
+    return {"kind": "lsl_marker", "t": item.t, "lsl_t": item.lsl_t, "text": item.text, "stream": item.stream}
