@@ -84,7 +84,8 @@ def import_pylsl() -> ModuleType:
             f"Lab Streaming Layer needs pylsl, which does not load here ({_PYLSL_PROBLEM}): "
             "pip install 'gazefusion[lsl]'"
         )
-    return _pylsl
+    module: ModuleType = _pylsl
+    return module
 
 
 class ClockOffset(NamedTuple):
