@@ -8,13 +8,18 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from gazefusion.fusion.config import TrackerConfig
+from gazefusion.fusion.config import IViewXConfig, TrackerConfig
 from gazefusion.trackers.iviewx.client import IViewXClient
 from gazefusion.trackers.iviewx.simulator import MODES, IViewXSimulator, real_world
 from gazefusion.trackers.script import ScriptedGaze
 from gazefusion.trackers.types import GazeSample, TrackerEvent
 
-FAST = TrackerConfig(ping_timeout_s=1.0, watchdog_s=0.2)
+FAST = TrackerConfig(iviewx=IViewXConfig(ping_timeout_s=1.0), watchdog_s=0.2)
+
+
+def with_iviewx(config: TrackerConfig = FAST, **settings: object) -> TrackerConfig:
+    """`config` with these ``tracker.iviewx`` settings changed."""
+    return config.model_copy(update={"iviewx": config.iviewx.model_copy(update=settings)})
 
 
 def connect(simulator: IViewXSimulator, config: TrackerConfig = FAST) -> IViewXClient:
