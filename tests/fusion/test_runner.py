@@ -30,9 +30,11 @@ def test_replay_of_a_live_run_gives_the_same_fixations_and_looks(tmp_path):
     files = scene_files(tmp_path)
     with scene_server() as server:
         config = make_config(camera__source=server.url, record__dir=str(tmp_path / "live"), aoi__size_deg=4.5, **files)
-        runner = run_for(config, 4.0, tracker=marker_gaze_tracker(config))
+        # Until enough is recorded, not for a fixed time: the machine may be loaded.
+        enough = lambda runner: runner.outputs.fixations >= 8 and runner.core.stats.frames >= 30  # noqa: E731
+        runner = run_for(config, 30.0, tracker=marker_gaze_tracker(config), until=enough)
     live = tmp_path / "live"
-    assert runner.outputs.fixations >= 5 and runner.core.stats.frames >= 30
+    assert enough(runner)
     # In order, and in parts at once (cut between fixations): the same rows as the live run.
     for workers in (1, 3):
         out = tmp_path / f"replay{workers}"
