@@ -3,7 +3,9 @@
 A real tracker comes from its spec as in every run. A simulated participant needs to be
 the gaze script of the tracker: the mock tracker (``mock``, ``mock?fast``) samples it in
 process, and ``sim`` starts the iViewX simulator on loopback with the participant as its
-script and connects the real client to it over UDP.
+script and connects the real client to it over UDP. ``sim?mode=real-world`` runs the
+simulator in its real-world mode (what real servers were seen to send); ``sim`` and
+``sim?mode=notes`` in the notes' reading of the protocol.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qsl
 
 import numpy as np
 
@@ -21,10 +24,35 @@ from gazefusion.fusion.config import Config
 from gazefusion.fusion.errors import ConfigError, GazefusionError, TrackerError
 from gazefusion.trackers import open_tracker
 from gazefusion.trackers.iviewx.client import IViewXClient
-from gazefusion.trackers.iviewx.simulator import IViewXSimulator
 from gazefusion.trackers.mock import ScriptedTracker
 
 SIMULATOR_SPEC = "sim"
+SIMULATOR_FORMS = "sim[?mode=notes|real-world]"
+
+
+def simulator_mode(spec: str) -> str | None:
+    """The simulator mode a ``sim`` spec asks for, or None when `spec` is not ``sim``.
+
+    Parameters
+    ----------
+    spec : str
+        A tracker spec, e.g. ``sim?mode=real-world``.
+
+    Raises
+    ------
+    TrackerError
+        ``sim`` with an option other than ``mode``, or a mode that is not one of the simulator's.
+    """
+    from gazefusion.trackers.iviewx.simulator import MODES
+
+    spec = spec.strip().lower()
+    name, _, query = spec.partition("?")
+    if name != SIMULATOR_SPEC:
+        return None
+    options = dict(parse_qsl(query, keep_blank_values=True))
+    if set(options) - {"mode"} or options.get("mode", "notes") not in MODES:
+        raise TrackerError(f"tracker spec {spec!r}: the simulator's form is {SIMULATOR_FORMS}")
+    return options.get("mode", "notes")
 
 
 def is_fast(tracker: Any) -> bool:
@@ -40,12 +68,13 @@ def check_participant_spec(spec: str, simulated: bool) -> None:
     ConfigError
         ``sim`` without a participant; a participant with a tracker other than mock or sim.
     """
+    mode = simulator_mode(spec)
     spec = spec.strip().lower()
-    if spec == SIMULATOR_SPEC and not simulated:
+    if mode is not None and not simulated:
         raise ConfigError(
             f"--tracker {SIMULATOR_SPEC} is the iViewX simulator driven by a simulated participant: add --simulate-participant"
         )
-    if simulated and spec != SIMULATOR_SPEC and not spec.startswith("mock"):
+    if simulated and mode is None and not spec.startswith("mock"):
         raise ConfigError(
             f"--simulate-participant needs --tracker mock or {SIMULATOR_SPEC} (the participant runs in this process), not {spec!r}"
         )
@@ -67,15 +96,24 @@ def open_calibration_tracker(config: Config, participant: Any = None, rate_hz: f
     Raises
     ------
     GazefusionError
-        A simulated participant with a tracker it cannot drive, or ``sim`` without one.
+        A simulated participant with a tracker it cannot drive, ``sim`` without one, or a
+        ``sim`` spec that is not one of its forms.
     """
     spec = config.tracker.spec.strip()
     check_participant_spec(spec, participant is not None)
-    if spec.lower() == SIMULATOR_SPEC:
+    mode = simulator_mode(spec)
+    if mode is not None:
+        from gazefusion.trackers.iviewx.simulator import IViewXSimulator, real_world
+
         # Binocular: the combined gaze is the mean of the eyes, so the script itself (the monocular
         # right eye is offset by the simulated vergence).
         with IViewXSimulator(
-            script=participant, rate_hz=rate_hz, binocular=True, host="127.0.0.1", command_port=0
+            script=participant,
+            rate_hz=rate_hz,
+            binocular=True,
+            host="127.0.0.1",
+            command_port=0,
+            real_world=real_world(mode),
         ) as simulator:
             client_spec = f"iviewx://127.0.0.1:{simulator.command_port}?listen=0"
             with open_tracker(client_spec, config.tracker, config.screen) as tracker:
@@ -121,8 +159,9 @@ def run_tracker_calibration(
     Returns
     -------
     dict
-        The server's figures: points, accepted, and per eye the RMS deviation in px and the
-        mean deviation in degrees.
+        The server's figures: points, accepted, per eye the RMS deviation in px and the mean
+        deviation in degrees (nan where its line did not carry them), and the result lines
+        as received.
 
     Raises
     ------
@@ -185,4 +224,6 @@ def run_tracker_calibration(
         figures[f"{eye}_rms_px"] = result.rms_distance_px
         figures[f"{eye}_mean_x_deg"] = result.mean_x_deg
         figures[f"{eye}_mean_y_deg"] = result.mean_y_deg
+    # The result lines as iViewX sent them: their layout rests on few sources, so they are kept.
+    figures["lines"] = " | ".join(validation.lines) or "none"
     return figures

@@ -57,12 +57,21 @@ class Pipeline:
         Overrides ``tracker.spec``. (default: None)
     record : str, pathlib.Path or None
         Overrides ``record.dir``: record from the start. (default: None)
+    lsl : bool or None
+        Overrides ``lsl.outlets``: send gaze, fixations, looks, frames and events to Lab
+        Streaming Layer. (default: None)
+    lsl_markers : str or None
+        Overrides ``lsl.markers``: record the markers of this LSL stream (a name, or
+        ``type=Markers``) and start and end trials by them. (default: None)
     overrides : Mapping or None
         More dotted keys, e.g. ``{"aoi.size_deg": 4}``. (default: None)
     extra_session : dict or None
         More keys for a recording's session.yaml. (default: None)
     tracker_object, camera_object : Tracker, CameraSource or None
         Objects to use instead of opening the configured specs (unopened). (default: None)
+    participant, condition : str or None
+        Override ``record.participant`` and ``record.condition``: who is recorded and under
+        which condition (session.yaml, and every row of ``gazefusion metrics``). (default: None)
     """
 
     def __init__(
@@ -71,15 +80,23 @@ class Pipeline:
         camera: str | None = None,
         tracker: str | None = None,
         record: str | Path | None = None,
+        lsl: bool | None = None,
+        lsl_markers: str | None = None,
         overrides: Mapping[str, Any] | None = None,
         extra_session: dict[str, Any] | None = None,
         tracker_object: Tracker | None = None,
         camera_object: CameraSource | None = None,
+        participant: str | None = None,
+        condition: str | None = None,
     ) -> None:
         flags: dict[str, Any] = {
             "camera.source": camera,
             "tracker.spec": tracker,
             "record.dir": None if record is None else str(record),
+            "lsl.outlets": lsl,
+            "lsl.markers": lsl_markers,
+            "record.participant": participant,
+            "record.condition": condition,
             **(overrides or {}),
         }
         if isinstance(config, Config):
@@ -385,6 +402,12 @@ class Pipeline:
     def camera_stats(self) -> CameraStats | None:
         """What the camera has delivered so far (None without a camera)."""
         return None if self.runner.camera is None else self.runner.camera.stats()
+
+    @property
+    def lsl_streams(self) -> dict[str, str]:
+        """The LSL outlets open, by kind (``gaze`` …) to stream name; {} without ``lsl.outlets``."""
+        link = self.runner.lsl
+        return link.outlets.names if link is not None and link.outlets is not None else {}
 
     def summary(self) -> dict[str, Any]:
         """Counts so far: samples, frames, fixations, looks."""

@@ -7,11 +7,12 @@ value and what was expected, in one line.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gazefusion.fusion.errors import ConfigError
 from gazefusion.fusion.files import invalid_line, read_yaml
@@ -41,6 +42,12 @@ class CameraConfig(_Section):
     password_env: str | None = None
 
 
+GazeRole = Literal[
+    "x", "y", "left_x", "left_y", "right_x", "right_y", "pupil", "left_pupil", "right_pupil", "valid", "confidence"
+]
+"""What a channel of an LSL gaze stream can carry for a gaze sample."""
+
+
 class TrackerConfig(_Section):
     """The gaze source. `spec` is what ``--tracker`` sets."""
 
@@ -54,6 +61,25 @@ class TrackerConfig(_Section):
     sample_format: str = "%TU %ET %SX %SY %DX %DY"
     stream_rate_hz: int | None = Field(None, ge=1)
     queue_samples: int = Field(200_000, ge=1)
+    calibration_eye: Literal["number", "letter"] = "number"
+    calibration_start_timeout_s: float = Field(5.0, gt=0)
+    accept_any_sender: bool = False
+    eye_distance_mm: tuple[float, float] = (100.0, 2000.0)
+    lsl_resolve_timeout_s: float = Field(5.0, gt=0)
+    lsl_producer: Literal["auto", "tobii-pro", "pupil-capture", "gazefusion", "xdf"] = "auto"
+    lsl_channels: dict[GazeRole, int | str] = Field(default_factory=dict)
+    lsl_unit: Literal["auto", "px", "normalized"] = "auto"
+    lsl_origin: Literal["auto", "top-left", "bottom-left"] = "auto"
+    lsl_confidence_min: float = Field(0.6, ge=0, le=1)
+
+    @field_validator("eye_distance_mm")
+    @classmethod
+    def _distance_range(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < value[0] < value[1]:
+            raise ValueError(
+                f"tracker.eye_distance_mm: {[*value]} is not valid: expected two distances in mm, low then high, above 0"
+            )
+        return value
 
 
 class ScreenConfig(_Section):
@@ -117,6 +143,8 @@ class RecordConfig(_Section):
 
     dir: str | None = None
     flush_every_s: float = Field(0.5, ge=0)
+    participant: str = ""
+    condition: str = ""
 
 
 class DisplayConfig(_Section):
@@ -126,6 +154,32 @@ class DisplayConfig(_Section):
     fullscreen: bool = False
     annotated_video: bool = True
     look_snapshots: bool = True
+
+
+LslStream = Literal["gaze", "fixations", "looks", "frames", "events"]
+"""A kind of stream gazefusion can send to Lab Streaming Layer."""
+
+
+class LslConfig(_Section):
+    """Lab Streaming Layer: gazefusion's outlets, and a marker inlet that marks trials."""
+
+    outlets: bool = False
+    name: str | None = None
+    streams: tuple[LslStream, ...] = ("gaze", "fixations", "looks", "frames", "events")
+    markers: str | None = None
+    trial_start: str = r"(?i)^trial[ _-]?start\b[\s:=-]*(?P<name>.*)$"
+    trial_end: str = r"(?i)^trial[ _-]?end\b[\s:=-]*(?P<name>.*)$"
+    resolve_timeout_s: float = Field(5.0, gt=0)
+    wait_for_consumers_s: float = Field(0.0, ge=0)
+
+    @field_validator("trial_start", "trial_end")
+    @classmethod
+    def _pattern(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"a regular expression ({exc})") from None
+        return value
 
 
 class Config(_Section):
@@ -140,6 +194,7 @@ class Config(_Section):
     calibration: CalibrationConfig = CalibrationConfig()
     record: RecordConfig = RecordConfig()
     display: DisplayConfig = DisplayConfig()
+    lsl: LslConfig = LslConfig()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (lists, not tuples) for writing into session.yaml."""

@@ -23,6 +23,10 @@ What it does with each input:
   searched in an AOI around the gaze at that frame's time, so the AOI moves along the path.
   At the pursuit's end one look of kind ``"pursuit"`` gives the marker found on most of those
   frames with its mean pose. Other movements (saccades, PSOs, blinks) pass through.
+- Gaze on markers. Every searched frame with a marker is reported (:class:`SearchedFrame`);
+  with a :class:`~gazefusion.fusion.analysis.join.GazeOnMarkers` set as ``join``, gaze
+  samples and fixations are mapped onto the markers of the frames nearest in time
+  (:class:`GazeOnMarker`, :class:`FixationOnMarker`, about a ring of frames late).
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ import numpy as np
 
 from gazefusion.calibration.intrinsics import CameraIntrinsics, load_intrinsics
 from gazefusion.calibration.mapping import TrackerCameraMapping, load_mapping
+from gazefusion.fusion.analysis.join import FixationOnMarker, GazeOnMarker, GazeOnMarkers
+from gazefusion.fusion.analysis.mapping import MarkerShape
 from gazefusion.fusion.config import Config
 from gazefusion.fusion.errors import CalibrationError
 from gazefusion.fusion.fixations import make_detector
@@ -53,6 +59,7 @@ from gazefusion.fusion.types import (
     MarkerHit,
     Movement,
     MovementEvent,
+    SearchedFrame,
 )
 from gazefusion.trackers.types import GazeSample
 
@@ -103,7 +110,7 @@ class LookEvent(NamedTuple):
         return self.look.fixation
 
 
-CoreOutput = FixationEvent | MovementEvent | LookEvent
+CoreOutput = FixationEvent | MovementEvent | LookEvent | SearchedFrame | GazeOnMarker | FixationOnMarker
 
 PURSUIT_GAZE_S = 2.0
 """Recent gaze kept to place a pursuit's AOI on the frames along its path, s."""
@@ -271,12 +278,14 @@ class FusionCore:
         self._offsets: deque[tuple[float, float]] = deque()
         self._last_tracker_t: float | None = None
         self._gaze_outside = False
-        self._ring: deque[Frame] = deque(maxlen=ring_frames)
+        self.ring_frames = int(ring_frames)
+        self._ring: deque[Frame] = deque(maxlen=self.ring_frames)
         self._active: _Active | None = None
         self._pursuit: _Active | None = None
         self._pursuit_movement: Movement | None = None
         self._recent: deque[tuple[float, float, float]] = deque()  # t, x, y of valid gaze (detector time)
         self._finished = False
+        self.join: GazeOnMarkers | None = None
 
     # --- mapping -------------------------------------------------------------------------
 
@@ -297,6 +306,13 @@ class FusionCore:
         else:
             self.mapping.check_camera_size(size)
         self._mapping_checked = True
+
+    def points_to_camera(self, points_px: np.ndarray) -> np.ndarray:
+        """(N, 2) tracker px to camera px (nan while no mapping is known)."""
+        points = np.asarray(points_px, np.float64).reshape(-1, 2)
+        if self.mapping is None:
+            return np.full_like(points, math.nan)
+        return np.asarray(self.mapping.to_camera(points), np.float64).reshape(-1, 2)
 
     def to_camera(self, x_px: float, y_px: float) -> tuple[float, float]:
         """Tracker px to camera px, or (nan, nan) while no mapping is known."""
@@ -332,9 +348,8 @@ class FusionCore:
 
     def intrinsics_for(self, size: tuple[int, int]) -> CameraIntrinsics:
         """The camera model the marker search uses at this image size (or the assumed 60-degree camera)."""
-        intrinsics = getattr(self.marker_search, "intrinsics", None)
-        if isinstance(intrinsics, CameraIntrinsics) and tuple(intrinsics.image_size) == tuple(size):
-            return intrinsics
+        if isinstance(self.marker_search, LazyMarkerSearch):
+            return self.marker_search.intrinsics_for(size)
         return CameraIntrinsics.from_fov(size)
 
     @property
@@ -366,7 +381,11 @@ class FusionCore:
             while recent[0][0] < t - PURSUIT_GAZE_S:
                 recent.popleft()
         events = self.detector.push(t, x if valid else math.nan, y if valid else math.nan, valid)
-        return self._on_fixation_events(events) if events else []
+        outputs = self._on_fixation_events(events) if events else []
+        if self.join is not None:
+            self.join.sample(t, x, y, valid)
+            outputs.extend(self.join.feed(list(outputs)))
+        return outputs
 
     def sample_time(self, sample: GazeSample) -> float:
         """The sample's time on the host clock, from the tracker's clock where it has one.
@@ -419,24 +438,31 @@ class FusionCore:
             self.set_camera_size((width, height))
         self.stats.frames += 1
         self._ring.append(frame)
+        outputs: list[CoreOutput] = [] if self.join is None else list(self.join.frame(frame.index, frame.t))
+        found: list[SearchedFrame | LookEvent] = []
         if self._pursuit is not None:
-            self._search_along(self._pursuit, frame)
+            found.extend(self._search_along(self._pursuit, frame))
         active = self._active
-        if active is None or frame.index <= active.last_frame_index:
-            return []
-        if active.last_hit is None and active.frames_since_search + 1 < self.empty_search_every:
-            # Nothing found in this fixation's AOI lately: look again only every few frames.
-            active.frames_since_search += 1
-            return []
-        look = self._search(active, frame)
-        return [] if look is None else [look]
+        if active is not None and frame.index > active.last_frame_index:
+            if active.last_hit is None and active.frames_since_search + 1 < self.empty_search_every:
+                # Nothing found in this fixation's AOI lately: look again only every few frames.
+                active.frames_since_search += 1
+            else:
+                found.extend(self._search(active, frame))
+        if self.join is not None:
+            self.join.feed(found)
+        return outputs + found
 
     def finish(self) -> list[CoreOutput]:
         """End of input: flush the detector (a fixation in progress ends)."""
         if self._finished:
             return []
         self._finished = True
-        return self._on_fixation_events(self.detector.flush())
+        outputs = self._on_fixation_events(self.detector.flush())
+        if self.join is not None:
+            outputs.extend(self.join.feed(list(outputs)))
+            outputs.extend(self.join.finish())
+        return outputs
 
     # --- internals -----------------------------------------------------------------------
 
@@ -463,9 +489,7 @@ class FusionCore:
                 self.stats.fixations += 1
                 frame = self._nearest_frame(fixation)
                 if frame is not None:
-                    look = self._search(self._active, frame)
-                    if look is not None:
-                        outputs.append(look)
+                    outputs.extend(self._search(self._active, frame))
             elif event.kind == "update":
                 if self._active is not None and self._active.fixation.id == fixation.id:
                     self._active.fixation = fixation
@@ -498,7 +522,7 @@ class FusionCore:
             # The pursuit is known a while after its onset: search the ring's frames since then.
             for frame in list(self._ring):
                 if frame.t >= movement.onset:
-                    self._search_along(self._pursuit, frame)
+                    outputs.extend(self._search_along(self._pursuit, frame))
         elif self._pursuit is not None and self._pursuit_movement is not None:
             if self._pursuit_movement.id != movement.id:
                 return
@@ -536,22 +560,24 @@ class FusionCore:
         nearest = min(candidates, key=lambda sample: abs(sample[0] - t))
         return (nearest[1], nearest[2]) if abs(nearest[0] - t) <= 0.1 else None
 
-    def _search_along(self, pursuit: _Active, frame: Frame) -> None:
-        """Search one frame of a pursuit in an AOI around the gaze at the frame's time."""
+    def _search_along(self, pursuit: _Active, frame: Frame) -> list[SearchedFrame]:
+        """Search one frame of a pursuit in an AOI around the gaze at the frame's time (what it found)."""
         if frame.index <= pursuit.last_frame_index:
-            return
+            return []
         gaze = self._gaze_at(frame.t)
         if gaze is None:
-            return
+            return []
         pursuit.last_frame_index = frame.index
         pursuit.last_frame_t = frame.t
         pursuit.frames_searched += 1
         self.stats.frames_searched += 1
         pursuit.aoi = self.aoi_for(*gaze)
         hit: MarkerHit | None = None
+        found = []
         if pursuit.aoi is not None and self.marker_search is not None:
             hits = self.marker_search(frame.image, pursuit.aoi, self.to_camera(*gaze))
             hit = hits[0] if hits else None
+            found = self._searched(frame, hits)
         pursuit.last_hit = hit
         if hit is not None:
             if hit.marker_id not in pursuit.hits:
@@ -559,6 +585,7 @@ class FusionCore:
                 pursuit.first_seen.append(hit.marker_id)
             pursuit.hits[hit.marker_id].append(hit)
         self._publish()
+        return found
 
     def _publish(self) -> None:
         active = self._active or self._pursuit
@@ -577,8 +604,17 @@ class FusionCore:
                 best, best_gap = frame, gap
         return best if best_gap <= self.max_join_gap_s else None
 
-    def _search(self, active: _Active, frame: Frame) -> LookEvent | None:
-        """Search one frame for markers in the active fixation's AOI; a look if one is due."""
+    @staticmethod
+    def _searched(frame: Frame, hits: list[MarkerHit]) -> list[SearchedFrame]:
+        """What a search found in a frame, as an output (none when nothing was found)."""
+        if not hits:
+            return []
+        return [
+            SearchedFrame(frame.index, frame.t, (int(frame.image.shape[1]), int(frame.image.shape[0])), tuple(hits))
+        ]
+
+    def _search(self, active: _Active, frame: Frame) -> list[SearchedFrame | LookEvent]:
+        """Search one frame for markers in the active fixation's AOI: what it found, and a look if one is due."""
         active.last_frame_index = frame.index
         active.last_frame_t = frame.t
         active.frames_since_search = 0
@@ -586,9 +622,11 @@ class FusionCore:
         self.stats.frames_searched += 1
         fixation = active.fixation
         hit: MarkerHit | None = None
+        found: list[SearchedFrame | LookEvent] = []
         if active.aoi is not None and self.marker_search is not None:
             hits = self.marker_search(frame.image, active.aoi, (fixation.cam_x, fixation.cam_y))
             hit = hits[0] if hits else None
+            found.extend(self._searched(frame, hits))
         active.last_hit = hit
         marker = None if hit is None else hit.marker_id
         if hit is not None:
@@ -598,14 +636,15 @@ class FusionCore:
             active.hits[hit.marker_id].append(hit)
         self._publish()
         if active.emitted and marker == active.last_marker:
-            return None
+            return found
         kind: LookKind = "change" if active.emitted else "first"
         active.emitted = True
         active.last_marker = marker
         self.stats.looks += 1
         aoi = active.aoi if active.aoi is not None else (0, 0, 0, 0)
         on_marker = len(active.hits[marker]) if marker is not None else 0
-        return LookEvent(kind, Look(fixation, hit, frame.t, frame.index, aoi), active.frames_searched, on_marker)
+        found.append(LookEvent(kind, Look(fixation, hit, frame.t, frame.index, aoi), active.frames_searched, on_marker))
+        return found
 
     def _summary(self, active: _Active, kind: LookKind = "end", pursuit: Movement | None = None) -> LookEvent | None:
         """The end-of-fixation (or pursuit) look: the marker on most frames (first seen on ties), mean pose."""
@@ -665,9 +704,18 @@ class LazyMarkerSearch:
         self._tracker: MarkerTracker | None = None
         self._size: tuple[int, int] | None = None
 
+    @property
+    def calibrated(self) -> bool:
+        """Whether the camera's intrinsics come from a calibration (else an assumed 60-degree camera)."""
+        return self._loaded is not None
+
+    def intrinsics_for(self, size: tuple[int, int]) -> CameraIntrinsics:
+        """The camera at a frame size: the calibration scaled to it, or the assumed camera."""
+        return self._loaded.scaled_to(size) if self._loaded else CameraIntrinsics.from_fov(size)
+
     def _tracker_for(self, size: tuple[int, int]) -> MarkerTracker:
         if self._tracker is None or size != self._size:
-            self.intrinsics = self._loaded.scaled_to(size) if self._loaded else CameraIntrinsics.from_fov(size)
+            self.intrinsics = self.intrinsics_for(size)
             self._tracker = MarkerTracker(
                 seeded_detector(MarkerDetector, self.library, self.intrinsics, self.config.markers)
             )
@@ -687,8 +735,25 @@ class LazyMarkerSearch:
         return tracker.update(image, roi=aoi, gaze_xy=gaze)
 
 
-def make_core(config: Config) -> FusionCore:
+NO_INTRINSICS_NOTE = (
+    "no camera intrinsics (calibration.intrinsics): gaze is mapped onto the markers in distorted camera px "
+    "through the detector's homographies, and the 3D points assume a 60-degree camera"
+)
+
+
+def make_core(config: Config, join: bool = True) -> FusionCore:
     """A fusion core as the configuration says: detector, mapping, AOI size, marker search.
+
+    With a marker library and `join`, the core maps gaze and fixations onto the markers it
+    finds (:class:`~gazefusion.fusion.analysis.join.GazeOnMarkers`; without intrinsics in
+    distorted px, see :func:`mapping_note`).
+
+    Parameters
+    ----------
+    config : Config
+        The configuration.
+    join : bool
+        Map gaze onto the markers found. (default: True)
 
     Raises
     ------
@@ -707,7 +772,30 @@ def make_core(config: Config) -> FusionCore:
                 f"mapping {config.calibration.mapping} was made for a {mapping.screen_size_px[0]}x"
                 f"{mapping.screen_size_px[1]} screen but screen.size_px is {screen[0]}x{screen[1]}"
             )
-    search: MarkerSearch | None = LazyMarkerSearch(config) if config.markers.file else None
-    return FusionCore(
+    search = LazyMarkerSearch(config) if config.markers.file else None
+    core = FusionCore(
         detector, geometry, config.aoi.size_deg, mapping, search, empty_search_every=config.markers.redetect_every
+    )
+    if join and search is not None:
+        core.join = gaze_join(search, core)
+    return core
+
+
+def mapping_note(config: Config) -> str | None:
+    """`NO_INTRINSICS_NOTE` where gaze is mapped onto markers without intrinsics, else None (say it once per run)."""
+    return NO_INTRINSICS_NOTE if config.markers.file and not config.calibration.intrinsics else None
+
+
+def gaze_join(search: LazyMarkerSearch, core: FusionCore) -> GazeOnMarkers:
+    """The gaze-on-markers join of a core: its library's shapes, its camera, its mapping and ring."""
+    shapes = {
+        marker.marker_id: MarkerShape(marker.marker_id, marker.image_size, marker.width_m) for marker in search.library
+    }
+    return GazeOnMarkers(
+        shapes,
+        search.intrinsics_for,
+        search.calibrated,
+        core.geometry,
+        core.points_to_camera,
+        ring_frames=core.ring_frames,
     )

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import queue
 import time
 from collections.abc import Callable
@@ -29,7 +28,7 @@ from gazefusion.fusion.core import LookEvent, OverlayState
 from gazefusion.fusion.errors import DisplayError
 from gazefusion.fusion.overlay import LAYERS, draw_overlay
 from gazefusion.fusion.overlay_video import RealTimeVideo
-from gazefusion.fusion.window import close_window, fit_window, open_window
+from gazefusion.fusion.window import close_window, display_available, fit_window, open_window
 
 log = logging.getLogger(__name__)
 
@@ -154,11 +153,6 @@ class HeadlessOutputs:
             except (OSError, ValueError) as exc:
                 log.warning("closing the annotated video failed: %s", exc)
             self.video = None
-
-
-def display_available() -> bool:
-    """Whether an OpenCV window can be opened here (a display and a GUI backend)."""
-    return os.name == "nt" or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 class Display:

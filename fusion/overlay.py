@@ -13,6 +13,7 @@ import numpy as np
 
 from gazefusion.calibration.intrinsics import CameraIntrinsics
 from gazefusion.fusion.core import OverlayState
+from gazefusion.fusion.images import outlined_text
 
 LAYERS: tuple[str, ...] = ("gaze", "aoi", "marker", "label")
 """Overlay layers in the order of the display's toggle keys 1-4."""
@@ -20,20 +21,6 @@ LAYERS: tuple[str, ...] = ("gaze", "aoi", "marker", "label")
 _GREEN = (60, 220, 60)
 _RED = (40, 40, 230)
 _YELLOW = (0, 220, 255)
-_WHITE = (255, 255, 255)
-_BLACK = (0, 0, 0)
-
-
-def _text(image: np.ndarray, text: str, origin: tuple[int, int], scale: float = 0.5) -> None:
-    """Text with a dark outline so it reads on any background.
-
-    The outline is the same text shifted by a pixel each way: OpenCV 5 renders a thicker
-    stroke as a bolder, wider font, so a thick dark copy would not line up with the letters.
-    """
-    x, y = origin
-    for dx, dy in ((-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)):
-        cv2.putText(image, text, (x + dx, y + dy), cv2.FONT_HERSHEY_SIMPLEX, scale, _BLACK, 1, cv2.LINE_AA)
-    cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, _WHITE, 1, cv2.LINE_AA)
 
 
 def marker_label(marker_id: str, position_m: np.ndarray) -> str:
@@ -95,12 +82,12 @@ def draw_overlay(
         label = marker_label(hit.marker_id, hit.position_m)
         (width_px, _), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
         x = min(max(4, x0), out.shape[1] - width_px - 4)  # keep the whole label in the frame
-        _text(out, label, (max(4, x), max(16, y0 - 6)))
+        outlined_text(out, label, (max(4, x), max(16, y0 - 6)))
     if "gaze" in shown and state.gaze_cam is not None:
         gx, gy = int(round(state.gaze_cam[0])), int(round(state.gaze_cam[1]))
         color = _RED if state.gaze_outside else _GREEN
         cv2.circle(out, (gx, gy), 6, color, 2, cv2.LINE_AA)
         cv2.drawMarker(out, (gx, gy), color, cv2.MARKER_CROSS, 18, 1, cv2.LINE_AA)
     if status:
-        _text(out, status, (8, 20))
+        outlined_text(out, status, (8, 20))
     return out

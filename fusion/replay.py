@@ -3,26 +3,46 @@
 The inputs go in exactly the order the live core took them (frames.tsv's ``fed_after``), so
 with unchanged parameters the fixations and looks are the live run's. Parameters may be
 changed for re-analysis (fixation method and parameters, AOI size, marker library).
+
+Gaze on markers: replayed in order, the core maps gaze as the live run did; replayed in
+parts, every search is known afterwards and one pass over the recorded gaze and frame times
+(:func:`join_recorded`, nothing decoded) gives the same rows. With ``map_all`` every frame
+is searched whole instead (offline, where time is cheap), so every sample, in a fixation or
+not, maps onto whatever marker is in view. ``video`` renders the annotated video.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import cv2
 from tqdm import tqdm
 
+from gazefusion.fusion.camera.recorded import FrameRecord
 from gazefusion.fusion.config import Config, override_config
-from gazefusion.fusion.core import CoreOutput, FusionCore, OutputCounts, make_core
+from gazefusion.fusion.core import (
+    CoreOutput,
+    FusionCore,
+    LazyMarkerSearch,
+    OutputCounts,
+    make_core,
+    mapping_note,
+)
+from gazefusion.fusion.errors import ConfigError, OutputError
 from gazefusion.fusion.files import write_yaml_atomic
 from gazefusion.fusion.fixations import make_detector
-from gazefusion.fusion.session import SessionReader, SessionRecorder
-from gazefusion.fusion.types import FixationEvent, Frame, MovementEvent
+from gazefusion.fusion.overlay import draw_overlay
+from gazefusion.fusion.overlay_video import RealTimeVideo
+from gazefusion.fusion.session import SessionReader, SessionRecorder, relocated_config
+from gazefusion.fusion.types import Fixation, FixationEvent, Frame, MovementEvent, SearchedFrame
 
 RING_LEAD_FRAMES = 40
 """Frames a part of a replay feeds before its own (more than the core's ring of 32)."""
@@ -102,7 +122,7 @@ def _replay_part(directory: Path, config: Config, first: int, last: int | None) 
     records = [record for record in reader.frame_records() if record.fed_after >= 0]
     at = next((i for i, record in enumerate(records) if record.fed_after >= first), len(records))
     lower = records[max(0, at - RING_LEAD_FRAMES)].fed_after if records else 0
-    core = make_core(config)
+    core = make_core(config, join=False)  # gaze is joined once the parts are done
     search = core.marker_search
     outputs: list[CoreOutput] = []
     count = 0
@@ -136,6 +156,8 @@ def replay_session(
     progress: bool = False,
     on_output: Callable[[CoreOutput], None] | None = None,
     workers: int | None = None,
+    map_all: bool = False,
+    video: str | Path | None = None,
 ) -> ReplayResult:
     """Feed a session through a new fusion core; optionally write the results to `out_dir`.
 
@@ -162,12 +184,31 @@ def replay_session(
         With `fast`, a marker library and a recorded feed order, cut the session between
         fixations into this many parts replayed on threads at once (the outputs are the
         same, in the same order); None: the number of CPUs, at most 4. (default: None)
+    map_all : bool
+        Search every frame whole for markers and map every gaze sample onto those in view
+        (gaze_on_markers.tsv, fixations_on_markers.tsv and marker_positions.tsv from that
+        search; fixations and looks as usual). (default: False)
+    video : str, pathlib.Path or None
+        Render the annotated video into this ``.mp4`` file, each frame at its recorded time
+        (the live run's writer, :class:`~gazefusion.fusion.overlay_video.RealTimeVideo`); the
+        session is then replayed in order. (default: None)
+
+    Raises
+    ------
+    GazefusionError
+        A session that cannot be read, a parameter that does not validate, an output that
+        cannot be written.
     """
     reader = SessionReader(session)
-    config = override_config(_relocated(reader.config, Path(session)), overrides, "replay parameters")
+    config = override_config(relocated_config(reader.config, Path(session)), overrides, "replay parameters")
     if out_dir is not None:
         config = _recorded_calibration(reader, config, Path(out_dir))
     workers = min(os.cpu_count() or 1, 4) if workers is None else max(1, int(workers))
+    markers = config.markers.file is not None
+    if map_all and not markers:
+        raise ConfigError("--map-all needs a marker library: the session has none (give one with --markers)")
+    if video is not None and Path(video).suffix.lower() != ".mp4":
+        raise OutputError(f"video {video}: the annotated video is an MP4 file: name it OUT.mp4")
     recorder = None
     if out_dir is not None:
         recorder = SessionRecorder(out_dir, config, media=False, extra={"replay_of": str(Path(session).resolve())})
@@ -175,6 +216,26 @@ def replay_session(
     delivered = OutputCounts()
     span = [None, None]  # first and last input time
     wall_start = time.monotonic()
+    note = mapping_note(config)
+    if note is not None:
+        reader.problems.append(note)
+    parallel = fast and workers > 1 and markers and reader.has_feed_order and video is None
+    join_after = markers and (parallel or map_all)
+    searched: list[SearchedFrame] = []
+    ended: list[Fixation] = []
+
+    def from_core(outputs: list[CoreOutput]) -> None:
+        """Core outputs, with what the join afterwards needs kept aside (map_all: its own searches)."""
+        kept = []
+        for output in outputs:
+            if join_after and isinstance(output, SearchedFrame):
+                if map_all:
+                    continue
+                searched.append(output)
+            elif join_after and isinstance(output, FixationEvent) and output.kind == "end":
+                ended.append(output.fixation)
+            kept.append(output)
+        emit(kept)
 
     def emit(outputs: list[CoreOutput]) -> None:
         for output in outputs:
@@ -185,11 +246,16 @@ def replay_session(
                 on_output(output)
 
     try:
-        parallel = fast and workers > 1 and config.markers.file is not None and reader.has_feed_order
-        if parallel:
-            _replay_in_parts(reader, config, workers, counts, span, emit, progress)
-        else:
-            _replay_in_order(reader, config, fast, speed, counts, span, emit, progress)
+        with _opencv_single_threaded():
+            if parallel:
+                _replay_in_parts(reader, config, workers, counts, span, from_core, progress)
+            else:
+                _replay_in_order(reader, config, fast, speed, counts, span, from_core, progress, not join_after, video)
+            if join_after:
+                if map_all:
+                    searched = list(search_every_frame(reader, config, progress))
+                    emit(list(searched))
+                emit(join_recorded(reader, config, searched, ended))
     finally:
         if recorder is not None:
             for problem in dict.fromkeys(reader.problems):
@@ -206,6 +272,22 @@ def replay_session(
         tuple(dict.fromkeys(reader.problems)),
         None if out_dir is None else Path(out_dir),
     )
+
+
+@contextmanager
+def _opencv_single_threaded() -> Iterator[None]:
+    """OpenCV's own thread pool off while replaying (the outputs do not change).
+
+    On the small AOI crops its threads cost more CPU than they save (a replay of the demo
+    session took 15 % more CPU with them, docs/benchmarks/batch.md); the parallelism of a
+    replay is its parts, and of a batch its workers.
+    """
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
 
 
 def _relocated(config: Config, session: Path) -> Config:
@@ -274,11 +356,14 @@ def _replay_in_order(
     span: list[Any],
     emit: Callable[[list[CoreOutput]], None],
     progress: bool,
+    join: bool = True,
+    video: str | Path | None = None,
 ) -> None:
-    core = make_core(config)
+    core = make_core(config, join=join)
     total = _count_lines(reader.directory / "gaze.tsv") + _count_lines(reader.directory / "frames.tsv")
     bar = _progress_bar(total, progress, "input")
     wall_start = time.monotonic()
+    writer: RealTimeVideo | None = None
     try:
         for item in reader.inputs():
             if span[0] is None:
@@ -291,6 +376,11 @@ def _replay_in_order(
             if isinstance(item, Frame):
                 counts["frames"] += 1
                 emit(core.feed_frame(item))
+                if video is not None:
+                    size = (item.image.shape[1], item.image.shape[0])
+                    if writer is None:
+                        writer = RealTimeVideo(Path(video), size, item.t)
+                    writer.write(draw_overlay(item.image, core.state, core.intrinsics_for(size)), item.t)
             else:
                 counts["samples"] += 1
                 emit(core.feed_sample(item))
@@ -300,6 +390,81 @@ def _replay_in_order(
     finally:
         if bar is not None:
             bar.close()
+        if writer is not None:
+            writer.close(span[1])
+
+
+def search_every_frame(reader: SessionReader, config: Config, progress: bool = False) -> Iterator[SearchedFrame]:
+    """Every frame the core took, searched whole for markers (detect, then track between detections).
+
+    Parameters
+    ----------
+    reader : SessionReader
+        The session.
+    config : Config
+        Its configuration (marker library, detector settings, intrinsics).
+    progress : bool
+        Show a tqdm progress bar on stderr. (default: False)
+    """
+    search = LazyMarkerSearch(config)
+    bar = _progress_bar(_count_lines(reader.directory / "frames.tsv"), progress, "frame")
+    try:
+        for item in reader.inputs():
+            if not isinstance(item, Frame):
+                continue
+            height, width = item.image.shape[:2]
+            hits = search(item.image, (0, 0, width, height), (math.nan, math.nan))
+            if bar is not None:
+                bar.update(1)
+            if hits:
+                yield SearchedFrame(item.index, item.t, (width, height), tuple(hits))
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def join_recorded(
+    reader: SessionReader, config: Config, searched: Iterable[SearchedFrame], fixations: Iterable[Fixation]
+) -> list[CoreOutput]:
+    """Gaze and fixations on markers from a session's recorded inputs and known searches.
+
+    One pass over gaze.tsv and frames.tsv in the live feed order (no frame decoded), through
+    the same join the live core runs: given the searches the core made, the rows are the
+    live run's.
+
+    Parameters
+    ----------
+    reader : SessionReader
+        The session.
+    config : Config
+        The configuration replayed (mapping, screen, marker library, intrinsics).
+    searched : Iterable[SearchedFrame]
+        Every searched frame with its markers.
+    fixations : Iterable[Fixation]
+        Every fixation, at its end.
+    """
+    core = make_core(config)
+    join = core.join
+    if join is None:
+        return []
+    by_frame: dict[int, list[SearchedFrame]] = {}
+    for found in searched:
+        by_frame.setdefault(found.frame_index, []).append(found)
+        if core.camera_size is None:
+            core.set_camera_size(found.image_size)
+    rows: list[CoreOutput] = []
+    for fixation in fixations:
+        rows.extend(join.fixation_end(fixation))
+    for item in reader.feed_order():
+        if isinstance(item, FrameRecord):
+            rows.extend(join.frame(item.index, item.t))
+            for found in by_frame.get(item.index, ()):
+                join.searched(found)
+        else:
+            valid = bool(item.valid) and math.isfinite(item.x) and math.isfinite(item.y)
+            join.sample(core.sample_time(item), item.x, item.y, valid)
+    rows.extend(join.finish())
+    return rows
 
 
 def _replay_in_parts(

@@ -22,14 +22,26 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from gazefusion.fusion.analysis.join import FixationOnMarker, GazeOnMarker
 from gazefusion.fusion.camera import CameraSource, open_camera
 from gazefusion.fusion.camera.recorded import as_jpeg_frame
 from gazefusion.fusion.config import Config
-from gazefusion.fusion.core import CoreOutput, LookEvent, OutputCounts, OverlayState, make_core
+from gazefusion.fusion.core import CoreOutput, LookEvent, OutputCounts, OverlayState, make_core, mapping_note
 from gazefusion.fusion.errors import OutputError
+from gazefusion.fusion.lsl import LslLink
 from gazefusion.fusion.session import SessionRecorder
 from gazefusion.fusion.sources import Inbox, Lane
-from gazefusion.fusion.types import CameraEvent, FixationEvent, Frame, Mark, MarkKind, MovementEvent
+from gazefusion.fusion.types import (
+    CameraEvent,
+    FixationEvent,
+    Frame,
+    LslMarker,
+    Mark,
+    MarkKind,
+    MovementEvent,
+    SearchedFrame,
+)
+from gazefusion.fusion.version import software_version
 from gazefusion.trackers import Tracker, open_tracker
 from gazefusion.trackers.types import GazeSample, TrackerEvent
 
@@ -37,12 +49,25 @@ log = logging.getLogger(__name__)
 
 
 class _Control(NamedTuple):
-    """A request to the worker: a mark, a recorder to start recording into, or stop recording (set when done)."""
+    """A request to the worker: a mark, an LSL marker (with the trial it starts or ends), an
+    event record of the LSL parts, a recorder to start recording into, or stop recording (set
+    when done)."""
 
-    value: Mark | SessionRecorder | threading.Event
+    value: Mark | tuple[LslMarker, tuple[MarkKind, str] | None] | dict[str, Any] | SessionRecorder | threading.Event
 
 
-PipelineEvent = FixationEvent | MovementEvent | LookEvent | TrackerEvent | CameraEvent | Mark
+PipelineEvent = (
+    FixationEvent
+    | MovementEvent
+    | LookEvent
+    | SearchedFrame
+    | GazeOnMarker
+    | FixationOnMarker
+    | TrackerEvent
+    | CameraEvent
+    | Mark
+    | LslMarker
+)
 
 
 class Runner:
@@ -88,6 +113,7 @@ class Runner:
         self.camera: CameraSource | None = None
         self.tracker: Tracker | None = None
         self.recorder: SessionRecorder | None = None
+        self.lsl: LslLink | None = None
         self.error: BaseException | None = None
         self.frames_skipped = 0
         self.outputs = OutputCounts()
@@ -105,6 +131,7 @@ class Runner:
         self._queues: list[queue.Queue[PipelineEvent | None]] = []
         self._frames_by_index: dict[int, Frame] = {}
         self._tracker_ended_at: float | None = None
+        self._input_t = math.nan
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -132,13 +159,21 @@ class Runner:
                 self.camera.start()
                 if self.camera.size is not None:
                     self.core.set_camera_size(self.camera.size)
+            if self.config.lsl.outlets or self.config.lsl.markers:
+                self.lsl = self._open_lsl(self.tracker)
             if self.config.record.dir:
                 self.recorder = SessionRecorder(self.config.record.dir, self.config, extra=self.extra_session)
+                self._note_lsl(self.recorder)
+            if self.lsl is not None:
+                self.lsl.start()
             self.tracker.start_streaming()
         except BaseException:
             self._close_sources()
             raise
         self.started_at = time.monotonic()
+        note = mapping_note(self.config)
+        if note is not None:
+            log.warning(note)
         self._worker = threading.Thread(target=self._work, name="gazefusion-core", daemon=True)
         self._worker.start()
         return self
@@ -151,7 +186,46 @@ class Runner:
             self._worker.join(timeout_s)
         self._close_sources()
 
+    def _open_lsl(self, tracker: Tracker) -> LslLink:
+        """The run's LSL outlets and marker inlet (``lsl`` section)."""
+        session = Path(self.config.record.dir).name if self.config.record.dir else None
+        (width, height), (width_mm, height_mm) = self.config.screen.size_px, self.config.screen.size_mm
+        about = {
+            "software": f"gazefusion {software_version()}",
+            "session": session or "",
+            "tracker": tracker.description,
+            "screen_px": f"{width}x{height}",
+            "screen_mm": f"{width_mm}x{height_mm}",
+        }
+        return LslLink(
+            self.config.lsl,
+            session,
+            float(tracker.sample_rate_hz),
+            about,
+            self._on_lsl_marker,
+            self._on_lsl_event,
+            self.core.points_to_camera,
+        )
+
+    def _on_lsl_marker(self, marker: LslMarker, trial: tuple[MarkKind, str] | None) -> None:
+        """A marker from the LSL marker stream (its thread): to the worker, in order with the marks."""
+        self._control.put(_Control((marker, trial)))
+
+    def _on_lsl_event(self, kind: str, text: str) -> None:
+        """The marker stream lost, found again or unusable (its thread): into events.jsonl."""
+        self._control.put(_Control({"kind": kind, "t": time.monotonic(), "text": text}))
+
+    def _note_lsl(self, recorder: SessionRecorder) -> None:
+        """Put the LSL streams and clock offsets into session.yaml."""
+        if self.lsl is not None:
+            recorder.annotate("lsl", self.lsl.header())
+
     def _close_sources(self) -> None:
+        if self.lsl is not None:
+            try:
+                self.lsl.close()
+            except Exception as exc:  # closing must not hide the run's result
+                log.debug("closing the LSL streams failed: %s", exc)
         for part in (self.tracker, self.camera):
             if part is not None:
                 try:
@@ -313,6 +387,8 @@ class Runner:
                         last_fed_t = max(last_fed_t, frame.t)
                 if self.recorder is not None:
                     self.recorder.tick()
+                if self.lsl is not None and self.lsl.outlets is not None:
+                    self.lsl.outlets.flush(force=False)  # a chunk per stream, every chunk_s at most
                 if stopping or ended:
                     break
             for output in self.core.finish():
@@ -320,6 +396,8 @@ class Runner:
         except BaseException as exc:  # reported in the caller's thread by raise_error()
             self.error = exc
         finally:
+            if self.lsl is not None:
+                self.lsl.close()  # no more pushes; the clock offset at the end goes into session.yaml
             self._close_recorder()
             self._done.set()
             with self._lock:
@@ -336,6 +414,8 @@ class Runner:
             waits.append(max(0.0, min(heads) + self.hold_s - time.monotonic()))
         if self.recorder is not None:
             waits.append(max(0.05, self.config.record.flush_every_s))
+        if self.lsl is not None and self.lsl.outlets is not None:
+            waits.append(self.lsl.outlets.chunk_s)
         if self._tracker_lane is not None and self._tracker_lane.closed:
             waits.append(0.1)  # the tracker ended: the camera's end or its silence ends the run
         return min(waits) if waits else None
@@ -355,13 +435,18 @@ class Runner:
         return now - max(self._tracker_ended_at, frames[-1].t if frames else -math.inf) > 1.0
 
     def _feed_sample(self, sample: GazeSample) -> None:
+        self._input_t = sample.t
         if self.recorder is not None:
             self.recorder.write(sample)
+        if self.lsl is not None and self.lsl.outlets is not None:
+            self.lsl.outlets.push_gaze(sample)
         for output in self.core.feed_sample(sample):
             self._output(output)
 
     def _feed_frame(self, frame: Frame, skip: bool) -> None:
         recorder = self.recorder
+        if self.lsl is not None and self.lsl.outlets is not None:
+            self.lsl.outlets.push_frame(frame)
         if skip:
             self.frames_skipped += 1
             if recorder is not None:
@@ -370,6 +455,7 @@ class Runner:
         if recorder is not None:
             frame = as_jpeg_frame(frame)  # an OpenCV source's frame: the core sees what replay will
             recorder.write_frame(frame, recorder.samples_written)
+        self._input_t = frame.t
         self._frames_by_index[frame.index] = frame
         if len(self._frames_by_index) > 64:
             for index in sorted(self._frames_by_index)[:-32]:
@@ -381,30 +467,40 @@ class Runner:
         self.outputs.add(output)
         if self.recorder is not None:
             self.recorder.write(output)
+        if self.lsl is not None and self.lsl.outlets is not None:
+            self.lsl.outlets.push_output(output, self._input_t)
         self._emit(output)
 
     def _side_event(self, item: TrackerEvent | CameraEvent | _Control) -> None:
         """A tracker or camera event, a mark or a recording request: recorded and passed on, in order."""
         recorder = self.recorder
+        outlets = self.lsl.outlets if self.lsl is not None else None
         if isinstance(item, TrackerEvent | CameraEvent):
             if isinstance(item, TrackerEvent) and item.kind in ("stall", "resume", "restart"):
                 log.warning("tracker %s%s", item.kind, f": {item.raw}" if item.raw else "")
             if recorder is not None:
                 recorder.write(item)
+            if outlets is not None and isinstance(item, CameraEvent):
+                outlets.push_event(f"camera_{item.kind}", item.text, item.t)
+            elif outlets is not None and isinstance(item, TrackerEvent) and item.kind not in ("raw", "message"):
+                outlets.push_event(f"tracker_{item.kind}", item.raw or str(item.get("text", "")), item.t)
             self._emit(item)
         elif isinstance(item.value, Mark):
             mark = item.value
-            try:
-                assert self.tracker is not None
-                self.tracker.send_message(mark.text if mark.kind == "mark" else f"{mark.kind} {mark.text}")
-            except Exception as exc:  # a mark must never stop the run
-                log.debug("send_message failed: %s", exc)
+            self._mark(mark, mark.text if mark.kind == "mark" else f"{mark.kind} {mark.text}")
+        elif isinstance(item.value, tuple):
+            # An LSL marker is recorded and passed on; one that starts or ends a trial is that mark too.
+            marker, trial = item.value
+            self._mark(marker, marker.text)
+            if trial is not None:
+                self._mark(Mark(marker.t, trial[1], trial[0]), f"{trial[0]} {trial[1]}")
+        elif isinstance(item.value, dict):
             if recorder is not None:
-                recorder.write(mark)
-            self._emit(mark)
+                recorder.write_event(item.value)
         elif isinstance(item.value, SessionRecorder):
             self._close_recorder()
             self.recorder = item.value
+            self._note_lsl(item.value)
         else:
             self._close_recorder()
             self.recorder = None
@@ -426,8 +522,23 @@ class Runner:
             )
         self._frames_dropped = lane.dropped
 
+    def _mark(self, mark: Mark | LslMarker, message: str) -> None:
+        """A mark or LSL marker: to the tracker as `message`, into the recording, to the events
+        outlet (an LSL marker is on LSL already) and to subscribers."""
+        try:
+            assert self.tracker is not None
+            self.tracker.send_message(message)
+        except Exception as exc:  # a mark must never stop the run
+            log.debug("send_message failed: %s", exc)
+        if self.recorder is not None:
+            self.recorder.write(mark)
+        if self.lsl is not None and self.lsl.outlets is not None and isinstance(mark, Mark):
+            self.lsl.outlets.push_event(mark.kind, mark.text, mark.t)
+        self._emit(mark)
+
     def _close_recorder(self) -> None:
         if self.recorder is not None:
+            self._note_lsl(self.recorder)
             self.recorder.close(self.summary())
 
     def summary(self) -> dict[str, Any]:
@@ -448,6 +559,7 @@ class Runner:
         if self.tracker is not None:
             tracker = self.tracker.stats()
             summary["tracker_stalls"] = tracker.stalls
+            summary["tracker_reconnects"] = tracker.reconnects
             summary["samples_dropped"] = tracker.dropped
         if self.recorder is not None and self.recorder.error:
             summary["recording_error"] = self.recorder.error

@@ -227,6 +227,27 @@ class Look(NamedTuple):
     aoi: tuple[int, int, int, int]
 
 
+class SearchedFrame(NamedTuple):
+    """The markers found in one searched frame (the fusion core's searches, or a whole-frame pass).
+
+    Attributes
+    ----------
+    frame_index : int
+        The frame's index.
+    t : float
+        The frame's host time, s.
+    image_size : tuple[int, int]
+        (width, height) of the frame, px.
+    hits : tuple[MarkerHit, ...]
+        The markers found, best first (never empty: frames without a marker are not reported).
+    """
+
+    frame_index: int
+    t: float
+    image_size: tuple[int, int]
+    hits: tuple[MarkerHit, ...]
+
+
 CameraEventKind = Literal["outage", "reconnect", "stale", "end"]
 
 
@@ -268,3 +289,25 @@ class Mark(NamedTuple):
     t: float
     text: str
     kind: MarkKind = "mark"
+
+
+class LslMarker(NamedTuple):
+    """A marker received from another program's Lab Streaming Layer stream (``--lsl-markers``).
+
+    Attributes
+    ----------
+    t : float
+        When it was sent, on the host monotonic clock, s (its LSL time stamp, clock-corrected,
+        less the LSL-to-monotonic offset).
+    lsl_t : float
+        Its LSL time stamp on this host's LSL clock, s.
+    text : str
+        The marker (channels joined by a tab when the stream has several).
+    stream : str
+        The stream's name.
+    """
+
+    t: float
+    lsl_t: float
+    text: str
+    stream: str

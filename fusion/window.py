@@ -30,6 +30,11 @@ def _qt_fonts() -> None:
             return
 
 
+def display_available() -> bool:
+    """Whether an OpenCV window can be opened here (a display and a GUI backend)."""
+    return os.name == "nt" or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def open_window(name: str, fullscreen: bool = False, screen_size_px: tuple[int, int] | None = None) -> None:
     """Create (or reuse) the window `name`: plain, aspect kept, optionally full-screen.
 

@@ -1,11 +1,15 @@
-"""Shared fixtures: free loopback ports, the ffmpeg MJPEG camera, real camera servers, the benchmark data."""
+"""Shared fixtures: free loopback ports, the ffmpeg MJPEG camera, real camera servers, the benchmark data, LSL on loopback."""
 
 from __future__ import annotations
 
+import atexit
+import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +21,31 @@ if TYPE_CHECKING:
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LUND_DIR = REPO_ROOT.parent / "shared" / "data" / "lund2013"
+
+
+def _lsl_on_loopback() -> None:
+    """Keep liblsl on this machine, and this test run's streams apart from every other run's.
+
+    liblsl reads its configuration once, at its first use, from the file ``LSLAPICFG`` names;
+    set here, before any test, it holds for this process and every command a test starts.
+    Resolving stays on the machine (ResolveScope machine: 127.0.0.1 only, no IPv6), and the
+    session id is new per run, so parallel test runs on one machine never see each other's
+    streams.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="gazefusion-lsl-"))
+    config = folder / "lsl_api.cfg"
+    config.write_text(
+        "[ports]\nIPv6 = disable\n"
+        "[multicast]\nResolveScope = machine\n"
+        f"[lab]\nSessionID = gazefusion-tests-{uuid.uuid4().hex}\n"
+        "[log]\nlevel = -3\n",
+        encoding="ascii",
+    )
+    os.environ["LSLAPICFG"] = str(config)
+    atexit.register(shutil.rmtree, folder, True)
+
+
+_lsl_on_loopback()
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:

@@ -6,6 +6,7 @@ kind of spec is registered in :data:`TRACKER_KINDS` by the module that defines i
 
 from gazefusion.trackers.base import Tracker
 from gazefusion.trackers.iviewx.spec import open_iviewx
+from gazefusion.trackers.lsl import open_lsl
 from gazefusion.trackers.mock import open_mock, open_mouse, open_replay
 from gazefusion.trackers.spec import TRACKER_KINDS, open_tracker, spec_forms
 
@@ -13,6 +14,7 @@ __all__ = [
     "TRACKER_KINDS",
     "Tracker",
     "open_iviewx",
+    "open_lsl",
     "open_mock",
     "open_mouse",
     "open_replay",

@@ -100,7 +100,7 @@ class Tracker(BackgroundSource[TrackerEvent]):
         self._streaming = False
         self._state_lock = threading.Lock()
         self._received = self._malformed = self._dropped = self._gaps = 0
-        self._duplicates = self._out_of_order = self._restarts = self._stalls = 0
+        self._duplicates = self._out_of_order = self._restarts = self._stalls = self._reconnects = 0
 
     # ----------------------------------------------------------------- life cycle
     def __enter__(self) -> Tracker:
@@ -286,6 +286,7 @@ class Tracker(BackgroundSource[TrackerEvent]):
             out_of_order=self._out_of_order,
             restarts=self._restarts,
             stalls=self._stalls,
+            reconnects=self._reconnects,
         )
 
     def tracker_time(self) -> float:
@@ -357,6 +358,9 @@ class Tracker(BackgroundSource[TrackerEvent]):
 
     def _count_malformed(self, n: int = 1) -> None:
         self._malformed += n
+
+    def _count_reconnect(self) -> None:
+        self._reconnects += 1
 
     def _check_stall(self, now: float) -> None:
         """Report a stall once when streaming has been silent for ``watchdog_s``."""

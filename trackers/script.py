@@ -338,6 +338,13 @@ class ScriptedGaze:
 
     def __call__(self, t_s: float) -> tuple[float, float, bool]:
         """Gaze at `t_s` s since the start of streaming: (x px, y px, valid)."""
+        return self._gaze(t_s, noisy=True)
+
+    def clean(self, t_s: float) -> tuple[float, float, bool]:
+        """Where the eye really points at `t_s`: the gaze without the tracker's noise (ground truth)."""
+        return self._gaze(t_s, noisy=False)
+
+    def _gaze(self, t_s: float, noisy: bool) -> tuple[float, float, bool]:
         index, seg = self._segment_at(t_s)
         if seg.kind == "blink":
             return math.nan, math.nan, False
@@ -357,8 +364,9 @@ class ScriptedGaze:
                 wobble = self.pso_deg * math.exp(-dt / 0.012) * math.sin(2.0 * math.pi * 25.0 * dt)
                 ax += wobble * (prev.x1_deg - prev.x0_deg) / length
                 ay += wobble * (prev.y1_deg - prev.y0_deg) / length
-            ax += self.noise_deg * _hash_normal(self.seed, key, 0)
-            ay += self.noise_deg * _hash_normal(self.seed, key, 1)
+            if noisy:
+                ax += self.noise_deg * _hash_normal(self.seed, key, 0)
+                ay += self.noise_deg * _hash_normal(self.seed, key, 1)
         x, y = self._to_px(ax, ay)
         return x, y, True
 

@@ -50,6 +50,9 @@ class GazeSample(NamedTuple):
         ``"l"``, ``"r"`` or ``"b"`` (binocular). (default: "b")
     left, right : EyeGaze or None
         Per-eye data where the tracker sent it. (default: None)
+    extras : tuple of str
+        Values the tracker sent after the ones asked for, as sent (iViewX: tokens after the
+        requested format). (default: ())
     """
 
     t: float
@@ -61,6 +64,7 @@ class GazeSample(NamedTuple):
     eye: str = "b"
     left: EyeGaze | None = None
     right: EyeGaze | None = None
+    extras: tuple[str, ...] = ()
 
 
 TrackerEventKind = Literal[
@@ -74,6 +78,8 @@ TrackerEventKind = Literal[
     "resume",
     "raw",
     "error",
+    "lost",
+    "reconnect",
 ]
 
 
@@ -87,7 +93,8 @@ class TrackerEvent(NamedTuple):
     kind : TrackerEventKind
         ``"fixation_start"``, ``"fixation_end"``, ``"calibration"``, ``"validation"``,
         ``"message"``, ``"restart"``, ``"stall"``, ``"resume"``, ``"raw"`` (an unknown line),
-        ``"error"`` (a replayed table that stopped being readable).
+        ``"error"`` (a replayed table that stopped being readable, a stream that came back
+        unusable), ``"lost"`` and ``"reconnect"`` (a network stream gone, and found again).
     data : tuple[tuple[str, object], ...]
         Typed fields of the event as (name, value) pairs, e.g. (("eye", "l"), ("x", 512.0)).
     raw : str
@@ -133,6 +140,8 @@ class TrackerStats(NamedTuple):
         Backwards jumps of the tracker clock large enough to be a restart.
     stalls : int
         Times the watchdog found the stream silent.
+    reconnects : int
+        Times a lost stream was found again and read on (network sources).
     """
 
     received: int = 0
@@ -143,3 +152,4 @@ class TrackerStats(NamedTuple):
     out_of_order: int = 0
     restarts: int = 0
     stalls: int = 0
+    reconnects: int = 0

@@ -36,8 +36,8 @@ from gazefusion.calibration.tracker_sources import (
 )
 from gazefusion.fusion.camera import open_camera, redact_url
 from gazefusion.fusion.config import Config, load_config
-from gazefusion.fusion.display import display_available
 from gazefusion.fusion.errors import CalibrationError, CameraError, ConfigError, DisplayError, OutputError
+from gazefusion.fusion.window import display_available
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,8 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--tracker",
         default=None,
         metavar="SPEC",
-        help="iviewx://HOST:PORT?listen=PORT, mock, or sim (the iViewX simulator on loopback; "
-        "with --simulate-participant) (default: the config's tracker.spec)",
+        help="iviewx://HOST:PORT?listen=PORT, mock, or sim[?mode=notes|real-world] (the iViewX simulator on "
+        "loopback, with --simulate-participant; real-world: what real servers were seen to send) "
+        "(default: the config's tracker.spec)",
     )
     parser.add_argument(
         "--camera",

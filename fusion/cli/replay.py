@@ -33,6 +33,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="with --fast: replay N parts of the session at once (default: the CPU count, at most 4)",
     )
+    parser.add_argument(
+        "--map-all",
+        action="store_true",
+        help="search every frame whole for markers and map every gaze sample onto those in view (slower)",
+    )
+    parser.add_argument(
+        "--video",
+        metavar="OUT.mp4",
+        help="render the annotated video into this .mp4 file (frames at their recorded times)",
+    )
     parser.add_argument("--quiet-looks", action="store_true", help="do not print each look")
 
 
@@ -78,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
         progress=args.fast and sys.stderr.isatty(),
         on_output=printer,
         workers=args.workers,
+        map_all=args.map_all,
+        video=args.video,
     )
     for problem in result.problems:
         print(f"gazefusion: {args.session}: {problem}", file=sys.stderr)
@@ -88,4 +100,6 @@ def run(args: argparse.Namespace) -> int:
     )
     if result.out_dir is not None:
         print(f"written: {result.out_dir}")
+    if args.video:
+        print(f"video: {args.video}")
     return 0

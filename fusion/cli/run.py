@@ -37,6 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mapping", metavar="YAML", help="tracker-to-camera mapping (gazefusion calibrate tracker)")
     parser.add_argument("--aoi-deg", type=float, metavar="DEG", help="AOI side, degrees of visual angle")
     parser.add_argument("--record", metavar="DIR", help="record the session into this new folder")
+    parser.add_argument("--participant", metavar="P", help="who is recorded (session.yaml, the AOI metrics' rows)")
+    parser.add_argument(
+        "--condition", metavar="C", help="the experimental condition (session.yaml, the AOI metrics' rows)"
+    )
     parser.add_argument(
         "--headless",
         action="store_true",
@@ -44,6 +48,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="no window; with --record, write overlay.mp4 and a PNG per look",
     )
     parser.add_argument("--seconds", type=float, metavar="S", help="stop after this long (default: until q or Ctrl-C)")
+    parser.add_argument(
+        "--lsl",
+        action="store_true",
+        default=None,
+        help="send gaze, fixations, looks, frames and events to Lab Streaming Layer (streams named after the session)",
+    )
+    parser.add_argument("--lsl-name", metavar="PREFIX", help="LSL stream name prefix (default: gazefusion_SESSION)")
+    parser.add_argument(
+        "--lsl-wait",
+        type=float,
+        metavar="S",
+        help="wait up to S seconds for every LSL stream to have a consumer (LabRecorder) before starting",
+    )
+    parser.add_argument(
+        "--lsl-markers",
+        metavar="STREAM",
+        help="record the markers of this LSL stream (NAME or type=Markers); trial_start/trial_end markers split trials",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
@@ -58,7 +80,13 @@ def config_from_args(args: argparse.Namespace) -> Config:
             "calibration.mapping": args.mapping,
             "aoi.size_deg": args.aoi_deg,
             "record.dir": args.record,
+            "record.participant": args.participant,
+            "record.condition": args.condition,
             "display.headless": args.headless,
+            "lsl.outlets": args.lsl,
+            "lsl.name": args.lsl_name,
+            "lsl.wait_for_consumers_s": args.lsl_wait,
+            "lsl.markers": args.lsl_markers,
         },
     )
 
@@ -89,7 +117,7 @@ def describe(event: PipelineEvent, fixations: bool = False) -> str | None:
             f"look  {event.kind:<6} {where}  {hit.marker_id}  x={x:+.3f} y={y:+.3f} z={z:.3f} m  "
             f"({hit.inliers} inliers)"
         )
-    if isinstance(event, TrackerEvent) and event.kind in ("stall", "resume", "restart"):
+    if isinstance(event, TrackerEvent) and event.kind in ("stall", "resume", "restart", "lost", "reconnect", "error"):
         return f"tracker {event.kind}"
     if isinstance(event, CameraEvent):
         return f"camera {event.kind}: {event.text}"
@@ -112,6 +140,7 @@ def print_summary(summary: dict[str, Any], out: TextIO) -> None:
         ("frames_dropped", "frames dropped (recorder tap full)"),
         ("camera_reconnects", "camera reconnects"),
         ("tracker_stalls", "tracker stalls"),
+        ("tracker_reconnects", "tracker reconnects"),
         ("samples_dropped", "samples dropped (tracker buffer full)"),
     ):
         if summary.get(key):

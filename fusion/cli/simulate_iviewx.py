@@ -11,7 +11,14 @@ import time
 
 from gazefusion.fusion.errors import ConfigError
 from gazefusion.fusion.geometry import ScreenGeometry
-from gazefusion.trackers.iviewx.simulator import MAX_RATE_HZ, Faults, IViewXSimulator
+from gazefusion.trackers.iviewx.simulator import (
+    MAX_RATE_HZ,
+    MODES,
+    VALIDATION_FORMS,
+    Faults,
+    IViewXSimulator,
+    real_world,
+)
 from gazefusion.trackers.script import ScriptedGaze
 
 
@@ -41,6 +48,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--rate", type=float, default=500.0, help=f"sample rate, Hz, up to {MAX_RATE_HZ:g} (default: 500)"
     )
     parser.add_argument("--binocular", action="store_true", help="send both eyes (default: right eye)")
+    parser.add_argument(
+        "--mode",
+        choices=MODES,
+        default="notes",
+        help="notes: the protocol as the notes read it; real-world: what real servers were seen to send "
+        "(ET_VLS variants, numbered ET_CAL eyes, trailing sample values, replies from another address, "
+        "ET_ACC with the next target, eyes lost by distance, remarks kept verbatim) (default: notes)",
+    )
+    parser.add_argument(
+        "--validation-form",
+        choices=tuple(VALIDATION_FORMS),
+        default=None,
+        help="with --mode real-world, the form of the ET_VLS result lines (default: each in turn)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the scripted gaze (default: 0)")
     parser.add_argument(
         "--screen",
@@ -109,13 +130,16 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         on_command=show,
         record=False,
+        real_world=real_world(args.mode),
+        validation_form=args.validation_form,
     )
     with simulator:
         eyes = "binocular" if args.binocular else "monocular (right eye)"
         where = f"port {args.data_port}" if args.data_port is not None else "the port commands come from"
+        source = "{}:{}".format(*simulator.reply_address)
         print(
-            f"iViewX simulator listening on UDP {args.host}:{simulator.command_port}, {args.rate:g} Hz {eyes}; "
-            f"data goes to {where}. Ctrl-C stops.",
+            f"iViewX simulator listening on UDP {args.host}:{simulator.command_port}, {args.rate:g} Hz {eyes}, "
+            f"{args.mode} mode; data goes to {where}, from {source}. Ctrl-C stops.",
             flush=True,
         )
         deadline = None if args.seconds is None else time.monotonic() + args.seconds

@@ -24,7 +24,7 @@ from gazefusion.fusion.demo.server import MjpegServer, ServerStats
 from gazefusion.fusion.demo.truth import TruthLog
 from gazefusion.fusion.errors import GazefusionError
 from gazefusion.fusion.geometry import ScreenGeometry
-from gazefusion.trackers.iviewx.simulator import IViewXSimulator
+from gazefusion.trackers.iviewx.simulator import VERGENCE_PX, IViewXSimulator
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +40,16 @@ class DevicesReport(NamedTuple):
         The MJPEG server's counts.
     script_offset_s : float
         Scene time minus script time (the scripted eye's clock against the scene's).
-    visits : list[tuple[float, float, str | None]]
-        The fixations the scripted eye made: (onset, offset) in script time, marker or None.
+    visits : list[tuple[float, float, str | None, float, float]]
+        The fixations the scripted eye made: (onset, offset) in script time, marker or None,
+        and the true mean position on the marker as u, v (nan for a look away).
     samples_sent : int
         Gaze samples the simulator sent.
     """
 
     server: ServerStats
     script_offset_s: float
-    visits: list[tuple[float, float, str | None]]
+    visits: list[tuple[float, float, str | None, float, float]]
     samples_sent: int
 
 
@@ -195,8 +196,11 @@ def _serve_devices(conn: multiprocessing.connection.Connection, params: dict[str
     _close_all(closers)
     try:
         offset = gaze.scene_time(0.0)
-        horizon_s = server.stats().rendered / params["fps"] + 5.0
-        visits = [(v.onset_s, v.offset_s, v.label) for v in gaze.true_visits(horizon_s)]
+        # The eye's whole script so far: the samples sent (a loaded machine renders fewer frames).
+        horizon_s = max(server.stats().rendered / params["fps"], len(simulator.sent) / params["gaze_rate_hz"]) + 5.0
+        # The simulator reports the right eye, whose gaze lies VERGENCE_PX right of the script's.
+        eye_offset_px = 0.0 if simulator.binocular or simulator.real_world.same_gaze else VERGENCE_PX
+        visits = [tuple(visit) for visit in gaze.true_visits(horizon_s, eye_offset_px)]
         conn.send(("report", tuple(server.stats()), offset, visits, len(simulator.sent)))
     except (OSError, BrokenPipeError):
         pass

@@ -36,9 +36,11 @@ from gazefusion.fusion.demo.devices import DemoDevices
 from gazefusion.fusion.demo.scene import DemoScene
 from gazefusion.fusion.demo.server import ServerStats
 from gazefusion.fusion.demo.summary import DemoSummary, FixationRecord, summarise
-from gazefusion.fusion.display import display_available, run_in_foreground
+from gazefusion.fusion.demo.truth import write_fixation_truth
+from gazefusion.fusion.display import run_in_foreground
 from gazefusion.fusion.errors import ConfigError, GazefusionError, OutputError
 from gazefusion.fusion.files import write_yaml_atomic
+from gazefusion.fusion.window import display_available
 
 log = logging.getLogger(__name__)
 
@@ -295,9 +297,10 @@ def run_demo(
     # The scripted eye's intent, on the scene clock, for the agreement figure.
     visits = [
         (onset + report.script_offset_s, offset + report.script_offset_s, label)
-        for onset, offset, label in report.visits
+        for onset, offset, label, *_ in report.visits
     ]
     records = [record._replace(intended=_intent(record, visits)) for record in records]
+    write_fixation_truth(out, scene, report.visits, origin + report.script_offset_s)
     scene_end_s = report.server.rendered / FPS
     summary = summarise(records, scene, scene_end_s, with_intent=True)
     write_yaml_atomic(out / "scene.yaml", {**scene.to_dict(), "scene_origin_monotonic_s": origin})

@@ -15,6 +15,7 @@ and the rendered scene share one clock.
 from __future__ import annotations
 
 import bisect
+import math
 import random
 import time
 from typing import NamedTuple
@@ -23,8 +24,10 @@ import cv2
 import numpy as np
 
 from gazefusion.calibration.mapping import TrackerCameraMapping
+from gazefusion.fusion.analysis.mapping import MarkerShape, map_points
 from gazefusion.fusion.demo.scene import DemoScene
 from gazefusion.fusion.geometry import ScreenGeometry
+from gazefusion.fusion.types import MarkerHit
 from gazefusion.trackers.script import ScriptedGaze, Segment
 
 SEGMENT_CACHE_S = 5.0
@@ -60,11 +63,17 @@ class TrueVisit(NamedTuple):
         Interval, s since the start of streaming.
     label : str or None
         Marker id, or None for a look away.
+    u, v : float
+        Where the eye really pointed on the marker, on average over the fixation: its gaze
+        without the tracker's noise, through the scene's true marker pose, normalised to the
+        picture (0-1 from its top-left edge); nan for a look away.
     """
 
     onset_s: float
     offset_s: float
     label: str | None
+    u: float = math.nan
+    v: float = math.nan
 
 
 def screen_to_camera_inverse(mapping: TrackerCameraMapping) -> np.ndarray:
@@ -212,7 +221,13 @@ class DemoGaze:
 
     def __call__(self, t_s: float) -> tuple[float, float, bool]:
         """Gaze at `t_s` s since the start of streaming: (x px, y px, valid)."""
-        x, y, valid = self.gaze(t_s)
+        return self._follow(t_s, *self.gaze(t_s))
+
+    def clean(self, t_s: float) -> tuple[float, float, bool]:
+        """Where the eye really points at `t_s`: the gaze without the tracker's noise."""
+        return self._follow(t_s, *self.gaze.clean(t_s))
+
+    def _follow(self, t_s: float, x: float, y: float, valid: bool) -> tuple[float, float, bool]:
         if not valid:
             return x, y, valid
         index = self._visit_index(t_s)
@@ -221,11 +236,59 @@ class DemoGaze:
         dx, dy = np.subtract(self._screen((float(moved[0]), float(moved[1]))), self.visits[index].screen_px)
         return x + float(dx), y + float(dy), True
 
-    def true_visits(self, until_s: float) -> list[TrueVisit]:
-        """The fixations made before `until_s` (script time), each with its label."""
+    def true_visits(self, until_s: float, eye_offset_px: float = 0.0) -> list[TrueVisit]:
+        """The fixations made before `until_s` (script time), each with its label and true position.
+
+        Parameters
+        ----------
+        until_s : float
+            Script time, s.
+        eye_offset_px : float
+            Horizontal offset of the tracked eye's gaze from the script's (the simulator's
+            right eye reads `VERGENCE_PX` to the right), screen px. (default: 0.0)
+        """
         visits = []
         for fixation in self.gaze.true_fixations(until_s):
             ax, ay = self._geometry.to_degrees(fixation.x_px, fixation.y_px)
             index = int(np.argmin(np.hypot(self._targets_deg[:, 0] - ax, self._targets_deg[:, 1] - ay)))
-            visits.append(TrueVisit(fixation.onset_s, fixation.offset_s, self.visits[index].label))
+            label = self.visits[index].label
+            u, v = (math.nan, math.nan)
+            if label is not None:
+                u, v = self.true_point(label, fixation.onset_s, fixation.offset_s, eye_offset_px=eye_offset_px)
+            visits.append(TrueVisit(fixation.onset_s, fixation.offset_s, label, u, v))
         return visits
+
+    def true_point(
+        self, label: str, onset_s: float, offset_s: float, step_s: float = 0.02, eye_offset_px: float = 0.0
+    ) -> tuple[float, float]:
+        """The mean of where the eye really pointed on a marker over an interval, as u, v on its picture.
+
+        Parameters
+        ----------
+        label : str
+            The marker.
+        onset_s, offset_s : float
+            The interval, script time, s.
+        step_s : float
+            Sampling step, s: the drift is linear and the sway slow, so 50 Hz gives the mean. (default: 0.02)
+        eye_offset_px : float
+            Horizontal offset of the tracked eye's gaze, screen px. (default: 0.0)
+        """
+        spec = next(spec for spec in self.scene.markers if spec.id == label)
+        texture = self.scene.textures[label]
+        shape = MarkerShape(label, (texture.shape[1], texture.shape[0]), spec.width_m)
+        points = []
+        for t_s in np.arange(onset_s, offset_s, step_s):
+            x, y, valid = self.clean(float(t_s))
+            if not valid:
+                continue
+            camera = self.mapping.to_camera(np.array([[x + eye_offset_px, y]], np.float64))
+            truth = self.scene.truth(self.scene_time(float(t_s)))[label]
+            hit = MarkerHit(
+                label, truth.corners_px, np.eye(3), 0, 0.0, truth.position_m, truth.rotation, truth.distance_m
+            )
+            points.append(map_points(camera, hit, shape, self.scene.intrinsics).uv[0])
+        if not points:
+            return math.nan, math.nan
+        u, v = np.mean(points, axis=0)
+        return float(u), float(v)

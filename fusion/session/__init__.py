@@ -9,6 +9,8 @@ A session is a folder::
     fixations.tsv    every fixation at its end
     looks.tsv        every look (first / change / end, see fusion.core)
     events.jsonl     fixation events, looks, tracker and camera events, marks, trials
+    gaze_on_markers.tsv, fixations_on_markers.tsv, marker_positions.tsv: gaze and fixations
+                     mapped onto the markers found, and where those were (with a marker library)
 
 Each table has a JSON sidecar beside it (``gaze.json`` …) describing every column and its
 unit. ``fed_after`` in frames.tsv is the number of gaze rows fed to the core before that
@@ -21,8 +23,19 @@ declared for its type, :class:`SessionReader` reads a folder back. The camera re
 folder is also a camera source.
 """
 
-from gazefusion.fusion.session.reader import SESSION_FILES, SessionReader
+from gazefusion.fusion.session.reader import SESSION_FILES, SessionReader, relocated_config
 from gazefusion.fusion.session.recorder import SessionRecorder
 from gazefusion.fusion.session.tables import EVENTS, TABLES, Column, Table, event, table
 
-__all__ = ["EVENTS", "SESSION_FILES", "TABLES", "Column", "SessionReader", "SessionRecorder", "Table", "event", "table"]
+__all__ = [
+    "EVENTS",
+    "SESSION_FILES",
+    "TABLES",
+    "Column",
+    "SessionReader",
+    "SessionRecorder",
+    "Table",
+    "event",
+    "relocated_config",
+    "table",
+]

@@ -8,10 +8,10 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from gazefusion.fusion.camera.recorded import FrameRecord, RecordedVideo
-from gazefusion.fusion.config import Config, validate_config
+from gazefusion.fusion.config import Config, override_config, validate_config
 from gazefusion.fusion.errors import FileFormatError
 from gazefusion.fusion.files import read_yaml
 from gazefusion.fusion.tables import TableReader
@@ -28,6 +28,9 @@ SESSION_FILES: tuple[str, ...] = (
     "looks.tsv",
     "events.jsonl",
     "pursuits.tsv",
+    "gaze_on_markers.tsv",
+    "fixations_on_markers.tsv",
+    "marker_positions.tsv",
 )
 """The files of a session folder (each table has a JSON sidecar beside it)."""
 
@@ -129,19 +132,32 @@ class SessionReader:
             Of the frames the live core took, only those for which this is true (others are
             not even decoded); None: all. (default: None)
         """
-        samples = self.samples()
-        if not self.has_feed_order:
-            frames = _prefetched(self.frames()) if prefetch else self.frames()
-            keyed_samples = ((s.t, 0, i, s) for i, s in enumerate(samples))
-            keyed_frames = ((f.t, 1, i, f) for i, (_, f) in enumerate(frames))
-            for *_, item in heapq.merge(keyed_samples, keyed_frames):
-                yield item
-            return
+        frames = self.frames(self._fed(wanted))
+        yield from self._in_feed_order(_prefetched(frames) if prefetch else frames)
+
+    def feed_order(self) -> Iterator[GazeSample | FrameRecord]:
+        """The core's inputs as :meth:`inputs` gives them, frames as their records (nothing decoded)."""
+        fed = self._fed(None)
+        yield from self._in_feed_order((record, record) for record in self.frame_records() if fed(record))
+
+    def _fed(self, wanted: Callable[[FrameRecord], bool] | None) -> Callable[[FrameRecord], bool]:
+        """Which frames the core takes: with a feed order, those the live core took (and `wanted`)."""
+        ordered = self.has_feed_order
 
         def fed(record: FrameRecord) -> bool:
-            return record.fed_after >= 0 and (wanted is None or wanted(record))
+            return (not ordered or record.fed_after >= 0) and (wanted is None or wanted(record))
 
-        frames = _prefetched(self.frames(fed)) if prefetch else self.frames(fed)
+        return fed
+
+    def _in_feed_order(self, frames: Iterator[tuple[FrameRecord, T]]) -> Iterator[GazeSample | T]:
+        """Samples, and the second item of (record, frame) pairs, in the live feed order."""
+        samples = self.samples()
+        if not self.has_feed_order:
+            keyed_samples = ((s.t, 0, i, s) for i, s in enumerate(samples))
+            keyed_frames = ((record.t, 1, i, frame) for i, (record, frame) in enumerate(frames))
+            for *_, item in heapq.merge(keyed_samples, keyed_frames):
+                yield cast("GazeSample | T", item)
+            return
         count = 0
         for record, frame in frames:
             while count < record.fed_after:
@@ -176,6 +192,33 @@ class SessionReader:
             self.problems.append(f"{name} is missing")
             return []
         return list(TableReader(path))
+
+
+def relocated_config(config: Config, session: Path) -> Config:
+    """Files the recording kept inside its own folder, found where the folder is now.
+
+    A session that was moved or copied (the demo keeps its marker library and intrinsics
+    inside the session) names them by the folder it was recorded into; a missing file under
+    that folder is looked for at the same place under `session`.
+    """
+    recorded_dir = config.record.dir
+    if recorded_dir is None:
+        return config
+    changes: dict[str, str] = {}
+    for key, path in (
+        ("markers.file", config.markers.file),
+        ("calibration.intrinsics", config.calibration.intrinsics),
+        ("calibration.mapping", config.calibration.mapping),
+    ):
+        if path is None or Path(path).exists():
+            continue
+        try:
+            inside = Path(path).relative_to(recorded_dir)
+        except ValueError:
+            continue
+        if (session / inside).exists():
+            changes[key] = str(session / inside)
+    return override_config(config, changes, "replay parameters") if changes else config
 
 
 def _prefetched(items: Iterator[Any], depth: int = 8) -> Iterator[Any]:

@@ -123,6 +123,8 @@ class SessionRecorder:
                 "opencv": cv2.__version__,
                 "python": platform.python_version(),
             },
+            "participant": config.record.participant,
+            "condition": config.record.condition,
             "config": _recorded_config(config),
             "calibration": {
                 "intrinsics": _calibration_record(config.calibration.intrinsics),
@@ -199,8 +201,10 @@ class SessionRecorder:
         for spec in tables_for(type(record)):
             writer = self._tables.get(spec.file)
             row = spec.row(record) if writer is not None and spec.row is not None else None
-            if writer is not None and row is not None:
-                self._guard(spec.file, functools.partial(writer.write, row))
+            if writer is None or row is None:
+                continue
+            for one in row if spec.many else (row,):
+                self._guard(spec.file, functools.partial(writer.write, one))
         to_event = next((make for kind, make in EVENTS.items() if isinstance(record, kind)), None)
         if to_event is not None:
             self.write_event(to_event(record))
@@ -247,6 +251,20 @@ class SessionRecorder:
             The record's ``kind``. (default: "mark")
         """
         self.write(Mark(time.monotonic() if t is None else t, text, kind))
+
+    def annotate(self, key: str, value: Any) -> None:
+        """Set a top-level key of session.yaml (written now, and again at close).
+
+        Parameters
+        ----------
+        key : str
+            The key (``lsl``: the LSL streams and clock offsets).
+        value : Any
+            Plain data.
+        """
+        self._header[key] = value
+        if self.active:
+            self._guard("session.yaml", lambda: write_yaml_atomic(self.directory / "session.yaml", self._header))
 
     def tick(self) -> None:
         """Flush everything if the last flush is older than ``flush_every_s``."""

@@ -21,10 +21,21 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from gazefusion.fusion.analysis.join import FixationOnMarker, GazeOnMarker, MarkerPoint
 from gazefusion.fusion.camera.recorded import FRAME_COLUMNS
 from gazefusion.fusion.core import LookEvent
 from gazefusion.fusion.files import write_bytes_atomic
-from gazefusion.fusion.types import CameraEvent, Fixation, FixationEvent, Frame, Mark, Movement, MovementEvent
+from gazefusion.fusion.types import (
+    CameraEvent,
+    Fixation,
+    FixationEvent,
+    Frame,
+    LslMarker,
+    Mark,
+    Movement,
+    MovementEvent,
+    SearchedFrame,
+)
 from gazefusion.trackers.gazetable import GAZE_COLUMNS, sample_to_row
 from gazefusion.trackers.types import GazeSample, TrackerEvent
 
@@ -68,6 +79,9 @@ class Table(NamedTuple):
         None for a table its own recorder method writes (frames.tsv).
     media : bool
         Written only by live runs (the replay of a session writes the derived tables only).
+    many : bool
+        The row function returns a list of rows (one record, several rows: the markers found
+        in a frame). (default: False)
     """
 
     file: str
@@ -76,6 +90,7 @@ class Table(NamedTuple):
     columns: tuple[Column, ...]
     row: Callable[[Any], Row | None] | None
     media: bool
+    many: bool = False
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -105,8 +120,13 @@ TABLES: dict[str, Table] = {}
 
 
 def table(
-    file: str, record_type: type, description: str, columns: Sequence[Column], media: bool = False
-) -> Callable[[Callable[[Any], Row | None]], Callable[[Any], Row | None]]:
+    file: str,
+    record_type: type,
+    description: str,
+    columns: Sequence[Column],
+    media: bool = False,
+    many: bool = False,
+) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
     """Declare a table: the decorated function turns one record of `record_type` into its row.
 
     Parameters
@@ -121,10 +141,12 @@ def table(
         Its columns, in order.
     media : bool
         Written by live runs only. (default: False)
+    many : bool
+        The function returns a list of rows. (default: False)
     """
 
-    def declare(row: Callable[[Any], Row | None]) -> Callable[[Any], Row | None]:
-        TABLES[file] = Table(file, record_type, description, tuple(columns), row, media)
+    def declare(row: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        TABLES[file] = Table(file, record_type, description, tuple(columns), row, media, many)
         return row
 
     return declare
@@ -327,6 +349,144 @@ def _movement_fields(movement: Movement) -> dict[str, Any]:
     return {column.name: getattr(movement, column.name) for column in PURSUIT_COLUMNS}
 
 
+# --- gaze on the markers (fusion.analysis.join) ---------------------------------------------------
+
+_POINT = (
+    Column("marker", "The marker's id in the marker library"),
+    Column(
+        "u", "Position on the marker picture, 0 at its left edge, 1 at its right edge (outside 0-1: off the marker)"
+    ),
+    Column(
+        "v", "Position on the marker picture, 0 at its top edge, 1 at its bottom edge (outside 0-1: off the marker)"
+    ),
+    Column("x_mm", "Position on the printed marker from its left edge (u times the printed width)", "mm"),
+    Column("y_mm", "Position on the printed marker from its top edge (v times the printed height)", "mm"),
+    Column("on_marker", "1 where u and v both lie within 0-1, else 0"),
+    *(
+        Column(f"gaze_{axis}_m", f"{axis} of the point where the gaze ray meets the marker plane, camera frame", "m")
+        for axis in "xyz"
+    ),
+    Column(
+        "px_per_deg",
+        "Marker picture px per degree of visual angle here (the local scale from the tracked screen through the "
+        "tracker-to-camera mapping and the marker's pose)",
+        "px/deg",
+    ),
+)
+
+
+def _point_cells(point: MarkerPoint) -> dict[str, Any]:
+    x, y, z = point.gaze_m
+    return {
+        "marker": point.marker,
+        "u": point.u,
+        "v": point.v,
+        "x_mm": point.x_mm,
+        "y_mm": point.y_mm,
+        "on_marker": point.on_marker,
+        "gaze_x_m": x,
+        "gaze_y_m": y,
+        "gaze_z_m": z,
+        "px_per_deg": point.px_per_deg,
+    }
+
+
+@table(
+    "gaze_on_markers.tsv",
+    GazeOnMarker,
+    "One valid gaze sample mapped onto one marker found in the frame nearest in time to it (a sample in a frame "
+    "holding two markers has two rows).",
+    [
+        Column("t", "The sample's time on the fixation detector's clock (that of fixations.tsv)", "s"),
+        Column("frame_index", "The frame the sample was joined with (frames.tsv index)"),
+        *_POINT,
+        Column("cam_x", "The gaze in the camera image, origin top-left, x right", "px"),
+        Column("cam_y", "The gaze in the camera image, y down", "px"),
+    ],
+)
+def gaze_on_marker_row(row: GazeOnMarker) -> Row:
+    """A gaze sample on a marker."""
+    return {
+        "t": row.t,
+        "frame_index": row.frame_index,
+        "cam_x": row.cam_x,
+        "cam_y": row.cam_y,
+        **_point_cells(row.point),
+    }
+
+
+@table(
+    "fixations_on_markers.tsv",
+    FixationOnMarker,
+    "One fixation on one marker found during it: the mean position of its samples mapped onto that marker.",
+    [
+        Column("fixation_id", "The fixation (fixations.tsv id)"),
+        Column("onset", "The fixation's first sample time (fixations.tsv onset)", "s"),
+        Column("offset", "The fixation's last sample time", "s"),
+        Column("duration", "The fixation's duration (fixations.tsv duration)", "s"),
+        *_POINT,
+        Column("n_samples", "Samples of the fixation mapped onto this marker"),
+    ],
+)
+def fixation_on_marker_row(row: FixationOnMarker) -> Row:
+    """A fixation on a marker."""
+    f = row.fixation
+    cells = {"fixation_id": f.id, "onset": f.onset, "offset": f.offset, "duration": f.duration}
+    return {**cells, "n_samples": row.n_samples, **_point_cells(row.point)}
+
+
+_CORNERS = (("tl", "Top-left"), ("tr", "Top-right"), ("br", "Bottom-right"), ("bl", "Bottom-left"))
+
+
+@table(
+    "marker_positions.tsv",
+    SearchedFrame,
+    "One marker found in one searched frame: where it is in the frame and in 3D.",
+    [
+        Column("t", "The frame's host time (frames.tsv t)", "s"),
+        Column("frame_index", "The frame (frames.tsv index)"),
+        Column("marker", "The marker's id in the marker library"),
+        *(Column(f"{c}_{a}", f"{name} corner of the marker in the frame", "px") for c, name in _CORNERS for a in "xy"),
+        Column("x_m", "Marker centre in the camera frame, x right", "m"),
+        Column("y_m", "Marker centre in the camera frame, y down", "m"),
+        Column("z_m", "Marker centre in the camera frame, z forward", "m"),
+        Column("rx", "Rodrigues vector of the marker frame in the camera frame, x", "rad"),
+        Column("ry", "Rodrigues vector, y", "rad"),
+        Column("rz", "Rodrigues vector, z", "rad"),
+        Column("distance_m", "Distance of the marker centre from the camera", "m"),
+        Column("inliers", "Feature correspondences consistent with the homography"),
+        Column("reprojection_px", "RMS reprojection error of the inliers under the pose", "px"),
+        Column("pose_ambiguous", "1 where the planar pose had two near-equal solutions (tilt uncertain)"),
+        *(
+            Column(f"h{r}{c}", f"Homography from marker picture px to frame px (as detected), row {r} column {c}")
+            for r in range(3)
+            for c in range(3)
+        ),
+    ],
+    many=True,
+)
+def marker_position_rows(found: SearchedFrame) -> list[Row]:
+    """One row per marker found in the frame."""
+    rows: list[Row] = []
+    for hit in found.hits:
+        corners = np.asarray(hit.corners, np.float64).reshape(4, 2)
+        x, y, z = (float(v) for v in np.asarray(hit.position_m, np.float64).reshape(3))
+        rx, ry, rz = (float(v) for v in np.asarray(hit.rotation, np.float64).reshape(3))
+        row: dict[str, Any] = {"t": found.t, "frame_index": found.frame_index, "marker": hit.marker_id}
+        for (corner, _), (cx, cy) in zip(_CORNERS, corners):
+            row[f"{corner}_x"], row[f"{corner}_y"] = float(cx), float(cy)
+        row.update(x_m=x, y_m=y, z_m=z, rx=rx, ry=ry, rz=rz, distance_m=float(hit.distance_m))
+        row.update(
+            inliers=int(hit.inliers),
+            reprojection_px=float(hit.reprojection_error_px),
+            pose_ambiguous=bool(hit.pose_ambiguous),
+        )
+        for (r, c), value in np.ndenumerate(np.asarray(hit.homography, np.float64).reshape(3, 3)):
+            row[f"h{r}{c}"] = float(value)
+        rows.append(row)
+    return rows
+
+
 # --- events.jsonl ------------------------------------------------------------------------------
 
 
@@ -383,3 +543,9 @@ def camera_record(item: CameraEvent) -> dict[str, Any]:
 def mark_record(item: Mark) -> dict[str, Any]:
     """``mark``, ``trial_start`` or ``trial_end``, with the text."""
     return {"kind": item.kind, "t": item.t, "text": item.text}
+
+
+@event(LslMarker)
+def lsl_marker_record(item: LslMarker) -> dict[str, Any]:
+    """``lsl_marker``: a marker from another program's LSL stream, with its LSL time and stream."""
+    return {"kind": "lsl_marker", "t": item.t, "lsl_t": item.lsl_t, "text": item.text, "stream": item.stream}

@@ -208,6 +208,16 @@ def test_validating_an_existing_mapping_prints_its_figures(ffmpeg_camera, tmp_pa
             "--tracker sim is the iViewX simulator driven by a simulated participant",
             id="sim-without-participant",
         ),
+        pytest.param(
+            ["--tracker", "sim?mode=field", "--simulate-participant"],
+            "tracker spec 'sim?mode=field': the simulator's form is sim[?mode=notes|real-world]",
+            id="sim-unknown-mode",
+        ),
+        pytest.param(
+            ["--tracker", "sim?rate=9", "--simulate-participant"],
+            "tracker spec 'sim?rate=9': the simulator's form is sim[?mode=notes|real-world]",
+            id="sim-unknown-option",
+        ),
     ],
 )
 def test_tracker_that_cannot_take_the_participant_is_refused(

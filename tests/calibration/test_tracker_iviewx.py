@@ -24,7 +24,7 @@ from gazefusion.fusion.config import load_config
 from gazefusion.fusion.errors import TrackerError
 from gazefusion.fusion.geometry import ScreenGeometry
 from gazefusion.trackers import open_tracker
-from gazefusion.trackers.iviewx.simulator import IViewXSimulator
+from gazefusion.trackers.iviewx.simulator import MODES, IViewXSimulator, real_world
 
 GEOMETRY = ScreenGeometry(1920, 1080, 531.0, 299.0, 650.0)
 VIEW = CameraView(GEOMETRY, (640, 480))
@@ -55,13 +55,18 @@ def _client(simulator: IViewXSimulator):
     return open_tracker(f"iviewx://127.0.0.1:{simulator.command_port}?listen=0", CONFIG.tracker, CONFIG.screen)
 
 
-def test_the_servers_own_calibration_and_validation_are_followed_and_reported() -> None:
+@pytest.mark.parametrize("mode", MODES)
+def test_the_servers_own_calibration_and_validation_are_followed_and_reported(mode: str) -> None:
     participant = SimulatedParticipant(GEOMETRY)
     presenter = _Recorder(participant)
-    with IViewXSimulator(script=participant, binocular=True, point_s=0.05) as simulator, _client(simulator) as tracker:
+    with (
+        IViewXSimulator(script=participant, binocular=True, point_s=0.05, real_world=real_world(mode)) as simulator,
+        _client(simulator) as tracker,
+    ):
         figures = run_tracker_calibration(tracker, VIEW, presenter, points=9)
     assert figures["points"] == 9 and figures["accepted"] == 9
     assert set(figures) >= {"l_rms_px", "r_rms_px", "l_mean_x_deg", "r_mean_y_deg"}
+    assert figures["lines"] == " | ".join(simulator.validation_lines)
     # Nine calibration targets, then the four validation targets, at the server's screen px.
     assert [t.name for t in presenter.shown] == [f"T{i}" for i in range(1, 10)] + [f"TV{i}" for i in range(1, 5)]
     assert presenter.shown[0].screen_px.tolist() == [960.0, 540.0]
@@ -104,7 +109,10 @@ def test_the_servers_calibration_needs_an_iviewx_tracker() -> None:
 
 
 @pytest.mark.slow
-def test_calibration_through_the_simulator_over_udp_with_a_real_camera(ffmpeg_camera, tmp_path: Path, capsys) -> None:
+@pytest.mark.parametrize("spec", ["sim", "sim?mode=real-world"], ids=MODES)
+def test_calibration_through_the_simulator_over_udp_with_a_real_camera(
+    ffmpeg_camera, tmp_path: Path, capsys, spec: str
+) -> None:
     out = tmp_path / "mapping.yaml"
     code = main(
         [
@@ -112,7 +120,7 @@ def test_calibration_through_the_simulator_over_udp_with_a_real_camera(ffmpeg_ca
             "calibrate",
             "tracker",
             "--tracker",
-            "sim",
+            spec,
             "--camera",
             ffmpeg_camera.url,
             "--headless",
@@ -135,6 +143,7 @@ def test_calibration_through_the_simulator_over_udp_with_a_real_camera(ffmpeg_ca
     assert overall["offset_of_mean_deg"] <= floor["offset_of_mean_deg"] + MARGIN_DEG
     server = data["figures"]["iViewX (server's own calibration and ET_VLS)"]
     assert server["points"] == 9 and server["accepted"] == 9 and "r_rms_px" in server
+    assert server["lines"].startswith("ET_VLS l") if spec == "sim" else server["lines"].startswith("ET_VLS left")
     printed = capsys.readouterr().out
     assert "iViewX (server's own calibration and ET_VLS): points 9" in printed and "noise floor" in printed
     assert (tmp_path / "mapping.png").is_file()

@@ -47,6 +47,16 @@ def test_overrides_beat_the_file(tmp_path: Path) -> None:
         pytest.param("aoi:\n  size_deg: -1\n", "aoi.size_deg: -1 is not valid", id="out-of-range"),
         pytest.param("- 1\n- 2\n", "expected a mapping of sections", id="not-a-mapping"),
         pytest.param("camera: [\n", "is not valid YAML", id="bad-yaml"),
+        pytest.param(
+            "tracker:\n  eye_distance_mm: [900, 100]\n",
+            r"tracker.eye_distance_mm: \[900.0, 100.0\] is not valid: expected two distances in mm, low then high",
+            id="eye-distances-reversed",
+        ),
+        pytest.param(
+            "tracker:\n  calibration_eye: word\n",
+            "tracker.calibration_eye: 'word' is not valid: expected input should be 'number' or 'letter'",
+            id="calibration-eye-form",
+        ),
     ],
 )
 def test_bad_config_names_key_value_and_expectation(tmp_path: Path, text: str, expected: str) -> None:

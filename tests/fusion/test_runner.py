@@ -10,15 +10,18 @@ import json
 import os
 import time
 
+import pandas as pd
 import pytest
 
 from gazefusion.fusion.api import Pipeline
 from gazefusion.fusion.cli import main
 from gazefusion.fusion.core import LookEvent
 from gazefusion.fusion.replay import replay_session
-from gazefusion.fusion.session import SessionReader
+from gazefusion.fusion.session import TABLES, SessionReader
 from gazefusion.fusion.types import FixationEvent
 from tests.fusion.sessionkit import make_config, marker_gaze_tracker, run_for, scene_files, scene_server
+
+ON_MARKERS = ("gaze_on_markers.tsv", "fixations_on_markers.tsv", "marker_positions.tsv")
 
 
 def events_of(folder) -> list[dict]:
@@ -26,7 +29,7 @@ def events_of(folder) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_replay_of_a_live_run_gives_the_same_fixations_and_looks(tmp_path):
+def test_replay_of_a_live_run_gives_the_same_fixations_looks_and_gaze_on_markers(tmp_path):
     files = scene_files(tmp_path)
     with scene_server() as server:
         config = make_config(camera__source=server.url, record__dir=str(tmp_path / "live"), aoi__size_deg=4.5, **files)
@@ -41,9 +44,9 @@ def test_replay_of_a_live_run_gives_the_same_fixations_and_looks(tmp_path):
         result = replay_session(live, out, workers=workers)
         assert result.problems == ()
         assert result.samples == runner.core.stats.samples and result.frames == runner.core.stats.frames
-        for name in ("fixations.tsv", "looks.tsv"):
+        for name in ("fixations.tsv", "looks.tsv", *ON_MARKERS):
             live_rows = (live / name).read_text().splitlines()
-            assert len(live_rows) > 5
+            assert len(live_rows) > 5, name
             assert (out / name).read_text().splitlines() == live_rows, (workers, name)
         kinds = [e["kind"] for e in events_of(out) if e["kind"].startswith(("fixation_", "look_"))]
         assert kinds == [e["kind"] for e in events_of(live) if e["kind"].startswith(("fixation_", "look_"))]
@@ -52,6 +55,14 @@ def test_replay_of_a_live_run_gives_the_same_fixations_and_looks(tmp_path):
     ends = [row for row in looks if row["kind"] == "end"]
     assert len(ends) == runner.outputs.fixations
     assert len({row["marker"] for row in ends} - {""}) >= 3
+    # Every fixation on a marker has its position on it; every table loads with pandas.
+    on_markers = pd.read_csv(live / "fixations_on_markers.tsv", sep="\t")
+    looked = {(int(row["fixation_id"]), row["marker"]) for row in ends if row["marker"]}
+    assert looked <= set(zip(on_markers.fixation_id, on_markers.marker))
+    for name in ON_MARKERS:
+        table = pd.read_csv(live / name, sep="\t")
+        assert list(table.columns) == list(TABLES[name].names)
+        assert set(json.loads((live / TABLES[name].sidecar).read_text())) == {"Description", *TABLES[name].names}
 
 
 @pytest.mark.slow

@@ -5,7 +5,9 @@ same socket to the server's command port, and runs one receiver thread that only
 enqueues. Before anything else it pings (``ET_PNG``) until ``ping_timeout_s``: UDP sends
 never fail, so silence is the only sign of an absent tracker. Then it asks the sample rate
 (``ET_SRT``) and sets its own sample format (``ET_FRM``), which it parses by its own
-description. Datagrams from any address but the tracker's are counted and dropped.
+description. Datagrams are accepted from every address of the tracker's host (every address
+of this machine when the tracker runs here), or from any sender with ``accept_any_sender``;
+the others are counted and dropped. What each rule rests on: ``docs/protocol/iviewx.md``.
 """
 
 from __future__ import annotations
@@ -24,8 +26,15 @@ from typing import NamedTuple
 from gazefusion.fusion.config import TrackerConfig
 from gazefusion.fusion.errors import ConfigError, TrackerError
 from gazefusion.trackers.base import Tracker
-from gazefusion.trackers.iviewx.protocol import Message, SampleFormat, format_command, parse_message, split_lines
-from gazefusion.trackers.types import TrackerEvent
+from gazefusion.trackers.iviewx.protocol import (
+    VALIDATION_FIELDS,
+    Message,
+    SampleFormat,
+    format_command,
+    parse_message,
+    split_lines,
+)
+from gazefusion.trackers.types import TrackerEvent, TrackerEventKind
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +53,18 @@ _CALIBRATION = {
     "validation_start",
     "validation",
 }
+# Only the server sends these: the first of them shows that a calibration has started.
+_STARTED = {"calibration_point", "calibration_change", "calibration_finish", "calibration_abort"}
+# ET_CAL's eye argument in each of its forms (PyViewX: 1 right, 2 left).
+_EYE_FORMS: dict[str, dict[str, int | str]] = {"number": {"r": 1, "l": 2}, "letter": {"r": "r", "l": "l"}}
+# After a result line, how long the other eye's may take; after the last target, the first's.
+_VALIDATION_GRACE_S = (0.5, 1.0)
 
 
 class CalibrationPoint(NamedTuple):
     """A calibration or validation target, screen px, numbered from 1 as iViewX does."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # iViewX's name for it; shadows tuple.index
     x: float
     y: float
 
@@ -64,11 +79,15 @@ class CalibrationResult(NamedTuple):
     shown : list of int
         Target indices in the order iViewX showed them (``ET_CHG``; a point may repeat).
     accepted : list of int
-        Targets accepted (``ET_ACC``).
+        Targets accepted, in order: iViewX moved on from them (the next ``ET_CHG``, or
+        ``ET_FIN`` for the last). ``ET_ACC``'s number is not used: PyViewX reads it as the next
+        target, not the accepted one.
     finished : bool
         iViewX ended the run with ``ET_FIN``.
     aborted : bool
         The run ended with ``ET_BRK``.
+    accept_messages : tuple of int or None
+        Every ``ET_ACC`` that arrived, its number as sent (None when bare). (default: ())
     """
 
     points: list[CalibrationPoint]
@@ -76,25 +95,46 @@ class CalibrationResult(NamedTuple):
     accepted: list[int]
     finished: bool
     aborted: bool
+    accept_messages: tuple[int | None, ...] = ()
 
 
 class EyeValidation(NamedTuple):
-    """One eye's validation figures (``ET_VLS``): RMS deviation in px, mean deviation in degrees."""
+    """One eye's validation figures (``ET_VLS``): RMS deviation in px, mean deviation in degrees.
+
+    A figure the line did not carry is nan; `raw` is the line as received (UTF-8 or cp1252).
+    """
 
     rms_x_px: float
     rms_y_px: float
     rms_distance_px: float
     mean_x_deg: float
     mean_y_deg: float
+    raw: str = ""
 
 
 class ValidationResult(NamedTuple):
-    """What a validation run did: its targets and the figures per eye (``"l"``, ``"r"``)."""
+    """What a validation run did: its targets, the figures per eye and the result lines.
+
+    Attributes
+    ----------
+    points : list of CalibrationPoint
+        The targets iViewX announced.
+    shown : list of int
+        Target indices in the order iViewX showed them.
+    eyes : dict of str to EyeValidation
+        By eye (``"l"``, ``"r"``, ``"b"``); a line that names no eye is ``"line1"``,
+        ``"line2"`` by arrival.
+    aborted : bool
+        The run ended with ``ET_BRK``.
+    lines : tuple of str
+        Every result line as received, parsed or not. (default: ())
+    """
 
     points: list[CalibrationPoint]
     shown: list[int]
     eyes: dict[str, EyeValidation]
     aborted: bool
+    lines: tuple[str, ...] = ()
 
 
 class IViewXClient(Tracker):
@@ -112,8 +152,9 @@ class IViewXClient(Tracker):
     bind_address : str
         Local address to bind. (default: "0.0.0.0")
     config : TrackerConfig or None
-        Timeouts, sample format, stream rate and buffer size; None for the defaults.
-        (default: None)
+        Timeouts, sample format, stream rate, buffer size, the form of ``ET_CAL``'s eye, the
+        senders accepted and the eye distances that count as tracking; None for the
+        defaults. (default: None)
     """
 
     def __init__(
@@ -125,8 +166,9 @@ class IViewXClient(Tracker):
         config: TrackerConfig | None = None,
     ) -> None:
         config = config or TrackerConfig()
+        self.eye_distance_mm = config.eye_distance_mm
         try:
-            self.sample_format = SampleFormat(config.sample_format)
+            self.sample_format = SampleFormat(config.sample_format, self.eye_distance_mm)
         except ValueError as exc:
             raise ConfigError(f"tracker.sample_format: {exc}") from None
         super().__init__(
@@ -141,15 +183,23 @@ class IViewXClient(Tracker):
         self.bind_address = bind_address
         self.ping_timeout_s = config.ping_timeout_s
         self.stream_rate_hz = config.stream_rate_hz
-        self.foreign_datagrams = 0
+        self.calibration_eye = config.calibration_eye
+        self.calibration_start_timeout_s = config.calibration_start_timeout_s
+        self.accept_any_sender = config.accept_any_sender
         self.echoes = 0
         self.description = f"iViewX at {host}:{command_port} (listening on {bind_address}:{listen_port})"
         self._sock: socket.socket | None = None
         self._tracker_ip = ""
+        self._senders = SenderFilter(set(), False, self.accept_any_sender)
         self._sent: deque[str] = deque(maxlen=64)
         self._answers: dict[str, threading.Event] = {"ping": threading.Event(), "rate": threading.Event()}
         self._calibration: queue.Queue[Message] = queue.Queue()
         self._sock_lock = threading.Lock()
+
+    @property
+    def foreign_datagrams(self) -> int:
+        """Datagrams dropped because they came from a sender that is not the tracker."""
+        return sum(self._senders.dropped.values())
 
     # ------------------------------------------------------------------ life cycle
     def _open(self) -> None:
@@ -160,7 +210,9 @@ class IViewXClient(Tracker):
                 f"iViewX host {self.host!r} does not resolve: check the tracker address "
                 "(iviewx://HOST:PORT or tracker.host)"
             ) from None
-        self._tracker_ip = infos[0][4][0]
+        self._tracker_ip = str(infos[0][4][0])
+        addresses = {str(info[4][0]) for info in infos}
+        self._senders = SenderFilter(addresses, any(_is_local(ip) for ip in addresses), self.accept_any_sender)
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_BUFFER_BYTES)
@@ -191,10 +243,17 @@ class IViewXClient(Tracker):
 
     def _handshake(self) -> None:
         if not self._ask("ping", "ET_PNG"):
+            strangers = ", ".join(sorted(self._senders.dropped))
             raise TrackerError(
                 f"iViewX at {self.host}:{self.command_port} did not answer ET_PNG within "
-                f"{self.ping_timeout_s:g} s: check that iViewX runs, its command port, and that it "
-                f"sends to this machine's port {self.listen_port} (iviewx://HOST:PORT?listen=PORT)"
+                f"{self.ping_timeout_s:g} s: "
+                + (
+                    f"datagrams came from {strangers}, not the tracker's address: if that is the tracker, "
+                    "address it there or set tracker.accept_any_sender: true"
+                    if strangers
+                    else f"check that iViewX runs, its command port, and that it sends to this machine's "
+                    f"port {self.listen_port} (iviewx://HOST:PORT?listen=PORT)"
+                )
             )
         if not self._ask("rate", "ET_SRT"):
             log.warning("iViewX did not tell its sample rate (ET_SRT); gaps are not inferred")
@@ -269,7 +328,7 @@ class IViewXClient(Tracker):
             Space-separated specifiers, e.g. ``"%TU %ET %SX %SY"``.
         """
         try:
-            sample_format = SampleFormat(text)
+            sample_format = SampleFormat(text, self.eye_distance_mm)
         except ValueError as exc:
             raise ConfigError(f"sample format: {exc}") from None
         self.sample_format = sample_format
@@ -307,12 +366,13 @@ class IViewXClient(Tracker):
             except queue.Empty:
                 return
 
-    def _next_calibration(self, deadline: float, what: str) -> Message:
+    def _next_calibration(self, deadline: float, what: str, why: str = "") -> Message:
+        """The next calibration message; at `deadline`, abort and raise `why` (or: not finished in time)."""
         try:
             return self._calibration.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
             self.abort()
-            raise TrackerError(f"{what}: iViewX did not finish in time (aborted with ET_BRK)") from None
+            raise TrackerError(why or f"{what}: iViewX did not finish in time (aborted with ET_BRK)") from None
 
     def calibrate(
         self,
@@ -330,7 +390,8 @@ class IViewXClient(Tracker):
         points : int
             2, 5, 9 or 13 targets. (default: 9)
         eye : str or None
-            ``"l"`` or ``"r"`` for one eye; None for the tracker's default. (default: None)
+            ``"l"`` or ``"r"`` for one eye, sent in the form ``tracker.calibration_eye``
+            names; None for the tracker's default. (default: None)
         area_px : tuple of int or None
             Calibration area (``ET_CSZ``); None keeps iViewX's. (default: None)
         auto_accept : bool
@@ -343,33 +404,68 @@ class IViewXClient(Tracker):
 
         Raises
         ------
+        ConfigError
+            A bad number of points or eye.
         TrackerError
-            A bad number of points, or iViewX not finishing within `timeout_s`.
+            iViewX not announcing its targets within
+            ``calibration_start_timeout_s``, or not finishing within `timeout_s`.
         """
         if points not in (2, 5, 9, 13):
             raise ConfigError(f"calibration: {points} points is not one of 2, 5, 9, 13")
+        if eye is not None and eye not in ("l", "r"):
+            raise ConfigError(f"calibration: eye {eye!r} is not l or r")
         self._drain_calibration()
         if area_px is not None:
             self._send("ET_CSZ", int(area_px[0]), int(area_px[1]))
         self._send("ET_CPA", 2, 1 if auto_accept else 0)
-        if eye is None:
-            self._send("ET_CAL", points)
-        else:
-            self._send("ET_CAL", points, eye)
+        arguments: tuple[object, ...] = (points,) if eye is None else (points, _EYE_FORMS[self.calibration_eye][eye])
+        self._send("ET_CAL", *arguments)
         targets: dict[int, CalibrationPoint] = {}
         shown: list[int] = []
         accepted: list[int] = []
-        deadline = time.monotonic() + timeout_s
+        accept_messages: list[int | None] = []
+        now = time.monotonic()
+        deadline = now + timeout_s
+        start_deadline = now + min(timeout_s, self.calibration_start_timeout_s)
+        started = False
         while True:
-            message = self._next_calibration(deadline, "calibration")
+            if started:
+                message = self._next_calibration(deadline, "calibration")
+            else:
+                message = self._next_calibration(start_deadline, "calibration", self._no_start(arguments))
+            kind = message.kind
             fields = dict(message.data)
-            if _follow_targets(message.kind, fields, targets, shown, on_target):
+            started = started or kind in _STARTED
+            # A target is accepted when iViewX moves on from it: to another target, or to the end.
+            if shown and (
+                kind == "calibration_finish" or (kind == "calibration_change" and fields["index"] != shown[-1])
+            ):
+                accepted.append(shown[-1])
+            if _follow_targets(kind, fields, targets, shown, on_target):
                 continue
-            if message.kind == "calibration_accept" and shown:
-                accepted.append(int(fields.get("index", shown[-1])))
-            elif message.kind in ("calibration_finish", "calibration_abort"):
-                finished = message.kind == "calibration_finish"
-                return CalibrationResult(sorted(targets.values()), shown, accepted, finished, not finished)
+            if kind == "calibration_accept":
+                index = fields.get("index")
+                accept_messages.append(None if index is None else int(str(index)))
+            elif kind in ("calibration_finish", "calibration_abort"):
+                finished = kind == "calibration_finish"
+                return CalibrationResult(
+                    sorted(targets.values()), shown, accepted, finished, not finished, tuple(accept_messages)
+                )
+
+    def _no_start(self, arguments: tuple[object, ...]) -> str:
+        """Why iViewX did not start calibrating, naming the setting of the eye's form if one was sent."""
+        command = format_command("ET_CAL", *arguments).decode("latin-1").strip()
+        why = (
+            f"calibration: iViewX did not announce its targets within {self.calibration_start_timeout_s:g} s "
+            f"of {command!r} (aborted with ET_BRK)"
+        )
+        if len(arguments) < 2:
+            return why + ": check that iViewX is connected to its eye tracker and is not calibrating already"
+        other = "letter" if self.calibration_eye == "number" else "number"
+        return (
+            why + f": it may expect the eye as a {other}; set tracker.calibration_eye: {other} "
+            f"(now {self.calibration_eye}), or calibrate without naming an eye"
+        )
 
     def validate(
         self,
@@ -377,6 +473,11 @@ class IViewXClient(Tracker):
         on_target: Callable[[CalibrationPoint], None] | None = None,
     ) -> ValidationResult:
         """Run a validation (``ET_VLS``) and return the accuracy per eye.
+
+        Result lines are read leniently (see :func:`~gazefusion.trackers.iviewx.protocol.parse_validation`)
+        and kept as received. The run ends after two result lines, half a second after the
+        last one, or a second after iViewX ends its target sequence (``ET_FIN``) without one;
+        a line without figures, or no line at all, is a one-line warning, not a wait.
 
         Parameters
         ----------
@@ -390,31 +491,34 @@ class IViewXClient(Tracker):
         targets: dict[int, CalibrationPoint] = {}
         shown: list[int] = []
         eyes: dict[str, EyeValidation] = {}
+        lines: list[str] = []
         deadline = time.monotonic() + timeout_s
-        while True:
-            if eyes:
-                # One line per eye, left first: after the left one, the right may follow.
-                try:
-                    message = self._calibration.get(timeout=0.5 if "r" not in eyes else 0.0)
-                except queue.Empty:
-                    return ValidationResult(sorted(targets.values()), shown, eyes, False)
-            else:
-                message = self._next_calibration(deadline, "validation")
+        ends = math.inf  # when the sequence is over: set by a result line or by ET_FIN
+        while len(lines) < 2:
+            try:
+                message = self._calibration.get(timeout=max(0.0, min(deadline, ends) - time.monotonic()))
+            except queue.Empty:
+                if ends < math.inf:
+                    break
+                self.abort()
+                raise TrackerError("validation: iViewX did not finish in time (aborted with ET_BRK)") from None
             fields = dict(message.data)
             if _follow_targets(message.kind, fields, targets, shown, on_target):
                 continue
             if message.kind == "validation":
-                eyes[str(fields["eye"])] = EyeValidation(
-                    float(fields["rms_x_px"]),
-                    float(fields["rms_y_px"]),
-                    float(fields["rms_distance_px"]),
-                    float(fields["mean_x_deg"]),
-                    float(fields["mean_y_deg"]),
-                )
-                if "r" in eyes:
-                    return ValidationResult(sorted(targets.values()), shown, eyes, False)
+                lines.append(message.raw)
+                figures = EyeValidation._make([*(float(str(fields[name])) for name in VALIDATION_FIELDS), message.raw])
+                eyes[str(fields["eye"]) or f"line{len(lines)}"] = figures
+                if all(math.isnan(value) for value in figures[:5]):
+                    log.warning("iViewX validation: no figures in %r (kept as received)", message.raw)
+                ends = time.monotonic() + _VALIDATION_GRACE_S[0]
+            elif message.kind == "calibration_finish":
+                ends = min(ends, time.monotonic() + _VALIDATION_GRACE_S[1])
             elif message.kind == "calibration_abort":
-                return ValidationResult(sorted(targets.values()), shown, eyes, True)
+                return ValidationResult(sorted(targets.values()), shown, eyes, True, tuple(lines))
+        if not lines:
+            log.warning("iViewX ended its validation without a result line (ET_VLS): no figures")
+        return ValidationResult(sorted(targets.values()), shown, eyes, False, tuple(lines))
 
     # ------------------------------------------------------------------ receiver thread
     def _receive(self) -> None:
@@ -422,7 +526,8 @@ class IViewXClient(Tracker):
         sock = self._sock
         assert sock is not None
         recvfrom = sock.recvfrom
-        tracker_ip = self._tracker_ip
+        admitted = self._senders.accepted
+        admit = self._senders.admit
         monotonic = time.monotonic
         push = self._push_sample
         while not self._closed:
@@ -436,14 +541,13 @@ class IViewXClient(Tracker):
                     return
                 continue
             t = monotonic()
-            if address[0] != tracker_ip:
-                self.foreign_datagrams += 1
+            if address[0] not in admitted and not admit(address):
                 continue
             if data[:6] == b"ET_SPL":
-                line = data.rstrip(b" \t\r\n\x00")
-                if b"\n" not in line and b"\r" not in line:
+                stripped = data.rstrip(b" \t\r\n\x00")
+                if b"\n" not in stripped and b"\r" not in stripped:
                     # The common case, one sample per datagram, without the general splitter.
-                    sample = self.sample_format.parse(line.decode("latin-1").split()[1:], t)
+                    sample = self.sample_format.parse(stripped.decode("latin-1").split()[1:], t)
                     if sample is None:
                         self._count_malformed()
                     else:
@@ -470,7 +574,7 @@ class IViewXClient(Tracker):
         elif kind == "ping":
             self._answers["ping"].set()
         elif kind == "rate":
-            rate = float(dict(message.data)["rate_hz"])
+            rate = float(str(dict(message.data)["rate_hz"]))
             if rate > 0 and math.isfinite(rate):
                 self.sample_rate_hz = float(self.stream_rate_hz or rate)
                 self._answers["rate"].set()
@@ -478,12 +582,13 @@ class IViewXClient(Tracker):
             if message.raw in self._sent:
                 self.echoes += 1
         elif kind in ("fixation_start", "fixation_end"):
-            self._event(TrackerEvent(t, kind, message.data, message.raw))
+            fixation: TrackerEventKind = "fixation_start" if kind == "fixation_start" else "fixation_end"
+            self._event(TrackerEvent(t, fixation, message.data, message.raw))
         elif kind in _CALIBRATION:
             if message.raw in self._sent and kind in ("calibration_start", "calibration_area", "validation_start"):
                 self.echoes += 1
             self._calibration.put(message)
-            event_kind = "validation" if kind.startswith("validation") else "calibration"
+            event_kind: TrackerEventKind = "validation" if kind.startswith("validation") else "calibration"
             self._event(TrackerEvent(t, event_kind, (("step", kind),) + message.data, message.raw))
         else:
             self._event(TrackerEvent(t, "raw", message.data, message.raw))
@@ -501,13 +606,77 @@ def _follow_targets(
     Returns True when the message was one of those, so the caller has nothing more to do.
     """
     if kind == "calibration_point":
-        index = int(fields["index"])
-        targets[index] = CalibrationPoint(index, float(fields["x"]), float(fields["y"]))
+        index = int(str(fields["index"]))
+        targets[index] = CalibrationPoint(index, float(str(fields["x"])), float(str(fields["y"])))
         return True
     if kind == "calibration_change":
-        index = int(fields["index"])
+        index = int(str(fields["index"]))
+        if shown and shown[-1] == index:
+            return True  # the same target again: still showing
         shown.append(index)
         if on_target is not None and index in targets:
             on_target(targets[index])
         return True
     return False
+
+
+class SenderFilter:
+    """Which senders' datagrams are the tracker's: every address of its host, or any sender.
+
+    No independent client filters by sender; a tracker PC with several interfaces, or a
+    server on this machine addressed as 127.0.0.1 that replies from another address, must
+    still be heard. Each sender is decided once, and logged once.
+
+    Parameters
+    ----------
+    addresses : set of str
+        The tracker host's addresses (what its name resolves to).
+    local : bool
+        The tracker runs on this machine: any address of this machine is its.
+    any_sender : bool
+        Accept every sender (``tracker.accept_any_sender``).
+    """
+
+    def __init__(self, addresses: set[str], local: bool, any_sender: bool) -> None:
+        self.addresses = addresses
+        self.local = local
+        self.any_sender = any_sender
+        self.accepted: set[str] = set()
+        self.dropped: dict[str, int] = {}
+
+    def admit(self, address: tuple[str, int]) -> bool:
+        """Whether a datagram from `address` (ip, port) is the tracker's; counts those that are not.
+
+        Parameters
+        ----------
+        address : tuple of (str, int)
+            The sender, as ``recvfrom`` gives it.
+        """
+        ip = address[0]
+        if ip in self.accepted:
+            return True
+        if ip in self.dropped:
+            self.dropped[ip] += 1
+            return False
+        if self.any_sender or ip in self.addresses or (self.local and _is_local(ip)):
+            self.accepted.add(ip)
+            log.info("iViewX: accepting datagrams from %s (port %d)", ip, address[1])
+            return True
+        self.dropped[ip] = 1
+        log.warning(
+            "iViewX: dropping datagrams from %s, not an address of the tracker's host (tracker.accept_any_sender takes them)",
+            ip,
+        )
+        return False
+
+
+def _is_local(address: str) -> bool:
+    """Whether `address` is one of this machine's (a socket can be bound to it)."""
+    if address.startswith("127."):
+        return True
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((address, 0))
+        except OSError:
+            return False
+    return True

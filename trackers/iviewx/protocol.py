@@ -1,22 +1,26 @@
 """The iViewX remote command protocol, pure: lines in, typed messages and samples out.
 
-No sockets here (see ``client.py`` and ``simulator.py``). The protocol is described in
-docs/protocol/iviewx.md: one text line per datagram (sometimes several), latin-1, fields separated by runs
-of spaces or tabs, trailing whitespace and NUL padding stripped. Samples (``ET_SPL``) follow
-the layout the client set with ``ET_FRM``: ``TS``/``TU``/``ET``/``SC`` give one token each,
-every per-eye specifier one token when monocular and two (left, right) when binocular.
+No sockets here (see ``client.py`` and ``simulator.py``). The protocol and the evidence each
+rule rests on are in ``docs/protocol/iviewx.md``: one text line per datagram (sometimes
+several), latin-1, fields separated by runs of spaces or tabs, trailing whitespace and NUL
+padding stripped. Samples (``ET_SPL``) follow the layout the client set with ``ET_FRM``:
+``TS``/``TU``/``ET``/``SC`` give one token each, every per-eye specifier one token when
+monocular and two (left, right) when binocular; the requested specifiers are read by
+position from the start and tokens after them are kept as extras (a RED was logged sending
+values its format did not ask for).
 """
 
 from __future__ import annotations
 
 import math
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from gazefusion.trackers.base import binocular_sample, monocular_sample
-from gazefusion.trackers.iviewx.conventions import wire_eye
-from gazefusion.trackers.types import GazeSample
+from gazefusion.trackers.iviewx.conventions import EYE_DISTANCE_MM, wire_eye
+from gazefusion.trackers.types import EyeGaze, GazeSample
 
 #: Specifiers that give one token whatever the eye layout.
 SINGLE_SPECIFIERS = ("TS", "TU", "ET", "SC")
@@ -49,20 +53,25 @@ def split_lines(datagram: bytes) -> list[str]:
 
 
 def format_command(command: str, *args: object) -> bytes:
-    """One client-to-server line: arguments with spaces (or any ET_FRM / ET_REM text) quoted.
+    """One client-to-server line.
+
+    ``ET_REM`` text goes as written, unquoted, to the end of the line (as Psychtoolbox's
+    iViewX toolbox sends it: quotes would be the recording's if the server keeps the rest of
+    the line). Other arguments with spaces, and any ``ET_FRM`` format, are double-quoted.
 
     Parameters
     ----------
     command : str
         ``ET_...``.
     *args : object
-        Arguments, formatted with ``str``; double quotes inside become single quotes.
+        Arguments, formatted with ``str``; line breaks become spaces (one line per datagram),
+        double quotes inside a quoted argument become single quotes.
     """
     parts = [command]
     for arg in args:
-        text = str(arg).replace('"', "'").replace("\n", " ").replace("\r", " ")
-        if command in ("ET_FRM", "ET_REM") or not text or any(c in text for c in " \t"):
-            text = f'"{text}"'
+        text = str(arg).replace("\n", " ").replace("\r", " ")
+        if command != "ET_REM" and (command == "ET_FRM" or not text or any(c in text for c in " \t")):
+            text = '"' + text.replace('"', "'") + '"'
         parts.append(text)
     return (" ".join(parts) + "\n").encode("latin-1", errors="replace")
 
@@ -94,7 +103,7 @@ class _Layout:
                     self.index[field] = position
                 position += 1
         self.count = position
-        # Positions read for every sample, resolved once: time, eye, gaze and pupil.
+        # Positions read for every sample, resolved once: time, eye, gaze, pupil, eye distance.
         if "TU" in self.index:
             self.time_index, self.time_scale = self.index["TU"], 1e-6
         elif "TS" in self.index:
@@ -105,6 +114,7 @@ class _Layout:
         self.lx, self.ly = self.left.get("SX", -1), self.left.get("SY", -1)
         self.rx, self.ry = self.right.get("SX", -1), self.right.get("SY", -1)
         self.lp, self.rp = self.left.get("DX", -1), self.right.get("DX", -1)
+        self.lz, self.rz = self.left.get("EZ", -1), self.right.get("EZ", -1)
 
 
 class SampleFormat:
@@ -115,6 +125,9 @@ class SampleFormat:
     text : str
         Space-separated specifiers (``%TU %ET %SX %SY``) and literal tokens (copied into
         every sample, skipped when parsing).
+    eye_distance_mm : tuple of float
+        Eye distances (``%EZ``) that count as tracking, mm; outside them, and at 0, the eye is
+        lost whatever its gaze reads. (default: EYE_DISTANCE_MM)
 
     Raises
     ------
@@ -122,8 +135,9 @@ class SampleFormat:
         A ``%`` token that is not a known specifier, a repeated specifier, or no gaze.
     """
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, eye_distance_mm: tuple[float, float] = EYE_DISTANCE_MM) -> None:
         self.text = " ".join(text.split())
+        self.eye_distance_mm = (float(eye_distance_mm[0]), float(eye_distance_mm[1]))
         self.fields: list[str] = []
         self.literals: dict[int, str] = {}
         for token in self.text.split():
@@ -150,12 +164,30 @@ class SampleFormat:
     def __repr__(self) -> str:
         return f"SampleFormat({self.text!r})"
 
-    def parse(self, tokens: Sequence[str], t: float) -> GazeSample | None:
-        """A sample from the tokens after ``ET_SPL``, or None when they fit neither layout.
+    def _layout(self, tokens: Sequence[str]) -> _Layout | None:
+        """The eye layout the tokens are in: by the eye type where the format has ``%ET``,
+        else by the count (exact counts first; more than binocular is binocular with extras)."""
+        n = len(tokens)
+        mono, bino = self.mono, self.bino
+        if self.has_eye_type:
+            if n > bino.eye_index and tokens[bino.eye_index] == "b":
+                return bino if n >= bino.count else None
+            if n > mono.eye_index and tokens[mono.eye_index] in ("l", "r"):
+                return mono if n >= mono.count else None
+            return None
+        if n == mono.count:
+            return mono
+        if n >= bino.count:
+            return bino
+        return mono if n > mono.count else None
 
-        The layout is chosen by the token count (a sample still in flight after a format
-        change or an eye switch may have the other one); where the format has ``%ET``, the
-        eye type must agree with the layout.
+    def parse(self, tokens: Sequence[str], t: float) -> GazeSample | None:
+        """A sample from the tokens after ``ET_SPL``, or None when its known fields do not fit.
+
+        The requested specifiers are read by position from the start, in the eye layout the
+        sample is in (a sample in flight after an eye switch has the other one); tokens after
+        them are kept in :attr:`GazeSample.extras`. An eye whose distance (``%EZ``) is 0 or out
+        of range is lost, whatever its gaze reads.
 
         Parameters
         ----------
@@ -164,45 +196,37 @@ class SampleFormat:
         t : float
             Host arrival time, s.
         """
-        n = len(tokens)
-        if n == self.mono.count:
-            layout = self.mono
-        elif n == self.bino.count:
-            layout = self.bino
-        else:
+        layout = self._layout(tokens)
+        if layout is None:
             return None
         try:
             tracker_t = int(tokens[layout.time_index]) * layout.time_scale if layout.time_index >= 0 else math.nan
-            if layout.eye_index >= 0:
-                eye = tokens[layout.eye_index]
-                if (eye == "b") != layout.binocular or eye not in ("l", "r", "b"):
-                    return None
-            else:
-                eye = "b" if layout.binocular else "r"
+            eye = tokens[layout.eye_index] if layout.eye_index >= 0 else ("b" if layout.binocular else "r")
             if layout.binocular:
-                left = wire_eye(
-                    float(tokens[layout.lx]),
-                    float(tokens[layout.ly]),
-                    float(tokens[layout.lp]) if layout.lp >= 0 else math.nan,
+                sample = binocular_sample(
+                    t,
+                    tracker_t,
+                    self._eye(tokens, layout.lx, layout.ly, layout.lp, layout.lz),
+                    self._eye(tokens, layout.rx, layout.ry, layout.rp, layout.rz),
                 )
-                right = wire_eye(
-                    float(tokens[layout.rx]),
-                    float(tokens[layout.ry]),
-                    float(tokens[layout.rp]) if layout.rp >= 0 else math.nan,
+            else:
+                sample = monocular_sample(
+                    t, tracker_t, eye, self._eye(tokens, layout.lx, layout.ly, layout.lp, layout.lz)
                 )
-                return binocular_sample(t, tracker_t, left, right)
-            return monocular_sample(
-                t,
-                tracker_t,
-                eye,
-                wire_eye(
-                    float(tokens[layout.lx]),
-                    float(tokens[layout.ly]),
-                    float(tokens[layout.lp]) if layout.lp >= 0 else math.nan,
-                ),
-            )
         except ValueError:
             return None
+        if len(tokens) > layout.count:
+            return sample._replace(extras=tuple(tokens[layout.count :]))
+        return sample
+
+    def _eye(self, tokens: Sequence[str], x: int, y: int, pupil: int, distance: int) -> EyeGaze:
+        return wire_eye(
+            float(tokens[x]),
+            float(tokens[y]),
+            float(tokens[pupil]) if pupil >= 0 else math.nan,
+            float(tokens[distance]) if distance >= 0 else math.nan,
+            self.eye_distance_mm,
+        )
 
     def format(
         self,
@@ -283,6 +307,58 @@ def _num(token: str) -> float:
     return float(token.rstrip("°%").replace(",", "."))  # noqa: B005 (a set of suffix characters)
 
 
+#: Eye names seen in validation lines (a letter or a word), to the eye letter.
+VALIDATION_EYES = {"l": "l", "left": "l", "r": "r", "right": "r", "b": "b", "both": "b", "binocular": "b"}
+#: The fields of a validation line, in the order servers were seen to send them.
+VALIDATION_FIELDS = ("rms_x_px", "rms_y_px", "rms_distance_px", "mean_x_deg", "mean_y_deg")
+# A number, and a degree sign (or the ordinal sign some servers write for it) attached or apart.
+_VALIDATION_NUMBER = re.compile(r"([-+]?(?:\d+(?:[.,]\d+)?|[.,]\d+))\s*([\u00b0\u00ba])?")
+
+
+def recode(line: str) -> str:
+    """A line read as latin-1, decoded again as UTF-8 where it is UTF-8, else as cp1252.
+
+    Parameters
+    ----------
+    line : str
+        As :func:`split_lines` decoded it.
+    """
+    data = line.encode("latin-1")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def parse_validation(text: str) -> tuple[tuple[str, object], ...]:
+    """The fields of a validation result (the text after ``ET_VLS``), read leniently.
+
+    The eye comes first as a letter or a word, or not at all (``eye`` is then ""). Numbers
+    marked with a degree sign (attached or apart) are the mean deviations, in order; the
+    others are the RMS deviations x, y and distance, in order. Without any degree sign the
+    numbers are taken in the order RMS x, y, distance, mean x, mean y. Missing fields are nan;
+    numbers beyond them are kept in ``extras``.
+
+    Parameters
+    ----------
+    text : str
+        The line after ``ET_VLS``, decoded (see :func:`recode`).
+    """
+    words = text.split(None, 1)
+    eye = VALIDATION_EYES.get(words[0].lower().rstrip(":,;")) if words else None
+    rest = words[1] if eye is not None and len(words) > 1 else "" if eye is not None else text
+    degrees: list[float] = []
+    plain: list[float] = []
+    for number, sign in _VALIDATION_NUMBER.findall(rest):
+        (degrees if sign else plain).append(float(number.replace(",", ".")))
+    if degrees:
+        values, extras = plain[:3] + [math.nan] * (3 - len(plain[:3])) + degrees[:2], plain[3:] + degrees[2:]
+    else:
+        values, extras = plain[:5], plain[5:]
+    values += [math.nan] * (5 - len(values))
+    return (("eye", eye or ""), *zip(VALIDATION_FIELDS, values), ("extras", tuple(extras)))
+
+
 def parse_message(line: str) -> Message:
     """Classify a server line that is not ``ET_SPL``.
 
@@ -359,25 +435,12 @@ def parse_message(line: str) -> Message:
         if command == "ET_BRK":
             return Message("calibration_abort", (), line)
         if command == "ET_VLS":
-            if len(args) == 6 and args[0] in ("l", "r", "b"):
-                return Message(
-                    "validation",
-                    (
-                        ("eye", args[0]),
-                        ("rms_x_px", _num(args[1])),
-                        ("rms_y_px", _num(args[2])),
-                        ("rms_distance_px", _num(args[3])),
-                        ("mean_x_deg", _num(args[4])),
-                        ("mean_y_deg", _num(args[5])),
-                    ),
-                    line,
-                )
             if not args:
                 return Message("validation_start", (), line)
-            return Message("malformed", (), line)
+            text = recode(line)
+            return Message("validation", parse_validation(text.split(None, 1)[1]), text)
         if command == "ET_REM":
-            quoted = split_command(line)
-            return Message("remark", (("text", " ".join(quoted[1:])),), line)
+            return Message("remark", (("text", line[len(command) :].strip()),), line)
     except (ValueError, IndexError):
         return Message("malformed", (), line)
     return Message("raw", (("command", command),), line)

@@ -1,11 +1,14 @@
 """An iViewX server on UDP, driven by a gaze script, with fault injection.
 
-It speaks the protocol as the client expects it (docs/protocol/iviewx.md): ``ET_PNG``, ``ET_SRT``,
-``ET_FRM`` (any format of the specifiers), ``ET_STR``/``ET_EST`` streaming at the sample
-rate, monocular or binocular, online fixation events (``ET_FIX``/``ET_EFX``, a dispersion
-detector), the calibration and validation flow (``ET_CAL`` … ``ET_FIN``, ``ET_VLS`` with
-degree signs) and ``ET_REM`` (logged). Data goes to the address commands come from, to the
-port they come from or to a fixed `data_port` (as a configured iViewX does).
+It speaks the protocol in one of two modes. ``notes``: as the notes the client was first
+written from read it (the first notes): ``ET_PNG``, ``ET_SRT``, ``ET_FRM`` (any format of the
+specifiers), ``ET_STR``/``ET_EST`` streaming at the sample rate, monocular or binocular,
+online fixation events (``ET_FIX``/``ET_EFX``, a dispersion detector), the calibration and
+validation flow (``ET_CAL`` … ``ET_FIN``, ``ET_VLS`` with degree signs) and ``ET_REM``
+(logged). ``real-world``: the forms independent clients saw real servers send beyond that
+(:class:`RealWorld`; docs/protocol/iviewx.md gives the source of each). Data goes to the
+address commands come from, to the port they come from or to a fixed `data_port` (as a
+configured iViewX does).
 
 Faults: loss, duplication, reordering, junk datagrams, a clock restart, a stall, several
 lines per datagram, echoes of every command. Everything sent is recorded (:attr:`sent`), so
@@ -21,9 +24,9 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
-from gazefusion.fusion.errors import TrackerError
+from gazefusion.fusion.errors import ConfigError, TrackerError
 from gazefusion.fusion.geometry import ScreenGeometry
 from gazefusion.trackers.iviewx.protocol import SampleFormat, split_command, split_lines
 from gazefusion.trackers.script import GazeScript, ScriptedGaze
@@ -32,7 +35,8 @@ log = logging.getLogger(__name__)
 
 MAX_RATE_HZ = 20000.0  # real trackers: 60 to 1250 Hz; above that for stress benchmarks
 _CLOCK_START_US = 100_527_771_763  # beyond 32 bits, as real iViewX clocks are
-_VERGENCE_PX = 3.0
+VERGENCE_PX = 3.0
+"""Each eye's gaze lies this far from the script's, screen px (left eye left, right eye right)."""
 _CALIBRATION_GRIDS = {
     2: [(0.25, 0.5), (0.75, 0.5)],
     5: [(0.5, 0.5), (0.1, 0.1), (0.9, 0.1), (0.1, 0.9), (0.9, 0.9)],
@@ -54,6 +58,140 @@ _CALIBRATION_GRIDS = {
     ],
 }
 _VALIDATION_GRID = [(0.3, 0.3), (0.7, 0.3), (0.3, 0.7), (0.7, 0.7)]
+_EYE_WORDS = {"l": "left", "r": "right"}
+# ET_CAL's eye as PyViewX sends it, the only form the real-world mode answers.
+_NUMBERED_EYES = {"1": "r", "2": "l"}
+# Values a RED was logged sending after the requested ones (their meaning is not documented).
+_TRAILING = {"b": "3.09 2.82 3", "l": "3.09 3", "r": "3.09 3"}
+# One eye lost by its distance alone, in runs: samples whose index // 25 has this remainder mod 10.
+_DISTANCE_LOSS_PHASE = 3
+
+Mode = Literal["notes", "real-world"]
+#: The simulator's modes: the notes' reading of the protocol, or what real servers sent.
+MODES: tuple[Mode, ...] = ("notes", "real-world")
+
+
+class RealWorld(NamedTuple):
+    """Forms real servers were seen to send beyond the notes (each on in the real-world mode).
+
+    Attributes
+    ----------
+    validation_forms : bool
+        The validation sequence ends with ``ET_FIN``, then ``ET_VLS`` lines in the form
+        ``validation_form`` picks (:data:`VALIDATION_FORMS`: the eye as a word, degree
+        signs apart or absent, UTF-8, fields missing or extra, no line). (default: True)
+    numeric_eye : bool
+        ``ET_CAL`` takes its eye as a number (1 right, 2 left); a letter starts nothing.
+        (default: True)
+    trailing_values : bool
+        Every sample ends with values the format did not ask for. (default: True)
+    other_address : bool
+        Replies come from another address of this machine (another port where the
+        listening address is not a loopback one). (default: True)
+    same_gaze : bool
+        Binocular gaze is the same for both eyes. (default: True)
+    next_point_accept : bool
+        ``ET_ACC`` carries the number of the next target (bare after the last), and the first
+        target is announced twice. (default: True)
+    distance_loss : bool
+        An eye is lost in runs by its distance alone (``EZ`` and pupil 0, gaze still there).
+        (default: True)
+    verbatim_remarks : bool
+        ``ET_REM`` keeps the rest of the line as it came, quotes included. (default: True)
+    """
+
+    validation_forms: bool = True
+    numeric_eye: bool = True
+    trailing_values: bool = True
+    other_address: bool = True
+    same_gaze: bool = True
+    next_point_accept: bool = True
+    distance_loss: bool = True
+    verbatim_remarks: bool = True
+
+    @classmethod
+    def only(cls, name: str) -> RealWorld:
+        """The notes with one real-world form turned on.
+
+        Parameters
+        ----------
+        name : str
+            A field of :class:`RealWorld`, e.g. ``"numeric_eye"``.
+        """
+        if name not in cls._fields:
+            raise ValueError(f"no real-world form {name!r} (known: {', '.join(cls._fields)})")
+        return cls(**{field: field == name for field in cls._fields})
+
+
+def real_world(mode: str) -> RealWorld | None:
+    """The forms of a mode: None for ``notes``, all of them for ``real-world``.
+
+    Parameters
+    ----------
+    mode : str
+        One of :data:`MODES`.
+
+    Raises
+    ------
+    ConfigError
+        Not one of :data:`MODES`.
+    """
+    if mode not in MODES:
+        raise ConfigError(f"simulator mode {mode!r} is not one of {', '.join(MODES)}")
+    return RealWorld() if mode == "real-world" else None
+
+
+def _eye_word(side: str, figures: str) -> tuple[str, str]:
+    return f"ET_VLS {_EYE_WORDS[side]} {figures}", "cp1252"
+
+
+#: Validation result lines as real servers and independent clients showed them: name to a
+#: function of (eye, rms x, rms y, rms distance, mean x, mean y) giving the line and its encoding
+#: (None: no line). The figures they carry: :func:`validation_truth`.
+VALIDATION_FORMS: dict[str, Callable[[str, float, float, float, float, float], tuple[str | None, str]]] = {
+    "eye-word": lambda e, x, y, d, mx, my: _eye_word(e, f"{x:.1f} {y:.1f} {d:.1f} {mx:.2f}\u00b0 {my:.2f}\u00b0"),
+    "degree-apart": lambda e, x, y, d, mx, my: (
+        f"ET_VLS {e} {x:.1f} {y:.1f} {d:.1f} {mx:.2f} \u00b0 {my:.2f} \u00b0",
+        "cp1252",
+    ),
+    "no-degree": lambda e, x, y, d, mx, my: (f"ET_VLS {e} {x:.1f} {y:.1f} {d:.1f} {mx:.2f} {my:.2f}", "cp1252"),
+    "utf-8": lambda e, x, y, d, mx, my: (
+        f"ET_VLS {e.upper()} {x:.1f} {y:.1f} {d:.1f} {mx:.2f}\u00b0 {my:.2f}\u00b0",
+        "utf-8",
+    ),
+    "ordinal-sign": lambda e, x, y, d, mx, my: _eye_word(e, f"{x:.1f} {y:.1f} {d:.1f} {mx:.2f}\u00ba {my:.2f}\u00ba"),
+    "missing-field": lambda e, x, y, d, mx, my: (f"ET_VLS {e} {x:.1f} {y:.1f} {mx:.2f}\u00b0 {my:.2f}\u00b0", "cp1252"),
+    "extra-field": lambda e, x, y, d, mx, my: (
+        f"ET_VLS {e} {x:.1f} {y:.1f} {d:.1f} {mx:.2f}\u00b0 {my:.2f}\u00b0 13",
+        "cp1252",
+    ),
+    "no-eye": lambda e, x, y, d, mx, my: (f"ET_VLS {x:.1f} {y:.1f} {d:.1f} {mx:.2f}\u00b0 {my:.2f}\u00b0", "cp1252"),
+    "no-figures": lambda e, x, y, d, mx, my: _eye_word(e, "n/a"),
+    "no-line": lambda e, x, y, d, mx, my: (None, "cp1252"),
+}
+
+
+def validation_truth(
+    form: str, side: str, figures: tuple[float, ...], line_number: int
+) -> tuple[str, tuple[float, ...]]:
+    """The eye key and the figures a client should read from a line of `form` (nan: absent).
+
+    Parameters
+    ----------
+    form : str
+        A key of :data:`VALIDATION_FORMS`.
+    side : str
+        The eye the line is about.
+    figures : tuple of float
+        RMS x, y, distance (px), mean x, y (degrees), as rounded on the line.
+    line_number : int
+        The line's place among the result lines, from 1.
+    """
+    if form == "no-figures":
+        return side, (math.nan,) * 5
+    if form == "missing-field":
+        return side, figures[:2] + (math.nan,) + figures[3:]
+    return (f"line{line_number}" if form == "no-eye" else side), figures
 
 
 class Faults(NamedTuple):
@@ -114,15 +252,23 @@ class SentSample(NamedTuple):
         The ``ET_SPL`` line.
     sent : bool
         False when the sample was lost (fault) or made during a stall.
+    distance_lost : str
+        The eye lost by its distance alone (``EZ`` and pupil 0, gaze still sent), or "".
+        (default: "")
     """
 
-    index: int
+    index: int  # type: ignore[assignment]  # the sample's number; shadows tuple.index
     time_us: int
     eye: str
     left: tuple[float, float, float] | None
     right: tuple[float, float, float] | None
     line: str
     sent: bool
+    distance_lost: str = ""
+
+
+# A fixation event of the server's detector: ("start" or "end", start µs, end µs, x, y).
+_Fixation = tuple[str, int, int, float, float]
 
 
 class _Dispersion:
@@ -141,7 +287,7 @@ class _Dispersion:
         ys = [p[2] for p in points]
         return (max(xs) - min(xs)) + (max(ys) - min(ys))
 
-    def _end(self) -> list[tuple]:
+    def _end(self) -> list[_Fixation]:
         points = self.window
         t0, t1 = points[0][0], points[-1][0]
         x = sum(p[1] for p in points) / len(points)
@@ -149,9 +295,9 @@ class _Dispersion:
         self.fixating = False
         return [("end", t0, t1, x, y)]
 
-    def push(self, time_us: int, x: float, y: float, valid: bool) -> list[tuple]:
-        """Events (``("start", t0, x, y)`` or ``("end", t0, t1, x, y)``) after this sample."""
-        out: list[tuple] = []
+    def push(self, time_us: int, x: float, y: float, valid: bool) -> list[_Fixation]:
+        """Events (``("start", t0, t0, x, y)`` or ``("end", t0, t1, x, y)``) after this sample."""
+        out: list[_Fixation] = []
         if not valid:
             if self.fixating:
                 out = self._end()
@@ -175,7 +321,8 @@ class _Dispersion:
             xs = [p[1] for p in self.window]
             ys = [p[2] for p in self.window]
             self.bounds = [min(xs), max(xs), min(ys), max(ys)]
-            out.append(("start", self.window[0][0], sum(xs) / len(xs), sum(ys) / len(ys)))
+            t0 = self.window[0][0]
+            out.append(("start", t0, t0, sum(xs) / len(xs), sum(ys) / len(ys)))
         return out
 
 
@@ -217,6 +364,11 @@ class IViewXSimulator:
     record : bool
         Keep every sample made in :attr:`sent` (tests); False keeps only the counts, for
         long runs. (default: True)
+    real_world : RealWorld or None
+        The real-world forms to send; None speaks the notes' reading. (default: None)
+    validation_form : str or None
+        With ``real_world.validation_forms``, the form of the result lines (a key of
+        :data:`VALIDATION_FORMS`); None takes them in turn, one per validation. (default: None)
     """
 
     def __init__(
@@ -233,6 +385,8 @@ class IViewXSimulator:
         point_s: float = 0.2,
         on_command: Callable[[str, tuple[str, int]], None] | None = None,
         record: bool = True,
+        real_world: RealWorld | None = None,
+        validation_form: str | None = None,
     ) -> None:
         if not 0 < rate_hz <= MAX_RATE_HZ:
             raise TrackerError(f"simulator: rate {rate_hz:g} Hz is outside 1..{MAX_RATE_HZ:g} Hz")
@@ -245,12 +399,20 @@ class IViewXSimulator:
         self.sample_format = SampleFormat(sample_format)
         self.point_s = point_s
         self.on_command = on_command
+        if validation_form is not None and validation_form not in VALIDATION_FORMS:
+            raise ConfigError(
+                f"simulator: no validation form {validation_form!r} (known: {', '.join(VALIDATION_FORMS)})"
+            )
+        self.real_world = real_world or RealWorld(*(False,) * len(RealWorld._fields))
+        self.validation_form = validation_form
+        self.validation_runs = 0
         self.calibration_area = (1920, 1080)
         self.sent: list[SentSample] = []
         self.commands: list[str] = []
         self.remarks: list[str] = []
         self.fixation_lines: list[str] = []
         self.validation_lines: list[str] = []
+        self.validation_truth: list[tuple[str, tuple[float, ...]]] = []
         self.record = record
         self.samples_sent = 0
         self.samples_made = 0
@@ -259,6 +421,7 @@ class IViewXSimulator:
         self.duplicates_sent = 0
         self._requested = command_port
         self._sock: socket.socket | None = None
+        self._reply_sock: socket.socket | None = None
         self._client: tuple[str, int] | None = None
         self._rng = random.Random(self.faults.seed)
         self._validation_rng = random.Random(seed)
@@ -312,22 +475,45 @@ class IViewXSimulator:
             ) from None
         sock.settimeout(0.1)
         self._sock = sock
+        if self.real_world.other_address:
+            self._reply_sock = self._bind_reply_socket()
         for target, name in ((self._serve, "iviewx-sim-commands"), (self._stream, "iviewx-sim-stream")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             self._threads.append(thread)
             thread.start()
         return self
 
+    def _bind_reply_socket(self) -> socket.socket:
+        """A socket on another address of this machine (another port where there is none)."""
+        other = self.host
+        if self.host.startswith("127."):
+            other = "127.0.0.3" if self.host == "127.0.0.2" else "127.0.0.2"
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * 1024 * 1024)
+            sock.bind((other, 0))
+        except OSError as exc:
+            sock.close()
+            raise TrackerError(f"simulator: cannot reply from {other} ({exc.strerror})") from None
+        return sock
+
+    @property
+    def reply_address(self) -> tuple[str, int]:
+        """(address, port) replies come from (known once started)."""
+        sock = self._reply_sock or self._sock
+        return sock.getsockname() if sock is not None else (self.host, self._requested)
+
     def stop(self) -> None:
-        """Stop the threads and close the socket; safe to call more than once."""
+        """Stop the threads and close the sockets; safe to call more than once."""
         self._stop.set()
         self._abort.set()
         for thread in self._threads:
             thread.join(timeout=5.0)
         self._threads.clear()
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
+        for sock in (self._sock, self._reply_sock):
+            if sock is not None:
+                sock.close()
+        self._sock = self._reply_sock = None
 
     def __enter__(self) -> IViewXSimulator:
         return self.start()
@@ -378,7 +564,7 @@ class IViewXSimulator:
 
     # ------------------------------------------------------------------ sending
     def _send_datagram(self, data: bytes) -> None:
-        sock, client = self._sock, self._client
+        sock, client = self._reply_sock or self._sock, self._client
         if sock is None or client is None:
             return
         try:
@@ -387,8 +573,8 @@ class IViewXSimulator:
         except OSError as exc:
             log.debug("simulator: send failed: %s", exc)
 
-    def _send_line(self, line: str) -> None:
-        self._send_datagram((line + "\n").encode("latin-1"))
+    def _send_line(self, line: str, encoding: str = "latin-1") -> None:
+        self._send_datagram((line + "\n").encode(encoding))
 
     def _junk(self) -> bytes:
         rng = self._rng
@@ -420,44 +606,57 @@ class IViewXSimulator:
             self._clock_offset_us, self._clock_index0 = 1000, index
         time_us = self._clock_offset_us + round((index - self._clock_index0) * 1e6 / self.rate_hz)
         x, y, valid = self.script(stream_t)
+        forms = self.real_world
+        eye = "b" if self.binocular else "r"
+        # Lost by distance alone: the right eye (the only one, when monocular), in runs.
+        distance_lost = "r" if forms.distance_loss and valid and (index // 25) % 10 == _DISTANCE_LOSS_PHASE else ""
+        vergence_px = 0.0 if forms.same_gaze else VERGENCE_PX
         eyes: dict[str, dict[str, float]] = {}
         values: dict[str, tuple[float, float, float]] = {}
-        for side, dx, ex in (("l", -_VERGENCE_PX, -31.5), ("r", _VERGENCE_PX, 31.5)):
+        for side, dx, ex in (("l", -vergence_px, -31.5), ("r", vergence_px, 31.5)):
             if valid:
                 gx, gy = float(_wire(x + dx)), float(_wire(y))
+                pupil, distance = (0.0, 0.0) if side == distance_lost else (12.105, 587.446)
                 eyes[side] = {
                     "SX": gx,
                     "SY": gy,
-                    "DX": 12.105,
-                    "DY": 10.957,
+                    "DX": pupil,
+                    "DY": 0.0 if side == distance_lost else 10.957,
                     "PX": 379.808,
                     "PY": 654.02,
                     "CX": 438.805,
                     "CY": 425.142,
                     "EX": ex,
                     "EY": 3.225,
-                    "EZ": 587.446,
+                    "EZ": distance,
                 }
-                values[side] = (gx, gy, 12.105)
+                values[side] = (gx, gy, pupil)
             else:
                 eyes[side] = dict.fromkeys(("SX", "SY", "DX", "DY", "PX", "PY", "CX", "CY", "EX", "EY", "EZ"), 0.0)
                 values[side] = (0.0, 0.0, 0.0)
-        eye = "b" if self.binocular else "r"
         line = self.sample_format.format(time_us, eye, eyes["l"], eyes["r"], counter=index)
+        if forms.trailing_values:
+            line += " " + _TRAILING[eye]
         if self._detector is not None:
             for event in self._detector.push(time_us, x, y, valid):
                 self._fixation_event(event, eye)
         return SentSample(
-            index, time_us, eye, values["l"] if eye != "r" else None, values["r"] if eye != "l" else None, line, True
+            index,
+            time_us,
+            eye,
+            values["l"] if eye != "r" else None,
+            values["r"] if eye != "l" else None,
+            line,
+            True,
+            distance_lost,
         )
 
-    def _fixation_event(self, event: tuple, eye: str) -> None:
+    def _fixation_event(self, event: _Fixation, eye: str) -> None:
+        kind, t0, t1, x, y = event
         for side in ("l", "r") if eye == "b" else (eye,):
-            if event[0] == "start":
-                _, t0, x, y = event
+            if kind == "start":
                 line = f"ET_FIX {side} {t0} {x:.0f} {y:.0f}"
             else:
-                _, t0, t1, x, y = event
                 line = f"ET_EFX {side} {t0} {t1} {(t1 - t0) // 1000} {x:.0f} {y:.0f}"
             self.fixation_lines.append(line)
             self._send_line(line)
@@ -574,6 +773,9 @@ class IViewXSimulator:
             self._auto_accept = args[1] != "0"
         elif command == "ET_CAL":
             points = int(args[0]) if args and args[0].isdigit() and int(args[0]) in _CALIBRATION_GRIDS else 9
+            if self.real_world.numeric_eye and args[1:] and args[1] not in _NUMBERED_EYES:
+                log.info("simulator: ET_CAL eye %r is not 1 or 2: no calibration", args[1])
+                return
             self._run_in_thread(lambda: self._calibration(points, args[1:2]))
         elif command == "ET_VLS":
             self._run_in_thread(self._validation)
@@ -582,7 +784,10 @@ class IViewXSimulator:
         elif command == "ET_BRK":
             self._abort.set()
         elif command == "ET_REM":
-            self.remarks.append(" ".join(args))
+            text = line.split(None, 1)[1] if args else ""
+            if not self.real_world.verbatim_remarks and len(text) >= 2 and text[0] == text[-1] == '"':
+                text = text[1:-1]  # the notes' reading: a quoted argument
+            self.remarks.append(text)
         else:
             log.info("simulator: unknown command %r", line)
 
@@ -613,9 +818,12 @@ class IViewXSimulator:
 
     def _show(self, targets: list[tuple[int, int, int]]) -> bool:
         """Show each target and wait for its acceptance; False when aborted."""
-        for index, _, _ in targets:
+        next_point = self.real_world.next_point_accept
+        for position, (index, _, _) in enumerate(targets):
             self._accept.clear()  # before showing: the client may accept at once
             self._send_line(f"ET_CHG {index}")
+            if next_point and position == 0:
+                self._send_line(f"ET_CHG {index}")
             if self._auto_accept:
                 if self._abort.wait(self.point_s):
                     self._send_line("ET_BRK")
@@ -625,7 +833,12 @@ class IViewXSimulator:
                     if self._abort.is_set():
                         self._send_line("ET_BRK")
                         return False
-            self._send_line(f"ET_ACC {index}")
+            if not next_point:
+                self._send_line(f"ET_ACC {index}")
+            elif position + 1 < len(targets):
+                self._send_line(f"ET_ACC {targets[position + 1][0]}")
+            else:
+                self._send_line("ET_ACC")
         return True
 
     def _calibration(self, points: int, eye: list[str]) -> None:
@@ -643,9 +856,32 @@ class IViewXSimulator:
             self._send_line(f"ET_PNT {index} {x} {y}")
         if not self._show(targets):
             return
+        forms = list(VALIDATION_FORMS)
+        form = self.validation_form or forms[self.validation_runs % len(forms)]
+        self.validation_runs += 1
+        if self.real_world.validation_forms:
+            self._send_line("ET_FIN 1")
         rng = self._validation_rng
-        for side in ("l", "r") if self.binocular else ("r",):
-            rx, ry = rng.uniform(4, 12), rng.uniform(4, 12)
-            line = f"ET_VLS {side} {rx:.1f} {ry:.1f} {math.hypot(rx, ry):.1f} {rng.uniform(0.1, 0.6):.2f}\xb0 {rng.uniform(0.1, 0.6):.2f}\xb0"
+        for number, side in enumerate(("l", "r") if self.binocular else ("r",), start=1):
+            rx, ry = round(rng.uniform(4, 12), 1), round(rng.uniform(4, 12), 1)
+            figures = (
+                rx,
+                ry,
+                round(math.hypot(rx, ry), 1),
+                round(rng.uniform(0.1, 0.6), 2),
+                round(rng.uniform(0.1, 0.6), 2),
+            )
+            if self.real_world.validation_forms:
+                line, encoding = VALIDATION_FORMS[form](side, *figures)
+                truth = validation_truth(form, side, figures, number)
+            else:
+                line, encoding = (
+                    f"ET_VLS {side} {figures[0]:.1f} {figures[1]:.1f} {figures[2]:.1f} {figures[3]:.2f}\xb0 {figures[4]:.2f}\xb0",
+                    "latin-1",
+                )
+                truth = (side, figures)
+            if line is None:
+                continue
             self.validation_lines.append(line)
-            self._send_line(line)
+            self.validation_truth.append(truth)
+            self._send_line(line, encoding)

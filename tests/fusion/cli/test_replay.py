@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import pytest
 
 from gazefusion.fusion.cli import main
@@ -25,6 +26,34 @@ def test_replay_writes_a_session_like_folder(session, tmp_path, capsys):
     for name in ("fixations.tsv", "looks.tsv", "events.jsonl", "session.yaml"):
         assert (tmp_path / "out" / name).exists()
     assert (tmp_path / "out" / "fixations.tsv").read_text() == (session / "fixations.tsv").read_text()
+
+
+def test_replay_renders_the_annotated_video(session, tmp_path, capsys):
+    video = tmp_path / "replayed.mp4"
+    assert main(["replay", str(session), "--video", str(video), "--quiet-looks"]) == 0
+    assert f"video: {video}" in capsys.readouterr().out
+    capture = cv2.VideoCapture(str(video))
+    ok, image = capture.read()
+    frames = 1 if ok else 0
+    while capture.grab():
+        frames += 1
+    capture.release()
+    recorded = sum(1 for record in SessionReader(session).frame_records() if record.fed_after >= 0)
+    assert ok and image.shape == (480, 640, 3) and recorded <= frames <= recorded + 1  # + the held end
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        pytest.param(["--video", "{tmp}/out.avi"], "the annotated video is an MP4 file", id="video-suffix"),
+        pytest.param(["--map-all"], "--map-all needs a marker library", id="map-all-without-markers"),
+    ],
+)
+def test_replay_flags_refused(session, tmp_path, capsys, args, expected):
+    args = [arg.replace("{tmp}", str(tmp_path)) for arg in args]
+    assert main(["replay", str(session), "--quiet-looks", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gazefusion: ") and expected in err
 
 
 def test_changed_parameters_change_the_result(session, tmp_path, capsys):

@@ -259,3 +259,136 @@ def test_sigterm_and_sighup_stop_like_ctrl_c(real_server, tmp_path, signum):
     assert SessionReader(folder).problems == []
     with av.open(str(folder / "overlay.mp4")) as container:
         assert sum(1 for _ in container.decode(video=0)) > 10
+
+
+# ------------------------------------------------------------------ Lab Streaming Layer
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["--tracker", "lsl:{missing}?timeout=0.3"],
+            "gazefusion: no LSL gaze stream with name '{missing}' found within 0.3 s",
+        ),
+        (["--tracker", "lsl:{strings}"], "gazefusion: LSL stream '{strings}' carries strings, not numbers"),
+        (["--tracker", "lsl:color=red"], "gazefusion: tracker spec 'lsl:color=red': unknown stream property 'color'"),
+        (["--tracker", "mock", "--lsl-markers", "{missing}"], "gazefusion: no LSL marker stream with name '{missing}'"),
+        (
+            ["--tracker", "mock", "--lsl", "--lsl-markers", "name="],
+            "gazefusion: lsl.markers (--lsl-markers) 'name=': no stream",
+        ),
+        (["--tracker", "mock", "--lsl", "--lsl-wait", "soon"], "gazefusion: argument --lsl-wait: invalid float value"),
+        (["--tracker", "mock", "--lsl", "--lsl-wait", "-1"], "gazefusion: configuration: lsl.wait_for_consumers_s: -1"),
+    ],
+    ids=[
+        "no-stream",
+        "string-stream",
+        "bad-query",
+        "no-marker-stream",
+        "empty-marker-query",
+        "wait-text",
+        "wait-negative",
+    ],
+)
+def test_lsl_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, expected):
+    from tests.lslkit import open_outlet, stream_info, unique_name
+
+    names = {"missing": unique_name("missing"), "strings": unique_name("strings")}
+    outlet = open_outlet(stream_info(names["strings"], 1, 0.0, "string", kind="Markers"))
+    filled = [arg.format(**names) for arg in args]
+    code = main(["run", "--camera", "none", "--headless", "--seconds", "1", "--record", str(tmp_path / "s"), *filled])
+    assert code == 2
+    line = _error_line(capsys)
+    assert line.startswith(expected.format(**names)), line
+    assert not (tmp_path / "s" / "gaze.tsv").exists() or (tmp_path / "s" / "gaze.tsv").stat().st_size < 200
+    del outlet
+
+
+def test_lsl_without_pylsl_says_how_to_install_it(capsys, monkeypatch):
+    import gazefusion.trackers.lsl as lsl_tracker
+
+    monkeypatch.setattr(lsl_tracker, "_pylsl", None)
+    monkeypatch.setattr(lsl_tracker, "_PYLSL_PROBLEM", "No module named 'pylsl'", raising=False)
+    assert main(["run", "--camera", "none", "--tracker", "mock", "--headless", "--seconds", "1", "--lsl"]) == 2
+    assert _error_line(capsys) == (
+        "gazefusion: Lab Streaming Layer needs pylsl, which does not load here (No module named 'pylsl'): "
+        "pip install 'gazefusion[lsl]'"
+    )
+
+
+@pytest.mark.slow
+def test_run_lsl_with_the_demos_devices_is_received_by_an_independent_inlet(tmp_path):
+    import math
+    import socket
+
+    from gazefusion.fusion.config import ScreenConfig
+    from gazefusion.fusion.demo.devices import DemoDevices
+    from gazefusion.fusion.demo.scene import DemoScene
+    from tests.conftest import free_port
+    from tests.lslkit import Collector, unique_name
+
+    scene = DemoScene()
+    library = scene.write_library(tmp_path / "scene")
+    intrinsics = scene.write_intrinsics(tmp_path / "scene" / "intrinsics.yaml")
+    listen = free_port(socket.SOCK_DGRAM)
+    folder = tmp_path / "s"
+    prefix = unique_name("demo")
+    keys = ("gaze", "fixations", "looks", "looks_pose", "frames", "events")
+    with DemoDevices(tmp_path / "truth.tsv", ScreenConfig().geometry(), listen) as devices:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from gazefusion.fusion.cli import main; sys.exit(main())",
+                "run",
+                "--camera",
+                devices.url,
+                "--tracker",
+                f"iviewx://127.0.0.1:{devices.command_port}?listen={listen}",
+                "--markers",
+                str(library),
+                "--intrinsics",
+                str(intrinsics),
+                "--aoi-deg",
+                "4.5",
+                "--record",
+                str(folder),
+                "--headless",
+                "--seconds",
+                "6",
+                "--lsl",
+                "--lsl-name",
+                prefix,
+                "--lsl-wait",
+                "60",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            collectors = {key: Collector(f"{prefix}_{key}", timeout_s=60.0) for key in keys}
+            out, err = process.communicate(timeout=180)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 0, err
+    assert f"LSL streams: {prefix}_gaze" in err
+    got = {key: collector.stop() for key, collector in collectors.items()}
+    reader = SessionReader(folder)
+    offset = yaml.safe_load((folder / "session.yaml").read_text())["lsl"]["clock_offset_start_s"]
+    samples = list(reader.samples())
+    assert len(samples) == len(got["gaze"].rows) > 500  # 250 Hz for 6 s
+    for row, stamp, sample in zip(got["gaze"].rows, got["gaze"].stamps, samples):
+        assert [row[0], row[1], row[4], row[6]] == [sample.x, sample.y, float(sample.valid), sample.tracker_t] or (
+            math.isnan(row[0]) and math.isnan(sample.x)
+        )
+        assert stamp == pytest.approx(sample.t + offset, abs=1e-9)
+    fixations = reader.table("fixations.tsv")
+    ends = [row for row in got["fixations"].rows if row[0] == 2.0]
+    assert [int(row[1]) for row in ends] == [int(f["id"]) for f in fixations] and len(fixations) >= 3
+    looks = reader.table("looks.tsv")
+    assert got["looks"].rows == [[row["marker"], row["kind"], row["fixation_id"]] for row in looks]
+    assert any(row["marker"] for row in looks)
+    assert len(got["frames"].rows) == len(list(reader.frame_records())) > 20

@@ -1,4 +1,5 @@
-"""Fixtures of the iViewX tests: a simulator on loopback and a client connected to it."""
+"""Fixtures of the iViewX tests: a simulator on loopback, in each of its modes, and a client
+connected to it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 
 from gazefusion.fusion.config import TrackerConfig
 from gazefusion.trackers.iviewx.client import IViewXClient
-from gazefusion.trackers.iviewx.simulator import IViewXSimulator
+from gazefusion.trackers.iviewx.simulator import MODES, IViewXSimulator, real_world
 from gazefusion.trackers.script import ScriptedGaze
 from gazefusion.trackers.types import GazeSample, TrackerEvent
 
@@ -33,11 +34,13 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 5.0) -> bool:
     return True
 
 
-def stream(client: IViewXClient, simulator: IViewXSimulator, seconds: float) -> list[GazeSample]:
-    """Stream for `seconds`, stop, and take every sample the client got."""
+def stream(client: IViewXClient, simulator: IViewXSimulator, seconds: float, min_samples: int = 0) -> list[GazeSample]:
+    """Stream for `seconds` and until `min_samples` were sent (a loaded machine is slow), stop,
+    and take every sample the client got."""
     client.start_streaming()
     assert wait_until(lambda: simulator.streaming)
     time.sleep(seconds)
+    assert wait_until(lambda: simulator.samples_sent >= min_samples, 20.0)
     client.stop_streaming()
     assert wait_until(lambda: not simulator.streaming)
     # Under load the last datagrams may still be on their way: wait for them (or give up).
@@ -50,10 +53,16 @@ def events(client: IViewXClient) -> list[TrackerEvent]:
     return list(iter(lambda: client.next_event(0), None))
 
 
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    """Each simulator mode in turn: the notes' reading of the protocol, and what real servers sent."""
+    return str(request.param)
+
+
 @pytest.fixture
-def simulator(script: ScriptedGaze) -> Iterator[IViewXSimulator]:
-    """A monocular 500 Hz simulator on a free loopback port."""
-    with IViewXSimulator(script=script, rate_hz=500, point_s=0.01) as sim:
+def simulator(script: ScriptedGaze, mode: str) -> Iterator[IViewXSimulator]:
+    """A monocular 500 Hz simulator on a free loopback port, in `mode`."""
+    with IViewXSimulator(script=script, rate_hz=500, point_s=0.01, real_world=real_world(mode)) as sim:
         yield sim
 
 

@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gazefusion.trackers.iviewx.protocol import LONG_FORMAT, SampleFormat, format_command, parse_message, split_lines
+from gazefusion.trackers.iviewx.protocol import (
+    LONG_FORMAT,
+    VALIDATION_FIELDS,
+    SampleFormat,
+    format_command,
+    parse_message,
+    split_lines,
+)
 
 
 @pytest.mark.parametrize(
@@ -30,9 +37,24 @@ def test_split_lines(datagram: bytes, lines: list[str]) -> None:
 
 def test_format_command_quotes() -> None:
     assert format_command("ET_FRM", "%TS %SX %SY") == b'ET_FRM "%TS %SX %SY"\n'
-    assert format_command("ET_REM", 'trial "3"') == b"ET_REM \"trial '3'\"\n"
+    assert format_command("ET_SAV", 'C:\\data\\p "1".idf') == b"ET_SAV \"C:\\data\\p '1'.idf\"\n"
     assert format_command("ET_CAL", 9) == b"ET_CAL 9\n"
+    assert format_command("ET_CAL", 9, 1) == b"ET_CAL 9 1\n"
     assert format_command("ET_STR") == b"ET_STR\n"
+
+
+@pytest.mark.parametrize(
+    "text, line",
+    [
+        ('trial "3" start', b'ET_REM trial "3" start\n'),
+        ("trial 3\nstart", b"ET_REM trial 3 start\n"),
+        ("blank.bmp", b"ET_REM blank.bmp\n"),
+        ("caf\u00e9 \u2713", b"ET_REM caf\xe9 ?\n"),
+    ],
+    ids=["quotes", "line-break", "word", "not-latin-1"],
+)
+def test_remarks_go_as_written(text: str, line: bytes) -> None:
+    assert format_command("ET_REM", text) == line
 
 
 # The examples of docs/protocol/iviewx.md, format -> datagram -> (tracker_t, eye, left gaze, right gaze).
@@ -108,9 +130,11 @@ def test_lost_tracking_is_not_the_point_zero() -> None:
         ("1000 r 10 20 3 3", "r"),  # monocular
         ("1000 b 10 12 20 22 3 3 3 3", "b"),  # binocular: the other layout, still fits
         ("1000 b 10 20 3 3", None),  # mono count but eye type b: an old-format sample in flight
-        ("1000 r 10 12 20 22 3 3 3 3", None),  # bino count but eye type r
-        ("1000 r 10 20 3", None),  # fits neither
-        ("1000 r 10 20 3 3 9", None),
+        ("1000 r 10 12 20 22 3 3 3 3", "r"),  # monocular, four values after the format
+        ("1000 r 10 20 3", None),  # too short for its eye type
+        ("1000 r 10 20 3 3 9", "r"),  # one value after the format
+        ("1000 b 10 12 20 22 3 3 3 3 9 8 7", "b"),
+        ("1000 x 10 20 3 3", None),  # not an eye type
         ("1000 r ten 20 3 3", None),  # not a number
         ("10.5 r 10 20 3 3", None),  # time must be an integer
     ],
@@ -118,9 +142,11 @@ def test_lost_tracking_is_not_the_point_zero() -> None:
         "mono",
         "eye-switch",
         "eye-type-mismatch-mono",
-        "eye-type-mismatch-bino",
+        "mono-trailing-4",
         "short",
-        "long",
+        "mono-trailing-1",
+        "bino-trailing-3",
+        "bad-eye-type",
         "nan-token",
         "float-time",
     ],
@@ -128,6 +154,61 @@ def test_lost_tracking_is_not_the_point_zero() -> None:
 def test_token_count_and_eye_layout(tokens: str, parsed_eye: str | None) -> None:
     sample = SampleFormat("%TU %ET %SX %SY %DX %DY").parse(tokens.split(), 0.0)
     assert (sample.eye if sample else None) == parsed_eye
+    if sample is not None:
+        count = 6 if parsed_eye != "b" else 10
+        assert sample.extras == tuple(tokens.split()[count:]) and sample.x in (10, 11)
+
+
+@pytest.mark.parametrize(
+    "fmt, tokens, eye, extras",
+    [
+        ("%SX %SY", "400 202", "r", ()),
+        ("%SX %SY", "400 202 7", "r", ("7",)),  # more than monocular, less than binocular
+        ("%SX %SY", "399 398 200 199", "b", ()),
+        ("%SX %SY", "399 398 200 199 5 6", "b", ("5", "6")),
+        ("%SX %SY %ET", "399 398 200 199 b 5", "b", ("5",)),  # the eye type after per-eye values
+        ("%SX %SY %ET", "400 202 r 5 6", "r", ("5", "6")),
+    ],
+    ids=["mono", "mono-extra", "bino", "bino-extras", "eye-type-last-bino", "eye-type-last-mono"],
+)
+def test_layout_by_count_and_by_late_eye_type(fmt: str, tokens: str, eye: str, extras: tuple[str, ...]) -> None:
+    sample = SampleFormat(fmt).parse(tokens.split(), 0.0)
+    assert (sample.eye, sample.extras) == (eye, extras)
+
+
+def test_the_logged_red_sample_parses_with_its_seven_trailing_values() -> None:
+    # Logged from a RED by an independent client (docs/protocol/iviewx.md); the request it answered is not recorded.
+    tokens = (
+        "100527771763 b 788 788 258 258 12.105186 10.957320 12.105186 10.957320 -59.875  3.226 14.819 17.609 "
+        "586.966 580.848 379.807800 654.019907 438.804785 425.142153 3.09 2.82 3"
+    ).split()
+    sample = SampleFormat(LONG_FORMAT).parse(tokens, 0.0)
+    assert sample.tracker_t == pytest.approx(100527.771763) and (sample.x, sample.y) == (788, 258)
+    assert sample.pupil == pytest.approx((12.105186 + 10.957320) / 2) and len(sample.extras) == 7
+
+
+@pytest.mark.parametrize(
+    "distances, left_valid, right_valid",
+    [
+        ("586.9 580.8", True, True),
+        ("586.9 0", True, False),  # one eye lost by its distance, its gaze still there
+        ("0 0", False, False),
+        ("586.9 3000", True, False),  # out of range
+        ("50 580.8", False, True),
+    ],
+    ids=["both", "right-zero", "both-zero", "right-too-far", "left-too-near"],
+)
+def test_eye_distance_decides_lost_tracking(distances: str, left_valid: bool, right_valid: bool) -> None:
+    tokens = f"1000 b 788 788 258 258 12.1 12.3 10.9 11.1 -59.8 3.2 14.8 17.6 {distances}".split()
+    sample = SampleFormat(LONG_FORMAT).parse(tokens, 0.0)
+    assert (sample.left.valid, sample.right.valid, sample.valid) == (left_valid, right_valid, left_valid or right_valid)
+    assert (sample.x == 788) == (left_valid or right_valid)
+
+
+def test_eye_distance_range_is_a_setting() -> None:
+    tokens = "1000 r 500 300 3 3 0 0 300".split()
+    assert SampleFormat("%TU %ET %SX %SY %DX %DY %EX %EY %EZ").parse(tokens, 0.0).valid
+    assert not SampleFormat("%TU %ET %SX %SY %DX %DY %EX %EY %EZ", (400.0, 900.0)).parse(tokens, 0.0).valid
 
 
 def test_literals_are_copied_and_skipped() -> None:
@@ -210,7 +291,8 @@ def test_bad_formats(fmt: str, fragment: str) -> None:
                 "mean_y_deg": 0.24,
             },
         ),
-        ('ET_REM "trial 3 start"', "remark", {"text": "trial 3 start"}),
+        ('ET_REM "trial 3 start"', "remark", {"text": '"trial 3 start"'}),  # the rest of the line, as it came
+        ("ET_REM trial 3 start", "remark", {"text": "trial 3 start"}),
         ("ET_CSP 1 2 3", "raw", {"command": "ET_CSP"}),
         ("ET_XYZ", "raw", {"command": "ET_XYZ"}),
         ("\x89PNG\x1a garbage", "malformed", {}),
@@ -253,3 +335,45 @@ def test_long_format_round_trip(time_us: int, eye: str, gaze: list[float]) -> No
         assert not sample.valid
     else:
         assert (sample.x, sample.y) == (gaze[0], gaze[1])
+
+
+NAN = math.nan
+
+
+@pytest.mark.parametrize(
+    "datagram, eye, figures, extras",
+    [
+        (b"ET_VLS l 8.6 6.3 10.7 0.32\xb0 0.24\xb0", "l", (8.6, 6.3, 10.7, 0.32, 0.24), ()),
+        (b"ET_VLS left 100 200 300 4\xba 5\xba", "l", (100, 200, 300, 4, 5), ()),
+        ("ET_VLS Right 8.6 6.3 10.7 0.32° 0.24°".encode(), "r", (8.6, 6.3, 10.7, 0.32, 0.24), ()),
+        (b"ET_VLS r 8.6 6.3 10.7 0.32 \xb0 0.24 \xb0", "r", (8.6, 6.3, 10.7, 0.32, 0.24), ()),
+        (b"ET_VLS r 8.6 6.3 10.7 0.32 0.24", "r", (8.6, 6.3, 10.7, 0.32, 0.24), ()),
+        (b"ET_VLS r 8.6 6.3 0.32\xb0 0.24\xb0", "r", (8.6, 6.3, NAN, 0.32, 0.24), ()),
+        (b"ET_VLS r 8.6 6.3", "r", (8.6, 6.3, NAN, NAN, NAN), ()),
+        (b"ET_VLS r 8.6 6.3 10.7 0.32\xb0 0.24\xb0 13", "r", (8.6, 6.3, 10.7, 0.32, 0.24), (13.0,)),
+        (b"ET_VLS 8.6 6.3 10.7 0.32\xb0 0.24\xb0", "", (8.6, 6.3, 10.7, 0.32, 0.24), ()),
+        (b"ET_VLS L: 8,6 6,3 10,7 0,32\xb0 0,24\xb0", "l", (8.6, 6.3, 10.7, 0.32, 0.24), ()),
+        (b"ET_VLS b n/a", "b", (NAN,) * 5, ()),
+    ],
+    ids=[
+        "notes",
+        "eye-word-ordinal-sign",
+        "utf-8",
+        "degree-apart",
+        "no-degree",
+        "missing-rms-distance",
+        "rms-only",
+        "extra-field",
+        "no-eye",
+        "decimal-comma",
+        "no-figures",
+    ],
+)
+def test_validation_lines_are_read_leniently(
+    datagram: bytes, eye: str, figures: tuple[float, ...], extras: tuple[float, ...]
+) -> None:
+    message = parse_message(split_lines(datagram)[0])
+    data = dict(message.data)
+    assert message.kind == "validation" and data["eye"] == eye and data["extras"] == extras
+    assert [data[name] for name in VALIDATION_FIELDS] == pytest.approx(list(figures), nan_ok=True)
+    assert "\u00c2" not in message.raw and message.raw.encode("utf-8").decode("utf-8") == message.raw
