@@ -154,6 +154,9 @@ class DetectorTuning:
     fast_threshold : int
         FAST corner threshold of the region's ORB (OpenCV's is 20: small, blurred,
         JPEG-compressed markers have soft corners). (default: 12)
+    guided_passes : int
+        Rounds of guided matching, each with the homography the last one fitted (it gains
+        inliers, and the pose precision). (default: 2)
     """
 
     features: FeatureKind = "orb"
@@ -165,7 +168,7 @@ class DetectorTuning:
     reference_orb_levels: int = 3
     reference_tilts: tuple[float, ...] = (0.6,)
     reference_tilt_directions: int = 4
-    work_side_px: int = 400
+    work_side_px: int = 480
     max_upscale: float = 3.0
     min_search_px: int = 160
     threshold_px: float = 3.0
@@ -180,6 +183,7 @@ class DetectorTuning:
     guided_views: int = 2
     search_queries: tuple[int, ...] = (150, 300)
     fast_threshold: int = 12
+    guided_passes: int = 2
 
     @classmethod
     def sift(cls) -> DetectorTuning:
@@ -414,8 +418,8 @@ class MarkerDetector:
         if aoi is None:
             return []
         box = search_box(aoi, self.tuning.min_search_px, frame_size)
-        # In a gaze AOI the looked-at marker is under the gaze (or the AOI's centre).
-        seed = None if roi is None else gaze_xy or (aoi[0] + aoi[2] / 2.0, aoi[1] + aoi[3] / 2.0)
+        # In a gaze AOI the looked-at marker is under the gaze.
+        seed = gaze_xy if roi is not None else None
         found = self._detect(image, box, gaze_xy, intrinsics, True, kinds, seed)
         if roi is not None:
             found = [item for item in found if overlaps_box(item[0].corners, aoi)]
@@ -673,12 +677,14 @@ class MarkerDetector:
         corners = cv2.perspectiveTransform(marker.outline_px.reshape(-1, 1, 2), homography).reshape(4, 2)
         if implausible_quad(corners) is not None:
             return None
-        if guide is not None and self.tuning.guided_radius_px > 0:
-            more = self._guided(guide[0], guide[1], homography)
-            if more is not None and len(more[0]) > len(reference_in):
-                again, mask = self._homography(more[0], more[1], threshold_px)
-                if again is not None and int(mask.sum()) > len(reference_in):
-                    homography, reference_in, frame_in = again, more[0][mask], more[1][mask]
+        for _ in range(self.tuning.guided_passes if guide is not None and self.tuning.guided_radius_px > 0 else 0):
+            more = self._guided(guide[0], guide[1], homography)  # type: ignore[index]
+            if more is None or len(more[0]) <= len(reference_in):
+                break
+            again, mask = self._homography(more[0], more[1], threshold_px)
+            if again is None or int(mask.sum()) <= len(reference_in):
+                break
+            homography, reference_in, frame_in = again, more[0][mask], more[1][mask]
         corners = cv2.perspectiveTransform(marker.outline_px.reshape(-1, 1, 2), homography).reshape(4, 2)
         if implausible_quad(corners) is not None:
             return None

@@ -50,10 +50,13 @@ def test_replay_of_a_live_run_gives_the_same_fixations_looks_and_gaze_on_markers
             assert (out / name).read_text().splitlines() == live_rows, (workers, name)
         kinds = [e["kind"] for e in events_of(out) if e["kind"].startswith(("fixation_", "look_"))]
         assert kinds == [e["kind"] for e in events_of(live) if e["kind"].startswith(("fixation_", "look_"))]
-    # Every fixation has one summary look, and the gaze on the markers finds them.
+    # Every fixation the core searched a frame in has one summary look (on a starved machine the
+    # core may skip every frame of a short one: no look then), and the gaze on the markers finds them.
     looks = SessionReader(live).table("looks.tsv")
     ends = [row for row in looks if row["kind"] == "end"]
-    assert len(ends) == runner.outputs.fixations
+    searched = {row["fixation_id"] for row in looks if row["kind"] != "pursuit"}
+    assert sorted(row["fixation_id"] for row in ends) == sorted(searched)
+    assert len(ends) >= 0.8 * runner.outputs.fixations
     assert len({row["marker"] for row in ends} - {""}) >= 3
     # Every fixation on a marker has its position on it; every table loads with pandas.
     on_markers = pd.read_csv(live / "fixations_on_markers.tsv", sep="\t")
