@@ -186,13 +186,12 @@ class MarkersConfig(_Section):
     """The marker library and the detector's settings."""
 
     file: str | None = None
-    n_features: int = Field(400, ge=50)
+    n_features: int = Field(1000, ge=50)
     ratio: float = Field(0.8, gt=0, lt=1)
     min_inliers: int = Field(12, ge=4)
     max_reprojection_px: float = Field(3.0, gt=0)
     redetect_every: int = Field(5, ge=1)
     homography: str = "usac_magsac"
-    search: Literal["fast", "accurate"] = "fast"
 
 
 class CalibrationConfig(_Section):
