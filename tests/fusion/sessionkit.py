@@ -51,15 +51,12 @@ def marker_gaze_tracker(config: Config, rate_hz: float = 250.0, seed: int = 0) -
     return ScriptedTracker(script, rate_hz=rate_hz)
 
 
-def run_for(config: Config, seconds: float, during: Any = None, tracker: Any = None, until: Any = None) -> Runner:
-    """Run a pipeline for `seconds` (calling `during(runner, elapsed_s)` every 50 ms), stop it;
-    with `until`, stop as soon as ``until(runner)`` holds (`seconds` is then the most)."""
+def run_for(config: Config, seconds: float, during: Any = None, tracker: Any = None) -> Runner:
+    """Run a pipeline for `seconds` (calling `during(runner, elapsed_s)` every 50 ms), stop it."""
     runner = Runner(config, tracker=tracker).start()
     began = time.monotonic()
     try:
         while time.monotonic() - began < seconds and not runner.finished:
-            if until is not None and until(runner):
-                break
             if during is not None:
                 during(runner, time.monotonic() - began)
             time.sleep(0.05)
