@@ -16,6 +16,11 @@ Rules shared by every algorithm
   the intervals between consecutive samples, ignoring jumps longer than five intervals).
 - Updates of a running fixation are throttled: at most one ``update`` event per
   ``update_interval_s`` of fixation time (every method has that parameter).
+- Time spans are compared with the parameters within :data:`TIME_EPS_S`: a span equal to a
+  parameter (a 4 ms trim is two samples at 500 Hz) decides alike however the rounding of
+  the timestamps fell, so the same gaze on a clock shifted by up to about 10^6 s (a tracker
+  or LSL clock counting from boot) gives the same events. (Seconds since 1970 are resolved
+  to 0.24 us only: there a span within that of a parameter may decide either way.)
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ class Param(NamedTuple):
 
 
 _DEG_PER_RAD = 180.0 / math.pi
+TIME_EPS_S = 1e-9  # slack of time-span comparisons, s: above the rounding of spans at clocks below 1e6 s
 
 COMMON_PARAMS: dict[str, Param] = {
     "update_interval_s": Param(0.1, "at most one update event per this much fixation time, s", 0.0),
@@ -170,7 +176,8 @@ class FixationDetector:
         self._ky = my / geometry.distance_mm
         self._cx = geometry.width_px / 2.0
         self._cy = geometry.height_px / 2.0
-        self._update_interval_s = self.params["update_interval_s"]
+        # Less the slack, as every span compared with a parameter (see TIME_EPS_S).
+        self._update_interval_s = self.params["update_interval_s"] - TIME_EPS_S
         self._last_t = -math.inf
         self._interval_s = math.nan
         self.skipped_samples = 0

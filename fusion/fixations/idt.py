@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 
-from gazefusion.fusion.fixations.base import FixationBuilder, FixationDetector, Param
+from gazefusion.fusion.fixations.base import TIME_EPS_S, FixationBuilder, FixationDetector, Param
 from gazefusion.fusion.fixations.registry import DETECTORS
 from gazefusion.fusion.geometry import ScreenGeometry
 from gazefusion.fusion.types import DetectorEvent
@@ -87,10 +87,10 @@ class IDTDetector(FixationDetector):
     def _push(self, t: float, x: float, y: float, ax: float, ay: float, valid: bool) -> list[DetectorEvent]:
         events: list[DetectorEvent] = []
         if not valid:
-            if t - self._last_valid_t > self._max_gap:
+            if t - self._last_valid_t > self._max_gap + TIME_EPS_S:
                 self._lost(t, events)
             return events
-        if t - self._last_valid_t > self._max_gap:
+        if t - self._last_valid_t > self._max_gap + TIME_EPS_S:
             self._lost(t, events)
         self._last_valid_t = t
         fixation = self._fixation
@@ -122,7 +122,7 @@ class IDTDetector(FixationDetector):
         window.append((index, t, x, y, ax, ay))
         wx.push(index, ax)
         wy.push(index, ay)
-        if t - window[0][1] >= self._min_duration:
+        if t - window[0][1] >= self._min_duration - TIME_EPS_S:
             _, t0, x0, y0, ax0, ay0 = window[0]
             fixation = FixationBuilder(t0, x0, y0, ax0, ay0)
             for i in range(1, len(window)):

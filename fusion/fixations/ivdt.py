@@ -42,7 +42,7 @@ import math
 from collections import deque
 from collections.abc import Mapping
 
-from gazefusion.fusion.fixations.base import FixationBuilder, Param
+from gazefusion.fusion.fixations.base import TIME_EPS_S, FixationBuilder, Param
 from gazefusion.fusion.fixations.ivt import IVTDetector
 from gazefusion.fusion.fixations.registry import DETECTORS
 from gazefusion.fusion.geometry import ScreenGeometry
@@ -50,7 +50,6 @@ from gazefusion.fusion.types import DetectorEvent, FixationEvent, Movement, Move
 
 _NONE, _FIXATION, _PURSUIT = 0, 1, 2
 _REBASE_S = 60.0  # window times are kept relative to a reference at most this old, s
-_EPS_S = 1e-9  # slack in comparisons of time spans, so a clock far from zero decides alike
 
 Sample = tuple[float, float, float, float, float, float]  # t, x, y, ax, ay, velocity
 
@@ -262,6 +261,7 @@ class IVDTDetector(IVTDetector):
         self._directions = self._pursuit_consistency > 0.0
         self._resume_factor = p["pursuit_resume_factor"]
         self._resume_s = p["pursuit_resume_s"]
+        self._shortest_pursuit = self._min_pursuit * min(self._resume_factor, 1.0) - TIME_EPS_S
         self._onset_gain = p["pursuit_onset_gain"]
         self._last_pursuit_end = -math.inf
         self._last_pursuit_direction = (0.0, 0.0)  # unit vector, degrees per axis
@@ -295,7 +295,7 @@ class IVDTDetector(IVTDetector):
             self._end_blink(events)
         if self._fast_run is not None:
             self._close_fast_run()
-        if self._saccade is not None and t - self._saccade.offset <= self._max_pso + _EPS_S:
+        if self._saccade is not None and t - self._saccade.offset <= self._max_pso + TIME_EPS_S:
             self._after_saccade.append(sample)
         if self._phase == _PURSUIT:
             self._pursuit_sample(sample, events)
@@ -303,18 +303,20 @@ class IVDTDetector(IVTDetector):
         if self._phase == _NONE:
             self._phase = _FIXATION
             self._stretch_t = t
-            self._resuming = t - self._last_pursuit_end <= self._resume_s + _EPS_S
+            self._resuming = t - self._last_pursuit_end <= self._resume_s + TIME_EPS_S
         had_run = self._run is not None
-        super()._slow(t, x, y, ax, ay, velocity, events)
+        IVTDetector._slow(self, t, x, y, ax, ay, velocity, events)
         if not had_run and self._run is not None:
             self._segment_run_t = t
-        if t - self._stretch_t < self._pursuit_skip - _EPS_S:
+        if t - self._stretch_t < self._pursuit_skip - TIME_EPS_S:
             return
         window = self._window
         window.add(sample, self._directions)
-        while t - window.samples[0][0] > self._pursuit_window + _EPS_S:
+        samples = window.samples
+        while t - samples[0][0] > self._pursuit_window + TIME_EPS_S:
             self._popped_t = window.pop(self._directions)[0]
-        if self._is_pursuit(window):
+        # The pursuit test's first condition, here: the start of every stretch skips the call.
+        if t - samples[0][0] >= self._shortest_pursuit and self._is_pursuit(window):
             self._begin_pursuit(events)
 
     def _fast(
@@ -338,7 +340,7 @@ class IVDTDetector(IVTDetector):
             return
         saccade = self._saccade
         if saccade is not None:
-            if t - saccade.offset <= self._max_pso + _EPS_S:
+            if t - saccade.offset <= self._max_pso + TIME_EPS_S:
                 # A fast run soon after a saccade: its overshoot and return, part of the PSO.
                 self._fast_is_pso = True
                 self._after_saccade.append(sample)
@@ -358,7 +360,7 @@ class IVDTDetector(IVTDetector):
         super()._invalid(t, events)
 
     def _lost(self, t: float, events: list[DetectorEvent]) -> None:
-        if t - self._last_valid_t > self._max_gap and not self._in_loss:
+        if t - self._last_valid_t > self._max_gap + TIME_EPS_S and not self._in_loss:
             # The loss is too long to bridge: whatever ran ends at its last valid sample.
             self._end_stretch(events)
             if self._fast_run is not None:
@@ -411,22 +413,26 @@ class IVDTDetector(IVTDetector):
         if window.n < 3:
             return False
         span = window.span()
-        scale = self._resume_factor if self._resuming else 1.0
-        if span < self._min_pursuit * scale - _EPS_S:
+        if span < self._shortest_pursuit:
             return False
         bx, by = window.slope()
         speed = math.hypot(bx, by)
         if speed <= self._pursuit_speed:
+            return False
+        scale = 1.0
+        if self._resuming:
+            ux, uy = self._last_pursuit_direction
+            if (bx * ux + by * uy) / speed >= 0.5:  # within 60 degrees: the same target, caught up
+                scale = self._resume_factor
+            if span < self._min_pursuit * scale - TIME_EPS_S:
+                return False
+        elif span < self._min_pursuit - TIME_EPS_S:
             return False
         displacement = speed * span
         if displacement <= self._pursuit_displacement * scale:
             return False
         if displacement <= self._pursuit_snr * window.residual_rms(bx, by):
             return False
-        if self._resuming:
-            ux, uy = self._last_pursuit_direction
-            if (bx * ux + by * uy) / speed < 0.5:  # more than 60 degrees off: not the same target
-                return False
         if self._pursuit_dispersion > 0.0 and window.dispersion() <= self._pursuit_dispersion:
             return False
         return not (self._directions and window.consistency() <= self._pursuit_consistency)
@@ -437,7 +443,7 @@ class IVDTDetector(IVTDetector):
         first = _onset_index(
             samples,
             *self._window.slope(),
-            max(3, int(self._min_pursuit / 2 / self._interval())),
+            max(3, int((self._min_pursuit / 2 + TIME_EPS_S) / self._interval())),
             self._min_duration,
             self._onset_gain,
         )
@@ -478,7 +484,7 @@ class IVDTDetector(IVTDetector):
                 t, x, y, ax, ay, _ = removed[k]
                 run.remove(t, x, y, ax, ay, removed[k - 1][0] if k > 0 else before)
             if self._fixation_open:
-                if emptied or run.offset - run.onset + self._interval() < self._min_duration:
+                if emptied or run.offset - run.onset + self._interval() < self._min_duration - TIME_EPS_S:
                     events.append(FixationEvent("cancel", as_reported, self._now))
                 else:
                     self._end(run, self._now, events)
@@ -496,7 +502,7 @@ class IVDTDetector(IVTDetector):
         assert pursuit is not None
         window.add(sample, False)
         t = sample[0]
-        while t - window.samples[0][0] > self._stop_window + _EPS_S:
+        while t - window.samples[0][0] > self._stop_window + TIME_EPS_S:
             pursuit.add(window.pop(False))
         if pursuit.offset - self._last_pursuit_event_t >= self._update_interval_s:
             self._last_pursuit_event_t = pursuit.offset
@@ -572,7 +578,7 @@ class IVDTDetector(IVTDetector):
         assert saccade is not None
         interval = self._interval()
         events.append(MovementEvent("end", saccade.movement(self._next("saccade"), interval), self._now))
-        if next_onset - saccade.offset <= self._max_pso + interval:
+        if next_onset - saccade.offset <= self._max_pso + interval + TIME_EPS_S:
             pso_samples = [sample for sample in self._after_saccade if sample[0] < next_onset]
             if pso_samples:
                 pso = _MovementBuilder("pso", pso_samples[0])
@@ -620,7 +626,7 @@ def _onset_index(samples: list[Sample], bx: float, by: float, min_moving: int, m
     best_k = 0
     left_s = left_ss = 0.0
     for k in range(n - min_moving + 1):
-        if k == 0 or ts[k - 1] >= min_still_s - _EPS_S:
+        if k == 0 or ts[k - 1] >= min_still_s - TIME_EPS_S:
             m = n - k
             st, stt, s1, sts, sss = suffix[k]
             denominator = m * stt - st * st

@@ -41,7 +41,7 @@ from collections import deque
 from collections.abc import Mapping
 from operator import mul
 
-from gazefusion.fusion.fixations.base import FixationBuilder, FixationDetector, Param
+from gazefusion.fusion.fixations.base import TIME_EPS_S, FixationBuilder, FixationDetector, Param
 from gazefusion.fusion.fixations.registry import DETECTORS
 from gazefusion.fusion.geometry import ScreenGeometry
 from gazefusion.fusion.types import DetectorEvent
@@ -118,7 +118,10 @@ class IVTDetector(FixationDetector):
         self._epoch = 0.0
         self._base = 0
         self._count = 0
-        self._mnext = self._mlo = self._vnext = self._vlo = 0
+        self._mnext = self._mlo = self._mhi = self._vnext = self._vlo = self._vhi = 0
+        # Running sums of the velocity window [_vlo, _vhi): times relative to _vref.
+        self._vref = 0.0
+        self._vsums = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)  # t, t*t, x, y, t*x, t*y
         self._last_valid_t = -math.inf
         self._run: FixationBuilder | None = None
         self._trim_until: float | None = None
@@ -161,9 +164,9 @@ class IVTDetector(FixationDetector):
     def _advance(self, rel: float, t: float, events: list[DetectorEvent]) -> None:
         """Filter and classify every sample whose lookahead is complete at relative time `rel`."""
         rt, base, count = self._rt, self._base, self._count
-        half_m = self._median_half
+        ready = rel - self._median_half + TIME_EPS_S  # samples up to this have their lookahead
         mnext = self._mnext
-        while mnext < count and rel - rt[mnext - base] >= half_m:
+        while mnext < count and rt[mnext - base] <= ready:
             self._filter(mnext - base)
             mnext += 1
         self._mnext = mnext
@@ -172,11 +175,16 @@ class IVTDetector(FixationDetector):
         # At the end of input (rel = inf) every filtered sample is decided.
         newest = rt[mnext - 1 - base] if rel < math.inf else math.inf
         # At low sampling rates the window still reaches the neighbouring samples.
-        half_v = max(self._half_window, 1.5 * self._interval())
+        half_v = 1.5 * self._interval_s  # nan before the second sample: compares false
+        if not half_v > self._half_window:
+            half_v = self._half_window
         self._velocity_half = half_v
-        while self._vnext < mnext and newest - rt[self._vnext - base] >= half_v:
-            self._decide(self._vnext - base, t, events)
-            self._vnext += 1
+        ready = newest - half_v + TIME_EPS_S
+        vnext = self._vnext
+        while vnext < mnext and rt[vnext - base] <= ready:
+            self._decide(vnext - base, t, events)
+            vnext += 1
+        self._vnext = vnext
 
     def _filter(self, p: int) -> None:
         """Median of the contiguous valid positions within ``median_window_s / 2`` of `p`."""
@@ -192,14 +200,20 @@ class IVTDetector(FixationDetector):
             return
         rt, seg, base = self._rt, self._seg, self._base
         t0, segment = rt[p], seg[p]
+        # Both ends only move forward; a new valid run begins past the old window.
         lo = self._mlo if self._mlo > segment else segment
         lo -= base
-        while rt[lo] < t0 - half:
+        first = t0 - half - TIME_EPS_S
+        while rt[lo] < first:
             lo += 1
         self._mlo = lo + base
-        hi, end = p + 1, len(rt)
-        while hi < end and seg[hi] == segment and rt[hi] - t0 <= half:
+        hi, end = self._mhi - base, len(rt)
+        if hi <= p:
+            hi = p + 1
+        last = t0 + half + TIME_EPS_S
+        while hi < end and seg[hi] == segment and rt[hi] <= last:
             hi += 1
+        self._mhi = hi + base
         xs = sorted(ax[lo:hi])
         ys = sorted(ay[lo:hi])
         middle = len(xs) >> 1
@@ -211,31 +225,69 @@ class IVTDetector(FixationDetector):
             self._fy.append(0.5 * (ys[middle - 1] + ys[middle]))
 
     def _velocity(self, p: int) -> float:
-        """Least-squares slope of the filtered positions within ``velocity_window_s / 2`` of `p`, deg/s."""
+        """Least-squares slope of the filtered positions within ``velocity_window_s / 2`` of `p`, deg/s.
+
+        The window [_vlo, _vhi) slides with `p` and its sums are kept running (O(1) per
+        sample at any rate). They are taken again from scratch when a new valid run begins,
+        when the window emptied or shrank at its end (a low rate's half window follows the
+        interval estimate), and when their reference time is a second old, so rounding
+        cannot build up.
+        """
         rt, seg, base = self._rt, self._seg, self._base
+        fx, fy = self._fx, self._fy
         half = self._velocity_half
         t0, segment = rt[p], seg[p]
-        lo = self._vlo if self._vlo > segment else segment
-        lo -= base
-        while rt[lo] < t0 - half:
+        old_lo, old_hi = self._vlo, self._vhi
+        again = old_lo < segment or t0 - self._vref > 1.0
+        lo = (old_lo if old_lo > segment else segment) - base
+        first, last = t0 - half - TIME_EPS_S, t0 + half + TIME_EPS_S
+        while rt[lo] < first:
             lo += 1
-        self._vlo = lo + base
-        hi, end = p + 1, self._mnext - base
-        while hi < end and seg[hi] == segment and rt[hi] - t0 <= half:
+        hi = old_hi - base
+        if lo >= hi:  # the window emptied
+            hi = lo
+            again = True
+        while hi > p + 1 and rt[hi - 1] > last:
+            hi -= 1
+            again = True
+        end = self._mnext - base
+        while hi < end and seg[hi] == segment and rt[hi] <= last:
             hi += 1
+        if again:
+            self._vref = t0
+            ts = [rt[q] - t0 for q in range(lo, hi)]
+            xs, ys = fx[lo:hi], fy[lo:hi]
+            st, stt = sum(ts), sum(map(mul, ts, ts))
+            sx, sy = sum(xs), sum(ys)
+            stx, sty = sum(map(mul, ts, xs)), sum(map(mul, ts, ys))
+        else:
+            ref = self._vref
+            st, stt, sx, sy, stx, sty = self._vsums
+            for q in range(old_lo - base, lo):
+                r, x, y = rt[q] - ref, fx[q], fy[q]
+                st -= r
+                stt -= r * r
+                sx -= x
+                sy -= y
+                stx -= r * x
+                sty -= r * y
+            for q in range(old_hi - base, hi):
+                r, x, y = rt[q] - ref, fx[q], fy[q]
+                st += r
+                stt += r * r
+                sx += x
+                sy += y
+                stx += r * x
+                sty += r * y
+        self._vsums = (st, stt, sx, sy, stx, sty)
+        self._vlo, self._vhi = lo + base, hi + base
         n = hi - lo
         if n < 2:
             return math.inf
-        ts = rt[lo:hi]
-        xs = self._fx[lo:hi]
-        ys = self._fy[lo:hi]
-        st = sum(ts)
-        denominator = n * sum(map(mul, ts, ts)) - st * st
+        denominator = n * stt - st * st
         if denominator <= 0.0:
             return math.inf
-        vx = n * sum(map(mul, ts, xs)) - st * sum(xs)
-        vy = n * sum(map(mul, ts, ys)) - st * sum(ys)
-        return math.hypot(vx, vy) / denominator
+        return math.hypot(n * stx - st * sx, n * sty - st * sy) / denominator
 
     def _compact(self) -> None:
         """Drop list entries no window can reach any more."""
@@ -249,6 +301,7 @@ class IVTDetector(FixationDetector):
     def _rebase(self, rel: float) -> None:
         """Move the epoch of the relative times forward (keeps the velocity fit precise)."""
         self._epoch += rel
+        self._vref -= rel
         self._rt[:] = [value - rel for value in self._rt]
 
     def _decide(self, p: int, now: float, events: list[DetectorEvent]) -> None:
@@ -259,7 +312,7 @@ class IVTDetector(FixationDetector):
         if not valid:
             self._invalid(t, events)
             return
-        if t - self._last_valid_t > self._max_gap and self._last_valid_t > -math.inf:
+        if t - self._last_valid_t > self._max_gap + TIME_EPS_S and self._last_valid_t > -math.inf:
             self._lost(t, events)
         if self._in_loss:
             self._in_loss = False
@@ -316,7 +369,7 @@ class IVTDetector(FixationDetector):
             self._end_if_unmergeable(t, events)
             if self._trim_until is None:
                 self._trim_until = max(t + self._onset_trim, self._loss_end_t + self._loss_trim_after)
-            if t < self._trim_until:
+            if t < self._trim_until - TIME_EPS_S:
                 return
             self._run = FixationBuilder(t, x, y, ax, ay)
             run = self._run
@@ -327,11 +380,11 @@ class IVTDetector(FixationDetector):
             tail = self._tail
             tail.append((t, x, y, ax, ay))
             # Keep one sample older than the trim reach: it becomes the offset after a trim.
-            while len(tail) > 2 and t - tail[1][0] > self._tail_s:
+            while len(tail) > 2 and t - tail[1][0] > self._tail_s + TIME_EPS_S:
                 tail.popleft()
         if self._fixation_open:
             self._update(run, self._now, events)
-        elif run.offset - run.onset + self._interval() >= self._min_duration:
+        elif run.offset - run.onset + self._interval() >= self._min_duration - TIME_EPS_S:
             self._confirm(run, t, events)
 
     def _confirm(self, run: FixationBuilder, t: float, events: list[DetectorEvent]) -> None:
@@ -349,7 +402,10 @@ class IVTDetector(FixationDetector):
         self._fixation_open = True
 
     def _mergeable(self, fixation: FixationBuilder, run: FixationBuilder) -> bool:
-        return run.onset - fixation.offset <= self._max_between and fixation.distance_deg(run) <= self._max_angle
+        return (
+            run.onset - fixation.offset <= self._max_between + TIME_EPS_S
+            and fixation.distance_deg(run) <= self._max_angle
+        )
 
     def _close_run(self, trim_s: float) -> None:
         """The candidate ends (a saccade sample or a long loss); its last `trim_s` is dropped."""
@@ -370,7 +426,7 @@ class IVTDetector(FixationDetector):
 
     def _trim_tail(self, run: FixationBuilder, keep_until: float) -> None:
         tail = self._tail
-        while tail and tail[-1][0] > keep_until and run.n > 1:
+        while tail and tail[-1][0] > keep_until + TIME_EPS_S and run.n > 1:
             sample = tail.pop()
             run.remove(*sample, tail[-1][0] if tail else run.onset)
         tail.clear()
@@ -378,7 +434,7 @@ class IVTDetector(FixationDetector):
     def _end_if_unmergeable(self, t: float, events: list[DetectorEvent]) -> None:
         fixation = self._fixation
         if fixation is not None and not self._fixation_open and self._run is None:
-            if t - fixation.offset > self._max_between:
+            if t - fixation.offset > self._max_between + TIME_EPS_S:
                 self._end(fixation, self._now, events)
                 self._fixation = None
 
@@ -391,7 +447,7 @@ class IVTDetector(FixationDetector):
         self._lost(t, events)
 
     def _lost(self, t: float, events: list[DetectorEvent]) -> None:
-        if t - self._last_valid_t <= self._max_gap:
+        if t - self._last_valid_t <= self._max_gap + TIME_EPS_S:
             return
         self._in_loss = True
         self._close_run(self._loss_trim_before)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -178,6 +179,39 @@ def test_clock_far_from_zero_and_a_long_silence(method: str) -> None:
             assert got.n_samples == want.n_samples
 
 
+def all_final_events(
+    method: str, t: np.ndarray, x: np.ndarray, y: np.ndarray, shift_s: float
+) -> list[tuple[str, str, float, float, int]]:
+    """Every final event (fixations, movements, cancels) of the gaze on a clock shifted by `shift_s`."""
+    detector = make_detector(method, LUND_SCREEN)
+    events = []
+    for args in zip((t + shift_s).tolist(), x.tolist(), y.tolist()):
+        events += detector.push(*args, True)
+    found = []
+    for event in events + detector.flush():
+        if event.kind in ("end", "cancel"):
+            what = event.fixation if isinstance(event, FixationEvent) else event.movement
+            kind = "fixation" if isinstance(event, FixationEvent) else event.movement.kind
+            found.append(
+                (kind, event.kind, round(what.onset - shift_s, 6), round(what.offset - shift_s, 6), what.n_samples)
+            )
+    return found
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("shift_s", [1000.0, 86_400.0, 1e6], ids=["1000s", "a-day", "1e6s"])
+def test_a_pure_time_shift_changes_no_event(method: str, shift_s: float, lund_dir: Path) -> None:
+    # Lund TH34 (500 Hz): spans there equal parameters (the 4 ms onset trim is two samples),
+    # and rounding at a clock far from zero once moved fixation 6's onset by a sample. A
+    # tracker grid at 1000 Hz puts window edges on samples too (the 10 ms median, 5 samples).
+    table = np.genfromtxt(lund_dir / "TH34_img_Europe.tsv", names=True, delimiter="\t")
+    gaze = make_gaze(seed=21, rate_hz=1000.0, n_fixations=12)
+    for t, x, y in ((table["t"], table["x"], table["y"]), (np.arange(len(gaze.t)) / 1000.0, gaze.x, gaze.y)):
+        reference = all_final_events(method, t, x, y, 0.0)
+        assert len(reference) > 10
+        assert all_final_events(method, t, x, y, shift_s) == reference
+
+
 @pytest.mark.parametrize("method", METHODS)
 def test_no_fixation_from_too_little_data(method: str) -> None:
     detector = make_detector(method, LUND_SCREEN)
@@ -270,3 +304,44 @@ def test_ivt_adaptive_threshold_follows_the_noise() -> None:
         thresholds.append(detector.threshold_deg_s)
     assert 1.0 < thresholds[0] < thresholds[1] < 150.0
     assert thresholds[1] > 2 * thresholds[0]
+
+
+@pytest.mark.parametrize("rate_hz", [60.0, 500.0, 1250.0], ids=["60Hz", "500Hz", "1250Hz"])
+def test_ivt_running_velocity_sums_give_the_least_squares_slope(
+    rate_hz: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The velocity fit keeps running sums over its sliding window (O(1) per sample). Over a
+    # recording with jittered timing, losses, a clock a day from zero and moves of the time
+    # base (made frequent here), they must still give each window's least-squares slope.
+    from gazefusion.fusion.fixations import ivt
+
+    monkeypatch.setattr(ivt, "_REBASE_S", 3.0)
+    checked: list[tuple[float, float]] = []
+
+    class Checked(ivt.IVTDetector):
+        def _velocity(self, p: int) -> float:
+            velocity = super()._velocity(p)
+            lo, hi = self._vlo - self._base, self._vhi - self._base
+            assert lo <= p < hi and len(set(self._seg[lo:hi])) == 1
+            assert max(abs(r - self._rt[p]) for r in self._rt[lo:hi]) <= self._velocity_half + 1e-9
+            if hi - lo >= 2:
+                t = np.array(self._rt[lo:hi]) - self._rt[p]
+                dt = t - t.mean()
+                vx = np.dot(dt, self._fx[lo:hi]) / np.dot(dt, dt)
+                vy = np.dot(dt, self._fy[lo:hi]) / np.dot(dt, dt)
+                checked.append((velocity, math.hypot(vx, vy)))
+            return velocity
+
+    rng = np.random.default_rng(17)
+    gaze = make_gaze(seed=18, n_fixations=12)
+    n = int(12.0 * rate_hz)
+    t = 86_400.0 + np.cumsum(rng.uniform(0.7, 1.3, n) / rate_hz)
+    source = np.linspace(0, len(gaze.t) - 1, n).astype(int)
+    valid = gaze.valid[source] & (rng.uniform(0.0, 1.0, n) > 0.01)
+    detector = Checked(LUND_SCREEN)
+    for args in zip(t.tolist(), gaze.x[source].tolist(), gaze.y[source].tolist(), valid.tolist()):
+        detector.push(*args)
+    detector.flush()
+    got, want = np.array(checked).T
+    assert len(got) > 0.9 * n
+    np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-7)

@@ -136,6 +136,31 @@ def test_a_pursuit_that_ends_in_a_fixation() -> None:
     assert pursuit.amplitude_deg == pytest.approx(8.0 * (pursuit.offset - pursuit.onset), rel=0.15)
 
 
+@pytest.mark.parametrize("turn_deg", [0.0, 90.0, 180.0], ids=["straight", "turn-90", "turn-back"])
+def test_a_pursuit_that_turns_at_a_catch_up_saccade(turn_deg: float) -> None:
+    # A moving dot changes direction while the eye catches up: the stretch after the saccade
+    # is a pursuit too, whatever its direction (the relaxed test of a resumed pursuit is
+    # only for the same direction; another direction takes the full test).
+    rate_hz, speed = 500.0, 8.0
+    times = np.arange(0.0, 2.13, 1.0 / rate_hz)
+    leg = np.digitize(times, [0.5, 1.0, 1.03, 1.63])  # fixation, pursuit, saccade, pursuit, fixation
+    first = np.clip(times - 0.5, 0.0, 0.5) * speed
+    s = np.clip((times - 1.0) / 0.03, 0.0, 1.0)
+    catch_up = s**3 * (10.0 - 15.0 * s + 6.0 * s * s)  # 1 degree, minimum jerk
+    second = np.clip(times - 1.03, 0.0, 0.6) * speed
+    turn = math.radians(turn_deg)
+    rng = np.random.default_rng(5)
+    ax = -4.0 + first + catch_up + second * math.cos(turn) + rng.normal(0.0, 0.03, len(times))
+    ay = -2.0 + second * math.sin(turn) + rng.normal(0.0, 0.03, len(times))
+    xs, ys = LUND_SCREEN.to_pixels(ax, ay)
+    events = detect(times, xs, ys, np.ones(len(times), dtype=bool))
+    assert_well_formed(events)
+    kinds = [kind for kind, *_ in final(events) if kind in ("fixation", "pursuit")]
+    assert kinds == ["fixation", "pursuit", "pursuit", "fixation"]
+    found = labels_of(final(events), times)
+    assert np.mean(found[leg == 3] == LABELS["pursuit"]) >= 0.75
+
+
 @pytest.mark.parametrize(
     "speed_deg_s, pursuits",
     [(0.5, 0), (1.0, None), (2.0, 1), (24.0, None), (27.0, None), (32.0, None)],
