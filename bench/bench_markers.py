@@ -601,6 +601,7 @@ V1 = DetectorTuning(
     reference_edge_px=31,
     reference_orb_levels=8,
     reference_tilts=(),
+    work_side_px=480,
     min_search_px=0,
     guided_radius_px=0.0,
     coverage_of_visible=False,

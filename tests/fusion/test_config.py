@@ -44,6 +44,8 @@ def test_overrides_beat_the_file(tmp_path: Path) -> None:
     ("text", "expected"),
     [
         pytest.param("camera:\n  sauce: x\n", "camera.sauce: unknown key", id="unknown-key"),
+        # The one marker search: the old fast/accurate switch is refused, not ignored.
+        pytest.param("markers:\n  search: fast\n", "markers.search: unknown key", id="removed-markers-search"),
         pytest.param("aoi:\n  size_deg: big\n", "aoi.size_deg: 'big' is not valid", id="wrong-type"),
         pytest.param("aoi:\n  size_deg: -1\n", "aoi.size_deg: -1 is not valid", id="out-of-range"),
         pytest.param("- 1\n- 2\n", "expected a mapping of sections", id="not-a-mapping"),
