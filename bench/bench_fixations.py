@@ -1,8 +1,9 @@
 """Eye-movement detectors against the Lund 2013 human coders, REMoDNaV beside, and their speed.
 
-Usage: ``python bench/bench_fixations.py [--data DIR] [--dynamic-data DIR] [--no-loto]``
-(defaults: ``../shared/data/lund2013`` and ``../shared/data/lund2013_dynamic`` beside the
-repository).
+Usage: ``python bench/bench_fixations.py [--data DIR] [--dynamic-data DIR] [--no-loto]
+[--param NAME=VALUE ...]`` (defaults: ``../shared/data/lund2013`` and
+``../shared/data/lund2013_dynamic`` beside the repository). ``--param`` adds a row: the
+default method with those parameters changed (e.g. ``--param min_duration_s=0.08``).
 
 For every registered method (the default marked), the variants below and REMoDNaV (Dar,
 Wagner & Hanke 2021, run offline on the same trials in the same run, in degrees per axis,
@@ -40,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gazefusion.fusion.errors import ConfigError
 from gazefusion.fusion.fixations import DEFAULT_METHOD, DETECTORS, make_detector
 from gazefusion.fusion.geometry import ScreenGeometry
 from gazefusion.fusion.types import FixationEvent, MovementEvent
@@ -494,18 +496,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=None, help="folder of the static-image Lund 2013 trials")
     parser.add_argument("--dynamic-data", type=Path, default=None, help="folder of the dynamic Lund 2013 trials")
     parser.add_argument("--no-loto", action="store_true", help="skip the leave-one-trial-out tuning")
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="add a row: the default method with this parameter changed (repeatable)",
+    )
     args = parser.parse_args(argv)
+    try:
+        changed = {name: float(value) for name, value in (item.split("=", 1) for item in args.param)}
+    except ValueError:
+        parser.error("--param takes NAME=VALUE with a number")
+    try:
+        DETECTORS[DEFAULT_METHOD].resolve_params(changed)
+    except ConfigError as error:
+        parser.error(str(error))
     logging.getLogger("remodnav").setLevel(logging.ERROR)
     static = load_trials(args.data or data_dir("lund2013"))
     dynamic = load_trials(args.dynamic_data or data_dir("lund2013_dynamic"))
     methods = [(method, method, {}) for method in DETECTORS]
     methods += [(name, method, dict(params)) for name, method, params in VARIANTS]
+    if changed:
+        methods.append((f"{DEFAULT_METHOD}+param", DEFAULT_METHOD, changed))
     methods.append((REMODNAV, REMODNAV, {}))
     sets = {}
     for title, trials, moving in (("static-image trials", static, False), ("dynamic trials", dynamic, True)):
         sets[moving] = report_set(title, trials, methods, moving, not args.no_loto)
     for name, _, params in VARIANTS:
         print(f"{name}: {', '.join(f'{k}={v:g}' for k, v in params.items())}")
+    if changed:
+        print(f"{DEFAULT_METHOD}+param: {', '.join(f'{k}={v:g}' for k, v in changed.items())}")
     print("* default method")
     print()
     both = static + dynamic

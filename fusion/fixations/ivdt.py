@@ -261,6 +261,7 @@ class IVDTDetector(IVTDetector):
         self._directions = self._pursuit_consistency > 0.0
         self._resume_factor = p["pursuit_resume_factor"]
         self._resume_s = p["pursuit_resume_s"]
+        self._shortest_pursuit = self._min_pursuit * min(self._resume_factor, 1.0) - TIME_EPS_S
         self._onset_gain = p["pursuit_onset_gain"]
         self._last_pursuit_end = -math.inf
         self._last_pursuit_direction = (0.0, 0.0)  # unit vector, degrees per axis
@@ -304,16 +305,18 @@ class IVDTDetector(IVTDetector):
             self._stretch_t = t
             self._resuming = t - self._last_pursuit_end <= self._resume_s + TIME_EPS_S
         had_run = self._run is not None
-        super()._slow(t, x, y, ax, ay, velocity, events)
+        IVTDetector._slow(self, t, x, y, ax, ay, velocity, events)
         if not had_run and self._run is not None:
             self._segment_run_t = t
         if t - self._stretch_t < self._pursuit_skip - TIME_EPS_S:
             return
         window = self._window
         window.add(sample, self._directions)
-        while t - window.samples[0][0] > self._pursuit_window + TIME_EPS_S:
+        samples = window.samples
+        while t - samples[0][0] > self._pursuit_window + TIME_EPS_S:
             self._popped_t = window.pop(self._directions)[0]
-        if self._is_pursuit(window):
+        # The pursuit test's first condition, here: the start of every stretch skips the call.
+        if t - samples[0][0] >= self._shortest_pursuit and self._is_pursuit(window):
             self._begin_pursuit(events)
 
     def _fast(
@@ -410,7 +413,7 @@ class IVDTDetector(IVTDetector):
         if window.n < 3:
             return False
         span = window.span()
-        if span < self._min_pursuit * min(self._resume_factor, 1.0) - TIME_EPS_S:
+        if span < self._shortest_pursuit:
             return False
         bx, by = window.slope()
         speed = math.hypot(bx, by)

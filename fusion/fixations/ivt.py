@@ -118,10 +118,10 @@ class IVTDetector(FixationDetector):
         self._epoch = 0.0
         self._base = 0
         self._count = 0
-        self._mnext = self._mlo = self._vnext = self._vlo = self._vhi = 0
+        self._mnext = self._mlo = self._mhi = self._vnext = self._vlo = self._vhi = 0
         # Running sums of the velocity window [_vlo, _vhi): times relative to _vref.
         self._vref = 0.0
-        self._vst = self._vstt = self._vsx = self._vsy = self._vstx = self._vsty = 0.0
+        self._vsums = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)  # t, t*t, x, y, t*x, t*y
         self._last_valid_t = -math.inf
         self._run: FixationBuilder | None = None
         self._trim_until: float | None = None
@@ -164,9 +164,9 @@ class IVTDetector(FixationDetector):
     def _advance(self, rel: float, t: float, events: list[DetectorEvent]) -> None:
         """Filter and classify every sample whose lookahead is complete at relative time `rel`."""
         rt, base, count = self._rt, self._base, self._count
-        half_m = self._median_half
+        ready = rel - self._median_half + TIME_EPS_S  # samples up to this have their lookahead
         mnext = self._mnext
-        while mnext < count and rel - rt[mnext - base] >= half_m - TIME_EPS_S:
+        while mnext < count and rt[mnext - base] <= ready:
             self._filter(mnext - base)
             mnext += 1
         self._mnext = mnext
@@ -179,9 +179,12 @@ class IVTDetector(FixationDetector):
         if not half_v > self._half_window:
             half_v = self._half_window
         self._velocity_half = half_v
-        while self._vnext < mnext and newest - rt[self._vnext - base] >= half_v - TIME_EPS_S:
-            self._decide(self._vnext - base, t, events)
-            self._vnext += 1
+        ready = newest - half_v + TIME_EPS_S
+        vnext = self._vnext
+        while vnext < mnext and rt[vnext - base] <= ready:
+            self._decide(vnext - base, t, events)
+            vnext += 1
+        self._vnext = vnext
 
     def _filter(self, p: int) -> None:
         """Median of the contiguous valid positions within ``median_window_s / 2`` of `p`."""
@@ -197,14 +200,20 @@ class IVTDetector(FixationDetector):
             return
         rt, seg, base = self._rt, self._seg, self._base
         t0, segment = rt[p], seg[p]
+        # Both ends only move forward; a new valid run begins past the old window.
         lo = self._mlo if self._mlo > segment else segment
         lo -= base
-        while t0 - rt[lo] > half + TIME_EPS_S:
+        first = t0 - half - TIME_EPS_S
+        while rt[lo] < first:
             lo += 1
         self._mlo = lo + base
-        hi, end = p + 1, len(rt)
-        while hi < end and seg[hi] == segment and rt[hi] - t0 <= half + TIME_EPS_S:
+        hi, end = self._mhi - base, len(rt)
+        if hi <= p:
+            hi = p + 1
+        last = t0 + half + TIME_EPS_S
+        while hi < end and seg[hi] == segment and rt[hi] <= last:
             hi += 1
+        self._mhi = hi + base
         xs = sorted(ax[lo:hi])
         ys = sorted(ay[lo:hi])
         middle = len(xs) >> 1
@@ -231,17 +240,18 @@ class IVTDetector(FixationDetector):
         old_lo, old_hi = self._vlo, self._vhi
         again = old_lo < segment or t0 - self._vref > 1.0
         lo = (old_lo if old_lo > segment else segment) - base
-        while t0 - rt[lo] > half + TIME_EPS_S:
+        first, last = t0 - half - TIME_EPS_S, t0 + half + TIME_EPS_S
+        while rt[lo] < first:
             lo += 1
         hi = old_hi - base
         if lo >= hi:  # the window emptied
             hi = lo
             again = True
-        while hi > p + 1 and rt[hi - 1] - t0 > half + TIME_EPS_S:
+        while hi > p + 1 and rt[hi - 1] > last:
             hi -= 1
             again = True
         end = self._mnext - base
-        while hi < end and seg[hi] == segment and rt[hi] - t0 <= half + TIME_EPS_S:
+        while hi < end and seg[hi] == segment and rt[hi] <= last:
             hi += 1
         if again:
             self._vref = t0
@@ -252,7 +262,7 @@ class IVTDetector(FixationDetector):
             stx, sty = sum(map(mul, ts, xs)), sum(map(mul, ts, ys))
         else:
             ref = self._vref
-            st, stt, sx, sy, stx, sty = self._vst, self._vstt, self._vsx, self._vsy, self._vstx, self._vsty
+            st, stt, sx, sy, stx, sty = self._vsums
             for q in range(old_lo - base, lo):
                 r, x, y = rt[q] - ref, fx[q], fy[q]
                 st -= r
@@ -269,7 +279,7 @@ class IVTDetector(FixationDetector):
                 sy += y
                 stx += r * x
                 sty += r * y
-        self._vst, self._vstt, self._vsx, self._vsy, self._vstx, self._vsty = st, stt, sx, sy, stx, sty
+        self._vsums = (st, stt, sx, sy, stx, sty)
         self._vlo, self._vhi = lo + base, hi + base
         n = hi - lo
         if n < 2:
