@@ -147,6 +147,19 @@ class Player:
             raise TimeoutError("the player did not finish")
 
 
+def _resolve(name: str, timeout_s: float) -> list[pylsl.StreamInfo]:
+    """The stream named `name`: searched for by name, and between searches in a listing of all
+    streams (in whole-suite runs on a loaded machine a search by name has missed a stream for
+    minutes that a listing showed)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = pylsl.resolve_byprop("name", name, timeout=min(2.0, timeout_s))
+        found = found or [info for info in pylsl.resolve_streams(wait_time=1.0) if info.name() == name]
+        if found:
+            return found
+    raise TimeoutError(f"LSL stream {name!r} not found")
+
+
 class Collector:
     """An independent pylsl inlet on one stream, pulling everything into lists from a thread.
 
@@ -159,9 +172,7 @@ class Collector:
     """
 
     def __init__(self, name: str, timeout_s: float = 10.0) -> None:
-        found = pylsl.resolve_byprop("name", name, timeout=timeout_s)
-        if not found:
-            raise TimeoutError(f"LSL stream {name!r} not found")
+        found = _resolve(name, timeout_s)
         self.inlet = pylsl.StreamInlet(found[0], max_buflen=360)
         self.inlet.open_stream(timeout=timeout_s)
         self.info = self.inlet.info(timeout=timeout_s)
