@@ -336,7 +336,7 @@ def test_a_gaze_table_played_as_an_lsl_stream_is_recorded_as_the_table_and_gives
     streamed = tmp_path / "lsl"
     # The producer is a spawned process: on a starved machine its outlet may take a while to appear.
     config = make_config(
-        tracker__spec=f"lsl:{name}", tracker__lsl_resolve_timeout_s=60.0, record__dir=str(streamed), **screen
+        tracker__spec=f"lsl:{name}", tracker__lsl__resolve_timeout_s=60.0, record__dir=str(streamed), **screen
     )
     runner = Runner(config).start()
     try:
