@@ -65,7 +65,7 @@ _lsl_on_this_machine()
 import pylsl  # noqa: E402
 from bench_trackers import Simulator, thread_cpu_s  # noqa: E402
 
-from gazefusion.fusion.config import TrackerConfig, load_config  # noqa: E402
+from gazefusion.fusion.config import LslInletConfig, TrackerConfig, load_config  # noqa: E402
 from gazefusion.fusion.demo.scene import DemoScene  # noqa: E402
 from gazefusion.fusion.demo.server import MjpegServer  # noqa: E402
 from gazefusion.fusion.lsl import ClockOffset, measure_clock_offset, offset_stability  # noqa: E402
@@ -153,7 +153,7 @@ def run_pipeline(outlets: bool, seconds: float, camera_url: str | None) -> RunCp
             None,
             {
                 "tracker.spec": f"iviewx://127.0.0.1:{simulator.port}?listen=0",
-                "tracker.ping_timeout_s": 5.0,
+                "tracker.iviewx.ping_timeout_s": 5.0,
                 "camera.source": camera_url or "none",
                 "lsl.outlets": outlets,
                 "lsl.name": prefix,
@@ -293,7 +293,7 @@ class InletRun(NamedTuple):
 def run_tracker(rate_hz: float, seconds: float) -> InletRun:
     """The lsl: tracker on the producer's stream, a consumer draining it."""
     producer = Producer(rate_hz, seconds)
-    config = TrackerConfig(watchdog_s=5.0, queue_samples=2_000_000, lsl_resolve_timeout_s=10.0)
+    config = TrackerConfig(watchdog_s=5.0, queue_samples=2_000_000, lsl=LslInletConfig(resolve_timeout_s=10.0))
     received = 0
     with LslTracker(StreamQuery("name", producer.name), (1920, 1080), config) as tracker:
         tracker.start_streaming()

@@ -591,10 +591,31 @@ def tracking_benchmark(picture: np.ndarray, sequences: int, frames: int, aoi_for
 # --- main ---------------------------------------------------------------------------------------
 
 
+#: The detector before issue 10, as a peer: the same class with its old settings (400 features
+#: per region, three reference levels 2x apart with OpenCV's edge margin, no oblique views,
+#: no widened AOI, no guided matching, every feature looked up at once).
+V1 = DetectorTuning(
+    reference_step=2.0,
+    reference_min_px=120,
+    reference_features=0,
+    reference_edge_px=31,
+    reference_orb_levels=8,
+    reference_tilts=(),
+    work_side_px=480,
+    min_search_px=0,
+    guided_radius_px=0.0,
+    coverage_of_visible=False,
+    reprojection_fraction=0.0,
+    reference_blurred_px=(),
+    guided_views=0,
+    search_queries=(),
+    fast_threshold=8,
+)
+
 #: Settings of the methods that are this project's detector (``--methods`` names them).
 TUNINGS: dict[str, tuple[DetectorTuning, MarkersConfig]] = {
     "ours": (DetectorTuning(), MarkersConfig()),
-    "v1": (DetectorTuning.v1(), MarkersConfig(n_features=400)),
+    "v1": (V1, MarkersConfig(n_features=400)),
     "sift": (DetectorTuning.sift(), MarkersConfig()),
 }
 

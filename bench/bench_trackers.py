@@ -30,7 +30,7 @@ import threading
 import time
 from typing import NamedTuple
 
-from gazefusion.fusion.config import TrackerConfig
+from gazefusion.fusion.config import IViewXConfig, TrackerConfig
 from gazefusion.trackers.iviewx.client import IViewXClient
 from gazefusion.trackers.iviewx.protocol import LONG_FORMAT
 
@@ -158,7 +158,9 @@ def run_client(rate_hz: float, seconds: float, lean: bool = False) -> Run:
     """Stream through IViewXClient with a consumer draining it; CPU of the receive thread."""
     simulator = Simulator(rate_hz, lean)
     try:
-        config = TrackerConfig(sample_format=LONG_FORMAT, ping_timeout_s=5.0, watchdog_s=5.0, queue_samples=1_000_000)
+        config = TrackerConfig(
+            iviewx=IViewXConfig(sample_format=LONG_FORMAT, ping_timeout_s=5.0), watchdog_s=5.0, queue_samples=1_000_000
+        )
         with IViewXClient("127.0.0.1", simulator.port, 0, "127.0.0.1", config) as client:
             receiver = client._threads[0]
             received = 0

@@ -54,7 +54,7 @@ class HiddenTransform(NamedTuple):
         mx = self.scale[0] * n[:, 0] + self.shear * n[:, 1] + self.nonlinearity * n[:, 0] * n[:, 1]
         my = self.scale[1] * n[:, 1] + self.nonlinearity * n[:, 0] ** 2
         out = (np.stack([mx, my], axis=1) + 1.0) * half + np.asarray(self.offset_px)
-        return out.reshape(points.shape)
+        return np.asarray(out.reshape(points.shape))
 
     def invert(self, xy_tracker_px: np.ndarray, iterations: int = 20) -> np.ndarray:
         """Tracker px back to screen px (Newton's method; the transform is mild).
@@ -233,4 +233,4 @@ class TrueMapping(NamedTuple):
         points = np.asarray(xy_px, dtype=np.float64)
         screen = self.transform.invert(points.reshape(-1, 2))
         camera = screen @ self.screen_to_camera[:2, :2].T + self.screen_to_camera[:2, 2]
-        return camera.reshape(points.shape)
+        return np.asarray(camera.reshape(points.shape))

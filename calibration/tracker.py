@@ -82,7 +82,7 @@ class CameraView(NamedTuple):
         points = np.asarray(xy_camera_px, dtype=np.float64)
         matrix = self.display_matrix
         flat = points.reshape(-1, 2) @ matrix[:2, :2].T + matrix[:2, 2]
-        return flat.reshape(points.shape)
+        return np.asarray(flat.reshape(points.shape))
 
     def screen_to_camera(self, xy_screen_px: np.ndarray) -> np.ndarray:
         """Inverse of :meth:`camera_to_screen`.
@@ -95,7 +95,7 @@ class CameraView(NamedTuple):
         points = np.asarray(xy_screen_px, dtype=np.float64)
         matrix = np.linalg.inv(self.display_matrix)
         flat = points.reshape(-1, 2) @ matrix[:2, :2].T + matrix[:2, 2]
-        return flat.reshape(points.shape)
+        return np.asarray(flat.reshape(points.shape))
 
     def camera_to_degrees(self, xy_camera_px: np.ndarray) -> np.ndarray:
         """Camera px to degrees from the screen centre, per axis.
@@ -127,7 +127,9 @@ class CameraView(NamedTuple):
         numpy.ndarray
             (N,) degrees.
         """
-        return np.linalg.norm(self.camera_to_degrees(a_camera_px) - self.camera_to_degrees(b_camera_px), axis=1)
+        return np.asarray(
+            np.linalg.norm(self.camera_to_degrees(a_camera_px) - self.camera_to_degrees(b_camera_px), axis=1)
+        )
 
 
 def screen_to_degrees(geometry: ScreenGeometry, xy_screen_px: np.ndarray) -> np.ndarray:
@@ -311,7 +313,7 @@ def _fit_homography(tracker_px: np.ndarray, camera_px: np.ndarray, screen_size_p
     matrix, _ = cv2.findHomography(tracker_px.reshape(-1, 1, 2), camera_px.reshape(-1, 1, 2), 0)
     if matrix is None or not np.all(np.isfinite(matrix)):
         raise CalibrationError("the homography fit failed on these targets (a degenerate layout)")
-    return matrix / matrix[2, 2]
+    return np.asarray(matrix / matrix[2, 2])
 
 
 @FITTERS.register("poly2")
@@ -319,7 +321,7 @@ def _fit_poly2(tracker_px: np.ndarray, camera_px: np.ndarray, screen_size_px: tu
     sw, sh = screen_size_px
     normalised = np.stack([tracker_px[:, 0] / sw * 2 - 1, tracker_px[:, 1] / sh * 2 - 1], axis=1)
     params, *_ = np.linalg.lstsq(poly2_terms(normalised), camera_px, rcond=None)
-    return params
+    return np.asarray(params)
 
 
 def fit_mapping(

@@ -113,7 +113,7 @@ def draw_report(
         return int(round(float(xy[0]) * scale)), int(round(float(xy[1]) * scale))
 
     def error_end(target: np.ndarray, reached: np.ndarray) -> np.ndarray:
-        return target + (reached - target) * error_gain
+        return np.asarray(target + (reached - target) * error_gain)
 
     mapping = run.mapping
     geometry = run.view.geometry

@@ -17,7 +17,7 @@ import math
 import os
 import re
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -150,6 +150,14 @@ def _gaze_span(directory: Path, header: Mapping[str, object], fixations: pd.Data
     return 0.0, 0.0
 
 
+def _trial_marks(reader: SessionReader) -> Iterator[dict[str, object]]:
+    """The session's events; a replay's trial marks are its recorded session's (a replay does not copy them)."""
+    replayed = reader.header.get("replay_of")
+    if replayed and (Path(str(replayed)) / "events.jsonl").is_file():
+        return SessionReader(Path(str(replayed))).events()
+    return reader.events()
+
+
 def load_session(directory: str | Path) -> SessionTables:
     """Read the tables the metrics of a session need.
 
@@ -176,7 +184,7 @@ def load_session(directory: str | Path) -> SessionTables:
         folder / FIXATIONS_ON_MARKERS, ("fixation_id", "marker", "u", "v", "px_per_deg", "duration"), what
     )
     header = reader.header
-    trials = trials_from_events(reader.events(), _gaze_span(folder, header, fixations), what)
+    trials = trials_from_events(_trial_marks(reader), _gaze_span(folder, header, fixations), what)
     recorded = config.record
     return SessionTables(
         folder.name,
@@ -396,16 +404,30 @@ def write_metrics(
     return MetricsResult(out, metrics, tuple(drawn))
 
 
+def write_metrics_table(directory: Path, metrics: pd.DataFrame) -> Path:
+    """aoi_metrics.tsv and its sidecar in `directory` (a batch writes each session's this way).
+
+    Parameters
+    ----------
+    directory : pathlib.Path
+        An existing folder.
+    metrics : pandas.DataFrame
+        Rows with the columns of :data:`AOI_METRICS`.
+    """
+    AOI_METRICS.write_sidecar(directory)
+    with TableWriter(directory / AOI_METRICS.file, AOI_METRICS.names) as table:
+        for row in metrics.to_dict("records"):
+            table.write(row)
+    return directory / AOI_METRICS.file
+
+
 def _write_all(out: Path, metrics: pd.DataFrame, drawn: Mapping[str, np.ndarray]) -> None:
     """Write everything into a temporary folder beside `out`, then rename it into place."""
     staging = out.parent / f".{out.name}.tmp-{os.getpid()}"
     try:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
-        AOI_METRICS.write_sidecar(staging)
-        with TableWriter(staging / AOI_METRICS.file, AOI_METRICS.names) as table:
-            for row in metrics.to_dict("records"):
-                table.write(row)
+        write_metrics_table(staging, metrics)
         for relative, image in drawn.items():
             path = staging / relative
             path.parent.mkdir(parents=True, exist_ok=True)

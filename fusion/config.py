@@ -7,6 +7,7 @@ value and what was expected, in one line.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from gazefusion.fusion.errors import ConfigError
 from gazefusion.fusion.files import invalid_line, read_yaml
 from gazefusion.fusion.geometry import ScreenGeometry
+
+log = logging.getLogger(__name__)
 
 
 class _Section(BaseModel):
@@ -48,38 +51,98 @@ GazeRole = Literal[
 """What a channel of an LSL gaze stream can carry for a gaze sample."""
 
 
-class TrackerConfig(_Section):
-    """The gaze source. `spec` is what ``--tracker`` sets."""
+class IViewXConfig(_Section):
+    """The iViewX client (``tracker.iviewx``): the server's address, the talk, the sample format."""
 
-    spec: str = "mock"
     host: str = "127.0.0.1"
     command_port: int = Field(4444, ge=1, le=65535)
     listen_port: int = Field(5555, ge=0, le=65535)
     bind_address: str = "0.0.0.0"
     ping_timeout_s: float = Field(2.0, gt=0)
-    watchdog_s: float = Field(1.0, gt=0)
     sample_format: str = "%TU %ET %SX %SY %DX %DY"
-    stream_rate_hz: int | None = Field(None, ge=1)
-    queue_samples: int = Field(200_000, ge=1)
     calibration_eye: Literal["number", "letter"] = "number"
     calibration_start_timeout_s: float = Field(5.0, gt=0)
     accept_any_sender: bool = False
     eye_distance_mm: tuple[float, float] = (100.0, 2000.0)
-    lsl_resolve_timeout_s: float = Field(5.0, gt=0)
-    lsl_producer: Literal["auto", "tobii-pro", "pupil-capture", "gazefusion", "xdf"] = "auto"
-    lsl_channels: dict[GazeRole, int | str] = Field(default_factory=dict)
-    lsl_unit: Literal["auto", "px", "normalized"] = "auto"
-    lsl_origin: Literal["auto", "top-left", "bottom-left"] = "auto"
-    lsl_confidence_min: float = Field(0.6, ge=0, le=1)
 
     @field_validator("eye_distance_mm")
     @classmethod
     def _distance_range(cls, value: tuple[float, float]) -> tuple[float, float]:
         if not 0 < value[0] < value[1]:
             raise ValueError(
-                f"tracker.eye_distance_mm: {[*value]} is not valid: expected two distances in mm, low then high, above 0"
+                f"tracker.iviewx.eye_distance_mm: {[*value]} is not valid: "
+                "expected two distances in mm, low then high, above 0"
             )
         return value
+
+
+class LslInletConfig(_Section):
+    """A Lab Streaming Layer gaze stream as the tracker (``tracker.lsl``; ``lsl:`` specs)."""
+
+    resolve_timeout_s: float = Field(5.0, gt=0)
+    producer: Literal["auto", "tobii-pro", "pupil-capture", "gazefusion", "xdf"] = "auto"
+    channels: dict[GazeRole, int | str] = Field(default_factory=dict)
+    unit: Literal["auto", "px", "normalized"] = "auto"
+    origin: Literal["auto", "top-left", "bottom-left"] = "auto"
+    confidence_min: float = Field(0.6, ge=0, le=1)
+
+
+class TrackerConfig(_Section):
+    """The gaze source. `spec` is what ``--tracker`` sets; each kind's own settings are a section."""
+
+    spec: str = "mock"
+    watchdog_s: float = Field(1.0, gt=0)
+    stream_rate_hz: int | None = Field(None, ge=1)
+    queue_samples: int = Field(200_000, ge=1)
+    iviewx: IViewXConfig = IViewXConfig()
+    lsl: LslInletConfig = LslInletConfig()
+
+
+MOVED_TRACKER_KEYS: dict[str, str] = {
+    **{key: f"iviewx.{key}" for key in IViewXConfig.model_fields},
+    **{f"lsl_{key}": f"lsl.{key}" for key in LslInletConfig.model_fields},
+}
+"""Keys of ``tracker`` before each tracker kind had its section, and where they are now."""
+
+
+def migrate_tracker_keys(data: dict[str, Any], source: str) -> None:
+    """Move the flat ``tracker`` keys of an older file into their sections, in place, with a
+    one-line deprecation warning (older session.yaml files and configurations still load).
+
+    Parameters
+    ----------
+    data : dict
+        Plain configuration data (nested sections), as read.
+    source : str
+        Where the data came from, for the warning and the error.
+
+    Raises
+    ------
+    ConfigError
+        A key given both flat and in its section.
+    """
+    tracker = data.get("tracker")
+    if not isinstance(tracker, dict):
+        return
+    moved = [key for key in MOVED_TRACKER_KEYS if key in tracker]
+    if not moved:
+        return
+    tracker = data["tracker"] = dict(tracker)
+    for key in moved:
+        section, name = MOVED_TRACKER_KEYS[key].split(".")
+        nested = tracker.get(section)
+        nested = dict(nested) if isinstance(nested, dict) else {}
+        if name in nested:
+            raise ConfigError(
+                f"{source}: tracker.{key} and tracker.{section}.{name} are both given: keep tracker.{section}.{name}"
+            )
+        nested[name] = tracker.pop(key)
+        tracker[section] = nested
+    log.warning(
+        "%s: deprecated keys read in their new places (%s): write them there",
+        source,
+        ", ".join(f"tracker.{key} is tracker.{MOVED_TRACKER_KEYS[key]}" for key in moved),
+    )
 
 
 class ScreenConfig(_Section):
@@ -123,13 +186,12 @@ class MarkersConfig(_Section):
     """The marker library and the detector's settings."""
 
     file: str | None = None
-    n_features: int = Field(400, ge=50)
+    n_features: int = Field(1000, ge=50)
     ratio: float = Field(0.8, gt=0, lt=1)
     min_inliers: int = Field(12, ge=4)
     max_reprojection_px: float = Field(3.0, gt=0)
     redetect_every: int = Field(5, ge=1)
     homography: str = "usac_magsac"
-    search: Literal["fast", "accurate"] = "fast"
 
 
 class CalibrationConfig(_Section):
@@ -236,6 +298,8 @@ def validate_config(data: Mapping[str, Any], source: str = "configuration") -> C
     ConfigError
         One line naming the first bad key, its value and the expectation.
     """
+    data = dict(data)
+    migrate_tracker_keys(data, source)
     try:
         return Config.model_validate(_merge(Config().model_dump(), data))
     except ValidationError as exc:
@@ -295,10 +359,15 @@ def override_config(config: Config, overrides: Mapping[str, Any] | None = None, 
 
 
 def _set_dotted(data: dict[str, Any], overrides: Mapping[str, Any]) -> None:
-    """Set ``"section.key"`` values into nested `data` in place; None values are skipped."""
+    """Set ``"section.key"`` values into nested `data` in place; None values are skipped (a
+    deprecated flat tracker key goes to its new place, with a warning)."""
     for dotted, value in overrides.items():
         if value is None:
             continue
+        section, _, key = dotted.partition(".")
+        if section == "tracker" and key in MOVED_TRACKER_KEYS:
+            log.warning("deprecated key tracker.%s read in its new place: tracker.%s", key, MOVED_TRACKER_KEYS[key])
+            dotted = f"tracker.{MOVED_TRACKER_KEYS[key]}"
         node = data
         *parents, leaf = dotted.split(".")
         for part in parents:

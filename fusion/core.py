@@ -49,7 +49,7 @@ from gazefusion.fusion.config import Config
 from gazefusion.fusion.errors import CalibrationError
 from gazefusion.fusion.fixations import make_detector
 from gazefusion.fusion.geometry import ScreenGeometry
-from gazefusion.fusion.markers import DetectorTuning, MarkerDetector, MarkerLibrary, MarkerTracker
+from gazefusion.fusion.markers import MarkerDetector, MarkerLibrary, MarkerTracker
 from gazefusion.fusion.types import (
     DetectorEvent,
     Fixation,
@@ -697,9 +697,8 @@ class LazyMarkerSearch:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.library = MarkerLibrary.load(config.markers.file, config.markers)  # type: ignore[arg-type]
-        self.tuning = DetectorTuning() if config.markers.search == "accurate" else DetectorTuning.v1()
         # The reference features now, before the run: the first frame must not wait for them.
-        MarkerDetector.prepare(self.library, config.markers, self.tuning)
+        MarkerDetector.prepare(self.library, config.markers)
         self._loaded = load_intrinsics(config.calibration.intrinsics) if config.calibration.intrinsics else None
         self.intrinsics: CameraIntrinsics | None = None
         self._tracker: MarkerTracker | None = None
@@ -718,9 +717,7 @@ class LazyMarkerSearch:
         if self._tracker is None or size != self._size:
             self.intrinsics = self.intrinsics_for(size)
             self._tracker = MarkerTracker(
-                seeded_detector(
-                    MarkerDetector, self.library, self.intrinsics, self.config.markers, True, "lsh", self.tuning
-                )
+                seeded_detector(MarkerDetector, self.library, self.intrinsics, self.config.markers)
             )
             self._size = size
         return self._tracker

@@ -164,6 +164,9 @@ class Display:
         The running pipeline.
     fullscreen : bool
         Show the window full-screen. (default: False)
+    echo : callable or None
+        Where each key's effect is told (``picture paused ...``, ``layer gaze off``, ``mark 1 ...``),
+        once the window shows it; None tells nothing. (default: None)
     """
 
     WINDOW = "gazefusion"
@@ -172,14 +175,16 @@ class Display:
     #: The overlay is redrawn at least this often without a new frame (the gaze moves), s.
     REDRAW_S = 0.03
 
-    def __init__(self, pipeline: Pipeline, fullscreen: bool = False) -> None:
+    def __init__(self, pipeline: Pipeline, fullscreen: bool = False, echo: Callable[[str], None] | None = None) -> None:
         if not display_available():
             raise DisplayError("no display to open a window on: run with --headless")
         self.pipeline = pipeline
         self.fullscreen = fullscreen
+        self.echo = echo
         self.layers = set(LAYERS)
         self.paused = False
         self.marks = 0
+        self._untold: list[str] = []
 
     def run(self, seconds: float | None = None) -> None:
         """Show frames until q/Esc, the window is closed, the time is up or the pipeline ends.
@@ -224,6 +229,7 @@ class Display:
                     )
                     drawn_at, redraw = time.monotonic(), False
                 key = cv2.waitKey(self.POLL_MS)
+                self._tell()  # the last key's effect: drawn above, painted by that wait
                 if not self._key(key & 0xFF if key >= 0 else -1) or not self._window_open():
                     break
                 redraw = redraw or key >= 0  # a paused picture shows the keys' effect too
@@ -251,12 +257,25 @@ class Display:
             return False
         if key == ord(" "):
             self.paused = not self.paused
+            self._untold.append(
+                "picture paused (the run and the recording go on): space resumes" if self.paused else "picture resumed"
+            )
         elif ord("1") <= key <= ord("4"):
-            self.layers ^= {LAYERS[key - ord("1")]}
+            layer = LAYERS[key - ord("1")]
+            self.layers ^= {layer}
+            self._untold.append(f"layer {layer} {'on' if layer in self.layers else 'off'}")
         elif key == ord("m"):
             self.marks += 1
             self.pipeline.mark(f"key mark {self.marks}")
+            self._untold.append(f"mark {self.marks}: key mark {self.marks}")
         return True
+
+    def _tell(self) -> None:
+        """Echo the effects of the keys handled so far."""
+        if self.echo is not None:
+            for line in self._untold:
+                self.echo(line)
+        self._untold.clear()
 
 
 def run_in_foreground(
@@ -280,11 +299,11 @@ def run_in_foreground(
         The window, made before the pipeline started (so a missing display fails before anything
         opens); None makes it here unless the configuration says headless. (default: None)
     echo : callable
-        Where the keys' help line goes. (default: print)
+        Where the keys' help line goes (and, for a window made here, the keys' effects). (default: print)
     """
     config = pipeline.config.display
     if display is None and not config.headless:
-        display = Display(pipeline, config.fullscreen)
+        display = Display(pipeline, config.fullscreen, echo)
     if display is not None:
         echo(f"keys: {KEYS_HELP}")
         try:

@@ -22,6 +22,8 @@ from gazefusion.fusion.errors import FileFormatError
 
 def format_cell(value: Any) -> str:
     """Format one value for a table cell: plain numbers, ``nan``, 1/0 for booleans, "" for None."""
+    if type(value) is float:  # most cells: the checks below give the same, a third slower
+        return "nan" if value != value else repr(value)
     if value is None:
         return ""
     if isinstance(value, (bool, np.bool_)):

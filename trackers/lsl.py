@@ -8,8 +8,8 @@ network, reads its channel labels, types, eyes and units from the stream's XML d
 - the layouts of common producers are known (:data:`PRODUCERS`): the Tobii Pro LSL app,
   Pupil Capture's LSL relay, gazefusion's own gaze outlet, and any stream that follows the
   XDF gaze meta-data (``ScreenX``/``ScreenY`` per eye, ``Diameter``, ``Confidence``);
-- ``tracker.lsl_channels`` names the channels of any other stream (a label or a 0-based
-  index per role), ``tracker.lsl_unit`` and ``origin`` say how to read them.
+- ``tracker.lsl.channels`` names the channels of any other stream (a label or a 0-based
+  index per role), ``tracker.lsl.unit`` and ``origin`` say how to read them.
 
 Gaze in normalised coordinates becomes screen px with ``screen.size_px``. ``tracker_t`` is
 the sample's LSL time stamp plus the inlet's clock correction (``time_correction()``): its
@@ -84,7 +84,8 @@ def import_pylsl() -> ModuleType:
             f"Lab Streaming Layer needs pylsl, which does not load here ({_PYLSL_PROBLEM}): "
             "pip install 'gazefusion[lsl]'"
         )
-    return _pylsl
+    module: ModuleType = _pylsl
+    return module
 
 
 class ClockOffset(NamedTuple):
@@ -449,7 +450,7 @@ PRODUCERS: dict[str, Callable[[Sequence[Channel]], GazeLayout | None]] = {
     "gazefusion": _gazefusion,
     "xdf": _xdf,
 }
-"""Known stream layouts, tried in this order when ``tracker.lsl_producer`` is ``auto``."""
+"""Known stream layouts, tried in this order when ``tracker.lsl.producer`` is ``auto``."""
 
 
 def gaze_layout(channels: Sequence[Channel], channel_count: int, config: TrackerConfig, stream: str) -> GazeLayout:
@@ -462,7 +463,7 @@ def gaze_layout(channels: Sequence[Channel], channel_count: int, config: Tracker
     channel_count : int
         The stream's channel count.
     config : TrackerConfig
-        ``lsl_producer``, ``lsl_channels``, ``lsl_unit``, ``lsl_origin``.
+        Its ``lsl`` section: producer, channels, unit, origin.
     stream : str
         The stream, for messages.
 
@@ -475,16 +476,16 @@ def gaze_layout(channels: Sequence[Channel], channel_count: int, config: Tracker
     if channels and len(channels) != channel_count:
         raise TrackerError(
             f"LSL stream {stream} has {channel_count} channels but its description lists {len(channels)}: "
-            "the producer's stream is malformed; name the gaze channels by index in tracker.lsl_channels"
+            "the producer's stream is malformed; name the gaze channels by index in tracker.lsl.channels"
         )
     labels = [channel.label for channel in channels]
-    if config.lsl_channels:
+    if config.lsl.channels:
         roles: dict[str, int] = {}
-        for role, ref in config.lsl_channels.items():
+        for role, ref in config.lsl.channels.items():
             if isinstance(ref, int):
                 if not 0 <= ref < channel_count:
                     raise TrackerError(
-                        f"tracker.lsl_channels.{role}: channel {ref} does not exist: LSL stream {stream} "
+                        f"tracker.lsl.channels.{role}: channel {ref} does not exist: LSL stream {stream} "
                         f"has {channel_count} channels (0-{channel_count - 1})"
                     )
                 roles[role] = ref
@@ -492,7 +493,7 @@ def gaze_layout(channels: Sequence[Channel], channel_count: int, config: Tracker
                 roles[role] = labels.index(ref.strip().lower())
             else:
                 raise TrackerError(
-                    f"tracker.lsl_channels.{role}: no channel labelled {ref!r} in LSL stream {stream} "
+                    f"tracker.lsl.channels.{role}: no channel labelled {ref!r} in LSL stream {stream} "
                     f"(its labels: {', '.join(labels) or 'none'})"
                 )
         layout = GazeLayout.of("configuration", roles)
@@ -500,31 +501,31 @@ def gaze_layout(channels: Sequence[Channel], channel_count: int, config: Tracker
         unit = channels[gaze].unit if channels and gaze is not None else ""
         layout = layout._replace(unit="normalized" if unit in NORMALISED_UNITS else "px")
     else:
-        names = list(PRODUCERS) if config.lsl_producer == "auto" else [config.lsl_producer]
+        names = list(PRODUCERS) if config.lsl.producer == "auto" else [config.lsl.producer]
         found = next((found for name in names if (found := PRODUCERS[name](channels)) is not None), None)
         if found is None:
             described = f"labels {', '.join(labels)}" if channels else "no <channels> description"
-            which = "a known producer's" if config.lsl_producer == "auto" else f"the {config.lsl_producer} layout's"
+            which = "a known producer's" if config.lsl.producer == "auto" else f"the {config.lsl.producer} layout's"
             raise TrackerError(
                 f"LSL stream {stream} ({channel_count} channels, {described}) does not have {which} gaze "
-                "channels: name them in tracker.lsl_channels (x, y, …: a label or a 0-based index)"
+                "channels: name them in tracker.lsl.channels (x, y, …: a label or a 0-based index)"
             )
         layout = found
     if not layout.has_gaze:
         raise TrackerError(
-            f"tracker.lsl_channels names no gaze position for LSL stream {stream}: give x and y "
+            f"tracker.lsl.channels names no gaze position for LSL stream {stream}: give x and y "
             "(or left_x and left_y, or right_x and right_y)"
         )
-    if config.lsl_unit != "auto":
-        layout = layout._replace(unit=config.lsl_unit)
-    if config.lsl_origin != "auto":
-        layout = layout._replace(origin=config.lsl_origin)
+    if config.lsl.unit != "auto":
+        layout = layout._replace(unit=config.lsl.unit)
+    if config.lsl.origin != "auto":
+        layout = layout._replace(origin=config.lsl.origin)
     return layout
 
 
 def _check_units(channels: Sequence[Channel], layout: GazeLayout, stream: str, config: TrackerConfig) -> None:
     """Refuse gaze channels in a unit gazefusion cannot read (degrees, mm on the screen …)."""
-    if config.lsl_unit != "auto" or not channels:
+    if config.lsl.unit != "auto" or not channels:
         return
     for role in ("x", "y", "left_x", "left_y", "right_x", "right_y"):
         index = getattr(layout, role)
@@ -532,7 +533,7 @@ def _check_units(channels: Sequence[Channel], layout: GazeLayout, stream: str, c
         if unit and unit not in NORMALISED_UNITS and unit not in PIXEL_UNITS:
             raise TrackerError(
                 f"LSL stream {stream}: gaze channel {channels[index].label or index!r} is in {unit!r}; gazefusion "
-                "reads screen pixels or normalised screen coordinates: set tracker.lsl_unit if it is one of those"
+                "reads screen pixels or normalised screen coordinates: set tracker.lsl.unit if it is one of those"
             )
 
 
@@ -814,7 +815,7 @@ class LslTracker(Tracker):
     screen_size_px : tuple of int
         The tracked screen, px (for normalised gaze).
     config : TrackerConfig or None
-        The ``lsl_*`` keys (timeout, producer, channels), the watchdog and the buffer size;
+        Its ``lsl`` section (timeout, producer, channels), the watchdog and the buffer size;
         None for the defaults. (default: None)
     """
 
@@ -830,7 +831,7 @@ class LslTracker(Tracker):
         self.layout: GazeLayout | None = None
         self._make: SampleMaker | None = None
         self.stamps_off_clock = 0
-        self.inlet = LslInlet(query, "gaze stream", self.settings.lsl_resolve_timeout_s, self._prepare, self._on_inlet)
+        self.inlet = LslInlet(query, "gaze stream", self.settings.lsl.resolve_timeout_s, self._prepare, self._on_inlet)
 
     @property
     def stream_name(self) -> str:
@@ -861,7 +862,7 @@ class LslTracker(Tracker):
         layout = gaze_layout(channels, info.channel_count(), self.settings, stream)
         _check_units(channels, layout, stream, self.settings)
         self.layout = layout
-        self._make = SampleMaker(layout, self.screen_size_px, self.settings.lsl_confidence_min)
+        self._make = SampleMaker(layout, self.screen_size_px, self.settings.lsl.confidence_min)
         self.sample_rate_hz = float(info.nominal_srate())
         rate = f"{self.sample_rate_hz:g} Hz" if self.sample_rate_hz > 0 else "irregular rate"
         self.description = (
@@ -924,7 +925,7 @@ class LslTracker(Tracker):
 
 @TRACKER_KINDS.register("lsl", help="lsl:NAME|lsl:type=TYPE|lsl:source_id=ID[?timeout=S&producer=P]")
 def open_lsl(spec: str, rest: str, config: TrackerConfig, screen: ScreenConfig) -> LslTracker:
-    """The ``lsl:`` tracker a spec names (its query options override ``tracker.lsl_*``)."""
+    """The ``lsl:`` tracker a spec names (its query options override ``tracker.lsl``)."""
     head, _, query = rest.partition("?")
     try:
         stream = StreamQuery.parse(head)
@@ -933,11 +934,11 @@ def open_lsl(spec: str, rest: str, config: TrackerConfig, screen: ScreenConfig) 
     options = spec_options(spec, query, ("timeout", "producer"))
     updates: dict[str, Any] = {}
     if "timeout" in options:
-        updates["lsl_resolve_timeout_s"] = positive_number(spec, "timeout", options["timeout"])
+        updates["resolve_timeout_s"] = positive_number(spec, "timeout", options["timeout"])
     if "producer" in options:
         if options["producer"] not in ("auto", *PRODUCERS):
             raise bad_spec(spec, f"producer={options['producer']!r} is not one of auto, {', '.join(PRODUCERS)}")
-        updates["lsl_producer"] = options["producer"]
+        updates["producer"] = options["producer"]
     if updates:
-        config = config.model_copy(update=updates)
+        config = config.model_copy(update={"lsl": config.lsl.model_copy(update=updates)})
     return LslTracker(stream, (int(screen.size_px[0]), int(screen.size_px[1])), config)

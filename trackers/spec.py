@@ -50,7 +50,7 @@ def spec_options(spec: str, text: str, allowed: tuple[str, ...]) -> dict[str, st
 def positive_number(spec: str, key: str, text: str, kind: type = float) -> float:
     """An option's value as a positive finite number."""
     try:
-        value = kind(text)
+        value: float = kind(text)
     except ValueError:
         raise bad_spec(spec, f"{key}={text!r} is not a number") from None
     if not (math.isfinite(value) and value > 0):

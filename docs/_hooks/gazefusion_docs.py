@@ -50,15 +50,19 @@ def config_blocks(text: str) -> list[tuple[str, str, list[str]]]:
     text : str
         The YAML text of ``config/default.yaml``: top-level sections, each key under one
         preceded by the comment lines that document it (a comment may document several
-        keys that follow it without a comment of their own).
+        keys that follow it without a comment of their own). A key without a value opens a
+        subsection (``tracker.iviewx``): its comment introduces it, its keys follow indented.
 
     Returns
     -------
     list of (str, str, list of str)
-        ``(section, comment, keys)`` per comment block, in file order.
+        ``(section, comment, keys)`` per comment block, in file order; a subsection's
+        introduction is a block without keys.
     """
     blocks: list[tuple[str, str, list[str]]] = []
-    section, comment, fresh = "", [], False
+    path: list[tuple[int, str]] = []  # (indent, name) of the sections the line is in
+    comment: list[str] = []
+    fresh = False
     for line in text.splitlines():
         stripped = line.strip()
         if stripped.startswith("#"):
@@ -70,11 +74,18 @@ def config_blocks(text: str) -> list[tuple[str, str, list[str]]]:
         match = _KEY.match(line)
         if match is None:
             continue
-        if not match["indent"]:
-            section, comment, fresh = match["key"], [], False
+        indent = len(match["indent"])
+        while path and path[-1][0] >= indent:
+            path.pop()
+        if not path or not match["rest"].strip():
+            path.append((indent, match["key"]))
+            if len(path) > 1:
+                blocks.append((".".join(name for _, name in path), " ".join(comment) if fresh else "", []))
+            comment, fresh = [], False
             continue
+        section = ".".join(name for _, name in path)
         if fresh or not blocks or blocks[-1][0] != section:
-            blocks.append((section, " ".join(comment), [match["key"]]))
+            blocks.append((section, " ".join(comment) if fresh else "", [match["key"]]))
         else:
             blocks[-1][2].append(match["key"])
         fresh = False
@@ -94,9 +105,17 @@ def config_reference(path: Path = ROOT / "config" / "default.yaml") -> str:
     for section, comment, keys in config_blocks(text):
         if section != current:
             current = section
-            out += ["", f"## `{section}` {{#{section}}}", "", "| key | default | meaning |", "|---|---|---|"]
+            out += ["", f"## `{section}` {{#{section.replace('.', '-')}}}", ""]
+            if not keys:  # a subsection's introduction
+                out += [comment, ""] if comment else []
+            out += ["| key | default | meaning |", "|---|---|---|"]
+        if not keys:
+            continue
+        values_here = defaults
+        for name in section.split("."):
+            values_here = values_here[name]
         names = ", ".join(f"`{section}.{key}`" for key in keys)
-        values = ", ".join(_value(defaults[section][key]) for key in keys)
+        values = ", ".join(_value(values_here[key]) for key in keys)
         out.append(f"| {names} | {values} | {comment.replace('|', '&#124;')} |")
     return "\n".join(out).strip() + "\n"
 

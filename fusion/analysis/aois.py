@@ -100,7 +100,7 @@ def _cross(o: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _on_segment(p: np.ndarray, q: np.ndarray, r: np.ndarray) -> bool:
-    return min(p[0], r[0]) <= q[0] <= max(p[0], r[0]) and min(p[1], r[1]) <= q[1] <= max(p[1], r[1])
+    return bool(min(p[0], r[0]) <= q[0] <= max(p[0], r[0]) and min(p[1], r[1]) <= q[1] <= max(p[1], r[1]))
 
 
 def segments_cross(p1: np.ndarray, p2: np.ndarray, q1: np.ndarray, q2: np.ndarray) -> bool:

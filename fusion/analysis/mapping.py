@@ -106,7 +106,7 @@ def undistorted_homography(hit: MarkerHit, shape: MarkerShape, intrinsics: Camer
     """
     rotation, translation = pose_matrices(hit)
     plane = np.column_stack([rotation[:, 0], rotation[:, 1], translation])
-    return intrinsics.camera_matrix @ plane @ shape.to_marker_m
+    return np.asarray(intrinsics.camera_matrix @ plane @ shape.to_marker_m)
 
 
 def map_points(
@@ -196,4 +196,4 @@ def local_scale(centre_px: np.ndarray, step_x_px: np.ndarray, step_y_px: np.ndar
     """
     dx = np.asarray(step_x_px, np.float64) - centre_px
     dy = np.asarray(step_y_px, np.float64) - centre_px
-    return np.sqrt(np.abs(dx[:, 0] * dy[:, 1] - dx[:, 1] * dy[:, 0]))
+    return np.asarray(np.sqrt(np.abs(dx[:, 0] * dy[:, 1] - dx[:, 1] * dy[:, 0])))

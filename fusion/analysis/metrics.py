@@ -268,14 +268,16 @@ def session_metrics(
     return pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
 
 
-def add_reach(metrics: pd.DataFrame) -> pd.DataFrame:
+def add_reach(metrics: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
     """Fill ``reach``: per trial, marker and AOI, the share of sessions that fixated it.
 
     Parameters
     ----------
     metrics : pandas.DataFrame
         Rows of :func:`session_metrics` of one or more sessions.
+    by : Sequence of str
+        More columns to keep apart (a batch's swept parameters: reach per parameter set). (default: ())
     """
-    fixated = (metrics["fixation_count"] > 0).astype(float)
-    keys = [metrics["trial"], metrics["marker"], metrics["aoi"]]
+    fixated = (metrics["fixation_count"].astype(int) > 0).astype(float)
+    keys = [metrics[column] for column in (*by, "trial", "marker", "aoi")]
     return metrics.assign(reach=fixated.groupby(keys).transform("mean"))

@@ -11,11 +11,12 @@
 runs them on an engine, :mod:`.gather` writes the project-level tables (docs/guide/batch.md).
 """
 
-from gazefusion.fusion.batch.plan import Param, Task, expand_sessions, parse_sweep, plan_tasks
+from gazefusion.fusion.batch.plan import AoiSettings, Param, Task, expand_sessions, parse_sweep, plan_tasks
 from gazefusion.fusion.batch.run import BatchInterrupted, BatchResult, run_batch
 from gazefusion.fusion.batch.task import TaskOutcome, run_task
 
 __all__ = [
+    "AoiSettings",
     "BatchInterrupted",
     "BatchResult",
     "Param",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import glob
 import itertools
+import math
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -20,10 +21,12 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from gazefusion.fusion.analyse import DEFAULT_MARGIN_DEG, load_pictures
 from gazefusion.fusion.config import Config, override_config, validate_config
 from gazefusion.fusion.errors import ConfigError, GazefusionError
 from gazefusion.fusion.files import read_yaml
 from gazefusion.fusion.fixations import make_detector
+from gazefusion.fusion.session import relocated_config
 
 SWEEP_SECTIONS = ("fixations", "aoi", "markers", "screen", "calibration")
 """The configuration sections a replay reads; the others (camera, tracker, record, display) do not change it."""
@@ -47,6 +50,21 @@ class Param(NamedTuple):
     key: str
     texts: tuple[str, ...]
     values: tuple[Any, ...]
+
+
+class AoiSettings(NamedTuple):
+    """How each replay's AOI metrics are computed (``gazefusion metrics``'s flags).
+
+    Attributes
+    ----------
+    aoi_file : str or None
+        AOIs per marker instead of the marker library's (an absolute path). (default: None)
+    margin_deg : float
+        Margin around every AOI, degrees of visual angle. (default: `DEFAULT_MARGIN_DEG`)
+    """
+
+    aoi_file: str | None = None
+    margin_deg: float = DEFAULT_MARGIN_DEG
 
 
 class Task(NamedTuple):
@@ -149,6 +167,11 @@ def parse_sweep(specs: Sequence[str]) -> list[Param]:
                 f"--sweep {key}: not a key a replay reads; sweep keys of {', '.join(SWEEP_SECTIONS)} "
                 "(see config/default.yaml)"
             )
+        if isinstance(_default(key), dict):
+            raise ConfigError(
+                f"--sweep {key} is a section, not a value: sweep one of its keys (see config/default.yaml), "
+                "e.g. fixations.params.velocity_threshold_deg_s=20,30"
+            )
         if any(param.key == key for param in params):
             raise ConfigError(f"--sweep {key} is given twice: list all its values in one flag, comma-separated")
         repeated = sorted({text for text in texts if texts.count(text) > 1})
@@ -161,6 +184,16 @@ def parse_sweep(specs: Sequence[str]) -> list[Param]:
                 raise ConfigError(f"--sweep {key}={text}: file not found")
         params.append(Param(key, texts, values_read))
     return params
+
+
+def _default(key: str) -> Any:
+    """The default configuration's value at a dotted key (None where it has none)."""
+    node: Any = Config().to_dict()
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
 
 
 def _read_value(text: str) -> Any:
@@ -208,9 +241,42 @@ def _recorded_config(folder: Path) -> Config | None:
     try:
         header = read_yaml(folder / "session.yaml", "session")
         recorded = header.get("config") if isinstance(header, dict) else None
-        return validate_config(recorded if isinstance(recorded, dict) else {}, "session")
+        return relocated_config(validate_config(recorded if isinstance(recorded, dict) else {}, "session"), folder)
     except GazefusionError:
         return None
+
+
+def check_aoi_settings(
+    aoi_file: str | Path | None, margin_deg: float, folders: Sequence[Path], params: Sequence[Param]
+) -> AoiSettings:
+    """The AOI metrics' settings, checked against every marker library the replays will use.
+
+    Raises
+    ------
+    ConfigError
+        A margin that is not a number of degrees >= 0; an AOI file that is missing or
+        malformed, names a marker a library lacks or draws outside its picture; an AOI file
+        without any session having a marker library.
+    """
+    if not math.isfinite(margin_deg) or margin_deg < 0:
+        raise ConfigError(f"--margin-deg {margin_deg:g}: expected a number of degrees >= 0")
+    if aoi_file is None:
+        return AoiSettings(None, margin_deg)
+    swept = next((param for param in params if param.key == "markers.file"), None)
+    libraries: set[str] = set() if swept is None else {str(Path(str(v)).expanduser()) for v in swept.values}
+    if swept is None:
+        for folder in folders:
+            config = _recorded_config(folder)
+            if config is not None and config.markers.file is not None:
+                libraries.add(config.markers.file)
+    if not libraries:
+        raise ConfigError(f"--aois {aoi_file}: none of the sessions has a marker library to draw AOIs on")
+    for library in sorted(libraries):
+        try:
+            load_pictures(Path(library), aoi_file)
+        except GazefusionError as exc:
+            raise ConfigError(f"--aois: {exc}") from None
+    return AoiSettings(str(Path(aoi_file).expanduser().resolve()), margin_deg)
 
 
 def _labels(params: Sequence[Param], combinations: list[tuple[str, ...]]) -> list[str]:

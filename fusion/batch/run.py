@@ -22,10 +22,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tqdm import tqdm
 
+from gazefusion.fusion.analyse import DEFAULT_MARGIN_DEG
 from gazefusion.fusion.batch.gather import SUMMARY_FILE, gather
 from gazefusion.fusion.batch.plan import (
+    AoiSettings,
     Param,
     Task,
+    check_aoi_settings,
     check_sweep_for_sessions,
     expand_sessions,
     parse_sweep,
@@ -42,6 +45,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+PRE_SPAWN_ENVIRON = "distributed.nanny.pre-spawn-environ"
+"""Dask's configuration of the environment a worker process starts with."""
 BATCH_FILE = "batch.yaml"
 """What the batch was asked to do, in its folder (a folder with one is a batch's)."""
 
@@ -116,15 +121,15 @@ def _installed_version() -> str:
 # --- the output folder ---------------------------------------------------------------------------
 
 
-def check_out_dir(out_dir: Path, params: Sequence[Param], overwrite: bool, resume: bool) -> bool:
+def check_out_dir(out_dir: Path, params: Sequence[Param], aois: AoiSettings, overwrite: bool, resume: bool) -> bool:
     """Whether `out_dir` may be written as asked (nothing is changed); True if it holds a batch.
 
     Raises
     ------
     ConfigError
         ``overwrite`` with ``resume``; a file; a folder that holds a batch without either
-        flag; a folder holding other things; ``resume`` with other sweep values than the
-        batch it resumes.
+        flag; a folder holding other things; ``resume`` with other sweep values or AOI
+        settings than the batch it resumes.
     """
     if overwrite and resume:
         raise ConfigError(
@@ -142,7 +147,7 @@ def check_out_dir(out_dir: Path, params: Sequence[Param], overwrite: bool, resum
                 "or name another folder"
             )
     if holds_batch and resume:
-        _check_same_sweep(out_dir, params)
+        _check_same_settings(out_dir, params, aois)
     return holds_batch
 
 
@@ -187,13 +192,28 @@ def _sweep_record(params: Sequence[Param]) -> dict[str, list[str]]:
     return {param.key: list(param.texts) for param in params}
 
 
-def _check_same_sweep(out_dir: Path, params: Sequence[Param]) -> None:
+def _aoi_record(aois: AoiSettings) -> dict[str, Any]:
+    return {
+        "file": None if aois.aoi_file is None else str(Path(aois.aoi_file).resolve()),
+        "margin_deg": aois.margin_deg,
+    }
+
+
+def _check_same_settings(out_dir: Path, params: Sequence[Param], aois: AoiSettings) -> None:
     recorded = read_yaml(out_dir / BATCH_FILE, "batch", ConfigError)
-    before = recorded.get("sweep") if isinstance(recorded, dict) else None
+    recorded = recorded if isinstance(recorded, dict) else {}
+    before = recorded.get("sweep")
     if (before or {}) != _sweep_record(params):
         raise ConfigError(
             f"--resume: {out_dir} was run with --sweep {before or 'none'}, not {_sweep_record(params) or 'none'}: "
             "resume with the same sweep, or --overwrite"
+        )
+    before = recorded.get("aoi_metrics", _aoi_record(AoiSettings()))
+    if before != _aoi_record(aois):
+        raise ConfigError(
+            f"--resume: {out_dir} was run with --aois {before.get('file') or 'none'} --margin-deg "
+            f"{before.get('margin_deg')}, not {_aoi_record(aois)['file'] or 'none'} {aois.margin_deg:g}: "
+            "resume with the same AOI settings, or --overwrite"
         )
 
 
@@ -208,11 +228,11 @@ class Engine:
     def __init__(self) -> None:
         self.running = 0
 
-    def run(self, tasks: Sequence[Task], out_root: str) -> Iterator[TaskOutcome]:
+    def run(self, tasks: Sequence[Task], out_root: str, aois: AoiSettings) -> Iterator[TaskOutcome]:
         """Run the tasks one after another in this process."""
         for task in tasks:
             self.running = 1
-            yield run_task(task, out_root)
+            yield run_task(task, out_root, aois)
         self.running = 0
 
     def close(self) -> None:
@@ -239,14 +259,14 @@ class DaskEngine(Engine):
         self.owned = list(owned)
         self.futures: list[Any] = []
 
-    def run(self, tasks: Sequence[Task], out_root: str) -> Iterator[TaskOutcome]:
+    def run(self, tasks: Sequence[Task], out_root: str, aois: AoiSettings) -> Iterator[TaskOutcome]:
         """Submit every task (longest sessions first, so the last ones are short), yield as they finish."""
         from distributed import as_completed
 
         by_future = {}
         for task in tasks:
             future = self.client.submit(
-                run_task, task, out_root, pure=False, key=f"gazefusion-replay-{task.out}-{os.urandom(4).hex()}"
+                run_task, task, out_root, aois, pure=False, key=f"gazefusion-replay-{task.out}-{os.urandom(4).hex()}"
             )
             by_future[future] = task
         self.futures = list(by_future)
@@ -285,13 +305,25 @@ def _engine_failure(exc: Exception) -> str:
 
 
 def local_engine(workers: int) -> DaskEngine:
-    """A local Dask cluster of `workers` processes with one thread each, started now."""
+    """A local Dask cluster of `workers` processes with one thread each, started now.
+
+    Its workers keep glibc's own malloc thresholds: Dask sets ``MALLOC_TRIM_THRESHOLD_`` in
+    a worker's environment, which also fixes the threshold above which glibc maps memory
+    afresh, so every frame-sized array is mapped, zero-filled and unmapped again: two
+    replays took 0.7 s more system CPU with it, about 8 % (docs/benchmarks/batch.md).
+    """
+    import dask
     from distributed import Client, LocalCluster
 
     try:
-        cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
-        )
+        with dask.config.set({f"{PRE_SPAWN_ENVIRON}.MALLOC_TRIM_THRESHOLD_": None}):
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",
+                silence_logs=logging.ERROR,
+            )
     except Exception as exc:
         raise GazefusionError(f"cannot start a local Dask cluster of {workers} workers: {exc}") from None
     client = Client(cluster, set_as_default=False)
@@ -377,6 +409,8 @@ def run_batch(
     progress: bool = False,
     on_outcome: Callable[[TaskOutcome], None] | None = None,
     connect_timeout_s: float = 10.0,
+    aoi_file: str | Path | None = None,
+    margin_deg: float = DEFAULT_MARGIN_DEG,
 ) -> BatchResult:
     """Replay many sessions, each as one task, and gather their tables.
 
@@ -410,6 +444,11 @@ def run_batch(
         Called with each task's outcome as it finishes (e.g. to print the failed). (default: None)
     connect_timeout_s : float
         How long to wait for `scheduler` and its first worker, s. (default: 10.0)
+    aoi_file : str, pathlib.Path or None
+        AOIs per marker for the AOI metrics, instead of the marker library's (``gazefusion
+        metrics --aois``). (default: None)
+    margin_deg : float
+        Margin around every AOI, degrees of visual angle. (default: `DEFAULT_MARGIN_DEG`)
 
     Raises
     ------
@@ -422,6 +461,7 @@ def run_batch(
     folders = expand_sessions([str(s) for s in sessions])
     params = parse_sweep(sweep)
     check_sweep_for_sessions(params, folders, session_names(folders))
+    aois = check_aoi_settings(aoi_file, margin_deg, folders, params)
     tasks = plan_tasks(folders, params)
     if client is not None and scheduler is not None:
         raise ConfigError("a client and a scheduler address: give one of them")
@@ -437,7 +477,7 @@ def run_batch(
     for folder in folders:
         if out == folder or folder in out.parents:
             raise ConfigError(f"--out {out} is inside the session {folder}: write the batch elsewhere")
-    holds_batch = check_out_dir(out, params, overwrite, resume)
+    holds_batch = check_out_dir(out, params, aois, overwrite, resume)
     # The engine before the folder is touched: an unreachable scheduler changes nothing.
     with ExitStack() as stack:
         if client is not None:
@@ -449,7 +489,7 @@ def run_batch(
             engine = Engine() if count == 1 else local_engine(max(1, min(count, len(tasks))))
         stack.callback(engine.close)
         finished = prepare_out_dir(out, tasks, holds_batch, overwrite, resume)
-        write_yaml_atomic(out / BATCH_FILE, _batch_record(tasks, params, engine.name, "running"))
+        write_yaml_atomic(out / BATCH_FILE, _batch_record(tasks, params, aois, engine.name, "running"))
         done_before = {outcome.task.out for outcome in finished}
         pending = sorted((t for t in tasks if t.out not in done_before), key=_size, reverse=True)
         outcomes: dict[str, TaskOutcome] = {outcome.task.out: outcome for outcome in finished}
@@ -465,7 +505,7 @@ def run_batch(
         )
         failed = 0
         try:
-            for outcome in engine.run(pending, str(out)):
+            for outcome in engine.run(pending, str(out), aois):
                 outcomes[outcome.task.out] = outcome
                 failed += outcome.status == "failed"
                 bar.update(1)
@@ -490,7 +530,7 @@ def run_batch(
     tables = gather(out, ordered, [param.key for param in params])
     result = BatchResult(out, ordered, frozenset(done_before), time.monotonic() - started, engine.name, tables)
     state = "interrupted" if interrupted else "finished"
-    write_yaml_atomic(out / BATCH_FILE, _batch_record(tasks, params, engine.name, state, result))
+    write_yaml_atomic(out / BATCH_FILE, _batch_record(tasks, params, aois, engine.name, state, result))
     if interrupted:
         raise BatchInterrupted(
             f"interrupted: {result.count('done')} of {len(tasks)} replays finished and kept in {out} "
@@ -501,7 +541,12 @@ def run_batch(
 
 
 def _batch_record(
-    tasks: Sequence[Task], params: Sequence[Param], engine: str, state: str, result: BatchResult | None = None
+    tasks: Sequence[Task],
+    params: Sequence[Param],
+    aois: AoiSettings,
+    engine: str,
+    state: str,
+    result: BatchResult | None = None,
 ) -> dict[str, Any]:
     record: dict[str, Any] = {
         "state": state,
@@ -509,6 +554,7 @@ def _batch_record(
         "software": {"name": "gazefusion", "version": software_version()},
         "engine": engine,
         "sweep": _sweep_record(params),
+        "aoi_metrics": _aoi_record(aois),
         "sessions": {task.session: task.path for task in tasks},
         "summary_table": SUMMARY_FILE,
     }

@@ -20,7 +20,15 @@ import uuid
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from gazefusion.fusion.batch.plan import Task
+from gazefusion.fusion.analyse import (
+    AOI_METRICS,
+    load_pictures,
+    load_session,
+    session_metrics_table,
+    write_metrics_table,
+)
+from gazefusion.fusion.analysis.metrics import add_reach
+from gazefusion.fusion.batch.plan import AoiSettings, Task
 from gazefusion.fusion.errors import GazefusionError
 from gazefusion.fusion.files import read_yaml, write_bytes_atomic
 from gazefusion.fusion.replay import replay_session
@@ -48,6 +56,8 @@ class TaskOutcome(NamedTuple):
         From the session's session.yaml ("" where it names none).
     samples, frames, fixations, looks : int
         What the replay read and found.
+    aoi_rows : int
+        Rows of the replay's aoi_metrics.tsv (0 without a marker library).
     duration_s : float
         Session time replayed, s.
     wall_s, cpu_s : float
@@ -67,6 +77,7 @@ class TaskOutcome(NamedTuple):
     frames: int = 0
     fixations: int = 0
     looks: int = 0
+    aoi_rows: int = 0
     duration_s: float = 0.0
     wall_s: float = 0.0
     cpu_s: float = 0.0
@@ -125,8 +136,28 @@ def _label(session: str, key: str) -> str:
     return "" if value is None else str(value)
 
 
-def run_task(task: Task, out_root: str) -> TaskOutcome:
-    """Replay one session into ``out_root/task.out``; never raises for a bad session.
+def aoi_metrics(task: Task, folder: Path, settings: AoiSettings) -> tuple[int, tuple[str, ...]]:
+    """The replay's aoi_metrics.tsv in its folder, as ``gazefusion metrics`` of that folder alone writes it.
+
+    Returns the number of rows and what kept the metrics from being computed (a session
+    without a marker library has none; a session whose metrics fail still has its replay).
+    """
+    try:
+        tables = load_session(folder)._replace(name=task.session)
+    except GazefusionError as exc:
+        return 0, (f"no AOI metrics: {exc}",)
+    try:
+        pictures = load_pictures(tables.library, settings.aoi_file)
+        rows = add_reach(session_metrics_table(tables, pictures, settings.margin_deg))
+        write_metrics_table(folder, rows)
+    except GazefusionError as exc:
+        (folder / AOI_METRICS.file).unlink(missing_ok=True)
+        return 0, (f"no AOI metrics: {exc}",)
+    return len(rows), ()
+
+
+def run_task(task: Task, out_root: str, aois: AoiSettings | None = None) -> TaskOutcome:
+    """Replay one session into ``out_root/task.out``, with its AOI metrics; never raises for a bad session.
 
     Parameters
     ----------
@@ -134,6 +165,8 @@ def run_task(task: Task, out_root: str) -> TaskOutcome:
         The session, the parameter set and the output folder.
     out_root : str
         The batch's output folder (on a cluster: a path every worker sees).
+    aois : AoiSettings or None
+        How the AOI metrics are computed; None: the defaults. (default: None)
     """
     wall_start, cpu_start = time.monotonic(), time.process_time()
     final = Path(out_root) / task.out
@@ -147,6 +180,7 @@ def run_task(task: Task, out_root: str) -> TaskOutcome:
     except Exception as exc:  # a session damaged in a way the reader does not name: still only its row fails
         outcome = TaskOutcome(task, "failed", f"{type(exc).__name__}: {exc}", participant, condition)
     else:
+        aoi_rows, lacking = aoi_metrics(task, part, aois or AoiSettings())
         outcome = TaskOutcome(
             task,
             "done",
@@ -157,8 +191,9 @@ def run_task(task: Task, out_root: str) -> TaskOutcome:
             frames=result.frames,
             fixations=result.fixations,
             looks=result.looks,
+            aoi_rows=aoi_rows,
             duration_s=result.duration_s,
-            problems=result.problems,
+            problems=result.problems + lacking,
         )
     outcome = outcome._replace(
         wall_s=time.monotonic() - wall_start, cpu_s=time.process_time() - cpu_start, worker=where

@@ -485,17 +485,28 @@ class CameraSource(BackgroundSource[CameraEvent]):
                 log.warning("camera %s: connection lost (%s); reconnecting", self.name, reason)
                 self._report("outage", reason, outage.began)
             else:
-                log.debug("camera %s: the new connection brought no frame (%s)", self.name, reason)
                 outage.connected_at = None
                 outage.backoff()
+                log.debug(
+                    "camera %s: the new connection brought no frame (%s); next attempt in %g s",
+                    self.name,
+                    reason,
+                    outage.wait_s,
+                )
         while not self._stop.wait(outage.wait_s):
             outage.attempts += 1
             try:
                 self._connect(self.config.connect_timeout_s)
             except (SourceError, GazefusionError) as exc:
                 self._disconnect()
-                log.debug("camera %s: reconnection attempt %d failed: %s", self.name, outage.attempts, exc)
                 outage.backoff()
+                log.debug(
+                    "camera %s: reconnection attempt %d failed: %s; next in %g s",
+                    self.name,
+                    outage.attempts,
+                    exc,
+                    outage.wait_s,
+                )
                 continue
             if self._stop.is_set():
                 return False

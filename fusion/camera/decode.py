@@ -36,7 +36,8 @@ DECODERS: Registry[Callable[[bytes], np.ndarray]] = Registry("JPEG decoder", key
 def decode_simplejpeg(jpeg: bytes) -> np.ndarray:
     """JPEG bytes -> BGR uint8 image (H, W, 3) with simplejpeg; CorruptJpeg if it fails."""
     try:
-        return simplejpeg.decode_jpeg(jpeg, colorspace="BGR")
+        image: np.ndarray = simplejpeg.decode_jpeg(jpeg, colorspace="BGR")
+        return image
     except (ValueError, RuntimeError) as exc:
         raise CorruptJpeg(str(exc)) from None
 
@@ -45,7 +46,8 @@ def decode_simplejpeg(jpeg: bytes) -> np.ndarray:
 def decode_fast(jpeg: bytes) -> np.ndarray:
     """Like `decode_simplejpeg`, with the fast DCT and fast upsampling."""
     try:
-        return simplejpeg.decode_jpeg(jpeg, colorspace="BGR", fastdct=True, fastupsample=True)
+        image: np.ndarray = simplejpeg.decode_jpeg(jpeg, colorspace="BGR", fastdct=True, fastupsample=True)
+        return image
     except (ValueError, RuntimeError) as exc:
         raise CorruptJpeg(str(exc)) from None
 
@@ -56,7 +58,10 @@ def decode_half(jpeg: bytes) -> np.ndarray:
     try:
         height, width = simplejpeg.decode_jpeg_header(jpeg)[:2]
         # the smallest DCT scaling that keeps at least half the size in both axes: exactly 1/2
-        return simplejpeg.decode_jpeg(jpeg, colorspace="BGR", min_height=(height + 1) // 2, min_width=(width + 1) // 2)
+        image: np.ndarray = simplejpeg.decode_jpeg(
+            jpeg, colorspace="BGR", min_height=(height + 1) // 2, min_width=(width + 1) // 2
+        )
+        return image
     except (ValueError, RuntimeError) as exc:
         raise CorruptJpeg(str(exc)) from None
 

@@ -12,6 +12,7 @@ import sys
 
 from tqdm import tqdm
 
+from gazefusion.fusion.analyse import DEFAULT_MARGIN_DEG
 from gazefusion.fusion.batch import TaskOutcome, run_batch
 
 
@@ -43,6 +44,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=10.0,
         metavar="S",
         help="how long to wait for --scheduler and its first worker, s (default: 10)",
+    )
+    parser.add_argument(
+        "--aois", metavar="YAML", help="AOIs per marker for the AOI metrics, instead of the marker library's"
+    )
+    parser.add_argument(
+        "--margin-deg",
+        type=float,
+        default=DEFAULT_MARGIN_DEG,
+        metavar="DEG",
+        help=f"margin around every AOI, degrees of visual angle (default: {DEFAULT_MARGIN_DEG})",
     )
     redo = parser.add_mutually_exclusive_group()
     redo.add_argument("--overwrite", action="store_true", help="replace the batch already in --out")
@@ -83,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
         progress=progress,
         on_outcome=report,
         connect_timeout_s=args.connect_timeout,
+        aoi_file=args.aois,
+        margin_deg=args.margin_deg,
     )
     done, failed = result.count("done"), result.count("failed")
     ran = done - len(result.skipped)

@@ -178,14 +178,18 @@ def run(args: argparse.Namespace) -> int:
             print(line, file=out, flush=True)
 
     pipeline.on_event(printer)
+
+    def tell(line: str) -> None:
+        print(line, file=out, flush=True)
+
     # The window before the start: without a display this fails before anything opens.
-    display = None if config.display.headless else Display(pipeline, config.display.fullscreen)
+    display = None if config.display.headless else Display(pipeline, config.display.fullscreen, tell)
     interrupted = False
     stop_signals = _StopSignals()
     pipeline.start()
     try:
         stop_signals.install()
-        run_in_foreground(pipeline, args.seconds, display, echo=lambda line: print(line, file=out))
+        run_in_foreground(pipeline, args.seconds, display, echo=tell)
     except KeyboardInterrupt:
         interrupted = True
     finally:

@@ -52,7 +52,7 @@ DEMO_CONFIG: dict[str, Any] = {
     "aoi": {"size_deg": 4.5},
     "markers": {"n_features": 1000, "min_inliers": 12},
     "camera": {"connect_timeout_s": 5.0},
-    "tracker": {"ping_timeout_s": 2.0},
+    "tracker": {"iviewx": {"ping_timeout_s": 2.0}},
     "display": {"annotated_video": True, "look_snapshots": True},
 }
 

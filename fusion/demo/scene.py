@@ -244,13 +244,13 @@ class DemoScene:
         sway_r, sway_t = self.sway.pose(t_s)
         camera = sway_r @ np.asarray(point_world_m, np.float64) + sway_t
         pixel = self.camera_matrix @ camera
-        return pixel[:2] / pixel[2]
+        return np.asarray(pixel[:2] / pixel[2])
 
     def world_point_at_px(self, pixel: Sequence[float], depth_m: float | None = None) -> np.ndarray:
         """The world point seen at `pixel` (rest pose) on the background wall, or at `depth_m`."""
         depth = self.background_distance_m if depth_m is None else depth_m
         ray = np.linalg.solve(self.camera_matrix, [pixel[0], pixel[1], 1.0])
-        return ray / ray[2] * depth
+        return np.asarray(ray / ray[2] * depth)
 
     def render(self, t_s: float) -> tuple[np.ndarray, dict[str, MarkerTruth]]:
         """The camera image and the truth at scene time `t_s`.

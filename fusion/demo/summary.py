@@ -141,7 +141,7 @@ def _xyz(position: np.ndarray) -> str:
 def mean_truth(scene: DemoScene, marker_id: str, onset_s: float, offset_s: float, samples: int = 5) -> np.ndarray:
     """The marker's true centre averaged over a scene-time interval, m."""
     times = np.linspace(onset_s, max(onset_s, offset_s), samples)
-    return np.mean([scene.truth(float(t))[marker_id].position_m for t in times], axis=0)
+    return np.asarray(np.mean([scene.truth(float(t))[marker_id].position_m for t in times], axis=0))
 
 
 def summarise(

@@ -287,7 +287,7 @@ class IVTDetector(FixationDetector):
         denominator = n * stt - st * st
         if denominator <= 0.0:
             return math.inf
-        return math.hypot(n * stx - st * sx, n * sty - st * sy) / denominator
+        return float(math.hypot(n * stx - st * sx, n * sty - st * sy) / denominator)
 
     def _compact(self) -> None:
         """Drop list entries no window can reach any more."""

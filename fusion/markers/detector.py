@@ -37,9 +37,6 @@ for _name, _flag in (
     ("usac_fast", cv2.USAC_FAST),
 ):
     HOMOGRAPHY_METHODS.add(_name, _flag)
-#: FAST corner threshold of the frame's ORB: lower than OpenCV's 20, since small, blurred,
-#: JPEG-compressed markers have soft corners.
-FAST_THRESHOLD = 8
 #: Levels of the frame's ORB pyramid (scale factor 1.2).
 PYRAMID_LEVELS = 6
 #: A search region larger than this square (frame px) gets proportionally more features than
@@ -91,9 +88,6 @@ class DetectorTuning:
     features : {"orb", "sift"}
         Feature detector and descriptor; SIFT is OpenCV's (float descriptors, brute-force
         matching). (default: "orb")
-    region_features : int
-        Features per search region (0: ``markers.n_features``), up to 6x more for a region
-        larger than 240x240 px. (default: 1000)
     reference_side_px : int
         Longest side of a picture's largest reference level, px. (default: 480)
     reference_step : float
@@ -113,7 +107,7 @@ class DetectorTuning:
     reference_tilt_directions : int
         Directions of the foreshortening per tilt, spread over 180 degrees. (default: 4)
     work_side_px : int
-        A search region whose longest side is shorter is upscaled to it. (default: 480)
+        A search region whose longest side is shorter is upscaled to it. (default: 400)
     max_upscale : float
         The largest upscale factor. (default: 3.0)
     min_search_px : int
@@ -146,10 +140,26 @@ class DetectorTuning:
     reference_blurred_px : tuple[int, ...]
         Extra reference levels of these longest sides, px, upscaled by `max_upscale` as a
         search region is: how a distant marker reaches the features. (default: (40, 56, 80))
+    guided_octaves : float
+        Guided matching uses the reference levels within this many octaves of the marker's
+        imaged scale, ... (default: 1.0)
+    guided_views : int
+        ... and of those the simulated views that leave the least foreshortening to the first
+        homography, this many (0: all). (default: 2)
+    search_queries : tuple[int, ...]
+        In a gaze AOI the region's features are looked up in the nearest-neighbour search
+        nearest the gaze first, in stages ending at these counts, until a verified hit contains
+        the gaze; farther ones never are (empty: all at once). The looked-at marker is under
+        the gaze, and guided matching then uses every feature of the region. (default: (150, 300))
+    fast_threshold : int
+        FAST corner threshold of the region's ORB (OpenCV's is 20: small, blurred,
+        JPEG-compressed markers have soft corners). (default: 12)
+    guided_passes : int
+        Rounds of guided matching, each with the homography the last one fitted (a second
+        gains inliers and pose precision for about 2.5 ms). (default: 1)
     """
 
     features: FeatureKind = "orb"
-    region_features: int = 1000
     reference_side_px: int = 480
     reference_step: float = 1.5
     reference_min_px: int = 100
@@ -158,7 +168,7 @@ class DetectorTuning:
     reference_orb_levels: int = 3
     reference_tilts: tuple[float, ...] = (0.6,)
     reference_tilt_directions: int = 4
-    work_side_px: int = 480
+    work_side_px: int = 400
     max_upscale: float = 3.0
     min_search_px: int = 160
     threshold_px: float = 3.0
@@ -169,24 +179,11 @@ class DetectorTuning:
     reprojection_fraction: float = 0.02
     fiducial_wide_px: int = 480
     reference_blurred_px: tuple[int, ...] = (40, 56, 80)
-
-    @classmethod
-    def v1(cls) -> DetectorTuning:
-        """The detector before issue 10 (the benchmark's peer; use with ``n_features=400``)."""
-        return cls(
-            region_features=0,
-            reference_step=2.0,
-            reference_min_px=120,
-            reference_features=0,
-            reference_edge_px=31,
-            reference_orb_levels=8,
-            reference_tilts=(),
-            min_search_px=0,
-            guided_radius_px=0.0,
-            coverage_of_visible=False,
-            reprojection_fraction=0.0,
-            reference_blurred_px=(),
-        )
+    guided_octaves: float = 1.0
+    guided_views: int = 2
+    search_queries: tuple[int, ...] = (150, 300)
+    fast_threshold: int = 12
+    guided_passes: int = 1
 
     @classmethod
     def sift(cls) -> DetectorTuning:
@@ -311,10 +308,11 @@ class MarkerDetector:
             raise ValueError(f"unknown matcher {matcher!r} (known: lsh, bf)")
         self.refine = refine
         self._features = make_features(
-            self.tuning.features, self.tuning.region_features or self.config.n_features, FAST_THRESHOLD, PYRAMID_LEVELS
+            self.tuning.features, self.config.n_features, self.tuning.fast_threshold, PYRAMID_LEVELS
         )
         self._index, self._search = self.prepare(library, self.config, self.tuning, matcher)
         self._fiducials = FiducialSearch(library)
+        self._views = reference_views(self.tuning)
         self._scaled: dict[tuple[int, int], CameraIntrinsics] = {}
 
     @staticmethod
@@ -420,7 +418,9 @@ class MarkerDetector:
         if aoi is None:
             return []
         box = search_box(aoi, self.tuning.min_search_px, frame_size)
-        found = self._detect(image, box, gaze_xy, intrinsics, True, kinds)
+        # In a gaze AOI the looked-at marker is under the gaze.
+        seed = gaze_xy if roi is not None else None
+        found = self._detect(image, box, gaze_xy, intrinsics, True, kinds, seed)
         if roi is not None:
             found = [item for item in found if overlaps_box(item[0].corners, aoi)]
         return order_hits(suppress_overlaps(found))
@@ -467,8 +467,7 @@ class MarkerDetector:
         x, y, width, height = box
         # More features for a larger search area (a whole frame may hold several markers).
         area_factor = width * height / float(FEATURE_REGION_PX * FEATURE_REGION_PX)
-        base = self.tuning.region_features or self.config.n_features
-        count = round(base * min(max(area_factor, 1.0), MAX_FEATURE_FACTOR))
+        count = round(self.config.n_features * min(max(area_factor, 1.0), MAX_FEATURE_FACTOR))
         if self.tuning.features == "orb":
             self._features.setMaxFeatures(count)
         keypoints, descriptors = self._features.detectAndCompute(work.grey, None)
@@ -486,6 +485,7 @@ class MarkerDetector:
         intrinsics: CameraIntrinsics,
         closer_look: bool,
         kinds: tuple[MarkerKind, ...] = ("picture", "aruco"),
+        seed: tuple[float, float] | None = None,
     ) -> list[tuple[MarkerHit, Correspondences]]:
         frame_size = (image.shape[1], image.shape[0])
         work = self.work_image(image, box)
@@ -506,19 +506,42 @@ class MarkerDetector:
         threshold = tuning.threshold_px if tuning.threshold_in_frame else tuning.threshold_px / features.scale
         pictures = []
         markers = self.library.markers
-        for number, (reference_px, matched) in self._match(features.descriptors).items():
-            result = self.verify(
-                markers[number],
-                reference_px,
-                features.frame_px[matched],
-                intrinsics,
-                frame_size,
-                gaze_xy,
-                threshold,
-                guide=(number, features),
-            )
-            if result is not None:
-                pictures.append(result)
+        order = np.arange(len(features.frame_px))
+        ends = [len(order)]
+        if seed is not None and tuning.search_queries:
+            offset = features.frame_px - np.array(seed, np.float32)
+            order = np.argsort(np.einsum("ij,ij->i", offset, offset), kind="stable")
+            ends = sorted({min(end, len(order)) for end in tuning.search_queries})
+        gathered: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        verified: set[int] = set()
+        start = 0
+        for end in ends:
+            batch, start = order[start:end], end
+            touched = self._match(features.descriptors[batch])
+            for number, (reference_px, matched) in touched.items():
+                gathered.setdefault(number, []).append((reference_px, batch[matched]))
+            # The markers with most matches first: the looked-at one is usually among them.
+            count = {number: sum(len(part[1]) for part in gathered[number]) for number in touched}
+            for number in sorted(set(touched) - verified, key=lambda number: -count[number]):
+                reference_px = np.concatenate([part[0] for part in gathered[number]])
+                matched = np.concatenate([part[1] for part in gathered[number]])
+                result = self.verify(
+                    markers[number],
+                    reference_px,
+                    features.frame_px[matched],
+                    intrinsics,
+                    frame_size,
+                    gaze_xy,
+                    threshold,
+                    guide=(number, features),
+                )
+                if result is not None:
+                    pictures.append(result)
+                    verified.add(number)
+                    if contains_point(result[0].corners, seed):
+                        break
+            if seed is not None and any(contains_point(hit.corners, seed) for hit, _ in pictures):
+                break
         if closer_look and features.scale == 1.0:
             pictures = [self._closer_look(image, item, gaze_xy, intrinsics) for item in pictures]
         return found + pictures
@@ -654,12 +677,14 @@ class MarkerDetector:
         corners = cv2.perspectiveTransform(marker.outline_px.reshape(-1, 1, 2), homography).reshape(4, 2)
         if implausible_quad(corners) is not None:
             return None
-        if guide is not None and self.tuning.guided_radius_px > 0:
-            guided = self._guided(guide[0], guide[1], homography)
-            if guided is not None and len(guided[0]) > len(reference_in):
-                again, mask = self._homography(guided[0], guided[1], threshold_px)
-                if again is not None and int(mask.sum()) > len(reference_in):
-                    homography, reference_in, frame_in = again, guided[0][mask], guided[1][mask]
+        for _ in range(self.tuning.guided_passes if guide is not None and self.tuning.guided_radius_px > 0 else 0):
+            more = self._guided(guide[0], guide[1], homography)  # type: ignore[index]
+            if more is None or len(more[0]) <= len(reference_in):
+                break
+            again, mask = self._homography(more[0], more[1], threshold_px)
+            if again is None or int(mask.sum()) <= len(reference_in):
+                break
+            homography, reference_in, frame_in = again, more[0][mask], more[1][mask]
         corners = cv2.perspectiveTransform(marker.outline_px.reshape(-1, 1, 2), homography).reshape(4, 2)
         if implausible_quad(corners) is not None:
             return None
@@ -702,8 +727,13 @@ class MarkerDetector:
         imaged = cv2.perspectiveTransform(outline.reshape(-1, 1, 2), homography).reshape(4, 2)
         area = cv2.contourArea(outline.astype(np.float32))
         work_scale = math.sqrt(max(cv2.contourArea(imaged.astype(np.float32)), 1.0) / area) * features.scale
-        fits = np.abs(np.log2(index.level_scale / work_scale)) <= 1.0
-        own = np.flatnonzero((index.marker == number) & fits)
+        first, last = np.searchsorted(index.marker, [number, number + 1])  # a marker's rows are together
+        fits = np.abs(np.log2(index.level_scale[first:last] / work_scale)) <= self.tuning.guided_octaves
+        if self.tuning.guided_views:
+            centre = outline.mean(axis=0)
+            views = closest_views(homography, centre, self._views, self.tuning.guided_views)
+            fits &= np.isin(index.view[first:last], views)
+        own = first + np.flatnonzero(fits)
         if not len(own):
             return None
         projected = cv2.perspectiveTransform(index.points_px[own].reshape(-1, 1, 2), homography).reshape(-1, 2)
@@ -803,6 +833,8 @@ class LibraryIndex(NamedTuple):
     level_scale : numpy.ndarray
         (M,) float32, the scale of the reference level the feature was found at (level px
         per picture px).
+    view : numpy.ndarray
+        (M,) int32, the simulated view the feature was found in (`reference_views`).
     """
 
     descriptors: np.ndarray
@@ -810,6 +842,7 @@ class LibraryIndex(NamedTuple):
     points_px: np.ndarray
     distinct_px: np.ndarray
     level_scale: np.ndarray
+    view: np.ndarray
 
     @classmethod
     def build(cls, library: MarkerLibrary, tuning: DetectorTuning, config: MarkersConfig) -> LibraryIndex:
@@ -825,27 +858,36 @@ class LibraryIndex(NamedTuple):
 
     @classmethod
     def _build(cls, library: MarkerLibrary, tuning: DetectorTuning, config: MarkersConfig) -> LibraryIndex:
-        descriptors, markers, points, scales = [], [], [], []
+        descriptors, markers, points, scales, views = [], [], [], [], []
         for number, marker in enumerate(library):
             if marker.picture is None:
                 continue
-            for level_points, level_descriptors, scale in reference_features(marker.picture, tuning, config):
+            for level_points, level_descriptors, scale, view in reference_features(marker.picture, tuning, config):
                 descriptors.append(level_descriptors)
                 markers.append(np.full(len(level_descriptors), number, np.int64))
                 points.append(level_points)
                 scales.append(np.full(len(level_descriptors), scale, np.float32))
+                views.append(np.full(len(level_descriptors), view, np.int32))
         distinct = np.array([DISTINCT_FRACTION * max(marker.image_size) for marker in library], np.float32)
         if not descriptors:
             width = 128 if tuning.features == "sift" else 32
             dtype = np.float32 if tuning.features == "sift" else np.uint8
             none = np.zeros(0, np.float32)
-            return cls(np.zeros((0, width), dtype), np.zeros(0, np.int64), np.zeros((0, 2), np.float32), distinct, none)
+            return cls(
+                np.zeros((0, width), dtype),
+                np.zeros(0, np.int64),
+                np.zeros((0, 2), np.float32),
+                distinct,
+                none,
+                np.zeros(0, np.int32),
+            )
         return cls(
             np.concatenate(descriptors),
             np.concatenate(markers),
             np.concatenate(points),
             distinct,
             np.concatenate(scales),
+            np.concatenate(views),
         )
 
 
@@ -863,9 +905,9 @@ def reference_levels(picture_size: tuple[int, int], tuning: DetectorTuning) -> l
 
 def reference_features(
     picture: np.ndarray, tuning: DetectorTuning, config: MarkersConfig
-) -> list[tuple[np.ndarray, np.ndarray, float]]:
-    """(points in the picture's px (N, 2) float32, descriptors, level scale) per reference level and
-    simulated view.
+) -> list[tuple[np.ndarray, np.ndarray, float, int]]:
+    """(points in the picture's px (N, 2) float32, descriptors, level scale, view number of
+    `reference_views`) per reference level and simulated view.
 
     Each level is also seen foreshortened (``tuning.reference_tilts``, in
     ``tuning.reference_tilt_directions`` directions): ORB's descriptors are not affine
@@ -876,12 +918,7 @@ def reference_features(
     extractor = make_features(
         tuning.features, count, REFERENCE_FAST_THRESHOLD, tuning.reference_orb_levels, tuning.reference_edge_px
     )
-    views = [np.eye(2)]
-    for tilt in tuning.reference_tilts:
-        for step in range(tuning.reference_tilt_directions):
-            angle = math.pi * step / tuning.reference_tilt_directions
-            rotation = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
-            views.append(rotation @ np.diag([tilt, 1.0]) @ rotation.T)
+    views = reference_views(tuning)
     levels = []
     plan = [(scale, 1.0) for scale in reference_levels((width_px, height_px), tuning)]
     # Small levels as a distant marker reaches the features: that few px, upscaled as the search
@@ -893,7 +930,7 @@ def reference_features(
         if upscale != 1.0:
             level = cv2.resize(level, None, fx=upscale, fy=upscale, interpolation=cv2.INTER_LINEAR)
         to_level = np.array([level.shape[1] / width_px, level.shape[0] / height_px])
-        for view in views:
+        for view_number, view in enumerate(views):
             # Level px -> view px: foreshorten, then shift into the view's bounding box.
             level_h, level_w = level.shape[:2]
             corners = np.array([[0, 0], [level_w, 0], [level_w, level_h], [0, level_h]], np.float64) @ view.T
@@ -908,8 +945,38 @@ def reference_features(
             points = cv2.KeyPoint_convert(keypoints).reshape(-1, 2).astype(np.float64)
             inverse = cv2.invertAffineTransform(affine)
             original = (points @ inverse[:, :2].T + inverse[:, 2] + 0.5) / to_level - 0.5
-            levels.append((original.astype(np.float32), descriptors, float(scale * upscale)))
+            levels.append((original.astype(np.float32), descriptors, float(scale * upscale), view_number))
     return levels
+
+
+def reference_views(tuning: DetectorTuning) -> list[np.ndarray]:
+    """The simulated views of a reference level as (2, 2) maps picture px -> view px: the frontal
+    view first, then each of ``tuning.reference_tilts`` in ``tuning.reference_tilt_directions``
+    directions (foreshortened across a line at 0, 180/n, ... degrees)."""
+    views = [np.eye(2)]
+    for tilt in tuning.reference_tilts:
+        for step in range(tuning.reference_tilt_directions):
+            angle = math.pi * step / tuning.reference_tilt_directions
+            rotation = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+            views.append(rotation @ np.diag([tilt, 1.0]) @ rotation.T)
+    return views
+
+
+def closest_views(homography: np.ndarray, centre_px: np.ndarray, views: list[np.ndarray], count: int) -> list[int]:
+    """The `count` simulated views (`reference_views`) that leave the least foreshortening to a
+    homography's local affine map at a picture point: those whose features match best."""
+    x, y = float(centre_px[0]), float(centre_px[1])
+    h = homography / homography[2, 2]
+    w = h[2, 0] * x + h[2, 1] * y + 1.0
+    u, v = (h[0, 0] * x + h[0, 1] * y + h[0, 2]) / w, (h[1, 0] * x + h[1, 1] * y + h[1, 2]) / w
+    jacobian = (
+        np.array([[h[0, 0] - u * h[2, 0], h[0, 1] - u * h[2, 1]], [h[1, 0] - v * h[2, 0], h[1, 1] - v * h[2, 1]]]) / w
+    )
+    left = []
+    for view in views:
+        singular = np.linalg.svd(jacobian @ np.linalg.inv(view), compute_uv=False)
+        left.append(float(singular[-1] / max(singular[0], 1e-12)))
+    return sorted(range(len(views)), key=lambda number: -left[number])[:count]
 
 
 #: FAST threshold of the reference pictures' ORB (OpenCV's default: they are sharp).
@@ -917,32 +984,49 @@ REFERENCE_FAST_THRESHOLD = 20
 
 
 def pairs_within(first: np.ndarray, second: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
-    """Index pairs (i, j) with ``|first[i] - second[j]| <= radius``: (N, 2) and (M, 2) points bucketed
-    on a grid of `radius` cells, each point compared with the 3x3 cells around it."""
-    cells = np.floor(second / radius).astype(np.int64)
-    key = cells[:, 0] * 1_000_003 + cells[:, 1]
+    """Index pairs (i, j) with ``|first[i] - second[j]| <= radius``: the (N, 2) points `first` counted
+    into a grid of `radius` cells, each of the (M, 2) points `second` compared with the 3x3 cells
+    around its own."""
+    none = np.zeros(0, np.int64)
+    if not len(first) or not len(second):
+        return none, none
+    low = np.minimum(first.min(axis=0), second.min(axis=0))
+    # Cell coordinates from 1, so every neighbour of a cell is in the grid.
+    own = np.floor((first - low) / radius).astype(np.int64) + 1
+    other = np.floor((second - low) / radius).astype(np.int64) + 1
+    width = int(max(own[:, 0].max(), other[:, 0].max())) + 2
+    height = int(max(own[:, 1].max(), other[:, 1].max())) + 2
+    key = own[:, 1] * width + own[:, 0]
     order = np.argsort(key, kind="stable")
-    sorted_keys = key[order]
-    own = np.floor(first / radius).astype(np.int64)
+    counts = np.bincount(key, minlength=width * height)
+    starts = np.cumsum(counts) - counts
     firsts, seconds = [], []
     for dx in (-1, 0, 1):
         for dy in (-1, 0, 1):
-            wanted = (own[:, 0] + dx) * 1_000_003 + own[:, 1] + dy
-            low, high = np.searchsorted(sorted_keys, wanted, "left"), np.searchsorted(sorted_keys, wanted, "right")
-            counts = high - low
-            rows = np.repeat(np.arange(len(first)), counts)
-            starts = np.repeat(low - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-            firsts.append(rows)
-            seconds.append(order[starts])
-    rows, columns = np.concatenate(firsts), np.concatenate(seconds)
-    close = np.sum((first[rows] - second[columns]) ** 2, axis=1) <= radius * radius
-    return rows[close], columns[close]
+            cell = (other[:, 1] + dy) * width + other[:, 0] + dx
+            found = counts[cell]
+            total = int(found.sum())
+            if not total:
+                continue
+            rows = np.repeat(np.arange(len(second)), found)
+            # Each row's place in its cell: its start, then 0, 1, ... within the cell.
+            within = np.arange(total) - np.repeat(np.cumsum(found) - found, found)
+            firsts.append(order[np.repeat(starts[cell], found) + within])
+            seconds.append(rows)
+    if not firsts:
+        return none, none
+    rows_first, rows_second = np.concatenate(firsts), np.concatenate(seconds)
+    close = np.sum((first[rows_first] - second[rows_second]) ** 2, axis=1) <= radius * radius
+    return rows_first[close], rows_second[close]
 
 
 def descriptor_distance(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """Row-wise distance of two (N, D) descriptor arrays: Hamming bits (uint8) or Euclidean (float)."""
     if first.dtype == np.uint8:
-        return np.unpackbits(np.bitwise_xor(first, second), axis=1).sum(axis=1).astype(np.float32)
+        differ = np.bitwise_xor(first, second)
+        if differ.shape[1] % 8 == 0:
+            differ = np.ascontiguousarray(differ).view(np.uint64)  # 8 bytes per count
+        return np.bitwise_count(differ).sum(axis=1, dtype=np.int32).astype(np.float32)
     return np.linalg.norm(first.astype(np.float32) - second.astype(np.float32), axis=1)
 
 

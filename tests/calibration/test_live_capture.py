@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 import yaml
 
-from gazefusion.calibration.camera import LiveCapture
+from gazefusion.calibration.camera import LiveCapture, ViewSelector, detect_board
 from gazefusion.calibration.intrinsics import load_intrinsics
-from gazefusion.fusion.camera import open_camera
+from gazefusion.fusion.camera import CameraSource, open_camera
 from gazefusion.fusion.cli import main
 from gazefusion.fusion.config import CameraConfig
+from gazefusion.fusion.images import to_grey
+from gazefusion.fusion.types import Frame
 from tests.calibration.chessboards import TRUE_MATRIX
 from tests.calibration.conftest import BOARD, encode_jpegs
 
@@ -76,14 +78,45 @@ def test_live_calibration_end_to_end(board_server, tmp_path: Path, capsys) -> No
     assert load_intrinsics(again).camera_matrix == pytest.approx(intrinsics.camera_matrix, rel=1e-3)
 
 
-def test_a_moving_board_is_never_taken(board_server) -> None:
-    server = board_server(count=6, frames_per_pose=1)
-    with open_camera(server.url, CameraConfig()) as source:
+class FramesOnce:
+    """A camera source as a capture sees it: each frame it is given is kept, and the source
+    ends after `frames` of them or before a picture it gave would come again (the server
+    loops), so a capture that falls behind can never see one pose twice."""
+
+    def __init__(self, source: CameraSource, frames: int) -> None:
+        self.source = source
+        self.frames = frames
+        self.given: list[Frame] = []
+        self.finished = False
+
+    def latest(self, newer_than: int = -1, timeout_s: float | None = None) -> Frame | None:
+        """The source's newest frame, or None once this source has ended."""
+        if not self.finished and len(self.given) < self.frames:
+            frame = self.source.latest(newer_than, timeout_s)
+            if frame is None or all(frame.jpeg != seen.jpeg for seen in self.given):
+                if frame is not None:
+                    self.given.append(frame)
+                return frame
+        self.finished = True
+        return None
+
+
+def test_a_moving_board_is_never_taken(rendered_views, mjpeg_server) -> None:
+    # A whole board in every frame and in a new place each time: 15 poses, each also turned
+    # half round and mirrored both ways (60 pictures, one frame each, 6 s before the loop).
+    poses = [cv2.imread(str(path)) for path, _ in rendered_views]
+    pictures = [cv2.flip(pose, way) if way is not None else pose for pose in poses for way in (None, -1, 0, 1)]
+    jpegs = [cv2.imencode(".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes() for picture in pictures]
+    server = mjpeg_server(jpegs, frames_per_image=1, rate_hz=10.0)
+    with open_camera(server.url, CameraConfig()) as camera:
+        source = FramesOnce(camera, frames=10)
         capture = LiveCapture(source, BOARD, views=3)
-        views = capture.run(timeout_s=3.0)
-    assert capture.frames_seen >= 6
+        views = capture.run(timeout_s=120.0)
     assert views == []
-    assert capture.ended == "timed out after 3 s"
+    assert capture.ended == "the source ended"
+    # It looked at more frames than a steady board needs, and found the whole board in each.
+    assert capture.frames_seen == len(source.given) > ViewSelector(BOARD, (640, 480)).steady_frames
+    assert all(detect_board(to_grey(frame.image), BOARD) is not None for frame in source.given)
 
 
 def test_each_pose_is_taken_once(rendered_views, mjpeg_server) -> None:

@@ -21,12 +21,21 @@ hooks = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(hooks)
 
 REFERENCE = hooks.config_reference()
-KEYS = [
-    (section, key, getattr(getattr(Config(), section), key))
-    for section, field in Config.model_fields.items()
-    if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
-    for key in field.annotation.model_fields
-]
+
+
+def _keys(model: BaseModel, section: str = "") -> list[tuple[str, str, object]]:
+    """(section, key, default) of every leaf key of `model`, subsections by their dotted path."""
+    keys = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            keys += _keys(value, f"{section}.{name}" if section else name)
+        elif section:
+            keys.append((section, name, value))
+    return keys
+
+
+KEYS = _keys(Config())
 
 
 def _rows() -> dict[str, tuple[str, str]]:
@@ -36,7 +45,7 @@ def _rows() -> dict[str, tuple[str, str]]:
         cells = [cell.strip() for cell in line.strip("|").split("|")]
         if len(cells) != 3 or not cells[0].startswith("`"):
             continue
-        names = re.findall(r"`([a-z_]+\.[a-z_]+)`", cells[0])
+        names = re.findall(r"`([a-z_]+(?:\.[a-z_]+)+)`", cells[0])
         values = re.findall(r"`([^`]*)`", cells[1])
         assert len(names) == len(values), line
         rows.update({name: (value, cells[2]) for name, value in zip(names, values, strict=True)})
@@ -70,6 +79,21 @@ def test_a_comment_documents_the_keys_after_it() -> None:
         ("camera", "Where from.", ["source"]),
         ("camera", "Backoff.", ["first_s", "max_s"]),
         ("display", "", ["headless"]),
+    ]
+
+
+def test_a_key_without_a_value_opens_a_subsection() -> None:
+    text = (
+        "tracker:\n  # Source.\n  spec: mock\n  # The iviewx kind.\n  iviewx:\n    # Where.\n    host: a\n"
+        "    port: 1\n  lsl:\n    unit: px\n  # Back in tracker.\n  watchdog_s: 1\nscreen:\n  size: 2\n"
+    )
+    assert hooks.config_blocks(text) == [
+        ("tracker", "Source.", ["spec"]),
+        ("tracker.iviewx", "The iviewx kind.", []),
+        ("tracker.iviewx", "Where.", ["host", "port"]),
+        ("tracker.lsl", "", ["unit"]),  # no introduction: its keys start its block
+        ("tracker", "Back in tracker.", ["watchdog_s"]),
+        ("screen", "", ["size"]),
     ]
 
 

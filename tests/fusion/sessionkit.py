@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,35 @@ def run_for(config: Config, seconds: float, during: Any = None, tracker: Any = N
         while time.monotonic() - began < seconds and not runner.finished:
             if during is not None:
                 during(runner, time.monotonic() - began)
+            time.sleep(0.05)
+    finally:
+        runner.stop()
+    runner.raise_error()
+    return runner
+
+
+def run_until(
+    config: Config,
+    done: Callable[[Runner], bool],
+    tracker: Any = None,
+    on_event: Callable[[Any], None] | None = None,
+    timeout_s: float = 300.0,
+) -> Runner:
+    """Run a pipeline until `done(runner)` holds (checked every 50 ms), stop it.
+
+    `on_event` is subscribed before the start, so it sees every event. The run fails after
+    `timeout_s`: a bound on a failure, not a timing (a loaded machine only takes longer).
+    """
+    runner = Runner(config, tracker=tracker)
+    if on_event is not None:
+        runner.subscribe(on_event)
+    runner.start()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not done(runner):
+            if runner.finished or time.monotonic() > deadline:
+                runner.raise_error()
+                raise AssertionError(f"the run {'ended' if runner.finished else 'timed out'} before it was done")
             time.sleep(0.05)
     finally:
         runner.stop()

@@ -18,6 +18,8 @@ def display(monkeypatch):
 
 
 def test_keys_quit_pause_toggle_layers_and_mark(display):
+    told: list[str] = []
+    display.echo = told.append
     assert display._key(ord(" ")) and display.paused
     assert display._key(ord(" ")) and not display.paused
     for number, layer in enumerate(LAYERS, start=1):
@@ -30,6 +32,18 @@ def test_keys_quit_pause_toggle_layers_and_mark(display):
     marks = [display.pipeline.runner._inbox.get(0).value.text for _ in range(2)]
     assert marks == ["key mark 1", "key mark 2"]
     assert display._key(ord("q")) is False and display._key(27) is False
+    # Each effect is told once the window has shown it (after its next wait for a key), not before.
+    assert told == []
+    display._tell()
+    assert told == [
+        "picture paused (the run and the recording go on): space resumes",
+        "picture resumed",
+        *(f"layer {layer} {state}" for layer in LAYERS for state in ("off", "on")),
+        "mark 1: key mark 1",
+        "mark 2: key mark 2",
+    ]
+    display._tell()
+    assert len(told) == 12
 
 
 def test_no_display_means_a_clear_error(monkeypatch):

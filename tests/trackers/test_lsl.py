@@ -9,7 +9,7 @@ from typing import Any
 import pylsl
 import pytest
 
-from gazefusion.fusion.config import ScreenConfig, TrackerConfig
+from gazefusion.fusion.config import LslInletConfig, ScreenConfig, TrackerConfig
 from gazefusion.fusion.errors import TrackerError
 from gazefusion.trackers import open_tracker
 from gazefusion.trackers.lsl import LslTracker, StreamQuery
@@ -18,7 +18,7 @@ from gazefusion.trackers.types import GazeSample
 from ..lslkit import PUPIL_CAPTURE, TOBII_PRO, ChannelSpec, Player, open_outlet, stream_info, unique_name
 
 SCREEN = (1920, 1080)
-FAST = TrackerConfig(watchdog_s=0.3, lsl_resolve_timeout_s=3.0)
+FAST = TrackerConfig(watchdog_s=0.3, lsl=LslInletConfig(resolve_timeout_s=3.0))
 
 
 def tracker(name: str, config: TrackerConfig = FAST, prop: str = "name") -> LslTracker:
@@ -180,7 +180,7 @@ def test_configured_channels_read_any_stream(
 ) -> None:
     name = unique_name("custom")
     outlet = open_outlet(stream_info(name, channels, rate_hz=0.0))
-    config = FAST.model_copy(update={f"lsl_{key}": value for key, value in override.items()})
+    config = FAST.model_copy(update={"lsl": FAST.lsl.model_copy(update=override)})
     with tracker(name, config) as source:
         assert source.layout is not None and source.layout.producer == "configuration"
         assert source.sample_rate_hz == 0.0
@@ -283,7 +283,9 @@ def test_no_stream_names_the_query_and_the_streams_seen() -> None:
     other = unique_name("present")
     outlet = open_outlet(stream_info(other, 2))
     missing = unique_name("absent")
-    message = _open_error(missing, FAST.model_copy(update={"lsl_resolve_timeout_s": 0.5}))
+    message = _open_error(
+        missing, FAST.model_copy(update={"lsl": FAST.lsl.model_copy(update={"resolve_timeout_s": 0.5})})
+    )
     assert f"no LSL gaze stream with name {missing!r} found within 0.5 s" in message
     assert other in message
     del outlet
@@ -299,9 +301,9 @@ def test_no_stream_names_the_query_and_the_streams_seen() -> None:
             [ChannelSpec("a"), ChannelSpec("b")],
             "float32",
             {},
-            "does not have a known producer's gaze channels: name them in tracker.lsl_channels",
+            "does not have a known producer's gaze channels: name them in tracker.lsl.channels",
         ),
-        (3, "float32", {"channels": {"x": 0, "y": 3}}, "tracker.lsl_channels.y: channel 3 does not exist"),
+        (3, "float32", {"channels": {"x": 0, "y": 3}}, "tracker.lsl.channels.y: channel 3 does not exist"),
         (
             [ChannelSpec("gx"), ChannelSpec("gy")],
             "float32",
@@ -339,7 +341,7 @@ def test_streams_that_cannot_be_gaze_are_one_clear_error(
 ) -> None:
     name = unique_name("bad")
     outlet = open_outlet(stream_info(name, channels, channel_format=channel_format))
-    config = FAST.model_copy(update={f"lsl_{key}": value for key, value in override.items()})
+    config = FAST.model_copy(update={"lsl": FAST.lsl.model_copy(update=override)})
     assert expected in _open_error(name, config)
     del outlet
 
@@ -387,7 +389,7 @@ def test_specs_name_the_query_and_options(spec: str, query: tuple[str, str], tim
     source = open_tracker(spec, TrackerConfig(), ScreenConfig())
     assert isinstance(source, LslTracker)
     assert tuple(source.query) == query
-    assert source.settings.lsl_resolve_timeout_s == timeout_s and source.settings.lsl_producer == producer
+    assert source.settings.lsl.resolve_timeout_s == timeout_s and source.settings.lsl.producer == producer
 
 
 def test_resolving_by_type_takes_the_newest_stream() -> None:

@@ -166,11 +166,11 @@ class IViewXClient(Tracker):
         config: TrackerConfig | None = None,
     ) -> None:
         config = config or TrackerConfig()
-        self.eye_distance_mm = config.eye_distance_mm
+        self.eye_distance_mm = config.iviewx.eye_distance_mm
         try:
-            self.sample_format = SampleFormat(config.sample_format, self.eye_distance_mm)
+            self.sample_format = SampleFormat(config.iviewx.sample_format, self.eye_distance_mm)
         except ValueError as exc:
-            raise ConfigError(f"tracker.sample_format: {exc}") from None
+            raise ConfigError(f"tracker.iviewx.sample_format: {exc}") from None
         super().__init__(
             sample_rate_hz=0.0,
             queue_samples=config.queue_samples,
@@ -181,11 +181,11 @@ class IViewXClient(Tracker):
         self.command_port = command_port
         self.listen_port = listen_port
         self.bind_address = bind_address
-        self.ping_timeout_s = config.ping_timeout_s
+        self.ping_timeout_s = config.iviewx.ping_timeout_s
         self.stream_rate_hz = config.stream_rate_hz
-        self.calibration_eye = config.calibration_eye
-        self.calibration_start_timeout_s = config.calibration_start_timeout_s
-        self.accept_any_sender = config.accept_any_sender
+        self.calibration_eye = config.iviewx.calibration_eye
+        self.calibration_start_timeout_s = config.iviewx.calibration_start_timeout_s
+        self.accept_any_sender = config.iviewx.accept_any_sender
         self.echoes = 0
         self.description = f"iViewX at {host}:{command_port} (listening on {bind_address}:{listen_port})"
         self._sock: socket.socket | None = None
@@ -208,7 +208,7 @@ class IViewXClient(Tracker):
         except (socket.gaierror, UnicodeError):
             raise TrackerError(
                 f"iViewX host {self.host!r} does not resolve: check the tracker address "
-                "(iviewx://HOST:PORT or tracker.host)"
+                "(iviewx://HOST:PORT or tracker.iviewx.host)"
             ) from None
         self._tracker_ip = str(infos[0][4][0])
         addresses = {str(info[4][0]) for info in infos}
@@ -226,7 +226,7 @@ class IViewXClient(Tracker):
                 ) from None
             raise TrackerError(
                 f"cannot listen on {self.bind_address}:{self.listen_port} ({exc.strerror}): "
-                "check tracker.bind_address and the listen port"
+                "check tracker.iviewx.bind_address and the listen port"
             ) from None
         sock.settimeout(min(0.1, (self._watchdog_s or 0.4) / 4))
         self._sock = sock
@@ -249,7 +249,7 @@ class IViewXClient(Tracker):
                 f"{self.ping_timeout_s:g} s: "
                 + (
                     f"datagrams came from {strangers}, not the tracker's address: if that is the tracker, "
-                    "address it there or set tracker.accept_any_sender: true"
+                    "address it there or set tracker.iviewx.accept_any_sender: true"
                     if strangers
                     else f"check that iViewX runs, its command port, and that it sends to this machine's "
                     f"port {self.listen_port} (iviewx://HOST:PORT?listen=PORT)"
@@ -390,7 +390,7 @@ class IViewXClient(Tracker):
         points : int
             2, 5, 9 or 13 targets. (default: 9)
         eye : str or None
-            ``"l"`` or ``"r"`` for one eye, sent in the form ``tracker.calibration_eye``
+            ``"l"`` or ``"r"`` for one eye, sent in the form ``tracker.iviewx.calibration_eye``
             names; None for the tracker's default. (default: None)
         area_px : tuple of int or None
             Calibration area (``ET_CSZ``); None keeps iViewX's. (default: None)
@@ -463,7 +463,7 @@ class IViewXClient(Tracker):
             return why + ": check that iViewX is connected to its eye tracker and is not calibrating already"
         other = "letter" if self.calibration_eye == "number" else "number"
         return (
-            why + f": it may expect the eye as a {other}; set tracker.calibration_eye: {other} "
+            why + f": it may expect the eye as a {other}; set tracker.iviewx.calibration_eye: {other} "
             f"(now {self.calibration_eye}), or calibrate without naming an eye"
         )
 
@@ -634,7 +634,7 @@ class SenderFilter:
     local : bool
         The tracker runs on this machine: any address of this machine is its.
     any_sender : bool
-        Accept every sender (``tracker.accept_any_sender``).
+        Accept every sender (``tracker.iviewx.accept_any_sender``).
     """
 
     def __init__(self, addresses: set[str], local: bool, any_sender: bool) -> None:
@@ -664,7 +664,7 @@ class SenderFilter:
             return True
         self.dropped[ip] = 1
         log.warning(
-            "iViewX: dropping datagrams from %s, not an address of the tracker's host (tracker.accept_any_sender takes them)",
+            "iViewX: dropping datagrams from %s, not an address of the tracker's host (tracker.iviewx.accept_any_sender takes them)",
             ip,
         )
         return False

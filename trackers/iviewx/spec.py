@@ -1,7 +1,7 @@
 """The ``iviewx`` tracker spec: ``iviewx://HOST:PORT?listen=PORT&bind=ADDR``, or ``iviewx`` alone.
 
 PORT is the server's command port; the query is optional and its keys default to the
-configuration's ``tracker`` section (host, command_port, listen_port, bind_address).
+configuration's ``tracker.iviewx`` section (host, command_port, listen_port, bind_address).
 """
 
 from __future__ import annotations
@@ -16,7 +16,13 @@ from gazefusion.trackers.spec import TRACKER_KINDS, bad_spec, port_number, spec_
 @TRACKER_KINDS.register("iviewx", help="iviewx://HOST:PORT?listen=PORT[&bind=ADDR]")
 def open_iviewx(spec: str, rest: str, config: TrackerConfig, screen: ScreenConfig) -> IViewXClient:
     """The iViewX client a spec names (host and ports from the configuration where it names none)."""
-    host, command_port, listen_port, bind = config.host, config.command_port, config.listen_port, config.bind_address
+    settings = config.iviewx
+    host, command_port, listen_port, bind = (
+        settings.host,
+        settings.command_port,
+        settings.listen_port,
+        settings.bind_address,
+    )
     if rest:
         if not rest.startswith("//"):
             raise bad_spec(spec, "expected iviewx://HOST:PORT")

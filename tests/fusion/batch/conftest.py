@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 import yaml
 
 from gazefusion.fusion.cli import main
+from gazefusion.fusion.tables import TableReader
 from tests.conftest import free_port, wait_for_tcp
 
 SEEDS = (1, 2, 3)
@@ -60,12 +62,42 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
     for seed, (participant, condition) in LABELS.items():
         path = sessions[seed - 1] / "session.yaml"
         header = yaml.safe_load(path.read_text())
-        path.write_text(yaml.safe_dump({**header, "participant": participant, "condition": condition}))
+        labels = {"participant": participant, "condition": condition}
+        header["config"]["record"].update(labels)  # as `gazefusion run --participant --condition` records them
+        path.write_text(yaml.safe_dump({**header, **labels}))
+    _mark_trials(sessions[0])
     replays = {}
     for session in sessions:
         replays[session.name] = root / "replays" / session.name
         assert main(["replay", str(session), "--out", str(replays[session.name]), "--fast", "--quiet-looks"]) == 0
     return Recorded(root, sessions, replays)
+
+
+def _mark_trials(session: Path) -> None:
+    """Two trials in the session's events.jsonl (the AOI metrics have a row per trial)."""
+    first_t = float(next(iter(TableReader(session / "gaze.tsv")))["t"])
+    marks = (
+        ("trial_start", 0.3, "one"),
+        ("trial_end", 2.0, "one"),
+        ("trial_start", 2.0, "two"),
+        ("trial_end", 3.8, "two"),
+    )
+    with open(session / "events.jsonl", "a", encoding="utf-8") as events:
+        for kind, after_s, name in marks:
+            events.write(json.dumps({"kind": kind, "t": first_t + after_s, "text": name}) + "\n")
+
+
+@pytest.fixture(scope="session")
+def metrics_alone(recorded: Recorded, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`gazefusion metrics` of the three replays together (--no-pictures): its aoi_metrics.tsv."""
+    out = tmp_path_factory.mktemp("metrics") / "all"
+    assert (
+        main(
+            ["metrics", *(str(recorded.replays[s.name]) for s in recorded.sessions), "--out", str(out), "--no-pictures"]
+        )
+        == 0
+    )
+    return out / "aoi_metrics.tsv"
 
 
 def same_outputs(one: Path, other: Path) -> list[str]:

@@ -89,7 +89,7 @@ def test_a_corrupt_or_incomplete_session_fails_alone(recorded: Recorded, dask_cl
 
 
 def test_a_worker_killed_mid_task_is_rescheduled_with_the_same_outputs(
-    recorded: Recorded, dask_cluster, tmp_path: Path
+    recorded: Recorded, dask_cluster, metrics_alone: Path, tmp_path: Path
 ) -> None:
     from distributed import Client
 
@@ -131,6 +131,11 @@ def test_a_worker_killed_mid_task_is_rescheduled_with_the_same_outputs(
     assert all(not row["worker"].endswith(f":{killed[0]}") for row in rows.values())
     for session in recorded.sessions:
         assert same_outputs(recorded.replays[session.name], out / "sessions" / session.name / "size_deg=4.5") == []
+    # The AOI metrics of one parameter set are those of the replays alone, reach among that set's sessions.
+    lines = [line.split("\t") for line in (out / "aoi_metrics.tsv").read_text().splitlines()]
+    assert lines[0][3] == "aoi.size_deg"
+    default = ["\t".join(cells[:3] + cells[4:]) for cells in lines[1:] if cells[3] == "4.5"]
+    assert default == metrics_alone.read_text().splitlines()[1:]
 
 
 def test_an_unreachable_scheduler_is_one_line(recorded: Recorded, tmp_path: Path, capsys) -> None:
@@ -153,18 +158,21 @@ def test_an_unreachable_scheduler_is_one_line(recorded: Recorded, tmp_path: Path
     assert not (tmp_path / "out").exists()
 
 
-def test_an_existing_batch_is_refused_unless_overwrite(recorded: Recorded, tmp_path: Path, capsys) -> None:
+def test_an_existing_batch_is_refused_unless_overwrite(
+    recorded: Recorded, dask_cluster, tmp_path: Path, capsys
+) -> None:
     out = tmp_path / "out"
     session = str(recorded.sessions[1])
-    assert main(["batch", session, "--out", str(out), "--workers", "1"]) == 0
+    engine = ["--scheduler", dask_cluster.address]
+    assert main(["batch", session, "--out", str(out), *engine]) == 0
     stamp = (out / "sessions" / "s2" / "batch.json").stat().st_mtime_ns
     capsys.readouterr()
-    assert main(["batch", session, "--out", str(out), "--workers", "1"]) == 2
+    assert main(["batch", session, "--out", str(out), *engine]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "holds a batch already: --resume to finish it, --overwrite to replace it" in err[0]
     assert (out / "sessions" / "s2" / "batch.json").stat().st_mtime_ns == stamp
     (out / "notes.txt").write_text("mine")
-    assert main(["batch", str(recorded.sessions[2]), "--out", str(out), "--workers", "1", "--overwrite"]) == 0
+    assert main(["batch", str(recorded.sessions[2]), "--out", str(out), *engine, "--overwrite"]) == 0
     assert not (out / "sessions" / "s2").exists() and (out / "sessions" / "s3" / "batch.json").exists()
     assert (out / "notes.txt").read_text() == "mine"  # only what the batch wrote is replaced
 

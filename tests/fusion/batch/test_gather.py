@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gazefusion.fusion.batch.gather import gather
+import pytest
+
+from gazefusion.fusion.batch.gather import _whole_lines, gather
 from gazefusion.fusion.batch.plan import Task
 from gazefusion.fusion.batch.task import TaskOutcome
 from gazefusion.fusion.tables import TableReader
@@ -53,3 +55,15 @@ def test_headers_that_differ_are_merged_by_name(tmp_path: Path) -> None:
     rows = list(TableReader(tmp_path / "extra.tsv"))
     assert [(r["u"], r["v"], r["w"]) for r in rows] == [("1", "2", ""), ("", "3", "4")]
     assert json.loads((tmp_path / "extra.json").read_text())["u"] == {"Description": "U"}
+
+
+@pytest.mark.parametrize("chunk_chars", [1, 3, 4096], ids=["one-char", "mid-line", "whole"])
+def test_rows_are_copied_in_whole_lines_and_a_cut_off_row_is_left_out(tmp_path: Path, chunk_chars: int) -> None:
+    path = tmp_path / "t.tsv"
+    path.write_text("a\t1\nbb\t2\nccc\t3\ncut")
+    with open(path, encoding="utf-8", newline="") as table:
+        chunks = list(_whole_lines(table, chunk_chars))
+    assert "".join(chunks) == "a\t1\nbb\t2\nccc\t3\n" and all(chunk.endswith("\n") for chunk in chunks)
+    done = _outcome(tmp_path, "a", "done", {"x.tsv": "k\tv\n1\t2\n3\t4\n5\t"})
+    gather(tmp_path, [done], ["aoi.size_deg"])
+    assert (tmp_path / "x.tsv").read_text().splitlines()[1:] == ["a\t\t\t4.5\t1\t2", "a\t\t\t4.5\t3\t4"]

@@ -13,10 +13,18 @@ from gazefusion.fusion.cli import main
 @pytest.fixture
 def folders(tmp_path: Path) -> Path:
     """Two session-like folders (a session.yaml each), a file, a markers file, a finished batch."""
-    for name in ("s1", "s2"):
+    library = tmp_path / "lib" / "markers.yaml"
+    library.parent.mkdir()
+    door = {"id": "door", "aruco": {"dictionary": "DICT_APRILTAG_36h11", "tag": 7}, "width_m": 0.15}
+    library.write_text(yaml.safe_dump([door]))
+    aois = {"door": [{"name": "top", "rect": [0, 0, 20, 10]}]}
+    (tmp_path / "lib" / "aois.yaml").write_text(yaml.safe_dump(aois))
+    (tmp_path / "lib" / "poster.yaml").write_text(yaml.safe_dump({"poster": aois["door"]}))
+    (tmp_path / "lib" / "wide.yaml").write_text(yaml.safe_dump({"door": [{"name": "w", "rect": [0, 0, 9000, 10]}]}))
+    for name, markers in (("s1", {"file": str(library)}), ("s2", {})):
         (tmp_path / "data" / name).mkdir(parents=True)
         (tmp_path / "data" / name / "session.yaml").write_text(
-            yaml.safe_dump({"config": {"fixations": {"method": "idt"}}})
+            yaml.safe_dump({"config": {"fixations": {"method": "idt"}, "markers": markers}})
         )
     (tmp_path / "data" / "README.md").write_text("notes")
     (tmp_path / "other").mkdir()
@@ -72,7 +80,38 @@ def folders(tmp_path: Path) -> Path:
         pytest.param(
             ["{t}/data/*", "--sweep", "markers.file={t}/none.yaml"], "file not found", id="sweep-missing-file"
         ),
+        pytest.param(["{t}/data/*", "--sweep", "=3,4"], "expected KEY=VALUE[,VALUE...]", id="sweep-no-key"),
+        pytest.param(["{t}/data/*", "--sweep", "aoi.size_deg:3"], "expected KEY=VALUE[,VALUE...]", id="sweep-colon"),
+        pytest.param(["{t}/data/*", "--sweep", "aoi=3"], "--sweep aoi is a section, not a value", id="sweep-a-section"),
+        pytest.param(
+            ["{t}/data/*", "--sweep", "fixations.params=3"],
+            "--sweep fixations.params is a section",
+            id="sweep-a-mapping",
+        ),
+        pytest.param(
+            ["{t}/data/*", "--sweep", "fixations.params.no_such_param=3"],
+            "has no parameter 'no_such_param'",
+            id="sweep-unknown-detector-param",
+        ),
         pytest.param(["{t}/data/*", "--workers", "0"], "--workers 0: expected a whole number >= 1", id="no-workers"),
+        pytest.param(
+            ["{t}/data/*", "--workers", "two"], "argument --workers: invalid int value", id="workers-not-a-number"
+        ),
+        pytest.param(
+            ["{t}/data/*", "--margin-deg", "-1"],
+            "--margin-deg -1: expected a number of degrees >= 0",
+            id="negative-margin",
+        ),
+        pytest.param(["{t}/data/*", "--margin-deg", "nan"], "--margin-deg nan: expected", id="margin-not-a-number"),
+        pytest.param(["{t}/data/*", "--aois", "{t}/lib/none.yaml"], "--aois: ", id="aois-missing"),
+        pytest.param(["{t}/data/*", "--aois", "{t}/lib/markers.yaml"], "--aois: AOI file", id="aois-not-an-aoi-file"),
+        pytest.param(["{t}/data/*", "--aois", "{t}/lib/poster.yaml"], "poster", id="aois-unknown-marker"),
+        pytest.param(["{t}/data/*", "--aois", "{t}/lib/wide.yaml"], "--aois: ", id="aoi-outside-the-picture"),
+        pytest.param(
+            ["{t}/data/s2", "--aois", "{t}/lib/aois.yaml"],
+            "none of the sessions has a marker library",
+            id="aois-without-a-library",
+        ),
         pytest.param(
             ["{t}/data/*", "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"],
             "not allowed with argument",
@@ -101,6 +140,11 @@ def folders(tmp_path: Path) -> Path:
             ["{t}/data/*", "--out", "{t}/batch", "--resume", "--sweep", "aoi.size_deg=3,5"],
             "--resume: ",
             id="resume-with-another-sweep",
+        ),
+        pytest.param(
+            ["{t}/data/*", "--out", "{t}/batch", "--resume", "--sweep", "aoi.size_deg=3,4", "--margin-deg", "2"],
+            "resume with the same AOI settings",
+            id="resume-with-other-aoi-settings",
         ),
     ],
 )

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gazefusion.fusion.cli import main
-from gazefusion.fusion.config import TrackerConfig
+from gazefusion.fusion.config import IViewXConfig, TrackerConfig
 from gazefusion.trackers.iviewx.client import IViewXClient
 
 
@@ -34,7 +34,7 @@ def test_simulator_serves_for_the_given_seconds(capsys: pytest.CaptureFixture[st
         match = re.search(r"listening on UDP 127\.0\.0\.1:(\d+)", out)
         assert match, out
         port = int(match.group(1))
-        client = IViewXClient("127.0.0.1", port, 0, "127.0.0.1", TrackerConfig(ping_timeout_s=1.0))
+        client = IViewXClient("127.0.0.1", port, 0, "127.0.0.1", TrackerConfig(iviewx=IViewXConfig(ping_timeout_s=1.0)))
         with client:
             client.start_streaming()
             received = sum(1 for _ in zip(range(50), client.samples(timeout_s=1.0)))

@@ -182,6 +182,7 @@ class Command:
     """
 
     def __init__(self, display: XDisplay, args: list[str], cwd: Path) -> None:
+        self.display = display
         self.process = subprocess.Popen(
             [*GAZEFUSION, *args],
             env=display.env,
@@ -208,17 +209,25 @@ class Command:
         """What the command wrote to stderr until now."""
         return "\n".join(self.err_lines)
 
-    def wait_line(self, prefix: str, timeout_s: float = 20.0) -> str:
-        """The first stdout line starting with `prefix`, waiting for it."""
+    def wait_line(self, prefix: str, timeout_s: float = 20.0, after: int = 0) -> str:
+        """The first stdout line starting with `prefix` (from line `after` on), waiting for it."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            for line in list(self.lines):
+            for line in self.lines[after:]:
                 if line.startswith(prefix):
                     return line
             if self.process.poll() is not None and not self._reader.is_alive():
                 break
             time.sleep(0.05)
         raise AssertionError(f"no line {prefix!r} on stdout: {self.lines[-5:]}")
+
+    def press(self, window: int, key: str, told: str, timeout_s: float = 30.0) -> None:
+        """Press one key in `window` and wait until the command tells its effect (a line
+        starting with `told`): the window shows it by then, and the next key cannot be lost
+        to Qt keeping one key per poll."""
+        after = len(self.lines)
+        self.display.key(window, key)
+        self.wait_line(told, timeout_s, after)
 
     def finish(self, timeout_s: float = 60.0) -> tuple[int, str, str]:
         """Wait for the command to end: (exit code, stdout, stderr); killed if it hangs."""

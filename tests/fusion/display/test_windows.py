@@ -68,7 +68,8 @@ def test_run_window_pause_layers_mark_and_quit_by_keys(xdisplay: XDisplay, ffmpe
         wait_size(xdisplay, window, CAMERA_SIZE_PX)  # the image unscaled, no toolbar
         xdisplay.xdotool("mousemove", "--window", str(window), "200", "150")
         command.wait_line("look  first")  # the gaze holds still there: a fixation, so an AOI too
-        xdisplay.key(window, "space")
+        # One key at a time, each once the command tells its effect: the window shows it then.
+        command.press(window, "space", "picture paused")
         frozen: list[np.ndarray] = [xdisplay.grab_window(window)]
 
         def still() -> bool:  # two screenshots apart, the same picture, though the camera runs
@@ -82,20 +83,23 @@ def test_run_window_pause_layers_mark_and_quit_by_keys(xdisplay: XDisplay, ffmpe
         def grab() -> tuple[int, int, int, int] | None:  # what differs from the paused picture
             return changed_box(paused, xdisplay.grab_window(window))
 
-        xdisplay.key(window, "1")  # gaze layer off: only the gaze marker's pixels change
+        command.press(window, "1", "layer gaze off")  # only the gaze marker's pixels change
         wait_for(lambda: grab() is not None, "key 1 changes the picture")
         box = grab()
         assert near(box, (200, 150), 2) and box[2] - box[0] <= 24 and box[3] - box[1] <= 24, box
-        xdisplay.key(window, "1", "2")  # gaze back on, AOI off: its square around the gaze goes
+        command.press(window, "1", "layer gaze on")
+        command.press(window, "2", "layer aoi off")  # gaze back on, AOI off: its square around the gaze goes
         wait_for(lambda: near(grab(), (200, 150), 3) and grab()[2] - grab()[0] > 24, "keys 1 2 swap gaze for AOI")
         box = grab()
         assert 30 <= box[2] - box[0] <= 120 and abs((box[2] - box[0]) - (box[3] - box[1])) <= 2, box
-        xdisplay.key(window, "2")
+        command.press(window, "2", "layer aoi on")
         wait_for(lambda: grab() is None, "key 2 brings the AOI back")
 
-        xdisplay.key(window, "space")  # resumed: the camera's picture moves again
+        command.press(window, "space", "picture resumed")  # the camera's picture moves again
         wait_for(lambda: grab() is not None, "space resumes")
-        xdisplay.key(window, "m", "m", "q")
+        command.press(window, "m", "mark 1")
+        command.press(window, "m", "mark 2")
+        xdisplay.key(window, "q")
         code, out, err = command.finish()
     finally:
         command.kill()

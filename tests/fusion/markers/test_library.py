@@ -47,7 +47,7 @@ def test_load_resolves_images_relative_to_the_file(tmp_path: Path, pictures: Pat
     levels = reference_features(book.picture, DetectorTuning(), MarkersConfig())
     assert len(levels) >= 2 and len(levels[0][1]) >= MIN_REFERENCE_KEYPOINTS
     # Reference points are in the original picture's px, whatever the level's scale.
-    for points_px, _, _ in levels:
+    for points_px, _, _, _ in levels:
         assert points_px[:, 0].max() < 400 and points_px[:, 1].max() < 560
         assert points_px[:, 1].max() > 400
 

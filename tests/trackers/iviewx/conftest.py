@@ -8,13 +8,18 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from gazefusion.fusion.config import TrackerConfig
+from gazefusion.fusion.config import IViewXConfig, TrackerConfig
 from gazefusion.trackers.iviewx.client import IViewXClient
 from gazefusion.trackers.iviewx.simulator import MODES, IViewXSimulator, real_world
 from gazefusion.trackers.script import ScriptedGaze
 from gazefusion.trackers.types import GazeSample, TrackerEvent
 
-FAST = TrackerConfig(ping_timeout_s=1.0, watchdog_s=0.2)
+FAST = TrackerConfig(iviewx=IViewXConfig(ping_timeout_s=1.0), watchdog_s=0.2)
+
+
+def with_iviewx(config: TrackerConfig = FAST, **settings: object) -> TrackerConfig:
+    """`config` with these ``tracker.iviewx`` settings changed."""
+    return config.model_copy(update={"iviewx": config.iviewx.model_copy(update=settings)})
 
 
 def connect(simulator: IViewXSimulator, config: TrackerConfig = FAST) -> IViewXClient:
@@ -24,8 +29,9 @@ def connect(simulator: IViewXSimulator, config: TrackerConfig = FAST) -> IViewXC
     return client
 
 
-def wait_until(condition: Callable[[], bool], timeout_s: float = 5.0) -> bool:
-    """Poll `condition` until it holds (a synchronisation, not a timing assertion)."""
+def wait_until(condition: Callable[[], bool], timeout_s: float = 30.0) -> bool:
+    """Poll `condition` until it holds (a synchronisation, not a timing assertion: the timeout
+    only bounds a failure)."""
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
@@ -40,12 +46,19 @@ def stream(client: IViewXClient, simulator: IViewXSimulator, seconds: float, min
     client.start_streaming()
     assert wait_until(lambda: simulator.streaming)
     time.sleep(seconds)
-    assert wait_until(lambda: simulator.samples_sent >= min_samples, 20.0)
+    assert wait_until(lambda: simulator.samples_sent >= min_samples)
+    return stop_and_take(client, simulator)
+
+
+def stop_and_take(client: IViewXClient, simulator: IViewXSimulator) -> list[GazeSample]:
+    """Stop the stream, wait until the client has taken in every sample the simulator sent
+    (under load the last ones may still be on their way), and take them all."""
     client.stop_streaming()
     assert wait_until(lambda: not simulator.streaming)
-    # Under load the last datagrams may still be on their way: wait for them (or give up).
-    wait_until(lambda: client.stats().received >= simulator.samples_sent, 3.0)
-    return list(client.samples(timeout_s=0.3))
+    with simulator._stream_lock:  # ET_EST's last batch (a held, reordered sample) is out once it is free
+        sent = simulator.samples_sent
+    assert wait_until(lambda: client.stats().received >= sent), (client.stats(), sent)
+    return list(client.samples(timeout_s=0))
 
 
 def events(client: IViewXClient) -> list[TrackerEvent]:

@@ -31,7 +31,7 @@ from gazefusion.trackers.iviewx.simulator import (
 from gazefusion.trackers.script import ScriptedGaze
 from gazefusion.trackers.types import GazeSample
 
-from .conftest import FAST, connect, events, stream, wait_until
+from .conftest import FAST, connect, events, stop_and_take, stream, wait_until, with_iviewx
 
 FORMATS = {
     "default": "%TU %ET %SX %SY %DX %DY",
@@ -69,7 +69,7 @@ def test_records_everything_the_simulator_sends(
 ) -> None:
     script = ScriptedGaze(geometry, seed=3, blink_probability=1.0, fixation_s=(0.05, 0.1))
     with IViewXSimulator(script=script, rate_hz=500, binocular=binocular, real_world=real_world(mode)) as sim:
-        with connect(sim, FAST.model_copy(update={"sample_format": sample_format})) as client:
+        with connect(sim, with_iviewx(sample_format=sample_format)) as client:
             got = stream(client, sim, 0.3, min_samples=100)
             stats = client.stats()
     sent = sim.sent_samples()
@@ -157,10 +157,7 @@ def test_eye_switch_mid_stream(simulator: IViewXSimulator, client: IViewXClient)
     assert wait_until(lambda: len(simulator.sent) > 50)
     simulator.set_binocular(True)
     assert wait_until(lambda: len(simulator.sent) > 100)
-    client.stop_streaming()
-    assert wait_until(lambda: not simulator.streaming)
-    wait_until(lambda: client.stats().received >= simulator.samples_sent)
-    got = list(client.samples(timeout_s=0.3))
+    got = stop_and_take(client, simulator)
     assert {g.eye for g in got} == {"r", "b"}
     assert len(got) == len(simulator.sent_samples()) and client.stats().malformed == 0
 
@@ -233,7 +230,7 @@ def test_silent_server_is_a_clear_error() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
         silent.bind(("127.0.0.1", 0))
         port = silent.getsockname()[1]
-        client = IViewXClient("127.0.0.1", port, 0, "127.0.0.1", TrackerConfig(ping_timeout_s=0.3))
+        client = IViewXClient("127.0.0.1", port, 0, "127.0.0.1", with_iviewx(TrackerConfig(), ping_timeout_s=0.3))
         with pytest.raises(TrackerError) as info:
             client.open()
         assert silent.recv(100).startswith(b"ET_PNG")
@@ -275,6 +272,7 @@ def test_close_sends_est_once_and_is_idempotent(simulator: IViewXSimulator) -> N
     client = connect(simulator)
     client.start_streaming()
     assert wait_until(lambda: simulator.streaming)
+    assert wait_until(lambda: client.stats().received > 0)  # something to stay readable after close
     client.close()
     client.close()
     assert wait_until(lambda: not simulator.streaming)
@@ -371,17 +369,17 @@ def test_calibration_names_the_eye_as_a_number(script: ScriptedGaze) -> None:
 
 
 def test_calibration_that_does_not_start_names_the_eye_setting(script: ScriptedGaze) -> None:
-    config = FAST.model_copy(update={"calibration_eye": "letter", "calibration_start_timeout_s": 0.5})
+    config = with_iviewx(calibration_eye="letter", calibration_start_timeout_s=0.5)
     with _alone(script, "numeric_eye") as sim, connect(sim, config) as client:
         with pytest.raises(TrackerError) as info:
             client.calibrate(5, eye="r", timeout_s=5.0)
         assert wait_until(lambda: "ET_BRK" in sim.commands)
     message = str(info.value)
-    assert "'ET_CAL 5 r'" in message and "tracker.calibration_eye: number" in message and "\n" not in message
+    assert "'ET_CAL 5 r'" in message and "tracker.iviewx.calibration_eye: number" in message and "\n" not in message
 
 
 def test_the_letter_form_of_the_eye_where_a_server_takes_it(script: ScriptedGaze) -> None:
-    config = FAST.model_copy(update={"calibration_eye": "letter"})
+    config = with_iviewx(calibration_eye="letter")
     with IViewXSimulator(script=script, point_s=0.01) as sim, connect(sim, config) as client:
         assert client.calibrate(5, eye="r", timeout_s=5.0).finished and "ET_CAL 5 r" in sim.commands
 
@@ -392,7 +390,7 @@ def test_samples_with_values_after_the_requested_ones(
     script: ScriptedGaze, binocular: bool, sample_format: str
 ) -> None:
     with _alone(script, "trailing_values", binocular=binocular) as sim:
-        with connect(sim, FAST.model_copy(update={"sample_format": sample_format})) as client:
+        with connect(sim, with_iviewx(sample_format=sample_format)) as client:
             got = stream(client, sim, 0.3, min_samples=100)
             stats = client.stats()
     sent = sim.sent_samples()
@@ -424,7 +422,7 @@ def test_acceptance_follows_the_target_sequence_not_the_number_of_et_acc(script:
 @pytest.mark.parametrize("binocular", [False, True], ids=["monocular", "binocular"])
 def test_an_eye_lost_by_its_distance_alone_is_invalid(script: ScriptedGaze, binocular: bool) -> None:
     with _alone(script, "distance_loss", binocular=binocular) as sim:
-        with connect(sim, FAST.model_copy(update={"sample_format": LONG_FORMAT})) as client:
+        with connect(sim, with_iviewx(sample_format=LONG_FORMAT)) as client:
             got = stream(client, sim, 0.8, min_samples=400)  # runs of 25 lost samples in every 250
     sent = sim.sent_samples()
     lost = [(g, s) for g, s in zip(got, sent) if s.distance_lost]
@@ -444,7 +442,7 @@ def test_remarks_reach_the_recording_as_written(script: ScriptedGaze, text: str)
 
 def test_the_whole_real_world_mode(script: ScriptedGaze) -> None:
     with IViewXSimulator(script=script, binocular=True, point_s=0.01, real_world=real_world("real-world")) as sim:
-        with connect(sim, FAST.model_copy(update={"sample_format": LONG_FORMAT})) as client:
+        with connect(sim, with_iviewx(sample_format=LONG_FORMAT)) as client:
             calibration = client.calibrate(9, eye="r", timeout_s=10.0)
             validation = client.validate(timeout_s=10.0)
             client.send_message('trial "1"')
