@@ -63,7 +63,7 @@ def _lsl_on_this_machine() -> None:
 _lsl_on_this_machine()
 
 import pylsl  # noqa: E402
-from bench_trackers import Simulator, thread_cpu_s  # noqa: E402
+from bench_trackers import Run, Simulator, thread_cpu_s  # noqa: E402
 
 from gazefusion.fusion.config import LslInletConfig, TrackerConfig, load_config  # noqa: E402
 from gazefusion.fusion.demo.scene import DemoScene  # noqa: E402
@@ -267,31 +267,8 @@ class Producer:
         return int(out.split("sent")[-1].split()[0])
 
 
-class InletRun(NamedTuple):
-    rate_hz: float
-    seconds: float
-    sent: int
-    received: int
-    gaps: int
-    dropped: int
-    cpu_s: float
-    correction_s: float
-
-    @property
-    def lost(self) -> int:
-        return self.sent - self.received
-
-    @property
-    def core_fraction(self) -> float:
-        return self.cpu_s / self.seconds
-
-    @property
-    def cpu_us_per_sample(self) -> float:
-        return self.cpu_s / max(self.received, 1) * 1e6
-
-
-def run_tracker(rate_hz: float, seconds: float) -> InletRun:
-    """The lsl: tracker on the producer's stream, a consumer draining it."""
+def run_tracker(rate_hz: float, seconds: float) -> tuple[Run, float]:
+    """The lsl: tracker on the producer's stream, a consumer draining it; and its clock correction, s."""
     producer = Producer(rate_hz, seconds)
     config = TrackerConfig(watchdog_s=5.0, queue_samples=2_000_000, lsl=LslInletConfig(resolve_timeout_s=10.0))
     received = 0
@@ -310,10 +287,10 @@ def run_tracker(rate_hz: float, seconds: float) -> InletRun:
             received += 1
         stats = tracker.stats()
         correction = tracker.correction_s
-    return InletRun(rate_hz, elapsed, sent, received, stats.gaps, stats.dropped, cpu, correction)
+    return Run(rate_hz, elapsed, sent, received, stats.gaps, stats.dropped, stats.malformed, cpu), correction
 
 
-def run_peer(rate_hz: float, seconds: float) -> InletRun:
+def run_peer(rate_hz: float, seconds: float) -> Run:
     """The peer: a plain pylsl inlet pulling the same stream into lists, on one thread."""
     producer = Producer(rate_hz, seconds)
     info = pylsl.resolve_byprop("name", producer.name, timeout=10.0)[0]
@@ -334,7 +311,7 @@ def run_peer(rate_hz: float, seconds: float) -> InletRun:
     elapsed = time.monotonic() - start
     cpu = thread_cpu_s(me) - cpu0
     sent = producer.sent()
-    return InletRun(rate_hz, elapsed, sent, len(rows), 0, 0, cpu, 0.0)
+    return Run(rate_hz, elapsed, sent, len(rows), 0, 0, 0, cpu)
 
 
 # ------------------------------------------------------------------ main
@@ -421,13 +398,13 @@ def main(argv: list[str] | None = None) -> int:
             f"on threads not started by Python {100 * statistics.median(added_native):+.2f} % of one core"
         )
 
-    sustained = run_tracker(args.rate, args.seconds)
+    sustained, correction_s = run_tracker(args.rate, args.seconds)
     inlet_pass = sustained.lost == 0 and sustained.gaps == 0 and sustained.dropped == 0
     print(
         f"lsl: inlet {sustained.rate_hz:g} Hz for {sustained.seconds:.1f} s: sent {sustained.sent}, received "
         f"{sustained.received}, lost {sustained.lost} (gaps {sustained.gaps}, dropped {sustained.dropped}); "
         f"receive thread CPU {sustained.cpu_s:.2f} s = {100 * sustained.core_fraction:.1f} % of one core, "
-        f"{sustained.cpu_us_per_sample:.1f} us/sample; clock correction {1e6 * sustained.correction_s:+.1f} us: "
+        f"{sustained.cpu_us_per_sample:.1f} us/sample; clock correction {1e6 * correction_s:+.1f} us: "
         f"{'PASS' if inlet_pass else 'FAIL'}"
     )
     peer = run_peer(args.rate, args.seconds)
@@ -441,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     below = args.rate
     onset = None
     for rate in args.ramp:
-        step = run_tracker(rate, args.ramp_seconds)
+        step, _ = run_tracker(rate, args.ramp_seconds)
         print(
             f"ramp {rate:g} Hz for {step.seconds:.1f} s: sent {step.sent}, lost {step.lost}, gaps {step.gaps}, "
             f"dropped {step.dropped}; receive thread {100 * step.core_fraction:.1f} % of one core"
